@@ -1,0 +1,28 @@
+"""Where the provider's AWS clients are created: nowhere else.
+
+botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT (or AWS_ENDPOINT_URL) points the same code
+at the local emulator; tests can also pass their own client to the lifecycle.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling and 5xx with exponential backoff; a few attempts per call here, and the
+# provider's own loop (connect.PhoneNumbers) keeps going within the invocation's time budget.
+CONNECT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra="phone-number-assignment",
+)
+
+
+@functools.cache
+def connect_client(region: str | None = None) -> Any:
+    """One Connect client per Region, reused by warm invocations (client creation costs tens of ms)."""
+    return boto3.session.Session().client("connect", region_name=region, config=CONNECT_CONFIG)

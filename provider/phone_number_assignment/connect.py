@@ -1,0 +1,301 @@
+"""The Connect calls this provider makes, and the waiting between them.
+
+Each call goes through botocore's standard retry mode first (see clients.py); what still fails with
+throttling or an internal error is tried again here, with capped exponential backoff and full jitter, until
+the invocation's time budget runs out. Moves are asynchronous: ``wait_for_move`` polls DescribePhoneNumber
+until the number is CLAIMED on the target, which is the only observation that means success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import (
+    IN_USE_CODE,
+    NOT_FOUND_CODE,
+    RETRYABLE_CODES,
+    MoveFailed,
+    MoveStillInProgress,
+    PhoneNumberNotFound,
+    error_code,
+    error_message,
+    from_client_error,
+    quote,
+)
+from .telemetry import logger
+
+CLAIMED = "CLAIMED"
+IN_PROGRESS = "IN_PROGRESS"
+FAILED = "FAILED"
+
+# Poll schedule while a move runs. The first look comes after one second because the service keeps showing
+# the old state for a moment after UpdatePhoneNumber; then about once a second (at most one Describe per
+# second of move, and CloudFormation hears within a second of completion); after FAST_POLL_SECONDS a long
+# move is polled less often, up to SLOW_POLL_SECONDS, to leave the 2 requests/s quota to other resources.
+FIRST_POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0
+POLL_JITTER = 0.2
+FAST_POLL_SECONDS = 30.0
+SLOW_POLL_SECONDS = 5.0
+# Retry pause after throttling or an internal error: full jitter on a capped exponential.
+RETRY_BASE_SECONDS = 0.5
+RETRY_CAP_SECONDS = 8.0
+# A FAILED status seen right after our call may be the previous move's outcome, still shown during the
+# service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
+STALE_STATUS_GRACE_SECONDS = 5.0
+
+
+class Budget:
+    """The time this invocation may spend on Connect before it must answer CloudFormation."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._deadline = clock() + seconds
+        self.seconds = seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - self._clock())
+
+
+@dataclass(frozen=True)
+class PhoneNumberState:
+    """What DescribePhoneNumber says about a number."""
+
+    arn: str
+    id: str
+    phone_number: str
+    target_arn: str
+    status: str
+    message: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any]) -> PhoneNumberState:
+        status = summary.get("PhoneNumberStatus") or {}
+        return cls(
+            arn=summary["PhoneNumberArn"],
+            id=summary["PhoneNumberId"],
+            phone_number=summary.get("PhoneNumber", ""),
+            target_arn=summary.get("TargetArn", ""),
+            status=status.get("Status", ""),
+            message=status.get("Message", ""),
+            tags=dict(summary.get("Tags") or {}),
+        )
+
+    def is_claimed_on(self, target_arn: str) -> bool:
+        return self.status == CLAIMED and self.target_arn == target_arn
+
+    @property
+    def label(self) -> str:
+        """How Reasons name the number: the E.164 number people recognise, and its ARN."""
+        return f"{self.phone_number} ({self.arn})" if self.phone_number else self.arn
+
+
+class NumberBusy(Exception):
+    """UpdatePhoneNumber answered ResourceInUseException: another operation on the number is in flight."""
+
+
+class TargetMissing(Exception):
+    """UpdatePhoneNumber answered ResourceNotFoundException for a number we just described: the target is gone."""
+
+
+class PhoneNumbers:
+    """Connect phone-number operations, bounded by one invocation's Budget."""
+
+    def __init__(
+        self,
+        client: Any,
+        budget: Budget,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self.budget = budget
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # jitter, not security
+
+    # Reads ---------------------------------------------------------------------------------------------
+
+    def describe(self, arn: str) -> PhoneNumberState | None:
+        """The number's state, or None if Connect says it does not exist."""
+        try:
+            response = self._call(
+                "DescribePhoneNumber", f"describing {arn}", expected={NOT_FOUND_CODE}, PhoneNumberId=arn
+            )
+        except ClientError:
+            return None
+        return PhoneNumberState.from_summary(response["ClaimedPhoneNumberSummary"])
+
+    def describe_existing(self, arn: str, *, physical_id: str | None = None) -> PhoneNumberState:
+        state = self.describe(arn)
+        if state is None:
+            raise PhoneNumberNotFound(
+                f"Phone number {arn} does not exist in this account and Region. Claim it first "
+                "(console, ClaimPhoneNumber or AWS::Connect::PhoneNumber) and pass its ID or ARN.",
+                physical_id=physical_id,
+            )
+        return state
+
+    def settle(self, state: PhoneNumberState, *, physical_id: str | None = None) -> PhoneNumberState:
+        """Wait until no operation is in flight on the number (someone else's move, or an earlier attempt)."""
+        schedule = self._poll_schedule()
+        while state.status == IN_PROGRESS:
+            self._pause(next(schedule), state, physical_id, waiting_for="another operation on it to finish")
+            state = self.describe_existing(state.arn, physical_id=physical_id)
+        return state
+
+    # Changes -------------------------------------------------------------------------------------------
+
+    def start_move(self, state: PhoneNumberState, target_arn: str, client_token: str) -> None:
+        """UpdatePhoneNumber. Raises NumberBusy if another operation holds the number, TargetMissing if the
+        target does not exist."""
+        try:
+            self._call(
+                "UpdatePhoneNumber",
+                f"moving {state.label} to {target_arn}",
+                expected={IN_USE_CODE, NOT_FOUND_CODE},
+                PhoneNumberId=state.arn,
+                TargetArn=target_arn,
+                ClientToken=client_token,
+            )
+        except ClientError as error:
+            if error_code(error) == IN_USE_CODE:
+                raise NumberBusy(error_message(error)) from error
+            raise TargetMissing(error_message(error)) from error
+
+    def wait_for_move(
+        self, before: PhoneNumberState, target_arn: str, *, physical_id: str | None = None
+    ) -> PhoneNumberState:
+        """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed if Connect reports FAILED."""
+        started = self._clock()
+        seen_in_progress = False
+        schedule = self._poll_schedule()
+        state = before
+        while True:
+            self._pause(next(schedule), state, physical_id, waiting_for=f"its move to {target_arn}")
+            state = self.describe(before.arn)
+            if state is None:
+                raise PhoneNumberNotFound(
+                    f"Phone number {before.label} disappeared (released?) while moving to {target_arn}.",
+                    physical_id=physical_id,
+                )
+            if state.is_claimed_on(target_arn):
+                return state
+            if state.status == IN_PROGRESS:
+                seen_in_progress = True
+            elif state.status == FAILED and (
+                seen_in_progress
+                or before.status != FAILED
+                or self._clock() - started > STALE_STATUS_GRACE_SECONDS
+            ):
+                raise MoveFailed(
+                    f"Connect could not move {before.label} to {target_arn}: "
+                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}.",
+                    physical_id=physical_id,
+                )
+            elif state.status == CLAIMED and seen_in_progress:
+                raise MoveFailed(
+                    f"The move of {before.label} finished on {state.target_arn}, not on {target_arn}: "
+                    "another operation moved the number at the same time.",
+                    physical_id=physical_id,
+                )
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        self._call("TagResource", f"tagging {arn}", resourceArn=arn, tags=dict(tags))
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        if keys:
+            self._call("UntagResource", f"untagging {arn}", resourceArn=arn, tagKeys=keys)
+
+    def associate_flow(self, state: PhoneNumberState, instance_id: str, flow_id: str, flow_arn: str) -> None:
+        self._call(
+            "AssociatePhoneNumberContactFlow",
+            f"associating {state.label} with contact flow {flow_arn}",
+            PhoneNumberId=state.id,
+            InstanceId=instance_id,
+            ContactFlowId=flow_id,
+        )
+
+    def disassociate_flow(self, state: PhoneNumberState, instance_id: str) -> None:
+        """Remove the number's flow association in ``instance_id``; one that is already gone is fine."""
+        with contextlib.suppress(ClientError):
+            self._call(
+                "DisassociatePhoneNumberContactFlow",
+                f"removing the contact flow of {state.label}",
+                expected={NOT_FOUND_CODE},
+                PhoneNumberId=state.id,
+                InstanceId=instance_id,
+            )
+
+    # Plumbing ------------------------------------------------------------------------------------------
+
+    def _call(
+        self, operation: str, subject: str, *, expected: Collection[str] = (), **params: Any
+    ) -> dict[str, Any]:
+        """One Connect call, retried on throttling and internal errors until the budget runs out.
+
+        A ClientError whose code is in ``expected`` is re-raised for the caller to handle; any other becomes
+        a ProviderError from the taxonomy, with ``subject`` saying what the call was for.
+        """
+        method = getattr(self._client, _snake(operation))
+        attempt = 0
+        while True:
+            try:
+                return method(**params)
+            except ClientError as error:
+                if error_code(error) in expected:
+                    raise
+                if error_code(error) not in RETRYABLE_CODES:
+                    raise from_client_error(error, subject=subject) from error
+                attempt += 1
+                delay = self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
+                if delay >= self.budget.remaining():
+                    raise from_client_error(error, subject=subject) from error
+                logger.info(
+                    "Connect call will be retried",
+                    extra={
+                        "operation": operation,
+                        "error_code": error_code(error),
+                        "retry_in": round(delay, 2),
+                    },
+                )
+                self._sleep(delay)
+
+    def _poll_schedule(self):
+        """Delays between Describes while waiting: see the constants at the top of this module."""
+        waited = FIRST_POLL_SECONDS
+        yield FIRST_POLL_SECONDS
+        interval = POLL_SECONDS
+        while True:
+            if waited > FAST_POLL_SECONDS:
+                interval = min(SLOW_POLL_SECONDS, interval * 1.5)
+            delay = interval * (1 + self._rng.uniform(0, POLL_JITTER))
+            waited += delay
+            yield delay
+
+    def _pause(
+        self, delay: float, state: PhoneNumberState, physical_id: str | None, *, waiting_for: str
+    ) -> None:
+        remaining = self.budget.remaining()
+        if remaining <= 0:
+            raise MoveStillInProgress(
+                f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}: {state.label} is still "
+                f"{state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect may still "
+                "finish the move; retry the stack operation, which picks up where this left off.",
+                physical_id=physical_id,
+            )
+        self._sleep(min(delay, remaining))
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")

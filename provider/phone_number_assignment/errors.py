@@ -1,0 +1,130 @@
+"""The provider's error taxonomy.
+
+Every failure CloudFormation can see is a ``ProviderError`` whose message is the Reason a person reads in the
+stack events, so each one says what went wrong and what to do. Botocore error codes are mapped to this
+taxonomy in exactly one place, ``from_client_error``.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+# CloudFormation shows at most a few hundred characters of a Reason, and crhelper keeps only the tail of a
+# longer one; service messages and user values are cut to this so the start of our own sentence survives.
+MAX_QUOTED_CHARS = 120
+
+
+def quote(value: object, limit: int = MAX_QUOTED_CHARS) -> str:
+    """Render a user- or service-supplied value for a Reason: repr-escaped, bounded in length."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        return f"{text[:limit]!r}... ({len(text)} characters)"
+    return repr(text)
+
+
+class ProviderError(Exception):
+    """A failure reported to CloudFormation as FAILED with ``reason`` as the Reason.
+
+    ``physical_id`` is set when the failure happened after the provider changed the number (claimed or moved
+    it): CloudFormation then keeps that ID, so the rollback's Delete can find the number and undo the change.
+    """
+
+    def __init__(self, reason: str, *, physical_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.physical_id = physical_id
+
+
+class InvalidProperties(ProviderError):
+    """The resource's properties are not usable; nothing was called that changes anything."""
+
+
+class OwnershipConflict(ProviderError):
+    """Another stack's assignment owns this phone number."""
+
+
+class PhoneNumberNotFound(ProviderError):
+    """The phone number does not exist (or is not visible) in this account and Region."""
+
+
+class MoveFailed(ProviderError):
+    """Connect accepted the move, then reported it FAILED."""
+
+
+class MoveStillInProgress(ProviderError):
+    """The time budget ran out before the move finished."""
+
+
+class RestoreTargetGone(ProviderError):
+    """OnDelete: Restore cannot move the number back because its previous target no longer exists."""
+
+
+class AccessDenied(ProviderError):
+    """The provider's role lacks a Connect permission."""
+
+
+class InvalidRequest(ProviderError):
+    """Connect rejected a parameter (InvalidParameterException, or a target that does not exist)."""
+
+
+class ServiceUnavailable(ProviderError):
+    """Throttling or internal errors persisted until the time budget ran out."""
+
+
+class IdempotencyConflict(ProviderError):
+    """Connect saw this request's ClientToken with other parameters."""
+
+
+# Codes worth trying again after a pause; botocore's standard retry mode already retried each call a few
+# times before the error reached us.
+RETRYABLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "InternalServiceException"})
+IN_USE_CODE = "ResourceInUseException"
+NOT_FOUND_CODE = "ResourceNotFoundException"
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def error_message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", "") or str(error)
+
+
+def from_client_error(error: ClientError, *, subject: str, physical_id: str | None = None) -> ProviderError:
+    """Translate a botocore ClientError from a Connect call into the taxonomy.
+
+    ``subject`` names what the call was about (for example "moving +15555550100 to arn:..."), so the Reason
+    reads as a sentence a person can act on.
+    """
+    code = error_code(error)
+    message = quote(error_message(error))
+    action = f"connect:{error.operation_name}"
+    if code == "AccessDeniedException":
+        return AccessDenied(
+            f"Access denied {subject}: the provider's role needs {action} on this resource "
+            f"(Connect said {message}).",
+            physical_id=physical_id,
+        )
+    if code == NOT_FOUND_CODE:
+        return InvalidRequest(f"Not found {subject}: Connect said {message}.", physical_id=physical_id)
+    if code == "InvalidParameterException" or code == "InvalidRequestException":
+        return InvalidRequest(f"Invalid request {subject}: Connect said {message}.", physical_id=physical_id)
+    if code == "IdempotencyException":
+        return IdempotencyConflict(
+            f"Connect rejected the ClientToken {subject} as already used with other parameters "
+            f"({message}); retry the stack operation.",
+            physical_id=physical_id,
+        )
+    if code in RETRYABLE_CODES:
+        return ServiceUnavailable(
+            f"Connect kept answering {code} {subject} until the provider's time budget ran out; "
+            "retry the stack operation later or raise the Connect API quota.",
+            physical_id=physical_id,
+        )
+    if code == IN_USE_CODE:
+        return ServiceUnavailable(
+            f"The phone number stayed busy with another operation {subject} until the time budget ran out; "
+            "retry the stack operation once it has finished.",
+            physical_id=physical_id,
+        )
+    return ProviderError(f"Connect failed {subject}: {code or 'error'} {message}.", physical_id=physical_id)

@@ -1,0 +1,232 @@
+"""Parsing and validating a Custom::PhoneNumberAssignment's properties.
+
+Everything here runs before any Connect call, so an invalid declaration fails with a Reason that names the
+property and what is allowed, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.utils import ArnParser, InvalidArnException
+
+from .errors import InvalidProperties, quote
+
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = UUID_PATTERN.pattern
+PHONE_NUMBER_RESOURCE = re.compile(rf"phone-number/(?P<id>{_UUID})")
+INSTANCE_RESOURCE = re.compile(rf"instance/(?P<id>{_UUID})")
+TRAFFIC_DISTRIBUTION_GROUP_RESOURCE = re.compile(rf"traffic-distribution-group/(?P<id>{_UUID})")
+CONTACT_FLOW_RESOURCE = re.compile(rf"instance/(?P<instance_id>{_UUID})/contact-flow/(?P<id>{_UUID})")
+
+_arn_parser = ArnParser()
+
+
+class OnDelete(StrEnum):
+    RETAIN = "Retain"
+    RESTORE = "Restore"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the provider runs: ARNs it accepts must be in this partition and Region."""
+
+    partition: str
+    region: str
+    account: str
+
+    def arn(self, resource: str) -> str:
+        return f"arn:{self.partition}:connect:{self.region}:{self.account}:{resource}"
+
+
+@dataclass(frozen=True)
+class Target:
+    arn: str
+    kind: str  # "instance" or "traffic-distribution-group"
+    id: str
+
+    @property
+    def is_instance(self) -> bool:
+        return self.kind == "instance"
+
+
+@dataclass(frozen=True)
+class ContactFlow:
+    arn: str
+    instance_id: str
+    id: str
+
+
+@dataclass(frozen=True)
+class AssignmentProperties:
+    phone_number_arn: str
+    phone_number_id: str
+    target: Target
+    on_delete: OnDelete = OnDelete.RETAIN
+    contact_flow: ContactFlow | None = None
+
+
+REQUIRED = ("PhoneNumberId", "TargetArn")
+OPTIONAL = ("OnDelete", "ContactFlowArn")
+# CloudFormation adds ServiceToken to every custom resource's properties.
+ALLOWED = frozenset((*REQUIRED, *OPTIONAL, "ServiceToken"))
+ALLOWED_LIST = ", ".join((*REQUIRED, *OPTIONAL))
+
+
+def parse_properties(properties: Any, scope: Scope) -> AssignmentProperties:
+    """Validate ResourceProperties and normalise them; raise InvalidProperties naming the first problem."""
+    if not isinstance(properties, Mapping):
+        raise InvalidProperties(
+            f"ResourceProperties must be a map with {ALLOWED_LIST}; got {quote(properties)}."
+        )
+    _reject_unknown(properties)
+    for name in REQUIRED:
+        if name not in properties:
+            raise InvalidProperties(f"Property {name} is required ({_describe(name)}).")
+    values = {name: _string(properties, name) for name in (*REQUIRED, *OPTIONAL) if name in properties}
+
+    phone_number_arn, phone_number_id = _phone_number(values["PhoneNumberId"], scope)
+    target = _target(values["TargetArn"], scope)
+    on_delete = _on_delete(values.get("OnDelete", OnDelete.RETAIN.value))
+    contact_flow = None
+    if values.get("ContactFlowArn"):
+        contact_flow = _contact_flow(values["ContactFlowArn"], target, scope)
+    return AssignmentProperties(phone_number_arn, phone_number_id, target, on_delete, contact_flow)
+
+
+def phone_number_arn_of(value: str, scope: Scope) -> str | None:
+    """The phone-number ARN a PhoneNumberId or physical ID names, or None if it names none."""
+    try:
+        return _phone_number(value, scope)[0]
+    except InvalidProperties:
+        return None
+
+
+def _reject_unknown(properties: Mapping[Any, Any]) -> None:
+    for name in properties:
+        if name in ALLOWED:
+            continue
+        hint = difflib.get_close_matches(str(name), ALLOWED - {"ServiceToken"}, n=1, cutoff=0.6)
+        suggestion = f" Did you mean {hint[0]}?" if hint else ""
+        raise InvalidProperties(
+            f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
+        )
+
+
+def _string(properties: Mapping[str, Any], name: str) -> str:
+    value = properties[name]
+    if not isinstance(value, str):
+        raise InvalidProperties(
+            f"Property {name} must be a string ({_describe(name)}); got {quote(value, 60)}."
+        )
+    return value.strip()
+
+
+def _describe(name: str) -> str:
+    return {
+        "PhoneNumberId": "the phone number's ID or its full phone-number ARN",
+        "TargetArn": "the ARN of an Amazon Connect instance or traffic distribution group",
+        "OnDelete": "Retain or Restore",
+        "ContactFlowArn": "the ARN of a contact flow in the target instance",
+    }[name]
+
+
+def _parse_connect_arn(name: str, value: str, scope: Scope) -> str:
+    """Return the ARN's resource part after checking it is a Connect ARN in the provider's partition/Region."""
+    try:
+        arn = _arn_parser.parse_arn(value)
+    except InvalidArnException:
+        raise InvalidProperties(
+            f"Property {name} must be {_describe(name)}; got {quote(value, 80)}."
+        ) from None
+    if arn["service"] != "connect" or not re.fullmatch(r"\d{12}", arn["account"]):
+        raise InvalidProperties(
+            f"Property {name} must be {_describe(name)}; {quote(value, 80)} is not an Amazon Connect ARN."
+        )
+    if arn["partition"] != scope.partition or arn["region"] != scope.region:
+        raise InvalidProperties(
+            f"Property {name} must be in this provider's partition and Region "
+            f"(arn:{scope.partition}:connect:{scope.region}:...); got {quote(value, 80)}. "
+            "Deploy the provider in that Region to manage it."
+        )
+    return arn["resource"]
+
+
+def _phone_number(value: str, scope: Scope) -> tuple[str, str]:
+    if UUID_PATTERN.fullmatch(value):
+        phone_number_id = value.lower()
+        return scope.arn(f"phone-number/{phone_number_id}"), phone_number_id
+    if not value.startswith("arn:"):
+        raise InvalidProperties(
+            f"Property PhoneNumberId must be {_describe('PhoneNumberId')}; got {quote(value, 80)}."
+        )
+    resource = _parse_connect_arn("PhoneNumberId", value, scope)
+    match = PHONE_NUMBER_RESOURCE.fullmatch(resource)
+    if not match:
+        raise InvalidProperties(f"Property PhoneNumberId must name a phone number; got {quote(value, 80)}.")
+    phone_number_id = match["id"].lower()
+    return _arn_like(value, f"phone-number/{phone_number_id}"), phone_number_id
+
+
+def _arn_like(arn: str, resource: str) -> str:
+    """``arn`` with its resource part replaced: keeps the caller's partition, Region and account."""
+    parts = _arn_parser.parse_arn(arn)
+    return f"arn:{parts['partition']}:connect:{parts['region']}:{parts['account']}:{resource}"
+
+
+def _target(value: str, scope: Scope) -> Target:
+    resource = _parse_connect_arn("TargetArn", value, scope)
+    for kind, pattern in (
+        ("instance", INSTANCE_RESOURCE),
+        ("traffic-distribution-group", TRAFFIC_DISTRIBUTION_GROUP_RESOURCE),
+    ):
+        match = pattern.fullmatch(resource)
+        if match:
+            # Connect reports ARNs with lower-case IDs; normalising lets us compare with what it reports.
+            target_id = match["id"].lower()
+            return Target(arn=_arn_like(value, f"{kind}/{target_id}"), kind=kind, id=target_id)
+    raise InvalidProperties(
+        f"Property TargetArn must be {_describe('TargetArn')}; {quote(value, 80)} names neither."
+    )
+
+
+def _on_delete(value: str) -> OnDelete:
+    for choice in OnDelete:
+        if value == choice.value:
+            return choice
+    hint = next((c.value for c in OnDelete if c.value.lower() == value.lower()), None)
+    suggestion = f" (values are case-sensitive: {hint})" if hint else ""
+    raise InvalidProperties(
+        f"Property OnDelete must be Retain or Restore; got {quote(value, 40)}{suggestion}."
+    )
+
+
+def _contact_flow(value: str, target: Target, scope: Scope) -> ContactFlow:
+    resource = _parse_connect_arn("ContactFlowArn", value, scope)
+    match = CONTACT_FLOW_RESOURCE.fullmatch(resource)
+    if not match:
+        raise InvalidProperties(
+            f"Property ContactFlowArn must be {_describe('ContactFlowArn')}; got {quote(value, 80)}."
+        )
+    if not target.is_instance:
+        raise InvalidProperties(
+            "Property ContactFlowArn can only be used when TargetArn is a Connect instance: a number on a "
+            "traffic distribution group is associated with flows in each instance of the group, outside "
+            "this resource."
+        )
+    if match["instance_id"].lower() != target.id:
+        raise InvalidProperties(
+            f"Property ContactFlowArn names a flow in instance {match['instance_id']}, but TargetArn is "
+            f"instance {target.id}; the flow must belong to the target instance."
+        )
+    instance_id, flow_id = match["instance_id"].lower(), match["id"].lower()
+    return ContactFlow(
+        arn=_arn_like(value, f"instance/{instance_id}/contact-flow/{flow_id}"),
+        instance_id=instance_id,
+        id=flow_id,
+    )

@@ -1,0 +1,181 @@
+"""crhelper's CfnResource, with the defaults this provider cannot ship with replaced.
+
+crhelper gives us the plain ``(event, context) -> physical_id`` handlers and its timeout watchdog. What it
+does not give us, and this class adds:
+
+* exactly one response per invocation: the watchdog thread and the handler can both try to answer; the first
+  wins, the other is dropped (crhelper would send both);
+* a bounded response PUT: crhelper retries a refused or hanging ResponseURL forever (5 tries, sleep, repeat),
+  which keeps the Lambda running to its timeout; here each attempt has a socket timeout and all attempts end
+  before the invocation does;
+* the ResponseURL never reaches a log: crhelper logs it at DEBUG; the sender here never logs it at all;
+* a ProviderError's physical ID and Reason reach CloudFormation as they are, and any other exception becomes
+  a Reason without a stack trace;
+* a fallback physical ID for failed Creates that cannot crash on an unusual StackId;
+* no Lambda, EventBridge and CloudWatch Logs clients at start-up: crhelper builds them for its polling mode,
+  which this provider does not use (it waits within one invocation). They cost cold-start time and, with no
+  Region configured, make crhelper's init fail, which turns every later request into a FAILED.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from crhelper import CfnResource
+from crhelper.resource_helper import FAILED
+
+from .errors import ProviderError
+from .telemetry import logger
+
+# CloudFormation rejects a response body over 4096 bytes.
+MAX_RESPONSE_BYTES = 4096
+RESPONSE_ATTEMPTS = 3
+RESPONSE_ATTEMPT_TIMEOUT_SECONDS = 10.0
+RESPONSE_RETRY_PAUSE_SECONDS = 1.0
+# Stop sending this long before the invocation ends, so the watchdog and Lambda never cut a send in half.
+RESPONSE_SAFETY_SECONDS = 1.0
+
+
+class CloudFormationResponder(CfnResource):
+    def __init__(self) -> None:
+        # Deliberately not calling CfnResource.__init__ (see the module docstring): this sets the same state
+        # crhelper 2.0.12's __init__ sets, minus the polling clients. Choices that differ from its defaults:
+        # INFO logging, because its default DEBUG logs the whole event, ResponseURL included; no sleep on
+        # delete, because the 120 s sleep exists so crhelper's log lines reach CloudWatch before a stack
+        # deletes its log group, and the stacks using this provider never delete the provider's log group.
+        self._sleep_on_delete = 0
+        self._create_func = self._update_func = self._delete_func = None
+        self._poll_create_func = self._poll_update_func = self._poll_delete_func = None
+        self._timer = None
+        self._init_failed = None
+        self._json_logging = False
+        self._log_level = "INFO"
+        self._boto_level = "WARNING"
+        self._send_response = False
+        self._polling_interval = 2
+        self.Status = self.Reason = self.PhysicalResourceId = ""
+        self.StackId = self.RequestId = self.LogicalResourceId = ""
+        self.Data = {}
+        self.NoEcho = False
+        self._event = {}
+        self._context = None
+        self._response_url = ""
+        self._sam_local = None
+        self._region = None
+        self._ssl_verify = None
+        self._answer_lock = threading.Lock()
+        self._answered = False
+
+    def __call__(self, event: Any, context: Any) -> None:
+        with self._answer_lock:
+            self._answered = False
+        super().__call__(event, context)
+
+    def generate_physical_id(self, event: dict[str, Any]) -> str:
+        # crhelper's version indexes into StackId and crashes on an unusual one. Never a phone-number ARN, so
+        # a Delete of a Create that failed before touching a number is a no-op.
+        logical_id = str(event.get("LogicalResourceId", "Resource"))[:64]
+        return f"{logical_id}-unassigned-{uuid.uuid4().hex[:12]}"
+
+    def _wrap_function(self, func: Any) -> None:
+        try:
+            self.PhysicalResourceId = func(self._event, self._context) if func else ""
+        except ProviderError as error:
+            logger.warning("Request failed", extra={"reason": error.reason})
+            self.Status, self.Reason = FAILED, error.reason
+            if error.physical_id:
+                self.PhysicalResourceId = error.physical_id
+        except Exception:
+            logger.exception("Unexpected error in the provider")
+            self.Status = FAILED
+            self.Reason = (
+                f"Internal error in the PhoneNumberAssignment provider (request {self.RequestId}); "
+                "its CloudWatch logs have the details. Retry the stack operation."
+            )
+
+    def _timeout(self) -> None:
+        logger.error("Invocation about to time out before the provider answered")
+        self._send(
+            FAILED,
+            "The provider ran out of Lambda time before it could finish; the phone number may still be "
+            "moving. Retry the stack operation.",
+        )
+
+    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
+        with self._answer_lock:
+            if self._answered:
+                logger.warning("A response was already sent for this request; not sending another")
+                return
+            self._answered = True
+        super()._send(status, reason, send_response=self._put_response)
+
+    def _put_response(self, response_url: str, body: dict[str, Any], _ssl_verify: Any = None) -> None:
+        payload = _fit(body)
+        deadline = time.monotonic() + self._sending_window()
+        split = urlsplit(response_url)
+        path = urlunsplit(("", "", split.path, split.query, ""))
+        for attempt in range(1, RESPONSE_ATTEMPTS + 1):
+            timeout = min(RESPONSE_ATTEMPT_TIMEOUT_SECONDS, deadline - time.monotonic())
+            if timeout <= 0:
+                break
+            try:
+                # ssl.create_default_context honours SSL_CERT_FILE, which is how a local receiver is trusted.
+                connection = http.client.HTTPSConnection(
+                    split.netloc, timeout=timeout, context=ssl.create_default_context()
+                )
+                try:
+                    connection.request(
+                        "PUT",
+                        path,
+                        body=payload,
+                        headers={"content-type": "", "content-length": str(len(payload))},
+                    )
+                    http_status = connection.getresponse().status
+                finally:
+                    connection.close()
+                if http_status < 500:
+                    logger.info(
+                        "Response sent to CloudFormation",
+                        extra={
+                            "status": body.get("Status"),
+                            "reason": body.get("Reason"),
+                            "http_status": http_status,
+                        },
+                    )
+                    return
+                failure = f"HTTP {http_status}"
+            except (OSError, http.client.HTTPException) as error:
+                failure = type(error).__name__
+            logger.warning("Sending the response failed", extra={"attempt": attempt, "failure": failure})
+            pause = min(RESPONSE_RETRY_PAUSE_SECONDS, deadline - time.monotonic())
+            if attempt < RESPONSE_ATTEMPTS and pause > 0:
+                time.sleep(pause)
+        logger.error(
+            "Could not deliver the response to CloudFormation",
+            extra={"status": body.get("Status"), "reason": body.get("Reason")},
+        )
+
+    def _sending_window(self) -> float:
+        remaining = self._context.get_remaining_time_in_millis() / 1000 if self._context else 30.0
+        return max(0.0, remaining - RESPONSE_SAFETY_SECONDS)
+
+
+def _fit(body: dict[str, Any]) -> bytes:
+    """The JSON body, shrunk to CloudFormation's limit by dropping Data, then shortening the Reason."""
+    payload = json.dumps(body).encode()
+    if len(payload) > MAX_RESPONSE_BYTES and body.get("Data"):
+        body = {**body, "Data": {}}
+        payload = json.dumps(body).encode()
+    if len(payload) > MAX_RESPONSE_BYTES:
+        excess = len(payload) - MAX_RESPONSE_BYTES
+        reason = str(body.get("Reason", ""))
+        body = {**body, "Reason": reason[: max(0, len(reason) - excess - 16)] + " (truncated)"}
+        payload = json.dumps(body).encode()
+    return payload
