@@ -1,0 +1,207 @@
+"""Test-side control of the emulator: timing, rate limits, faults, logs and seeding.
+
+``LocalControl()`` acts on the emulator in this process (``mock_aws`` or a server thread here).
+``HttpControl(endpoint_url)`` makes the same calls on a server-mode emulator through its control
+endpoint, which lives under moto's own prefix:
+
+    POST {endpoint_url}/moto-api/connect-emulator/<method>
+    body: JSON object of the method's keyword arguments
+    200 -> {"result": <return value>}; 400 -> {"error": "<message>", "type": "<exception class>"}
+
+e.g. ``curl -X POST localhost:4599/moto-api/connect-emulator/configure -d '{"move_seconds": 0.2}'``.
+Data is reset with moto's own ``POST /moto-api/reset``; ``reset()`` here resets the knobs and logs.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from .models import TDG_RESOURCE, parse_arn, phone_number_backends
+from .runtime import EMULATOR_LOCK, runtime
+
+CONTROL_PREFIX = "/moto-api/connect-emulator/"
+EMPTY_FLOW_CONTENT = json.dumps({"Version": "2019-10-30", "StartAction": "", "Actions": []})
+CONTROL_METHODS = frozenset(
+    {
+        "configure",
+        "set_rate_limit",
+        "use_default_quotas",
+        "inject_error",
+        "fail_next_move",
+        "calls",
+        "moves",
+        "reset",
+        "seed",
+    }
+)
+
+
+class LocalControl:
+    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
+        runtime.configure(move_seconds=move_seconds, stale_seconds=stale_seconds)
+
+    def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
+        runtime.set_rate_limit(operation, per_second, burst)
+
+    def use_default_quotas(self) -> None:
+        runtime.use_default_quotas()
+
+    def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
+        runtime.inject_error(operation, code, count=count, message=message)
+
+    def fail_next_move(self, message: str, *, count: int = 1) -> None:
+        runtime.fail_next_move(message, count=count)
+
+    def calls(self) -> list[dict[str, Any]]:
+        return runtime.calls()
+
+    def moves(self) -> list[dict[str, Any]]:
+        return runtime.moves()
+
+    def reset(self) -> None:
+        runtime.reset()
+
+    def seed(self, world: dict[str, Any]) -> dict[str, Any]:
+        return seed_world(world)
+
+
+def seed_world(world: dict[str, Any]) -> dict[str, Any]:
+    """Create resources with the world's fixed IDs; numbers are CLAIMED at once. Returns their ARNs.
+
+    Re-seeding the same world is harmless: existing resources with those IDs are replaced.
+    """
+    account_id = world.get("account_id", DEFAULT_ACCOUNT_ID)
+    region = world.get("region", "us-east-1")
+    arns: dict[str, dict[str, str]] = {
+        "instances": {},
+        "traffic_distribution_groups": {},
+        "contact_flows": {},
+        "phone_numbers": {},
+    }
+    with EMULATOR_LOCK:
+        backend = phone_number_backends[account_id][region]
+        for spec in world.get("instances", []):
+            instance = backend.seed_instance(spec["id"], spec.get("alias"))
+            arns["instances"][instance.id] = instance.arn
+        for spec in world.get("traffic_distribution_groups", []):
+            tdg = backend.create_traffic_distribution_group(
+                name=spec.get("name", spec["id"]),
+                instance_id=spec["instance_id"],
+                description=spec.get("description"),
+                tags=spec.get("tags"),
+                tdg_id=spec["id"],
+            )
+            arns["traffic_distribution_groups"][tdg.id] = tdg.arn
+        for spec in world.get("contact_flows", []):
+            flow = backend.create_contact_flow(
+                instance_id=spec["instance_id"],
+                name=spec.get("name", spec["id"]),
+                flow_type=spec.get("type", "CONTACT_FLOW"),
+                content=spec.get("content", EMPTY_FLOW_CONTENT),
+                description=spec.get("description"),
+                tags=spec.get("tags"),
+                flow_id=spec["id"],
+            )
+            arns["contact_flows"][flow.id] = flow.arn
+        for spec in world.get("phone_numbers", []):
+            target_ref = spec["target"]
+            if target_ref.startswith("arn:"):
+                is_tdg = bool(TDG_RESOURCE.match(parse_arn(target_ref)[2]))
+            else:
+                is_tdg = target_ref in backend.traffic_distribution_groups
+            if is_tdg:
+                target = backend.resolve_target(backend.get_traffic_distribution_group(target_ref).arn, None)
+            else:
+                target = backend.resolve_target(None, target_ref)
+            number = backend.claim_phone_number(
+                spec["phone_number"],
+                target,
+                spec.get("description"),
+                spec.get("tags"),
+                phone_number_id=spec["id"],
+                claimed_immediately=True,
+            )
+            if spec.get("contact_flow_id"):
+                backend.associate_contact_flow(number, target.instance_id, spec["contact_flow_id"])
+            arns["phone_numbers"][number.id] = number.arn
+    return arns
+
+
+class HttpControl:
+    def __init__(self, endpoint_url: str, *, timeout: float = 10.0) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        if not self.endpoint_url.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint_url must be http(s): {self.endpoint_url}")
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            f"{self.endpoint_url}{CONTROL_PREFIX}{method}",
+            data=json.dumps(kwargs).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return json.loads(response.read())["result"]
+        except urllib.error.HTTPError as error:
+            try:
+                detail = json.loads(error.read())
+            except ValueError:
+                raise RuntimeError(f"{method} failed with HTTP {error.code}") from error
+            if detail.get("type") == "ValueError":
+                raise ValueError(detail.get("error")) from None
+            raise RuntimeError(f"{method} failed: {detail.get('type')}: {detail.get('error')}") from None
+
+    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
+        self._call("configure", move_seconds=move_seconds, stale_seconds=stale_seconds)
+
+    def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
+        self._call("set_rate_limit", operation=operation, per_second=per_second, burst=burst)
+
+    def use_default_quotas(self) -> None:
+        self._call("use_default_quotas")
+
+    def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
+        self._call("inject_error", operation=operation, code=code, count=count, message=message)
+
+    def fail_next_move(self, message: str, *, count: int = 1) -> None:
+        self._call("fail_next_move", message=message, count=count)
+
+    def calls(self) -> list[dict[str, Any]]:
+        return self._call("calls")
+
+    def moves(self) -> list[dict[str, Any]]:
+        return self._call("moves")
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    def seed(self, world: dict[str, Any]) -> dict[str, Any]:
+        return self._call("seed", world=world)
+
+
+def control_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """Serves HttpControl: runs the named LocalControl method in the server process."""
+    json_headers = {"Content-Type": "application/json"}
+    method = request.path[len(CONTROL_PREFIX) :] if request.path.startswith(CONTROL_PREFIX) else ""
+    if request.method != "POST" or method not in CONTROL_METHODS:
+        return 404, json_headers, json.dumps({"error": f"No control method {method!r}", "type": "NotFound"})
+    try:
+        kwargs = json.loads(request.data or b"{}")
+        result = getattr(LocalControl(), method)(**kwargs)
+    except (ValueError, TypeError, KeyError) as error:
+        return 400, json_headers, json.dumps({"error": str(error), "type": type(error).__name__})
+    except Exception as error:  # noqa: BLE001 - e.g. a seed naming a missing instance: report, don't 500 blindly
+        return 400, json_headers, json.dumps({"error": str(error), "type": type(error).__name__})
+    return 200, json_headers, json.dumps({"result": result})
+
+
+CONTROL_URL_PATHS = {
+    "{0}/moto-api/connect-emulator/(?P<control_method>[a-z_]+)$": control_endpoint,
+}

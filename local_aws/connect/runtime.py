@@ -1,0 +1,167 @@
+"""Process-wide emulator knobs and logs: timing, rate limits, injected faults, the call and move logs.
+
+These describe the emulated *service*, not an account's data, so they live outside moto's backends
+and survive a moto reset; ``EmulatorRuntime.reset`` (``control.reset()``) clears them instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .exceptions import ConnectError, ThrottlingException, status_code_for
+
+DEFAULT_MOVE_SECONDS = 1.5
+DEFAULT_STALE_SECONDS = 0.3
+# The real service's default quota for both operations (Service Quotas: "rate of API requests").
+DEFAULT_QUOTA_PER_SECOND = 2.0
+DEFAULT_QUOTA_BURST = 2
+DEFAULT_QUOTA_OPERATIONS = ("UpdatePhoneNumber", "DescribePhoneNumber")
+
+# One lock for all emulator state (runtime and every account/region's data). Each request holds it
+# for well under a millisecond, which keeps 50+ concurrent callers consistent without lock ordering.
+EMULATOR_LOCK = threading.RLock()
+
+
+class TokenBucket:
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second = per_second
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.refilled_at = time.monotonic()
+
+    def try_take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.refilled_at) * self.per_second)
+        self.refilled_at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class InjectedFault:
+    code: str
+    message: str
+    remaining: int
+
+
+@dataclass
+class MoveRecord:
+    phone_number_id: str
+    phone_number_arn: str
+    from_target: str | None
+    to_target: str
+    started_at: float
+    completes_at: float
+    outcome: str
+
+
+class EmulatorRuntime:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        with EMULATOR_LOCK:
+            self.move_seconds = DEFAULT_MOVE_SECONDS
+            self.stale_seconds = DEFAULT_STALE_SECONDS
+            self.rate_limits: dict[str, TokenBucket] = {}
+            self.faults: dict[str, deque[InjectedFault]] = {}
+            self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
+            self.call_log: list[dict[str, Any]] = []
+            self.move_log: list[MoveRecord] = []
+
+    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
+        for name, value in (("move_seconds", move_seconds), ("stale_seconds", stale_seconds)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+        with EMULATOR_LOCK:
+            if move_seconds is not None:
+                self.move_seconds = float(move_seconds)
+            if stale_seconds is not None:
+                self.stale_seconds = float(stale_seconds)
+
+    def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
+        with EMULATOR_LOCK:
+            if per_second is None:
+                self.rate_limits.pop(operation, None)
+                return
+            if per_second <= 0:
+                raise ValueError("per_second must be positive (None disables the limit)")
+            if burst is None:
+                burst = max(1, int(per_second))
+            if burst < 1:
+                raise ValueError("burst must be at least 1")
+            self.rate_limits[operation] = TokenBucket(float(per_second), int(burst))
+
+    def use_default_quotas(self) -> None:
+        for operation in DEFAULT_QUOTA_OPERATIONS:
+            self.set_rate_limit(operation, DEFAULT_QUOTA_PER_SECOND, DEFAULT_QUOTA_BURST)
+
+    def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
+        status_code_for(code)  # fail now, at the caller, for codes Connect doesn't have
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with EMULATOR_LOCK:
+            self.faults.setdefault(operation, deque()).append(
+                InjectedFault(code, message or f"Injected {code} for {operation}", count)
+            )
+
+    def fail_next_move(self, message: str, *, count: int = 1) -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with EMULATOR_LOCK:
+            self.move_failures.append([message, count])
+
+    def admit(self, operation: str) -> ConnectError | None:
+        """The error this call must fail with before it touches any state, or None to let it run."""
+        with EMULATOR_LOCK:
+            bucket = self.rate_limits.get(operation)
+            if bucket is not None and not bucket.try_take():
+                return ThrottlingException()
+            queue = self.faults.get(operation)
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    queue.popleft()
+                return ConnectError(fault.code, fault.message)
+            return None
+
+    def take_move_failure(self) -> str | None:
+        with EMULATOR_LOCK:
+            if not self.move_failures:
+                return None
+            entry = self.move_failures[0]
+            entry[1] -= 1
+            if entry[1] == 0:
+                self.move_failures.popleft()
+            return entry[0]
+
+    def record_call(
+        self, operation: str, started: float, params: dict[str, Any], status: int, error: str | None
+    ) -> None:
+        with EMULATOR_LOCK:
+            self.call_log.append(
+                {"operation": operation, "time": started, "params": params, "status": status, "error": error}
+            )
+
+    def record_move(self, move: MoveRecord) -> None:
+        with EMULATOR_LOCK:
+            self.move_log.append(move)
+
+    def calls(self) -> list[dict[str, Any]]:
+        with EMULATOR_LOCK:
+            return copy.deepcopy(self.call_log)
+
+    def moves(self) -> list[dict[str, Any]]:
+        with EMULATOR_LOCK:
+            return [asdict(move) for move in self.move_log]
+
+
+runtime = EmulatorRuntime()
