@@ -1,0 +1,114 @@
+"""The emulator over real HTTP, served by moto's ThreadedMotoServer (moto's Flask app + werkzeug).
+
+Foreground:  python -m local_aws.connect.server --port 4599 [--host 127.0.0.1] [--seed world.json]
+Embedded:    with start_emulator() as emulator: boto3.client("connect", endpoint_url=emulator.endpoint_url)
+
+Any boto3 client reaches it through ``AWS_ENDPOINT_URL_CONNECT`` (or ``endpoint_url=``) with dummy
+credentials; the account is moto's default 123456789012 and the Region is the client's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from . import install
+from .control import HttpControl, LocalControl
+
+DEFAULT_PORT = 4599
+
+
+class RunningEmulator:
+    def __init__(self, server: ThreadedMotoServer, endpoint_url: str) -> None:
+        self._server = server
+        self.endpoint_url = endpoint_url
+        self.control = HttpControl(endpoint_url)
+        self._stopped = False
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._server.stop()
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_emulator(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) -> RunningEmulator:
+    """Serve the emulator from a daemon thread of this process; port 0 picks a free port.
+
+    The server shares this process's emulator state, so LocalControl() would act on it as well;
+    ``.control`` goes over HTTP so tests exercise the same path as an out-of-process emulator.
+    """
+    install()
+    if quiet:
+        # werkzeug logs one line per request, which drowns test and benchmark output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    if bound_host in ("0.0.0.0", "::"):  # noqa: S104 - only rewriting a bind-all address for clients
+        bound_host = "127.0.0.1"
+    return RunningEmulator(server, f"http://{bound_host}:{bound_port}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws.connect.server",
+        description="Serve the Amazon Connect phone-number API emulator until interrupted.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 to reach it from containers")
+    parser.add_argument("--seed", type=Path, help="JSON world to create at start (see control.seed)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+
+    arns: dict[str, Any] | None = None
+    if args.seed:
+        arns = LocalControl().seed(json.loads(args.seed.read_text()))
+    emulator = start_emulator(args.port, args.host, quiet=args.quiet)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    print(f"Amazon Connect emulator listening on {emulator.endpoint_url}")
+    print(f"  export AWS_ENDPOINT_URL_CONNECT={emulator.endpoint_url}")
+    print("  Credentials are not checked: any dummy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY will do.")
+    print(f"  Control: POST {emulator.endpoint_url}/moto-api/connect-emulator/<method>")
+    print(f"  Reset all data: POST {emulator.endpoint_url}/moto-api/reset")
+    if arns is not None:
+        print(f"  Seeded from {args.seed}:")
+        print(json.dumps(arns, indent=2))
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    print("Emulator stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
