@@ -7,6 +7,7 @@ CloudFormation exactly once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -31,8 +32,6 @@ MIN_RESPONSE_RESERVE_SECONDS = 1.0
 # loggers stay at INFO.
 logging.getLogger("crhelper").setLevel(logging.INFO)
 
-responder = CloudFormationResponder()
-
 
 def _scope(context: Any) -> Scope:
     """The partition, Region and account the function runs in, from its own ARN."""
@@ -53,7 +52,7 @@ def budget_seconds(context: Any) -> float:
     return max(0.0, remaining - reserve)
 
 
-def _run(operation: Any, event: dict[str, Any], context: Any) -> str:
+def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
     cfn_event = CloudFormationCustomResourceEvent(event)
     request = lifecycle.Request(
         request_type=cfn_event.request_type,
@@ -65,24 +64,7 @@ def _run(operation: Any, event: dict[str, Any], context: Any) -> str:
         physical_id=event.get("PhysicalResourceId") or "",
     )
     numbers = PhoneNumbers(connect_client(scope.region), Budget(budget_seconds(context)))
-    outcome = operation(request, numbers)
-    responder.Data = outcome.data
-    return outcome.physical_id
-
-
-@responder.create
-def _create(event: dict[str, Any], context: Any) -> str:
-    return _run(lifecycle.create, event, context)
-
-
-@responder.update
-def _update(event: dict[str, Any], context: Any) -> str:
-    return _run(lifecycle.update, event, context)
-
-
-@responder.delete
-def _delete(event: dict[str, Any], context: Any) -> str:
-    return _run(lifecycle.delete, event, context)
+    return operation(request, numbers)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -97,4 +79,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
             logical_resource_id=event.get("LogicalResourceId"),
             physical_resource_id=event.get("PhysicalResourceId"),
         )
-    responder(event, context)
+    # A responder per invocation: crhelper keeps the request's state on the instance, and nothing of one
+    # request may leak into the next one a warm container serves.
+    CloudFormationResponder(
+        create=functools.partial(_run, lifecycle.create),
+        update=functools.partial(_run, lifecycle.update),
+        delete=functools.partial(_run, lifecycle.delete),
+    )(event, context)

@@ -103,7 +103,7 @@ class NumberBusy(Exception):
 
 
 class TargetMissing(Exception):
-    """UpdatePhoneNumber answered ResourceNotFoundException for a number we just described: the target is gone."""
+    """ResourceNotFoundException from UpdatePhoneNumber on a number we had just described: no such target."""
 
 
 class PhoneNumbers:
@@ -289,9 +289,9 @@ class PhoneNumbers:
         remaining = self.budget.remaining()
         if remaining <= 0:
             raise MoveStillInProgress(
-                f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}: {state.label} is still "
-                f"{state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect may still "
-                "finish the move; retry the stack operation, which picks up where this left off.",
+                f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}: {state.label} is "
+                f"still {state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect "
+                "may still finish the move; retry the stack operation, which picks up where this left off.",
                 physical_id=physical_id,
             )
         self._sleep(min(delay, remaining))

@@ -73,8 +73,8 @@ class AssignmentProperties:
 
 REQUIRED = ("PhoneNumberId", "TargetArn")
 OPTIONAL = ("OnDelete", "ContactFlowArn")
-# CloudFormation adds ServiceToken to every custom resource's properties.
-ALLOWED = frozenset((*REQUIRED, *OPTIONAL, "ServiceToken"))
+# CloudFormation puts ServiceToken (and ServiceTimeout, when the template sets it) among the properties.
+ALLOWED = frozenset((*REQUIRED, *OPTIONAL, "ServiceToken", "ServiceTimeout"))
 ALLOWED_LIST = ", ".join((*REQUIRED, *OPTIONAL))
 
 
@@ -111,7 +111,9 @@ def _reject_unknown(properties: Mapping[Any, Any]) -> None:
     for name in properties:
         if name in ALLOWED:
             continue
-        hint = difflib.get_close_matches(str(name), ALLOWED - {"ServiceToken"}, n=1, cutoff=0.6)
+        hint = difflib.get_close_matches(
+            str(name), ALLOWED - {"ServiceToken", "ServiceTimeout"}, n=1, cutoff=0.6
+        )
         suggestion = f" Did you mean {hint[0]}?" if hint else ""
         raise InvalidProperties(
             f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
@@ -137,7 +139,7 @@ def _describe(name: str) -> str:
 
 
 def _parse_connect_arn(name: str, value: str, scope: Scope) -> str:
-    """Return the ARN's resource part after checking it is a Connect ARN in the provider's partition/Region."""
+    """The ARN's resource part, once known to be a Connect ARN in the provider's partition and Region."""
     try:
         arn = _arn_parser.parse_arn(value)
     except InvalidArnException:

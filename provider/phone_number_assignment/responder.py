@@ -9,6 +9,8 @@ does not give us, and this class adds:
   which keeps the Lambda running to its timeout; here each attempt has a socket timeout and all attempts end
   before the invocation does;
 * the ResponseURL never reaches a log: crhelper logs it at DEBUG; the sender here never logs it at all;
+* handlers return a lifecycle Outcome (physical ID and Data together), and are given to the constructor, so
+  a responder lives for one invocation and no request's state can leak into the next;
 * a ProviderError's physical ID and Reason reach CloudFormation as they are, and any other exception becomes
   a Reason without a stack trace;
 * a fallback physical ID for failed Creates that cannot crash on an unusual StackId;
@@ -25,6 +27,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,7 +35,11 @@ from crhelper import CfnResource
 from crhelper.resource_helper import FAILED
 
 from .errors import ProviderError
+from .lifecycle import Outcome
 from .telemetry import logger
+
+# A lifecycle operation: (event, context) -> Outcome, crhelper's handler shape with Data returned alongside.
+Handler = Callable[[dict[str, Any], Any], Outcome]
 
 # CloudFormation rejects a response body over 4096 bytes.
 MAX_RESPONSE_BYTES = 4096
@@ -44,14 +51,14 @@ RESPONSE_SAFETY_SECONDS = 1.0
 
 
 class CloudFormationResponder(CfnResource):
-    def __init__(self) -> None:
+    def __init__(self, *, create: Handler, update: Handler, delete: Handler) -> None:
         # Deliberately not calling CfnResource.__init__ (see the module docstring): this sets the same state
         # crhelper 2.0.12's __init__ sets, minus the polling clients. Choices that differ from its defaults:
         # INFO logging, because its default DEBUG logs the whole event, ResponseURL included; no sleep on
         # delete, because the 120 s sleep exists so crhelper's log lines reach CloudWatch before a stack
         # deletes its log group, and the stacks using this provider never delete the provider's log group.
         self._sleep_on_delete = 0
-        self._create_func = self._update_func = self._delete_func = None
+        self._create_func, self._update_func, self._delete_func = create, update, delete
         self._poll_create_func = self._poll_update_func = self._poll_delete_func = None
         self._timer = None
         self._init_failed = None
@@ -86,7 +93,8 @@ class CloudFormationResponder(CfnResource):
 
     def _wrap_function(self, func: Any) -> None:
         try:
-            self.PhysicalResourceId = func(self._event, self._context) if func else ""
+            outcome = func(self._event, self._context)
+            self.PhysicalResourceId, self.Data = outcome.physical_id, outcome.data
         except ProviderError as error:
             logger.warning("Request failed", extra={"reason": error.reason})
             self.Status, self.Reason = FAILED, error.reason
