@@ -1,0 +1,145 @@
+"""Play CloudFormation for one stack against the real provider handler.
+
+``LocalStack`` remembers what CloudFormation remembers (each resource's physical ID and last applied
+properties), builds the events CloudFormation would send, invokes the handler the way Lambda does, and
+returns the one response the handler PUT. The demo, the benchmarks and the tests all drive the provider
+through it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_aws.cloudformation import (
+    ResponseReceiver,
+    build_event,
+    invoke_handler,
+    response_problems,
+    stack_arn,
+)
+
+
+@dataclass(frozen=True)
+class Response:
+    """What CloudFormation received for one request."""
+
+    status: str
+    physical_id: str
+    reason: str
+    data: dict[str, Any]
+    body: dict[str, Any]
+    seconds: float
+    event: dict[str, Any] = field(repr=False)
+    count: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+class ResponseProblem(AssertionError):
+    """The handler's response is one CloudFormation would reject, or not exactly one response arrived."""
+
+
+@dataclass
+class Resource:
+    physical_id: str
+    properties: dict[str, Any]
+
+
+class LocalStack:
+    def __init__(
+        self,
+        handler: Callable[[dict, Any], Any],
+        receiver: ResponseReceiver,
+        *,
+        stack_name: str = "phone-number-consumer",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        timeout_seconds: float = 60,
+    ) -> None:
+        self.handler = handler
+        self.receiver = receiver
+        self.stack_id = stack_arn(stack_name, region=region, account_id=account_id)
+        self.region = region
+        self.timeout_seconds = timeout_seconds
+        self.resources: dict[str, Resource] = {}
+
+    def create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
+        response = self.send("Create", logical_id, properties, **options)
+        if response.ok:
+            self.resources[logical_id] = Resource(response.physical_id, dict(properties))
+        return response
+
+    def update(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
+        """An Update with the recorded physical ID and old properties; records the new state on SUCCESS."""
+        current = self.resources[logical_id]
+        response = self.send(
+            "Update",
+            logical_id,
+            properties,
+            physical_id=current.physical_id,
+            old_properties=current.properties,
+            **options,
+        )
+        if response.ok:
+            self.resources[logical_id] = Resource(response.physical_id, dict(properties))
+        return response
+
+    def delete(self, logical_id: str, **options: Any) -> Response:
+        current = self.resources[logical_id]
+        response = self.send(
+            "Delete", logical_id, current.properties, physical_id=current.physical_id, **options
+        )
+        if response.ok:
+            del self.resources[logical_id]
+        return response
+
+    def send(
+        self,
+        request_type: str,
+        logical_id: str,
+        properties: Mapping[str, Any],
+        *,
+        physical_id: str | None = None,
+        old_properties: Mapping[str, Any] | None = None,
+        timeout_seconds: float | None = None,
+        request_id: str | None = None,
+    ) -> Response:
+        """Send one request and return the single response the handler PUT for it."""
+        event = build_event(
+            request_type,
+            properties=properties,
+            response_url=self.receiver.url_for,
+            logical_id=logical_id,
+            stack_id=self.stack_id,
+            physical_id=physical_id,
+            old_properties=old_properties,
+            request_id=request_id,
+        )
+        return self.deliver(event, timeout_seconds=timeout_seconds)
+
+    def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
+        """Invoke the handler with ``event`` as Lambda would and collect its response."""
+        timeout = timeout_seconds or self.timeout_seconds
+        started = time.monotonic()
+        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region)
+        body = self.receiver.wait_for(event["RequestId"], timeout=5)
+        seconds = time.monotonic() - started
+        bodies = self.receiver.responses(event["RequestId"])
+        problems = response_problems(event, body)
+        if problems:
+            raise ResponseProblem("; ".join(problems))
+        return Response(
+            status=body["Status"],
+            physical_id=body["PhysicalResourceId"],
+            reason=body.get("Reason", ""),
+            data=body.get("Data") or {},
+            body=body,
+            seconds=seconds,
+            event=event,
+            count=len(bodies),
+        )

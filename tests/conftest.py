@@ -1,0 +1,162 @@
+"""Fixtures shared by the provider's integration tests: the Connect emulator over real HTTP, a local
+CloudFormation response receiver over real HTTPS, and a seeded world of instances and numbers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from local_aws.cloudformation import ResponseReceiver, trusting
+from local_aws.connect.server import start_emulator
+from local_aws.stack import LocalStack
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+# Fast moves keep the suite quick; the stale window still shows the old target right after each move.
+MOVE_SECONDS = 0.6
+STALE_SECONDS = 0.2
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with start_emulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    with ResponseReceiver() as running, trusting(running):
+        yield running
+
+
+@pytest.fixture
+def aws_env(emulator, monkeypatch):
+    """Point every boto3 client of this process (the provider's included) at the emulator."""
+    from phone_number_assignment import clients
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", emulator.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    clients.connect_client.cache_clear()
+    emulator.control.reset()
+    emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
+    yield emulator
+    clients.connect_client.cache_clear()
+    emulator.control.reset()
+
+
+@pytest.fixture
+def connect(aws_env):
+    """A test's own Connect client, without retries, to observe and arrange state."""
+    return boto3.client(
+        "connect",
+        region_name=REGION,
+        endpoint_url=aws_env.endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+def _arn(resource: str) -> str:
+    return f"arn:aws:connect:{REGION}:{ACCOUNT}:{resource}"
+
+
+@dataclass
+class World:
+    """Two instances, a traffic distribution group, a flow in each instance, and one number on instance A."""
+
+    instance_a: str = field(default_factory=lambda: str(uuid.uuid4()))
+    instance_b: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tdg: str = field(default_factory=lambda: str(uuid.uuid4()))
+    flow_a: str = field(default_factory=lambda: str(uuid.uuid4()))
+    flow_b: str = field(default_factory=lambda: str(uuid.uuid4()))
+    number_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    other_number_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    phone_number: str = "+15555550100"
+
+    @property
+    def instance_a_arn(self) -> str:
+        return _arn(f"instance/{self.instance_a}")
+
+    @property
+    def instance_b_arn(self) -> str:
+        return _arn(f"instance/{self.instance_b}")
+
+    @property
+    def tdg_arn(self) -> str:
+        return _arn(f"traffic-distribution-group/{self.tdg}")
+
+    @property
+    def flow_a_arn(self) -> str:
+        return _arn(f"instance/{self.instance_a}/contact-flow/{self.flow_a}")
+
+    @property
+    def flow_b_arn(self) -> str:
+        return _arn(f"instance/{self.instance_b}/contact-flow/{self.flow_b}")
+
+    @property
+    def number_arn(self) -> str:
+        return _arn(f"phone-number/{self.number_id}")
+
+    @property
+    def other_number_arn(self) -> str:
+        return _arn(f"phone-number/{self.other_number_id}")
+
+    def as_seed(self) -> dict:
+        return {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [
+                {"id": self.instance_a, "alias": "alpha"},
+                {"id": self.instance_b, "alias": "bravo"},
+            ],
+            "traffic_distribution_groups": [{"id": self.tdg, "name": "tdg", "instance_id": self.instance_a}],
+            "contact_flows": [
+                {"id": self.flow_a, "instance_id": self.instance_a, "name": "A main"},
+                {"id": self.flow_b, "instance_id": self.instance_b, "name": "B main"},
+            ],
+            "phone_numbers": [
+                {"id": self.number_id, "phone_number": self.phone_number, "target": self.instance_a},
+                {"id": self.other_number_id, "phone_number": "+15555550111", "target": self.instance_a},
+            ],
+        }
+
+
+@pytest.fixture
+def world(aws_env) -> World:
+    seeded = World()
+    aws_env.control.seed(seeded.as_seed())
+    return seeded
+
+
+@pytest.fixture
+def handler(aws_env):
+    from phone_number_assignment.app import handler as provider_handler
+
+    return provider_handler
+
+
+@pytest.fixture
+def stack(handler, receiver) -> LocalStack:
+    return LocalStack(handler, receiver, timeout_seconds=60)
+
+
+@pytest.fixture
+def new_stack(handler, receiver):
+    """Factory for more stacks (ownership conflicts between stacks)."""
+
+    def make(name: str = "other-stack", **options) -> LocalStack:
+        return LocalStack(handler, receiver, stack_name=name, **options)
+
+    return make
+
+
+def describe(connect, arn: str) -> dict:
+    return connect.describe_phone_number(PhoneNumberId=arn)["ClaimedPhoneNumberSummary"]
