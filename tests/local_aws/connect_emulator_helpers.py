@@ -1,0 +1,99 @@
+"""Helpers shared by the Connect emulator tests (imported by conftest and the test modules)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+# Short enough to keep the suite fast; tests that observe a transition configure their own timing.
+QUICK_MOVE_SECONDS = 0.05
+
+
+@dataclass
+class ConnectEmulator:
+    mode: str
+    control: Any  # LocalControl | HttpControl: identical methods
+    endpoint_url: str | None
+
+    def client(self, region: str = REGION, **config: Any) -> Any:
+        kwargs: dict[str, Any] = {
+            "region_name": region,
+            "config": NO_RETRIES.merge(Config(**config)) if config else NO_RETRIES,
+        }
+        if self.endpoint_url:
+            kwargs |= {
+                "endpoint_url": self.endpoint_url,
+                "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing",
+            }
+        return boto3.client("connect", **kwargs)
+
+
+def create_instance(client: Any, alias: str | None = None) -> dict[str, str]:
+    kwargs: dict[str, Any] = {
+        "IdentityManagementType": "CONNECT_MANAGED",
+        "InboundCallsEnabled": True,
+        "OutboundCallsEnabled": True,
+    }
+    if alias:
+        kwargs["InstanceAlias"] = alias
+    created = client.create_instance(**kwargs)
+    return {"Id": created["Id"], "Arn": created["Arn"]}
+
+
+def wait_for(probe: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.02) -> Any:
+    """Poll until ``probe()`` returns something truthy; generous timeout for loaded CI machines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def summary(client: Any, phone_number_id: str) -> dict[str, Any]:
+    return client.describe_phone_number(PhoneNumberId=phone_number_id)["ClaimedPhoneNumberSummary"]
+
+
+def wait_until_settled(client: Any, phone_number_id: str, target_arn: str | None = None) -> dict[str, Any]:
+    """The summary once the number is no longer IN_PROGRESS (and on ``target_arn``, if given)."""
+
+    def settled() -> dict[str, Any] | None:
+        current = summary(client, phone_number_id)
+        if current["PhoneNumberStatus"]["Status"] == "IN_PROGRESS":
+            return None
+        if target_arn is not None and current["TargetArn"] != target_arn:
+            return None
+        return current
+
+    return wait_for(settled)
+
+
+def claim_number(
+    client: Any, target_arn: str, phone_number: str | None = None, **kwargs: Any
+) -> dict[str, str]:
+    """Claim a number and wait until it is CLAIMED."""
+    if phone_number is None:
+        available = client.search_available_phone_numbers(
+            TargetArn=target_arn, PhoneNumberCountryCode="US", PhoneNumberType="DID"
+        )["AvailableNumbersList"]
+        phone_number = available[0]["PhoneNumber"]
+    claimed = client.claim_phone_number(TargetArn=target_arn, PhoneNumber=phone_number, **kwargs)
+    wait_until_settled(client, claimed["PhoneNumberId"], target_arn)
+    return {"PhoneNumberId": claimed["PhoneNumberId"], "PhoneNumberArn": claimed["PhoneNumberArn"]}
+
+
+def error_of(excinfo: pytest.ExceptionInfo[Any]) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
