@@ -802,3 +802,64 @@ def invoke_handler(
     if thread.is_alive():
         invocation.timed_out = True
     return invocation
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line: a receiver for a function running elsewhere (e.g. sam local invoke in Docker)
+# --------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m local_aws.cloudformation receive --event E --out E2``: serve one response URL.
+
+    Writes a copy of the event whose ResponseURL points at a receiver reachable as ``--advertise``, copies
+    the CA to trust where the function can read it, waits for the response and prints it.
+    """
+    import argparse
+    import shutil
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m local_aws.cloudformation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    receive = sub.add_parser("receive", help="receive the response to one event")
+    receive.add_argument("--event", required=True, help="event JSON to rewrite")
+    receive.add_argument("--out", required=True, help="where to write the rewritten event")
+    receive.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 for containers)")
+    receive.add_argument("--port", type=int, default=0)
+    receive.add_argument("--advertise", help="host name the function uses, e.g. host.docker.internal")
+    receive.add_argument("--copy-cert-to", help="directory to copy the CA into, as receiver-ca.pem")
+    receive.add_argument("--timeout", type=float, default=960.0, help="seconds to wait for the response")
+    args = parser.parse_args(argv)
+
+    with open(args.event) as f:
+        event = json.load(f)
+    extra = (args.advertise,) if args.advertise else ()
+    with ResponseReceiver(
+        host=args.host, port=args.port, advertised_host=args.advertise, extra_hostnames=extra
+    ) as r:
+        event["ResponseURL"] = r.url_for(event["StackId"], event["RequestId"], event["LogicalResourceId"])
+        with open(args.out, "w") as f:
+            json.dump(event, f, indent=2)
+        print(f"Receiver: {r.endpoint} (CA: {r.cert_file})")
+        if args.copy_cert_to:
+            target = os.path.join(args.copy_cert_to, "receiver-ca.pem")
+            shutil.copyfile(r.cert_file, target)
+            print(f"CA copied to {target}")
+        print(f"Event with the rewritten ResponseURL: {args.out}")
+        print(f"Waiting up to {args.timeout:g}s for the response to {event['RequestId']} ...", flush=True)
+        try:
+            body = r.wait_for(event["RequestId"], timeout=args.timeout)
+        except ResponseNeverArrived as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        print(json.dumps(body, indent=2))
+        problems = response_problems(event, body)
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -396,3 +398,37 @@ def test_invoke_handler_reports_errors_timeouts_and_unmarshallable_results():
         assert not run.ok
     finally:
         release.set()
+
+
+def test_receive_command_serves_a_function_running_elsewhere(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "event.json"
+    argv = [sys.executable, "-m", "local_aws.cloudformation", "receive"]
+    argv += ["--event", "samples/events/create.json"]
+    argv += ["--out", str(out), "--copy-cert-to", str(tmp_path), "--timeout", "60"]
+    proc = subprocess.Popen(  # noqa: S603
+        argv,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("Waiting"):
+                break
+        event = json.loads(out.read_text())
+        assert event["RequestId"] == "7c2e5b1a-3f8d-4a6e-9b0c-1d4f7e2a8c35"
+        # What the function's environment would carry: SSL_CERT_FILE naming the copied CA.
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "receiver-ca.pem"))
+        parts = urlsplit(event["ResponseURL"])
+        conn = http.client.HTTPSConnection(parts.netloc, context=ctx, timeout=5)
+        conn.request("PUT", f"{parts.path}?{parts.query}", body=json.dumps(response_for(event)))
+        assert conn.getresponse().status == 200
+        conn.close()
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0, rest
+        assert '"Status": "SUCCESS"' in rest
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
