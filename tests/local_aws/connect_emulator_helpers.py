@@ -13,7 +13,8 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+# botocore's "max_attempts" counts retries only (1 = one retry); "total_max_attempts" counts every try.
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # Short enough to keep the suite fast; tests that observe a transition configure their own timing.
 QUICK_MOVE_SECONDS = 0.05
 
