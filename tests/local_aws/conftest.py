@@ -19,7 +19,7 @@ from local_aws.connect.server import RunningEmulator, start_emulator
 
 
 @pytest.fixture(scope="session")
-def running_server() -> Iterator[RunningEmulator]:
+def connect_emulator_server() -> Iterator[RunningEmulator]:
     with start_emulator() as emulator:
         yield emulator
 
@@ -31,7 +31,9 @@ def _moto_reset(endpoint_url: str) -> None:
 
 
 @pytest.fixture(params=["in_process", "server"])
-def emulator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectEmulator]:
+def connect_emulator(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ConnectEmulator]:
     # A developer's exported endpoint would send in-process clients past moto's interception.
     monkeypatch.delenv("AWS_ENDPOINT_URL_CONNECT", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -43,7 +45,7 @@ def emulator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
             yield ConnectEmulator("in_process", control, None)
         control.reset()
         return
-    server: RunningEmulator = request.getfixturevalue("running_server")
+    server: RunningEmulator = request.getfixturevalue("connect_emulator_server")
     _moto_reset(server.endpoint_url)
     server.control.reset()
     server.control.configure(move_seconds=QUICK_MOVE_SECONDS, stale_seconds=0)
@@ -52,5 +54,5 @@ def emulator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
-def connect(emulator: ConnectEmulator) -> Any:
-    return emulator.client()
+def emulated_connect(connect_emulator: ConnectEmulator) -> Any:
+    return connect_emulator.client()

@@ -66,45 +66,49 @@ def instance_arn(instance_id: str) -> str:
     return f"arn:aws:connect:us-east-1:{ACCOUNT_ID}:instance/{instance_id}"
 
 
-def test_seed_creates_fixed_ids_that_are_claimed_at_once(emulator: Any, connect: Any) -> None:
-    arns = emulator.control.seed(WORLD)
+def test_seed_creates_fixed_ids_that_are_claimed_at_once(
+    connect_emulator: Any, emulated_connect: Any
+) -> None:
+    arns = connect_emulator.control.seed(WORLD)
     assert arns["instances"][INSTANCE_A] == instance_arn(INSTANCE_A)
     assert arns["phone_numbers"][NUMBER] == f"arn:aws:connect:us-east-1:{ACCOUNT_ID}:phone-number/{NUMBER}"
     assert arns["traffic_distribution_groups"][TDG].endswith(f":traffic-distribution-group/{TDG}")
     assert arns["contact_flows"][FLOW] == f"{instance_arn(INSTANCE_A)}/contact-flow/{FLOW}"
 
-    seeded = summary(connect, NUMBER)
+    seeded = summary(emulated_connect, NUMBER)
     assert (seeded["PhoneNumber"], seeded["TargetArn"], seeded["PhoneNumberStatus"], seeded["Tags"]) == (
         "+15555550100",
         instance_arn(INSTANCE_A),
         {"Status": "CLAIMED"},
         {"owner": "seed"},
     )
-    on_tdg = summary(connect, arns["phone_numbers"][TDG_NUMBER])
+    on_tdg = summary(emulated_connect, arns["phone_numbers"][TDG_NUMBER])
     assert (on_tdg["TargetArn"], on_tdg["InstanceId"], on_tdg["PhoneNumberType"]) == (
         arns["traffic_distribution_groups"][TDG],
         INSTANCE_A,
         "TOLL_FREE",
     )
-    assert connect.describe_instance(InstanceId=INSTANCE_B)["Instance"]["InstanceAlias"] == "secondary"
-    flows = connect.list_flow_associations(InstanceId=INSTANCE_A)["FlowAssociationSummaryList"]
+    assert (
+        emulated_connect.describe_instance(InstanceId=INSTANCE_B)["Instance"]["InstanceAlias"] == "secondary"
+    )
+    flows = emulated_connect.list_flow_associations(InstanceId=INSTANCE_A)["FlowAssociationSummaryList"]
     assert [(f["ResourceId"], f["FlowId"]) for f in flows] == [
         (arns["phone_numbers"][NUMBER], arns["contact_flows"][FLOW])
     ]
-    assert emulator.control.moves() == []
+    assert connect_emulator.control.moves() == []
 
-    emulator.control.seed(WORLD)  # seeding again is harmless
-    connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
-    assert wait_until_settled(connect, NUMBER, instance_arn(INSTANCE_B))["InstanceId"] == INSTANCE_B
+    connect_emulator.control.seed(WORLD)  # seeding again is harmless
+    emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
+    assert wait_until_settled(emulated_connect, NUMBER, instance_arn(INSTANCE_B))["InstanceId"] == INSTANCE_B
 
 
-def test_calls_log_every_call_in_order(emulator: Any, connect: Any) -> None:
-    emulator.control.seed(WORLD)
+def test_calls_log_every_call_in_order(connect_emulator: Any, emulated_connect: Any) -> None:
+    connect_emulator.control.seed(WORLD)
     before = time.time()
-    summary(connect, NUMBER)
+    summary(emulated_connect, NUMBER)
     with pytest.raises(ClientError):
-        connect.update_phone_number(PhoneNumberId=NUMBER, TargetArn="bogus", ClientToken="tok")
-    calls = emulator.control.calls()
+        emulated_connect.update_phone_number(PhoneNumberId=NUMBER, TargetArn="bogus", ClientToken="tok")
+    calls = connect_emulator.control.calls()
     assert [(c["operation"], c["status"], c["error"]) for c in calls] == [
         ("DescribePhoneNumber", 200, None),
         ("UpdatePhoneNumber", 400, "InvalidParameterException"),
@@ -113,16 +117,16 @@ def test_calls_log_every_call_in_order(emulator: Any, connect: Any) -> None:
     assert calls[1]["params"] == {"PhoneNumberId": NUMBER, "TargetArn": "bogus", "ClientToken": "tok"}
     assert before <= calls[0]["time"] <= calls[1]["time"] <= time.time()
 
-    emulator.control.reset()
-    assert emulator.control.calls() == []
+    connect_emulator.control.reset()
+    assert connect_emulator.control.calls() == []
 
 
-def test_moves_record_claims_and_moves(emulator: Any, connect: Any) -> None:
-    source, destination = create_instance(connect), create_instance(connect)
-    number = claim_number(connect, source["Arn"])
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-    wait_until_settled(connect, number["PhoneNumberId"], destination["Arn"])
-    claim, move = emulator.control.moves()
+def test_moves_record_claims_and_moves(connect_emulator: Any, emulated_connect: Any) -> None:
+    source, destination = create_instance(emulated_connect), create_instance(emulated_connect)
+    number = claim_number(emulated_connect, source["Arn"])
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    wait_until_settled(emulated_connect, number["PhoneNumberId"], destination["Arn"])
+    claim, move = connect_emulator.control.moves()
     assert claim["from_target"] is None
     assert (claim["to_target"], claim["outcome"]) == (source["Arn"], "CLAIMED")
     assert {
@@ -139,53 +143,57 @@ def test_moves_record_claims_and_moves(emulator: Any, connect: Any) -> None:
 
 @pytest.mark.parametrize(("code", "status"), INJECTABLE)
 def test_injected_errors_use_real_status_codes_and_change_nothing(
-    emulator: Any, connect: Any, code: str, status: int
+    connect_emulator: Any, emulated_connect: Any, code: str, status: int
 ) -> None:
-    emulator.control.seed(WORLD)
-    emulator.control.inject_error("UpdatePhoneNumber", code, count=2, message="injected")
+    connect_emulator.control.seed(WORLD)
+    connect_emulator.control.inject_error("UpdatePhoneNumber", code, count=2, message="injected")
     for _ in range(2):
         with pytest.raises(ClientError) as excinfo:
-            connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
+            emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
         assert error_of(excinfo) == (code, status)
         assert excinfo.value.response["Error"]["Message"] == "injected"
-    assert summary(connect, NUMBER)["TargetArn"] == instance_arn(INSTANCE_A)
-    assert emulator.control.moves() == []
+    assert summary(emulated_connect, NUMBER)["TargetArn"] == instance_arn(INSTANCE_A)
+    assert connect_emulator.control.moves() == []
 
-    connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
-    assert [c["error"] for c in emulator.control.calls() if c["operation"] == "UpdatePhoneNumber"] == [
+    emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
+    assert [
+        c["error"] for c in connect_emulator.control.calls() if c["operation"] == "UpdatePhoneNumber"
+    ] == [
         code,
         code,
         None,
     ]
 
 
-def test_inject_error_rejects_unknown_codes(emulator: Any) -> None:
+def test_inject_error_rejects_unknown_codes(connect_emulator: Any) -> None:
     with pytest.raises(ValueError, match="NoSuchError"):
-        emulator.control.inject_error("DescribePhoneNumber", "NoSuchError")
+        connect_emulator.control.inject_error("DescribePhoneNumber", "NoSuchError")
 
 
-def test_rate_limit_throttles_beyond_the_bucket_and_changes_nothing(emulator: Any, connect: Any) -> None:
-    emulator.control.seed(WORLD)
-    emulator.control.set_rate_limit("UpdatePhoneNumber", per_second=0.001, burst=1)
-    connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
-    wait_until_settled(connect, NUMBER, instance_arn(INSTANCE_B))
+def test_rate_limit_throttles_beyond_the_bucket_and_changes_nothing(
+    connect_emulator: Any, emulated_connect: Any
+) -> None:
+    connect_emulator.control.seed(WORLD)
+    connect_emulator.control.set_rate_limit("UpdatePhoneNumber", per_second=0.001, burst=1)
+    emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_B)
+    wait_until_settled(emulated_connect, NUMBER, instance_arn(INSTANCE_B))
     with pytest.raises(ClientError) as excinfo:
-        connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_A)
+        emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_A)
     assert error_of(excinfo) == ("ThrottlingException", 429)
-    assert summary(connect, NUMBER)["TargetArn"] == instance_arn(INSTANCE_B)
-    assert len(emulator.control.moves()) == 1
+    assert summary(emulated_connect, NUMBER)["TargetArn"] == instance_arn(INSTANCE_B)
+    assert len(connect_emulator.control.moves()) == 1
 
-    emulator.control.set_rate_limit("UpdatePhoneNumber", None)
-    connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_A)
+    connect_emulator.control.set_rate_limit("UpdatePhoneNumber", None)
+    emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_A)
 
 
-def test_default_quotas_throttle_a_burst_of_describes(emulator: Any, connect: Any) -> None:
-    emulator.control.seed(WORLD)
-    emulator.control.use_default_quotas()
+def test_default_quotas_throttle_a_burst_of_describes(connect_emulator: Any, emulated_connect: Any) -> None:
+    connect_emulator.control.seed(WORLD)
+    connect_emulator.control.use_default_quotas()
     outcomes = []
     for _ in range(10):
         try:
-            summary(connect, NUMBER)
+            summary(emulated_connect, NUMBER)
             outcomes.append("ok")
         except ClientError as error:
             outcomes.append(error_of(pytest.ExceptionInfo.from_exc_info((type(error), error, None)))[0])
@@ -193,17 +201,17 @@ def test_default_quotas_throttle_a_burst_of_describes(emulator: Any, connect: An
     assert "ThrottlingException" in outcomes
     # Other operations keep their unlimited default.
     for _ in range(5):
-        connect.list_phone_numbers_v2()
+        emulated_connect.list_phone_numbers_v2()
 
 
-def test_concurrent_callers_see_consistent_state(emulator: Any, connect: Any) -> None:
-    emulator.control.seed(WORLD)
-    numbers = [claim_number(connect, instance_arn(INSTANCE_A), f"+1206555{i:04d}") for i in range(5)]
+def test_concurrent_callers_see_consistent_state(connect_emulator: Any, emulated_connect: Any) -> None:
+    connect_emulator.control.seed(WORLD)
+    numbers = [claim_number(emulated_connect, instance_arn(INSTANCE_A), f"+1206555{i:04d}") for i in range(5)]
     errors: list[BaseException] = []
     start = threading.Barrier(50)
 
     def caller(index: int) -> None:
-        client = emulator.client()
+        client = connect_emulator.client()
         try:
             start.wait()
             number = numbers[index % len(numbers)]
@@ -221,18 +229,20 @@ def test_concurrent_callers_see_consistent_state(emulator: Any, connect: Any) ->
         thread.join(timeout=60)
     assert errors == []
     for number in numbers:
-        wait_until_settled(connect, number["PhoneNumberId"], instance_arn(INSTANCE_B))
-    assert len(emulator.control.moves()) == 2 * len(numbers)
-    assert sum(c["operation"] == "DescribePhoneNumber" for c in emulator.control.calls()) >= 150
+        wait_until_settled(emulated_connect, number["PhoneNumberId"], instance_arn(INSTANCE_B))
+    assert len(connect_emulator.control.moves()) == 2 * len(numbers)
+    assert sum(c["operation"] == "DescribePhoneNumber" for c in connect_emulator.control.calls()) >= 150
 
 
-def test_configure_validates_and_reset_restores_defaults(emulator: Any, connect: Any) -> None:
+def test_configure_validates_and_reset_restores_defaults(
+    connect_emulator: Any, emulated_connect: Any
+) -> None:
     with pytest.raises(ValueError, match="move_seconds"):
-        emulator.control.configure(move_seconds=-1)
-    emulator.control.reset()
-    instance = create_instance(connect)
-    connect.claim_phone_number(TargetArn=instance["Arn"], PhoneNumber="+12065550100")
-    (claim,) = emulator.control.moves()
+        connect_emulator.control.configure(move_seconds=-1)
+    connect_emulator.control.reset()
+    instance = create_instance(emulated_connect)
+    emulated_connect.claim_phone_number(TargetArn=instance["Arn"], PhoneNumber="+12065550100")
+    (claim,) = connect_emulator.control.moves()
     assert claim["completes_at"] - claim["started_at"] == pytest.approx(1.5)
 
 
@@ -267,9 +277,11 @@ def test_moto_reset_clears_emulator_data() -> None:
         assert error_of(excinfo) == ("ResourceNotFoundException", 404)
 
 
-def test_control_endpoint_rejects_unknown_methods(running_server: Any) -> None:
+def test_control_endpoint_rejects_unknown_methods(connect_emulator_server: Any) -> None:
     request = urllib.request.Request(  # noqa: S310 - local test server
-        f"{running_server.endpoint_url}/moto-api/connect-emulator/drop_tables", data=b"{}", method="POST"
+        f"{connect_emulator_server.endpoint_url}/moto-api/connect-emulator/drop_tables",
+        data=b"{}",
+        method="POST",
     )
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(request, timeout=10)  # noqa: S310

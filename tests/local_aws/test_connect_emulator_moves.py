@@ -25,59 +25,61 @@ MISSING_ID = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-def two_instances(connect: Any) -> tuple[dict[str, str], dict[str, str]]:
-    return create_instance(connect), create_instance(connect)
+def two_instances(emulated_connect: Any) -> tuple[dict[str, str], dict[str, str]]:
+    return create_instance(emulated_connect), create_instance(emulated_connect)
 
 
-def test_claim_is_in_progress_before_claimed(emulator: Any, connect: Any) -> None:
-    instance = create_instance(connect)
-    emulator.control.configure(move_seconds=OBSERVABLE_MOVE_SECONDS)
-    claimed = connect.claim_phone_number(TargetArn=instance["Arn"], PhoneNumber="+12065550142")
+def test_claim_is_in_progress_before_claimed(connect_emulator: Any, emulated_connect: Any) -> None:
+    instance = create_instance(emulated_connect)
+    connect_emulator.control.configure(move_seconds=OBSERVABLE_MOVE_SECONDS)
+    claimed = emulated_connect.claim_phone_number(TargetArn=instance["Arn"], PhoneNumber="+12065550142")
 
-    first = summary(connect, claimed["PhoneNumberId"])
+    first = summary(emulated_connect, claimed["PhoneNumberId"])
     assert first["PhoneNumberStatus"] == {"Status": "IN_PROGRESS"}
     assert first["TargetArn"] == instance["Arn"]
-    settled = wait_until_settled(connect, claimed["PhoneNumberId"])
+    settled = wait_until_settled(emulated_connect, claimed["PhoneNumberId"])
     assert settled["PhoneNumberStatus"] == {"Status": "CLAIMED"}
 
 
 def test_move_shows_old_target_then_in_progress_then_claimed(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.configure(
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.configure(
         move_seconds=2 * OBSERVABLE_MOVE_SECONDS, stale_seconds=OBSERVABLE_MOVE_SECONDS
     )
 
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
 
-    stale = summary(connect, number["PhoneNumberId"])
+    stale = summary(emulated_connect, number["PhoneNumberId"])
     assert (stale["TargetArn"], stale["PhoneNumberStatus"]) == (source["Arn"], {"Status": "CLAIMED"})
     in_progress = wait_for(
-        lambda: (s := summary(connect, number["PhoneNumberId"]))["TargetArn"] != source["Arn"] and s
+        lambda: (s := summary(emulated_connect, number["PhoneNumberId"]))["TargetArn"] != source["Arn"] and s
     )
     assert (in_progress["TargetArn"], in_progress["PhoneNumberStatus"]) == (
         destination["Arn"],
         {"Status": "IN_PROGRESS"},
     )
     assert in_progress["InstanceId"] == destination["Id"]
-    claimed = wait_until_settled(connect, number["PhoneNumberId"])
+    claimed = wait_until_settled(emulated_connect, number["PhoneNumberId"])
     assert (claimed["TargetArn"], claimed["PhoneNumberStatus"]) == (destination["Arn"], {"Status": "CLAIMED"})
 
 
 def test_update_and_release_while_in_progress_are_refused(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.configure(move_seconds=30, stale_seconds=0)
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.configure(move_seconds=30, stale_seconds=0)
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
 
     for attempt in (
-        lambda: connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=source["Arn"]),
-        lambda: connect.release_phone_number(PhoneNumberId=number["PhoneNumberArn"]),
-        lambda: connect.update_phone_number_metadata(
+        lambda: emulated_connect.update_phone_number(
+            PhoneNumberId=number["PhoneNumberId"], TargetArn=source["Arn"]
+        ),
+        lambda: emulated_connect.release_phone_number(PhoneNumberId=number["PhoneNumberArn"]),
+        lambda: emulated_connect.update_phone_number_metadata(
             PhoneNumberId=number["PhoneNumberId"], PhoneNumberDescription="x"
         ),
     ):
@@ -85,118 +87,136 @@ def test_update_and_release_while_in_progress_are_refused(
             attempt()
         assert error_of(excinfo) == ("ResourceInUseException", 409)
         assert excinfo.value.response["ResourceId"] == number["PhoneNumberArn"]
-    assert len(emulator.control.moves()) == 2  # the claim and the one accepted move
+    assert len(connect_emulator.control.moves()) == 2  # the claim and the one accepted move
 
 
 def test_update_is_refused_during_the_stale_window_too(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.configure(move_seconds=30, stale_seconds=30)
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-    assert summary(connect, number["PhoneNumberId"])["PhoneNumberStatus"] == {"Status": "CLAIMED"}
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.configure(move_seconds=30, stale_seconds=30)
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    assert summary(emulated_connect, number["PhoneNumberId"])["PhoneNumberStatus"] == {"Status": "CLAIMED"}
     with pytest.raises(ClientError) as excinfo:
-        connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+        emulated_connect.update_phone_number(
+            PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"]
+        )
     assert error_of(excinfo) == ("ResourceInUseException", 409)
 
 
 def test_failed_move_stays_on_old_target_and_can_be_retried(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.fail_next_move("The phone number could not be moved")
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.fail_next_move("The phone number could not be moved")
 
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-    failed = wait_until_settled(connect, number["PhoneNumberId"])
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    failed = wait_until_settled(emulated_connect, number["PhoneNumberId"])
     assert failed["TargetArn"] == source["Arn"]
     assert failed["PhoneNumberStatus"] == {
         "Status": "FAILED",
         "Message": "The phone number could not be moved",
     }
-    assert emulator.control.moves()[-1]["outcome"] == "FAILED"
+    assert connect_emulator.control.moves()[-1]["outcome"] == "FAILED"
 
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-    moved = wait_until_settled(connect, number["PhoneNumberId"], destination["Arn"])
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    moved = wait_until_settled(emulated_connect, number["PhoneNumberId"], destination["Arn"])
     assert moved["PhoneNumberStatus"] == {"Status": "CLAIMED"}
-    assert [m["outcome"] for m in emulator.control.moves()] == ["CLAIMED", "FAILED", "CLAIMED"]
+    assert [m["outcome"] for m in connect_emulator.control.moves()] == ["CLAIMED", "FAILED", "CLAIMED"]
 
 
-def test_fail_next_move_counts_moves(emulator: Any, connect: Any, two_instances: Any) -> None:
+def test_fail_next_move_counts_moves(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.fail_next_move("nope", count=2)
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.fail_next_move("nope", count=2)
     for _ in range(2):
-        connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-        assert wait_until_settled(connect, number["PhoneNumberId"])["PhoneNumberStatus"]["Status"] == "FAILED"
-    connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
-    assert wait_until_settled(connect, number["PhoneNumberId"])["PhoneNumberStatus"]["Status"] == "CLAIMED"
+        emulated_connect.update_phone_number(
+            PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"]
+        )
+        assert (
+            wait_until_settled(emulated_connect, number["PhoneNumberId"])["PhoneNumberStatus"]["Status"]
+            == "FAILED"
+        )
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    assert (
+        wait_until_settled(emulated_connect, number["PhoneNumberId"])["PhoneNumberStatus"]["Status"]
+        == "CLAIMED"
+    )
 
 
 def test_same_token_same_params_replays_the_first_answer(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    emulator.control.configure(move_seconds=30)
-    first = connect.update_phone_number(
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.configure(move_seconds=30)
+    first = emulated_connect.update_phone_number(
         PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"], ClientToken="move-1"
     )
     # A retry while the first is still IN_PROGRESS, even addressed by ARN, is the same request.
-    again = connect.update_phone_number(
+    again = emulated_connect.update_phone_number(
         PhoneNumberId=number["PhoneNumberArn"], TargetArn=destination["Arn"], ClientToken="move-1"
     )
     assert {k: again[k] for k in ("PhoneNumberId", "PhoneNumberArn")} == {
         k: first[k] for k in ("PhoneNumberId", "PhoneNumberArn")
     }
-    assert len(emulator.control.moves()) == 2
+    assert len(connect_emulator.control.moves()) == 2
 
 
 def test_same_token_different_params_is_an_idempotency_error(
-    emulator: Any, connect: Any, two_instances: Any
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
     source, destination = two_instances
-    number = claim_number(connect, source["Arn"])
-    connect.update_phone_number(
+    number = claim_number(emulated_connect, source["Arn"])
+    emulated_connect.update_phone_number(
         PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"], ClientToken="t"
     )
-    wait_until_settled(connect, number["PhoneNumberId"], destination["Arn"])
+    wait_until_settled(emulated_connect, number["PhoneNumberId"], destination["Arn"])
     with pytest.raises(ClientError) as excinfo:
-        connect.update_phone_number(
+        emulated_connect.update_phone_number(
             PhoneNumberId=number["PhoneNumberId"], TargetArn=source["Arn"], ClientToken="t"
         )
     assert error_of(excinfo) == ("IdempotencyException", 409)
-    assert summary(connect, number["PhoneNumberId"])["TargetArn"] == destination["Arn"]
+    assert summary(emulated_connect, number["PhoneNumberId"])["TargetArn"] == destination["Arn"]
 
     # Tokens are scoped by operation: the same token may name a different claim.
-    claimed = connect.claim_phone_number(TargetArn=source["Arn"], PhoneNumber="+12065550111", ClientToken="t")
-    replay = connect.claim_phone_number(TargetArn=source["Arn"], PhoneNumber="+12065550111", ClientToken="t")
+    claimed = emulated_connect.claim_phone_number(
+        TargetArn=source["Arn"], PhoneNumber="+12065550111", ClientToken="t"
+    )
+    replay = emulated_connect.claim_phone_number(
+        TargetArn=source["Arn"], PhoneNumber="+12065550111", ClientToken="t"
+    )
     assert replay["PhoneNumberId"] == claimed["PhoneNumberId"]
     with pytest.raises(ClientError) as excinfo:
-        connect.claim_phone_number(TargetArn=source["Arn"], PhoneNumber="+12065550112", ClientToken="t")
+        emulated_connect.claim_phone_number(
+            TargetArn=source["Arn"], PhoneNumber="+12065550112", ClientToken="t"
+        )
     assert error_of(excinfo) == ("IdempotencyException", 409)
-    assert len(connect.list_phone_numbers_v2(MaxResults=10)["ListPhoneNumbersSummaryList"]) == 2
+    assert len(emulated_connect.list_phone_numbers_v2(MaxResults=10)["ListPhoneNumbersSummaryList"]) == 2
 
 
-def test_release_replay_with_same_token_succeeds(connect: Any) -> None:
-    instance = create_instance(connect)
-    number = claim_number(connect, instance["Arn"])
-    connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-1")
-    connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-1")
+def test_release_replay_with_same_token_succeeds(emulated_connect: Any) -> None:
+    instance = create_instance(emulated_connect)
+    number = claim_number(emulated_connect, instance["Arn"])
+    emulated_connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-1")
+    emulated_connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-1")
     with pytest.raises(ClientError) as excinfo:
-        connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-2")
+        emulated_connect.release_phone_number(PhoneNumberId=number["PhoneNumberId"], ClientToken="release-2")
     assert error_of(excinfo) == ("ResourceNotFoundException", 404)
 
 
-def test_unknown_number_is_not_found(connect: Any, two_instances: Any) -> None:
+def test_unknown_number_is_not_found(emulated_connect: Any, two_instances: Any) -> None:
     _, destination = two_instances
     arn = f"arn:aws:connect:us-east-1:{ACCOUNT_ID}:phone-number/{MISSING_ID}"
     for attempt in (
-        lambda: connect.describe_phone_number(PhoneNumberId=MISSING_ID),
-        lambda: connect.describe_phone_number(PhoneNumberId=arn),
-        lambda: connect.update_phone_number(PhoneNumberId=arn, TargetArn=destination["Arn"]),
-        lambda: connect.release_phone_number(PhoneNumberId=MISSING_ID),
+        lambda: emulated_connect.describe_phone_number(PhoneNumberId=MISSING_ID),
+        lambda: emulated_connect.describe_phone_number(PhoneNumberId=arn),
+        lambda: emulated_connect.update_phone_number(PhoneNumberId=arn, TargetArn=destination["Arn"]),
+        lambda: emulated_connect.release_phone_number(PhoneNumberId=MISSING_ID),
     ):
         with pytest.raises(ClientError) as excinfo:
             attempt()
@@ -247,41 +267,47 @@ def test_unknown_number_is_not_found(connect: Any, two_instances: Any) -> None:
     ],
 )
 def test_bad_targets(
-    emulator: Any, connect: Any, two_instances: Any, target: dict[str, str], expected: tuple[str, int]
+    connect_emulator: Any,
+    emulated_connect: Any,
+    two_instances: Any,
+    target: dict[str, str],
+    expected: tuple[str, int],
 ) -> None:
     source, _ = two_instances
-    number = claim_number(connect, source["Arn"])
+    number = claim_number(emulated_connect, source["Arn"])
     params = {
         k: v.format(account=ACCOUNT_ID, missing=MISSING_ID, source=source["Id"]) for k, v in target.items()
     }
     with pytest.raises(ClientError) as excinfo:
-        connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], **params)
+        emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], **params)
     assert error_of(excinfo) == expected
     with pytest.raises(ClientError) as excinfo:
-        connect.claim_phone_number(PhoneNumber="+12065550199", **params)
+        emulated_connect.claim_phone_number(PhoneNumber="+12065550199", **params)
     assert error_of(excinfo) == expected
-    assert len(emulator.control.moves()) == 1
+    assert len(connect_emulator.control.moves()) == 1
 
 
-def test_malformed_phone_number_arn_is_invalid(connect: Any) -> None:
+def test_malformed_phone_number_arn_is_invalid(emulated_connect: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        connect.describe_phone_number(
+        emulated_connect.describe_phone_number(
             PhoneNumberId=f"arn:aws:connect:us-east-1:{ACCOUNT_ID}:queue/{MISSING_ID}"
         )
     assert error_of(excinfo) == ("InvalidParameterException", 400)
 
 
-def test_arns_with_slashes_route_in_every_path_position(connect: Any) -> None:
-    instance = create_instance(connect)
-    flow = connect.create_contact_flow(InstanceId=instance["Id"], Name="f", Type="CONTACT_FLOW", Content="{}")
-    number = claim_number(connect, instance["Arn"])
+def test_arns_with_slashes_route_in_every_path_position(emulated_connect: Any) -> None:
+    instance = create_instance(emulated_connect)
+    flow = emulated_connect.create_contact_flow(
+        InstanceId=instance["Id"], Name="f", Type="CONTACT_FLOW", Content="{}"
+    )
+    number = claim_number(emulated_connect, instance["Arn"])
     arn = number["PhoneNumberArn"]
-    connect.associate_phone_number_contact_flow(
+    emulated_connect.associate_phone_number_contact_flow(
         PhoneNumberId=arn, InstanceId=instance["Id"], ContactFlowId=flow["ContactFlowId"]
     )
-    connect.disassociate_phone_number_contact_flow(PhoneNumberId=arn, InstanceId=instance["Id"])
-    connect.update_phone_number_metadata(PhoneNumberId=arn, PhoneNumberDescription="d")
-    connect.tag_resource(resourceArn=arn, tags={"k": "v"})
-    assert summary(connect, arn)["Tags"] == {"k": "v"}
-    assert summary(connect, arn)["PhoneNumberDescription"] == "d"
-    connect.release_phone_number(PhoneNumberId=arn)
+    emulated_connect.disassociate_phone_number_contact_flow(PhoneNumberId=arn, InstanceId=instance["Id"])
+    emulated_connect.update_phone_number_metadata(PhoneNumberId=arn, PhoneNumberDescription="d")
+    emulated_connect.tag_resource(resourceArn=arn, tags={"k": "v"})
+    assert summary(emulated_connect, arn)["Tags"] == {"k": "v"}
+    assert summary(emulated_connect, arn)["PhoneNumberDescription"] == "d"
+    emulated_connect.release_phone_number(PhoneNumberId=arn)
