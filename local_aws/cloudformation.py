@@ -39,6 +39,7 @@ DEFAULT_SERVICE_TOKEN = (
 MAX_RESPONSE_BYTES = 4096
 REQUEST_TYPES = ("Create", "Update", "Delete")
 BEHAVIOURS = ("accept", "refuse", "hang", "error")
+CLOSE_GRACE_SECONDS = 2.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -451,14 +452,17 @@ class ResponseReceiver:
     def close(self) -> None:
         if self._server is None:
             return
-        self._closing.set()
-        with self._lock:
+        self._closing.set()  # wakes hanging handlers
+        self._server.shutdown()  # no new connections
+        # Handlers record a response before answering it, so whoever wait_for() woke may close us while
+        # that 200 is still being written: give in-flight answers a moment before cutting connections.
+        with self._changed:
+            self._changed.wait_for(lambda: not self._connections, CLOSE_GRACE_SECONDS)
             live = list(self._connections)
         for conn in live:
-            # Unblocks handler threads stuck reading from an idle or hanging client.
+            # Unblocks handler threads stuck reading from a client that never sends its request.
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._server.shutdown()
         self._server.server_close()  # joins every handler thread
         assert self._thread is not None
         self._thread.join()
@@ -586,8 +590,8 @@ class ResponseReceiver:
                 with self._lock:
                     self._tls_failures += 1
                 return
-            self._track(sock, False)
             self._track(tls, True)
+            self._track(sock, False)
             try:
                 _Handler(tls, client_address, server)
             except (OSError, ssl.SSLError):
@@ -613,11 +617,12 @@ class ResponseReceiver:
             return True
 
     def _track(self, conn: socket.socket, live: bool) -> None:
-        with self._lock:
+        with self._changed:
             if live:
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
+                self._changed.notify_all()
 
     def _on_request(self, handler: _Handler) -> None:
         target = handler.path
