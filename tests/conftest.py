@@ -3,6 +3,7 @@ CloudFormation response receiver over real HTTPS, and a seeded world of instance
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
@@ -33,6 +34,14 @@ def receiver():
         yield running
 
 
+def reset_emulator(emulator) -> None:
+    """Forget every resource (moto's own reset) and every fault, limit and log (the emulator's)."""
+    request = urllib.request.Request(f"{emulator.endpoint_url}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback emulator
+        pass
+    emulator.control.reset()
+
+
 @pytest.fixture
 def aws_env(emulator, monkeypatch):
     """Point every boto3 client of this process (the provider's included) at the emulator."""
@@ -46,7 +55,7 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     clients.connect_client.cache_clear()
-    emulator.control.reset()
+    reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
     clients.connect_client.cache_clear()

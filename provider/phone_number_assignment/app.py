@@ -26,7 +26,7 @@ from .telemetry import logger, metrics, tracer
 # reported as such (and the response PUT has time to finish) instead of ending in crhelper's timeout message.
 RESPONSE_RESERVE_SECONDS = 20.0
 RESPONSE_RESERVE_FRACTION = 0.1
-MIN_RESPONSE_RESERVE_SECONDS = 1.0
+MIN_RESPONSE_RESERVE_SECONDS = 3.0
 
 # crhelper logs the whole event, ResponseURL included, at DEBUG: whatever LogLevel the stack chooses, its
 # loggers stay at INFO.

@@ -206,9 +206,9 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
             continue
         except TargetMissing as missing:
             raise RestoreTargetGone(
-                f"OnDelete is Restore, but {state.label}'s previous target {previous} no longer exists "
-                f"(Connect said {missing}); the number was left on {state.target_arn}. To keep it there, set "
-                "OnDelete to Retain (or DeletionPolicy: Retain) and delete again.",
+                f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
+                f"{missing}); {state.phone_number or state.arn} was left on {state.target_arn}. To keep it "
+                "there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again.",
             ) from None
         state = _wait_for_move(numbers, state, previous)
     return state

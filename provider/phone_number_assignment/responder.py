@@ -43,11 +43,13 @@ Handler = Callable[[dict[str, Any], Any], Outcome]
 
 # CloudFormation rejects a response body over 4096 bytes.
 MAX_RESPONSE_BYTES = 4096
+# Long enough for our Reasons, which quote ARNs; short enough to read in the console's stack events.
+MAX_REASON_CHARS = 1000
 RESPONSE_ATTEMPTS = 3
 RESPONSE_ATTEMPT_TIMEOUT_SECONDS = 10.0
 RESPONSE_RETRY_PAUSE_SECONDS = 1.0
-# Stop sending this long before the invocation ends, so the watchdog and Lambda never cut a send in half.
-RESPONSE_SAFETY_SECONDS = 1.0
+# Stop sending this long before Lambda stops the invocation, so a send is never cut in half.
+RESPONSE_SAFETY_SECONDS = 0.5
 
 
 class CloudFormationResponder(CfnResource):
@@ -117,14 +119,26 @@ class CloudFormationResponder(CfnResource):
         )
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
+        # Replaces crhelper's _send, which cuts a Reason over 256 characters down to its last 240 and so
+        # loses the start of the sentence, where ours say what went wrong.
         with self._answer_lock:
             if self._answered:
                 logger.warning("A response was already sent for this request; not sending another")
                 return
             self._answered = True
-        super()._send(status, reason, send_response=self._put_response)
+        body = {
+            "Status": status or self.Status,
+            "PhysicalResourceId": str(self.PhysicalResourceId),
+            "StackId": self.StackId,
+            "RequestId": self.RequestId,
+            "LogicalResourceId": self.LogicalResourceId,
+            "Reason": _bounded(str(reason if status else self.Reason)),
+            "Data": self.Data,
+            "NoEcho": self.NoEcho,
+        }
+        self._put_response(self._response_url, body)
 
-    def _put_response(self, response_url: str, body: dict[str, Any], _ssl_verify: Any = None) -> None:
+    def _put_response(self, response_url: str, body: dict[str, Any]) -> None:
         payload = _fit(body)
         deadline = time.monotonic() + self._sending_window()
         split = urlsplit(response_url)
@@ -173,6 +187,12 @@ class CloudFormationResponder(CfnResource):
     def _sending_window(self) -> float:
         remaining = self._context.get_remaining_time_in_millis() / 1000 if self._context else 30.0
         return max(0.0, remaining - RESPONSE_SAFETY_SECONDS)
+
+
+def _bounded(reason: str) -> str:
+    if len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return reason[: MAX_REASON_CHARS - 12] + " (truncated)"
 
 
 def _fit(body: dict[str, Any]) -> bytes:
