@@ -36,7 +36,9 @@ def receiver():
 
 def reset_emulator(emulator) -> None:
     """Forget every resource (moto's own reset) and every fault, limit and log (the emulator's)."""
-    request = urllib.request.Request(f"{emulator.endpoint_url}/moto-api/reset", data=b"", method="POST")
+    request = urllib.request.Request(  # noqa: S310 - our own loopback emulator
+        f"{emulator.endpoint_url}/moto-api/reset", data=b"", method="POST"
+    )
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback emulator
         pass
     emulator.control.reset()

@@ -71,7 +71,8 @@ def test_create_moves_the_number_and_reports_only_once_it_is_claimed_on_the_targ
     assert summary["Tags"][LOGICAL_ID_TAG] == "MainLine"
     assert summary["Tags"][PREVIOUS_TARGET_TAG] == world.instance_a_arn
     [move] = aws_env.control.moves()
-    assert move["to_target"] == world.instance_b_arn and move["outcome"] == "CLAIMED"
+    assert move["to_target"] == world.instance_b_arn
+    assert move["outcome"] == "CLAIMED"
     [update] = calls_named(aws_env.control, "UpdatePhoneNumber")
     assert update["params"]["PhoneNumberId"] == world.number_arn  # the ARN is what goes to the API
     assert len(update["params"]["ClientToken"]) <= 500
@@ -142,7 +143,8 @@ def test_invalid_properties_fail_clearly_and_change_nothing(stack, world, aws_en
     response = stack.create("MainLine", {"PhoneNumberId": world.number_id, "TargetARN": world.instance_b_arn})
 
     assert response.status == "FAILED"
-    assert "TargetARN" in response.reason and "TargetArn" in response.reason
+    assert "TargetARN" in response.reason
+    assert "TargetArn" in response.reason
     assert not response.physical_id.startswith("arn:")
     assert aws_env.control.calls() == []
 
@@ -153,7 +155,8 @@ def test_a_number_that_does_not_exist_fails_clearly(stack, world, aws_env):
     response = stack.create("MainLine", assign(world, PhoneNumberId=missing))
 
     assert response.status == "FAILED"
-    assert missing in response.reason and "does not exist" in response.reason
+    assert missing in response.reason
+    assert "does not exist" in response.reason
     assert not mutating_calls(aws_env.control)
 
 
@@ -216,7 +219,8 @@ def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_t
     # CloudFormation deletes the old logical ID afterwards: it no longer owns the number and leaves it alone.
     assert stack.delete("OldName").ok
     summary = describe(connect, world.number_arn)
-    assert summary["TargetArn"] == world.tdg_arn and summary["Tags"][LOGICAL_ID_TAG] == "NewName"
+    assert summary["TargetArn"] == world.tdg_arn
+    assert summary["Tags"][LOGICAL_ID_TAG] == "NewName"
 
 
 def test_two_stacks_racing_for_one_number_produce_exactly_one_winner(stack, new_stack, world, connect):
@@ -268,7 +272,8 @@ def test_switching_between_id_and_arn_of_the_same_number_is_not_a_replacement(st
 
     response = stack.update("MainLine", assign(world, PhoneNumberId=world.number_arn))
 
-    assert response.ok and response.physical_id == world.number_arn
+    assert response.ok
+    assert response.physical_id == world.number_arn
     assert len(aws_env.control.moves()) == moves_before
 
 
@@ -298,7 +303,8 @@ def test_update_and_its_rollback_are_two_moves_with_different_tokens(stack, worl
     assert rollback.ok, rollback.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
     tokens = [call["params"]["ClientToken"] for call in calls_named(aws_env.control, "UpdatePhoneNumber")]
-    assert len(tokens) == 3 and len(set(tokens)) == 3
+    assert len(tokens) == 3
+    assert len(set(tokens)) == 3
 
 
 def test_update_repairs_a_number_moved_by_hand(stack, world, connect, aws_env):
@@ -364,7 +370,8 @@ def test_delete_with_restore_moves_the_number_back_and_removes_the_tags(stack, w
 def test_rollback_delete_after_a_failed_move_restores_the_number(stack, world, connect, aws_env):
     aws_env.control.configure(move_seconds=30)
     failed = stack.create("MainLine", assign(world, OnDelete="Restore"), timeout_seconds=6)
-    assert failed.status == "FAILED" and failed.physical_id == world.number_arn
+    assert failed.status == "FAILED"
+    assert failed.physical_id == world.number_arn
     aws_env.control.configure(move_seconds=0.6)
 
     response = stack.send(
@@ -373,7 +380,8 @@ def test_rollback_delete_after_a_failed_move_restores_the_number(stack, world, c
 
     assert response.ok, response.reason
     summary = describe(connect, world.number_arn)
-    assert summary["TargetArn"] == world.instance_a_arn and summary["Tags"] == {}
+    assert summary["TargetArn"] == world.instance_a_arn
+    assert summary["Tags"] == {}
 
 
 @pytest.mark.releases_by_hand
@@ -403,7 +411,8 @@ def test_restore_to_a_target_that_is_gone_fails_and_says_how_to_retain(stack, wo
     response = stack.delete("MainLine")
 
     assert response.status == "FAILED"
-    assert world.tdg_arn in response.reason and "Retain" in response.reason
+    assert world.tdg_arn in response.reason
+    assert "Retain" in response.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
 
 
@@ -414,6 +423,7 @@ def test_the_same_event_delivered_twice_moves_once(stack, world, aws_env):
     first = stack.create("MainLine", assign(world))
     again = stack.deliver(first.event)
 
-    assert first.ok and again.ok
+    assert first.ok
+    assert again.ok
     assert again.physical_id == first.physical_id
     assert len(aws_env.control.moves()) == 1

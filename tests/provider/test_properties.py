@@ -40,7 +40,8 @@ def test_id_and_arn_of_the_same_number_normalise_to_the_same_arn():
 def test_defaults_and_target_kinds():
     parsed = parse_properties(props(), SCOPE)
     assert parsed.on_delete is OnDelete.RETAIN
-    assert parsed.target.kind == "instance" and parsed.target.id == INSTANCE_ID
+    assert parsed.target.kind == "instance"
+    assert parsed.target.id == INSTANCE_ID
     assert parse_properties(props(TargetArn=TDG_ARN), SCOPE).target.kind == "traffic-distribution-group"
     assert parse_properties(props(OnDelete="Restore"), SCOPE).on_delete is OnDelete.RESTORE
 
@@ -52,7 +53,8 @@ def test_target_arn_is_normalised_to_lower_case_ids_as_connect_reports_them():
 
 def test_misspelt_property_is_named_with_a_suggestion():
     reason = reason_of(props(TargetArn=None, TargetARN=INSTANCE_ARN))
-    assert "'TargetARN'" in reason and "Did you mean TargetArn?" in reason
+    assert "'TargetARN'" in reason
+    assert "Did you mean TargetArn?" in reason
 
 
 @pytest.mark.parametrize("missing", ["PhoneNumberId", "TargetArn"])
