@@ -1,0 +1,108 @@
+"""ContactFlowArn: after a move the number rings into the declared flow, not into nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from phone_number_assignment.ownership import CONTACT_FLOW_TAG
+from tests.conftest import describe
+from tests.provider.test_lifecycle import assign, calls_named, mutating_calls
+
+
+def flows_of(connect, instance_id: str) -> dict[str, str]:
+    """Phone-number ARN -> flow ARN, as Connect lists the instance's voice phone-number associations."""
+    summaries = connect.list_flow_associations(InstanceId=instance_id, ResourceType="VOICE_PHONE_NUMBER")
+    return {item["ResourceId"]: item["FlowId"] for item in summaries["FlowAssociationSummaryList"]}
+
+
+def test_create_moves_then_associates_the_declared_flow(stack, world, connect):
+    response = stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.ok, response.reason
+    assert response.data["ContactFlowArn"] == world.flow_b_arn
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
+    assert flows_of(connect, world.instance_b) == {world.number_arn: world.flow_b_arn}
+    assert describe(connect, world.number_arn)["Tags"][CONTACT_FLOW_TAG] == world.flow_b_arn
+
+
+def test_changing_only_the_flow_reassociates_without_a_move(stack, world, connect, aws_env):
+    other_flow = connect.create_contact_flow(
+        InstanceId=world.instance_b, Name="After hours", Type="CONTACT_FLOW", Content="{}"
+    )["ContactFlowArn"]
+    assert stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn)).ok
+    moves_before = len(aws_env.control.moves())
+
+    response = stack.update("MainLine", assign(world, ContactFlowArn=other_flow))
+
+    assert response.ok, response.reason
+    assert len(aws_env.control.moves()) == moves_before
+    assert flows_of(connect, world.instance_b) == {world.number_arn: other_flow}
+
+
+def test_moving_to_another_instance_brings_the_flow_along(stack, world, connect):
+    assert stack.create(
+        "MainLine", assign(world, TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
+    ).ok
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+
+    response = stack.update("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.ok, response.reason
+    assert flows_of(connect, world.instance_b) == {world.number_arn: world.flow_b_arn}
+    assert flows_of(connect, world.instance_a) == {}
+
+
+def test_restore_removes_the_association_it_made_before_the_number_leaves(stack, world, connect, aws_env):
+    assert stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn, OnDelete="Restore")).ok
+
+    response = stack.delete("MainLine")
+
+    assert response.ok, response.reason
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert flows_of(connect, world.instance_b) == {}
+    [disassociation] = calls_named(aws_env.control, "DisassociatePhoneNumberContactFlow")
+    assert disassociation["params"]["InstanceId"] == world.instance_b
+
+
+def test_retain_keeps_calls_routing_into_the_flow(stack, world, connect):
+    assert stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn)).ok
+
+    assert stack.delete("MainLine").ok
+
+    assert flows_of(connect, world.instance_b) == {world.number_arn: world.flow_b_arn}
+    assert describe(connect, world.number_arn)["Tags"] == {}
+
+
+def test_a_flow_in_another_instance_fails_before_anything_changes(stack, world, aws_env):
+    response = stack.create("MainLine", assign(world, ContactFlowArn=world.flow_a_arn))
+
+    assert response.status == "FAILED"
+    assert "must belong to the target instance" in response.reason
+    assert aws_env.control.calls() == []
+
+
+def test_a_flow_with_a_traffic_distribution_group_target_fails_clearly(stack, world, aws_env):
+    response = stack.create(
+        "MainLine", assign(world, TargetArn=world.tdg_arn, ContactFlowArn=world.flow_a_arn)
+    )
+
+    assert response.status == "FAILED"
+    assert "traffic distribution group" in response.reason
+    assert aws_env.control.calls() == []
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_a_flow_that_does_not_exist_fails_with_the_number_arn_kept_for_rollback(
+    stack, world, connect, aws_env, request_type
+):
+    ghost = world.flow_b_arn.replace(world.flow_b, "00000000-0000-4000-8000-000000000000")
+    if request_type == "Update":
+        assert stack.create("MainLine", assign(world)).ok
+        response = stack.update("MainLine", assign(world, ContactFlowArn=ghost))
+    else:
+        response = stack.create("MainLine", assign(world, ContactFlowArn=ghost))
+
+    assert response.status == "FAILED"
+    assert ghost in response.reason
+    assert response.physical_id == world.number_arn
+    assert mutating_calls(aws_env.control)  # it had moved the number: the rollback will undo that
