@@ -71,7 +71,7 @@ def connect(aws_env):
         "connect",
         region_name=REGION,
         endpoint_url=aws_env.endpoint_url,
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
     )
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# Standard mode retries throttling and 5xx with exponential backoff; a few attempts per call here, and the
+# Standard mode retries throttling and 5xx with exponential backoff; three attempts per call here, and the
 # provider's own loop (connect.PhoneNumbers) keeps going within the invocation's time budget.
 CONNECT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=5,
     read_timeout=20,
     user_agent_extra="phone-number-assignment",

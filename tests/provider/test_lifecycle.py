@@ -427,3 +427,18 @@ def test_the_same_event_delivered_twice_moves_once(stack, world, aws_env):
     assert again.ok
     assert again.physical_id == first.physical_id
     assert len(aws_env.control.moves()) == 1
+
+
+def test_a_failed_status_left_by_an_earlier_move_is_not_taken_for_this_moves_outcome(
+    stack, world, connect, aws_env
+):
+    aws_env.control.fail_next_move("Carrier rejected the port")
+    assert stack.create("MainLine", assign(world)).status == "FAILED"
+    assert describe(connect, world.number_arn)["PhoneNumberStatus"]["Status"] == "FAILED"
+    # Right after the next call the service still shows that FAILED status for a while.
+    aws_env.control.configure(move_seconds=2.0, stale_seconds=1.6)
+
+    retry = stack.create("MainLine", assign(world))
+
+    assert retry.ok, retry.reason
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn

@@ -1,0 +1,73 @@
+"""What the provider writes to its logs and metrics (Powertools JSON lines on stdout)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from tests.provider.test_lifecycle import assign
+
+
+def json_lines(text: str) -> list[dict]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return [line for line in lines if isinstance(line, dict)]
+
+
+def metric_names(lines: list[dict]) -> set[str]:
+    names = set()
+    for line in lines:
+        for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
+            names.update(metric["Name"] for metric in directive["Metrics"])
+    return names
+
+
+def test_a_move_emits_started_succeeded_and_duration_metrics(stack, world, capfd):
+    response = stack.create("MainLine", assign(world))
+
+    lines = json_lines(capfd.readouterr().out)
+    assert response.ok
+    assert {"MovesStarted", "MovesSucceeded", "MoveDuration"} <= metric_names(lines)
+    assert "MovesFailed" not in metric_names(lines)
+
+
+def test_a_failed_move_emits_the_failed_metric(stack, world, capfd, aws_env):
+    aws_env.control.fail_next_move("no")
+
+    assert stack.create("MainLine", assign(world)).status == "FAILED"
+
+    assert "MovesFailed" in metric_names(json_lines(capfd.readouterr().out))
+
+
+@pytest.fixture
+def provider_logs():
+    """Everything the provider's Powertools logger writes during the test, formatted as it ships.
+
+    Its own handler holds the stdout of the moment it was created, which pytest's capture replaces.
+    """
+    from phone_number_assignment.telemetry import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield buffer
+    logger.removeHandler(handler)
+
+
+def test_log_lines_carry_the_request_id_as_correlation_id_and_the_stack_keys(stack, world, provider_logs):
+    response = stack.create("MainLine", assign(world))
+
+    logs = json_lines(provider_logs.getvalue())
+    assert logs
+    for line in logs:
+        assert line["correlation_id"] == response.event["RequestId"]
+        assert line["stack_id"] == stack.stack_id
+        assert line["logical_resource_id"] == "MainLine"
