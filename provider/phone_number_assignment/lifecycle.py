@@ -9,7 +9,7 @@ target it had before this stack took it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -104,21 +104,30 @@ def _assign(request: Request, numbers: PhoneNumbers, properties: AssignmentPrope
 
 
 def _move(
-    request: Request, numbers: PhoneNumbers, state: PhoneNumberState, target_arn: str
+    request: Request,
+    numbers: PhoneNumbers,
+    state: PhoneNumberState,
+    target_arn: str,
+    *,
+    target_missing: Callable[[PhoneNumberState, str, str], ProviderError] | None = None,
 ) -> PhoneNumberState:
-    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there."""
+    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
+
+    ``target_missing`` builds the error for a target Connect says does not exist; by default it blames
+    TargetArn.
+    """
+    token = client_token(
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        request_id=request.request_id,
+        phone_number_arn=state.arn,
+        target_arn=target_arn,
+    )
     while not state.is_claimed_on(target_arn):
         state = numbers.settle(state, physical_id=state.arn)
         if state.is_claimed_on(target_arn):
             break
         state = _drop_own_contact_flow(numbers, state)
-        token = client_token(
-            stack_id=request.stack_id,
-            logical_id=request.logical_id,
-            request_id=request.request_id,
-            phone_number_arn=state.arn,
-            target_arn=target_arn,
-        )
         try:
             numbers.start_move(state, target_arn, token)
         except NumberBusy:
@@ -126,13 +135,17 @@ def _move(
             state = numbers.describe_existing(state.arn, physical_id=state.arn)
             continue
         except TargetMissing as missing:
-            raise InvalidRequest(
-                f"Target {target_arn} was not found when moving {state.label}: Connect said {missing}. "
-                "Check TargetArn.",
-                physical_id=state.arn,
-            ) from None
+            raise (target_missing or _declared_target_missing)(state, target_arn, str(missing)) from None
         state = _wait_for_move(numbers, state, target_arn)
     return state
+
+
+def _declared_target_missing(state: PhoneNumberState, target_arn: str, message: str) -> ProviderError:
+    return InvalidRequest(
+        f"Target {target_arn} was not found when moving {state.label}: Connect said {message}. "
+        "Check TargetArn.",
+        physical_id=state.arn,
+    )
 
 
 def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
@@ -188,30 +201,17 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
     if not previous:
         logger.warning("No previous target recorded on the number; retaining it where it is")
         return state
-    if state.is_claimed_on(previous):
-        return _drop_own_contact_flow(numbers, state)
+
+    def restore_target_gone(state: PhoneNumberState, target_arn: str, message: str) -> ProviderError:
+        return RestoreTargetGone(
+            f"OnDelete is Restore, but the previous target {target_arn} no longer exists (Connect said "
+            f"{message}); {state.phone_number or state.arn} was left on {state.target_arn}. To keep it "
+            "there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
+        )
+
+    # The flow association this resource made goes with it, whether or not the number has to move.
     state = _drop_own_contact_flow(numbers, state)
-    token = client_token(
-        stack_id=request.stack_id,
-        logical_id=request.logical_id,
-        request_id=request.request_id,
-        phone_number_arn=state.arn,
-        target_arn=previous,
-    )
-    while not state.is_claimed_on(previous):
-        try:
-            numbers.start_move(state, previous, token)
-        except NumberBusy:
-            state = numbers.settle(numbers.describe_existing(state.arn))
-            continue
-        except TargetMissing as missing:
-            raise RestoreTargetGone(
-                f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
-                f"{missing}); {state.phone_number or state.arn} was left on {state.target_arn}. To keep it "
-                "there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again.",
-            ) from None
-        state = _wait_for_move(numbers, state, previous)
-    return state
+    return _move(request, numbers, state, previous, target_missing=restore_target_gone)
 
 
 def _on_delete(properties: Mapping[str, Any]) -> OnDelete:
