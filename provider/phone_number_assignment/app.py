@@ -12,6 +12,7 @@ import logging
 import os
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -38,9 +39,10 @@ def _scope(context: Any) -> Scope:
     try:
         arn = ArnParser().parse_arn(context.invoked_function_arn)
         return Scope(arn["partition"], arn["region"], arn["account"])
-    except (AttributeError, InvalidArnException):
+    except (AttributeError, TypeError, InvalidArnException):
+        # Lambda always passes its ARN; this serves hand-made contexts only.
         region = os.environ.get("AWS_REGION", "us-east-1")
-        partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if "gov" in region else "aws"
+        partition = boto3.session.Session().get_partition_for_region(region)
         return Scope(partition, region, os.environ.get("AWS_ACCOUNT_ID", "000000000000"))
 
 

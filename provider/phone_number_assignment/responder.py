@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 from crhelper import CfnResource
 from crhelper.resource_helper import FAILED
 
-from .errors import ProviderError
+from .errors import ProviderError, quote
 from .lifecycle import Outcome
 from .telemetry import logger
 
@@ -85,7 +85,24 @@ class CloudFormationResponder(CfnResource):
     def __call__(self, event: Any, context: Any) -> None:
         with self._answer_lock:
             self._answered = False
-        super().__call__(event, context)
+        problem = malformed(event)
+        if problem is None:
+            super().__call__(event, context)
+            return
+        # crhelper indexes into the event before any handler runs and would answer with a KeyError's text;
+        # an event CloudFormation would never send gets a plain Reason instead, if it says where to send one.
+        logger.error("Malformed custom-resource event", extra={"problem": problem})
+        if isinstance(event, dict) and isinstance(event.get("ResponseURL"), str):
+            self._context = context
+            self._response_url = event["ResponseURL"]
+            self.StackId, self.RequestId, self.LogicalResourceId = (
+                str(event.get(key, ""))[:MAX_ECHOED_CHARS]
+                for key in ("StackId", "RequestId", "LogicalResourceId")
+            )
+            self.PhysicalResourceId = str(event.get("PhysicalResourceId") or "") or self.generate_physical_id(
+                event
+            )
+            self._send(FAILED, f"Malformed custom-resource event: {problem}.")
 
     def generate_physical_id(self, event: dict[str, Any]) -> str:
         # crhelper's version indexes into StackId and crashes on an unusual one. Never a phone-number ARN, so
@@ -187,6 +204,27 @@ class CloudFormationResponder(CfnResource):
     def _sending_window(self) -> float:
         remaining = self._context.get_remaining_time_in_millis() / 1000 if self._context else 30.0
         return max(0.0, remaining - RESPONSE_SAFETY_SECONDS)
+
+
+REQUIRED_EVENT_STRINGS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
+# A real event's IDs are far shorter; a response must still fit in 4096 bytes when echoing a malformed one.
+MAX_ECHOED_CHARS = 600
+
+
+def malformed(event: Any) -> str | None:
+    """What makes ``event`` something CloudFormation would never send, or None if it looks like one."""
+    if not isinstance(event, dict):
+        return f"expected a JSON object, got {type(event).__name__}"
+    for key in REQUIRED_EVENT_STRINGS:
+        if not isinstance(event.get(key), str) or not event[key]:
+            return f"{key} is missing or not a string"
+        if len(event[key]) > 2048:
+            return f"{key} is {len(event[key])} characters long"
+    if event["RequestType"] not in ("Create", "Update", "Delete"):
+        return f"RequestType must be Create, Update or Delete, not {quote(event['RequestType'], 40)}"
+    if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
+        return f"a {event['RequestType']} event needs a PhysicalResourceId string"
+    return None
 
 
 def _bounded(reason: str) -> str:
