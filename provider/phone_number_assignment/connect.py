@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from .errors import (
@@ -247,7 +248,7 @@ class PhoneNumbers:
         A ClientError whose code is in ``expected`` is re-raised for the caller to handle; any other becomes
         a ProviderError from the taxonomy, with ``subject`` saying what the call was for.
         """
-        method = getattr(self._client, _snake(operation))
+        method = getattr(self._client, xform_name(operation))
         attempt = 0
         while True:
             try:
@@ -295,7 +296,3 @@ class PhoneNumbers:
                 physical_id=physical_id,
             )
         self._sleep(min(delay, remaining))
-
-
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
