@@ -1,0 +1,118 @@
+"""The same request twice, and two stacks racing for one number.
+
+CloudFormation (or Lambda's own retry) can deliver one request more than once, even while the first delivery
+is still waiting for its move; and nothing stops two stacks from declaring the same number at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from local_aws.cloudformation import build_event
+from tests.conftest import describe
+from tests.reliability.helpers import props, provider_tags, state_of
+
+
+def _create_event(stack, receiver, properties):
+    return build_event(
+        "Create",
+        properties=properties,
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+    )
+
+
+def _wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.05)
+
+
+def test_same_event_delivered_twice_moves_once(stack, world, connect, aws_env, receiver):
+    event = _create_event(stack, receiver, props(world))
+
+    stack.deliver(event)
+    first = receiver.responses(event["RequestId"])
+    stack.deliver(event)
+    both = receiver.responses(event["RequestId"])
+
+    assert len(first) == 1
+    assert len(both) == 2
+    assert [body["Status"] for body in both] == ["SUCCESS", "SUCCESS"]
+    assert both[0]["PhysicalResourceId"] == both[1]["PhysicalResourceId"] == world.number_arn
+    assert both[0]["Data"] == both[1]["Data"]
+    assert len(aws_env.control.moves()) == 1
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+
+
+def test_redelivery_while_the_first_still_waits_moves_once(stack, world, connect, aws_env, receiver):
+    # A slow move keeps the first delivery waiting long enough for the second to arrive mid-wait.
+    aws_env.control.configure(move_seconds=2)
+    event = _create_event(stack, receiver, props(world))
+    first = threading.Thread(target=stack.deliver, args=(event,))
+    first.start()
+    _wait_until(lambda: aws_env.control.moves())
+    first_was_waiting = first.is_alive() and not receiver.responses(event["RequestId"])
+
+    stack.deliver(event)
+    first.join()
+
+    assert first_was_waiting
+    bodies = receiver.responses(event["RequestId"])
+    assert [body["Status"] for body in bodies] == ["SUCCESS", "SUCCESS"], bodies
+    assert {body["PhysicalResourceId"] for body in bodies} == {world.number_arn}
+    assert bodies[0]["Data"] == bodies[1]["Data"]
+    assert len(aws_env.control.moves()) == 1
+    final = state_of(connect, world.number_arn)
+    assert (final["target"], final["status"]) == (world.instance_b_arn, "CLAIMED")
+
+
+def test_two_stacks_racing_for_one_number_exactly_one_wins(world, connect, aws_env, new_stack):
+    # Two races at once, on two numbers, so one lucky interleaving cannot make the test pass.
+    races = {
+        world.number_id: [("racer-a", world.instance_b_arn), ("racer-b", world.tdg_arn)],
+        world.other_number_id: [("racer-c", world.tdg_arn), ("racer-d", world.instance_b_arn)],
+    }
+    contenders = [
+        (new_stack(name), props(world, PhoneNumberId=number_id, TargetArn=target))
+        for number_id, racers in races.items()
+        for name, target in racers
+    ]
+    start = threading.Barrier(len(contenders))
+
+    def create(contender):
+        racer, declared = contender
+        start.wait()
+        return racer.create("MainLine", declared)
+
+    with ThreadPoolExecutor(max_workers=len(contenders)) as pool:
+        responses = list(pool.map(create, contenders))
+
+    assert [response.count for response in responses] == [1, 1, 1, 1]
+    for race in (slice(0, 2), slice(2, 4)):
+        results = list(zip(contenders[race], responses[race], strict=True))
+        winners = [(racer, declared, r) for (racer, declared), r in results if r.ok]
+        losers = [(racer, declared, r) for (racer, declared), r in results if not r.ok]
+        assert len(winners) == 1, [r.reason for _, r in results]
+        (winner, won_with, won), (loser, lost_with, lost) = winners[0], losers[0]
+        assert winner.stack_id in lost.reason
+        assert "already assigned" in lost.reason
+        summary = describe(connect, won.physical_id)
+        assert summary["PhoneNumberId"] == won_with["PhoneNumberId"]
+        assert summary["TargetArn"] == won_with["TargetArn"]
+        assert summary["PhoneNumberStatus"]["Status"] == "CLAIMED"
+        tags = provider_tags(connect, won.physical_id)
+        assert tags["PhoneNumberAssignment:StackId"] == winner.stack_id
+        assert [key for key in tags if key.startswith("PhoneNumberAssignment:Claim:")] == []
+
+        # The loser's rollback must take nothing from the winner.
+        rollback = loser.send("Delete", "MainLine", lost_with, physical_id=lost.physical_id)
+        assert rollback.ok, rollback.reason
+        assert describe(connect, won.physical_id)["TargetArn"] == won_with["TargetArn"]
+        assert provider_tags(connect, won.physical_id) == tags
+
+    assert len(aws_env.control.moves()) == 2
