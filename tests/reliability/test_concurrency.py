@@ -1,18 +1,63 @@
-"""The same request twice, and two stacks racing for one number.
+"""Concurrency CloudFormation creates: many resources at once, one request twice, two stacks racing.
 
-CloudFormation (or Lambda's own retry) can deliver one request more than once, even while the first delivery
-is still waiting for its move; and nothing stops two stacks from declaring the same number at once.
+CloudFormation creates a stack's resources concurrently, each in its own Lambda invocation, and they all
+share the account's 2 requests/s quota on UpdatePhoneNumber and DescribePhoneNumber. It (or Lambda's own
+retry) can deliver one request more than once, even while the first delivery is still waiting for its move.
+And nothing stops two stacks from declaring the same number at once.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from local_aws.cloudformation import build_event
 from tests.conftest import describe
-from tests.reliability.helpers import props, provider_tags, state_of
+from tests.reliability.helpers import props, provider_tags, seed_numbers, state_of
+
+# At least three Describes per resource (before the claim, after it, once the move is done): at 2 requests/s,
+# 50 resources need at least 75 s. The default keeps the suite short; RELIABILITY_QUOTA_RESOURCES=50 runs a
+# full-size stack.
+RESOURCES = int(os.environ.get("RELIABILITY_QUOTA_RESOURCES", "16"))
+# Generous: the quota, not the provider, sets the pace, and a loaded machine must not turn it into a failure.
+INVOCATION_TIMEOUT_SECONDS = 900
+
+
+# First in the file, being the longest test: pytest-xdist then hands this worker no other file meanwhile.
+def test_every_resource_of_a_large_stack_succeeds_under_the_default_quota(stack, world, connect, aws_env):
+    number_ids = seed_numbers(aws_env.control, RESOURCES, world.instance_a)
+    aws_env.control.use_default_quotas()
+    start = threading.Barrier(RESOURCES)
+
+    def create(index: int):
+        start.wait()
+        return stack.create(
+            f"Line{index}",
+            props(world, PhoneNumberId=number_ids[index]),
+            timeout_seconds=INVOCATION_TIMEOUT_SECONDS,
+        )
+
+    with ThreadPoolExecutor(max_workers=RESOURCES) as pool:
+        responses = list(pool.map(create, range(RESOURCES)))
+
+    failures = [(r.event["LogicalResourceId"], r.reason) for r in responses if not r.ok]
+    assert failures == []
+    assert all(r.count == 1 for r in responses)
+    calls = aws_env.control.calls()
+    # The quota really bit, or this test proves nothing.
+    assert any(call["error"] == "ThrottlingException" for call in calls)
+    # Lift the quota so this test's own Describes are not throttled.
+    for operation in ("UpdatePhoneNumber", "DescribePhoneNumber"):
+        aws_env.control.set_rate_limit(operation, None)
+    moved = sorted(move["phone_number_id"] for move in aws_env.control.moves())
+    assert moved == sorted(number_ids)
+    for number_id, response in zip(number_ids, responses, strict=True):
+        summary = describe(connect, response.physical_id)
+        assert summary["PhoneNumberId"] == number_id
+        assert summary["TargetArn"] == world.instance_b_arn
+        assert summary["PhoneNumberStatus"]["Status"] == "CLAIMED"
 
 
 def _create_event(stack, receiver, properties):
