@@ -23,11 +23,12 @@ from .properties import Scope
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
 
-# The provider answers CloudFormation this long before Lambda would stop it, so a move still in progress is
+# The provider answers CloudFormation this long before Lambda would stop it (one Connect call, timeouts and
+# botocore retries included, fits in it; see clients.py), so a move still in progress is
 # reported as such (and the response PUT has time to finish) instead of ending in crhelper's timeout message.
-RESPONSE_RESERVE_SECONDS = 20.0
+RESPONSE_RESERVE_SECONDS = 30.0
 RESPONSE_RESERVE_FRACTION = 0.1
-MIN_RESPONSE_RESERVE_SECONDS = 3.0
+MIN_RESPONSE_RESERVE_SECONDS = 5.0
 
 # crhelper logs the whole event, ResponseURL included, at DEBUG: whatever LogLevel the stack chooses, its
 # loggers stay at INFO.

@@ -12,12 +12,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# Standard mode retries throttling and 5xx with exponential backoff; three attempts per call here, and the
-# provider's own loop (connect.PhoneNumbers) keeps going within the invocation's time budget.
+# Standard mode retries throttling and 5xx with exponential backoff. Two attempts per call keep one call's
+# worst case short (connect.CALL_ALLOWANCE_SECONDS); the provider's own loop (connect.PhoneNumbers) keeps
+# retrying, with its own backoff, within the invocation's time budget.
 CONNECT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 3},
-    connect_timeout=5,
-    read_timeout=20,
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=3,
+    read_timeout=10,
     user_agent_extra="phone-number-assignment",
 )
 

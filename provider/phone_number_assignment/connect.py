@@ -48,6 +48,9 @@ SLOW_POLL_SECONDS = 5.0
 # Retry pause after throttling or an internal error: full jitter on a capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
+# How long one call may take, botocore's own retries included (clients.CONNECT_CONFIG): a retry that could
+# not finish within the budget is not started, so the answer to CloudFormation is never late.
+CALL_ALLOWANCE_SECONDS = 2.5
 # A FAILED status seen right after our call may be the previous move's outcome, still shown during the
 # service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
 STALE_STATUS_GRACE_SECONDS = 5.0
@@ -171,6 +174,9 @@ class PhoneNumbers:
             )
         except ClientError as error:
             if error_code(error) == IN_USE_CODE:
+                # Describe may still show the number CLAIMED (service lag): without a pause the caller's
+                # describe-and-retry loop would spin on the 2 requests/s quota every resource shares.
+                self._pause(POLL_SECONDS, state, None, waiting_for="another operation on it to finish")
                 raise NumberBusy(error_message(error)) from error
             raise TargetMissing(error_message(error)) from error
 
@@ -260,7 +266,7 @@ class PhoneNumbers:
                     raise from_client_error(error, subject=subject) from error
                 attempt += 1
                 delay = self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
-                if delay >= self.budget.remaining():
+                if delay + CALL_ALLOWANCE_SECONDS >= self.budget.remaining():
                     raise from_client_error(error, subject=subject) from error
                 logger.info(
                     "Connect call will be retried",

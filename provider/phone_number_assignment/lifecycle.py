@@ -210,8 +210,17 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
         )
 
     # The flow association this resource made goes with it, whether or not the number has to move.
+    recorded_flow = state.tags.get(CONTACT_FLOW_TAG)
     state = _drop_own_contact_flow(numbers, state)
-    return _move(request, numbers, state, previous, target_missing=restore_target_gone)
+    try:
+        return _move(request, numbers, state, previous, target_missing=restore_target_gone)
+    except RestoreTargetGone:
+        # The Delete fails and the resource stays: so does its routing.
+        instance_id = _instance_id_of_flow(recorded_flow or "")
+        if recorded_flow and instance_id and state.target_arn.endswith(f":instance/{instance_id}"):
+            numbers.associate_flow(state, instance_id, recorded_flow.rsplit("/", 1)[-1], recorded_flow)
+            numbers.tag(state.arn, {CONTACT_FLOW_TAG: recorded_flow})
+        raise
 
 
 def _on_delete(properties: Mapping[str, Any]) -> OnDelete:

@@ -50,6 +50,10 @@ RESPONSE_ATTEMPT_TIMEOUT_SECONDS = 10.0
 RESPONSE_RETRY_PAUSE_SECONDS = 1.0
 # Stop sending this long before Lambda stops the invocation, so a send is never cut in half.
 RESPONSE_SAFETY_SECONDS = 0.5
+# crhelper arms its watchdog 0.5 s before Lambda's deadline, when the send window above has already closed;
+# it fires this long before instead, which leaves it a send window and stays after the provider's own answer
+# (app.MIN_RESPONSE_RESERVE_SECONDS before the deadline).
+WATCHDOG_LEAD_SECONDS = 2.0
 
 
 class CloudFormationResponder(CfnResource):
@@ -127,8 +131,18 @@ class CloudFormationResponder(CfnResource):
                 "its CloudWatch logs have the details. Retry the stack operation."
             )
 
+    def _set_timeout(self) -> None:
+        remaining = self._context.get_remaining_time_in_millis() / 1000
+        self._timer = threading.Timer(max(remaining / 2, remaining - WATCHDOG_LEAD_SECONDS), self._timeout)
+        self._timer.start()
+
     def _timeout(self) -> None:
         logger.error("Invocation about to time out before the provider answered")
+        # CloudFormation rejects a response without a PhysicalResourceId; the handler has not set one yet.
+        if not self.PhysicalResourceId:
+            self.PhysicalResourceId = self._event.get("PhysicalResourceId") or self.generate_physical_id(
+                self._event
+            )
         self._send(
             FAILED,
             "The provider ran out of Lambda time before it could finish; the phone number may still be "
@@ -222,7 +236,9 @@ def malformed(event: Any) -> str | None:
             return f"{key} is {len(event[key])} characters long"
     if event["RequestType"] not in ("Create", "Update", "Delete"):
         return f"RequestType must be Create, Update or Delete, not {quote(event['RequestType'], 40)}"
-    if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
+    if event["RequestType"] != "Create" and not (
+        isinstance(event.get("PhysicalResourceId"), str) and event["PhysicalResourceId"]
+    ):
         return f"a {event['RequestType']} event needs a PhysicalResourceId string"
     return None
 

@@ -7,14 +7,14 @@ import pytest
 from local_aws.cloudformation import build_event, invoke_handler
 
 
-def event_for(receiver, **overrides):
+def event_for(receiver, **overrides) -> tuple[dict, str]:
+    """A Create event with ``overrides`` applied (None removes a key), and the request ID its URL carries."""
     event = build_event(
-        "Create",
-        properties={"PhoneNumberId": "x", "TargetArn": "y"},
-        response_url=receiver.url_for,
+        "Create", properties={"PhoneNumberId": "x", "TargetArn": "y"}, response_url=receiver.url_for
     )
+    url_request_id = event["RequestId"]
     event.update(overrides)
-    return {key: value for key, value in event.items() if value is not None}
+    return {key: value for key, value in event.items() if value is not None}, url_request_id
 
 
 @pytest.mark.parametrize(
@@ -30,13 +30,12 @@ def event_for(receiver, **overrides):
 def test_a_malformed_event_gets_one_failed_answer_naming_the_problem(
     handler, receiver, aws_env, overrides, named
 ):
-    event = event_for(receiver, **overrides)
-    request_id = event.get("RequestId") or ""
+    event, url_request_id = event_for(receiver, **overrides)
 
     invocation = invoke_handler(handler, event, timeout_seconds=10)
 
     assert invocation.ok, invocation.error
-    [attempt] = [a for a in receiver.attempts() if a.body and a.body.get("RequestId") == request_id]
+    [attempt] = receiver.attempts(url_request_id)
     assert attempt.body["Status"] == "FAILED"
     assert named in attempt.body["Reason"]
     assert aws_env.control.calls() == []

@@ -50,12 +50,6 @@ def test_move_already_in_flight_is_waited_out(stack, world, connect, aws_env):
     assert state_of(connect, world.number_arn)["status"] == CLAIMED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provider bug: after ResourceInUseException, lifecycle._move re-describes and retries "
-    "UpdatePhoneNumber at once while Describe still shows CLAIMED, a tight loop of hundreds of calls per "
-    "second that eats the 2 requests/s quota every resource shares",
-)
 def test_move_already_in_flight_is_retried_at_a_bounded_rate(stack, world, connect, aws_env):
     _start_someone_elses_move(aws_env, connect, world)
 

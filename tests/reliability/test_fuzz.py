@@ -293,14 +293,9 @@ def _identity_cases():
     cases.append(pytest.param("Create", "RequestType", "Replace", id="RequestType-unknown"))
     cases.append(pytest.param("Delete", "PhysicalResourceId", 12345, id="Delete-PhysicalResourceId-number"))
     cases.append(pytest.param("Update", "PhysicalResourceId", MISSING, id="Update-PhysicalResourceId-none"))
-    empty_physical_id = pytest.mark.xfail(
-        strict=True,
-        reason="provider bug: responder.malformed accepts an empty PhysicalResourceId, and the response then "
-        "echoes it empty, which CloudFormation rejects",
-    )
     for request_type in ("Update", "Delete"):
         name = f"{request_type}-PhysicalResourceId-empty"
-        cases.append(pytest.param(request_type, "PhysicalResourceId", "", id=name, marks=empty_physical_id))
+        cases.append(pytest.param(request_type, "PhysicalResourceId", "", id=name))
     return cases
 
 

@@ -74,12 +74,6 @@ def _lambda_thread(invocation):
     return next((t for t in threading.enumerate() if t.name == name), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provider bug: crhelper's watchdog fires 0.5 s before Lambda's deadline but responder sends only "
-    "until RESPONSE_SAFETY_SECONDS (0.5 s) before it, so the watchdog's FAILED is never sent; it would "
-    "also carry an empty PhysicalResourceId, which CloudFormation rejects",
-)
 def test_watchdog_answers_when_the_provider_overruns(monkeypatch, stack, world, aws_env, handler, receiver):
     from phone_number_assignment import app
 

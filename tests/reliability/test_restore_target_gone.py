@@ -73,12 +73,6 @@ def test_restore_to_a_deleted_target_fails_and_leaves_the_number_alone(
     assert provider_tags(connect, world.number_arn) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provider bug: lifecycle._restore removes the number's contact-flow association (and its tag) "
-    "before UpdatePhoneNumber finds the previous target gone, so a Delete that FAILED and 'left the number' "
-    "where it was has still cut its call routing",
-)
 def test_failed_restore_keeps_the_contact_flow_association(stack, world, connect, aws_env):
     declared = props(world, OnDelete="Restore", ContactFlowArn=world.flow_b_arn)
     assert stack.create("MainLine", declared).ok
