@@ -45,6 +45,11 @@ POLL_SECONDS = 1.0
 POLL_JITTER = 0.2
 FAST_POLL_SECONDS = 30.0
 SLOW_POLL_SECONDS = 5.0
+# While the quota is contended (a call of this invocation was throttled, by botocore's retries or ours, in
+# the last CONTENTION_SECONDS) a poll that finds the move still running only takes a request from another
+# resource of the stack: then the move is polled at most every CONTENDED_POLL_SECONDS.
+CONTENDED_POLL_SECONDS = 3.0
+CONTENTION_SECONDS = 10.0
 # Retry pause after throttling or an internal error: full jitter on a capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
@@ -127,6 +132,7 @@ class PhoneNumbers:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # jitter, not security
+        self._throttled_at: float | None = None
 
     # Reads ---------------------------------------------------------------------------------------------
 
@@ -189,7 +195,10 @@ class PhoneNumbers:
         schedule = self._poll_schedule()
         state = before
         while True:
-            self._pause(next(schedule), state, physical_id, waiting_for=f"its move to {target_arn}")
+            delay = next(schedule)
+            if self._contended():
+                delay = max(delay, CONTENDED_POLL_SECONDS)
+            self._pause(delay, state, physical_id, waiting_for=f"its move to {target_arn}")
             state = self.describe(before.arn)
             if state is None:
                 raise PhoneNumberNotFound(
@@ -258,12 +267,13 @@ class PhoneNumbers:
         attempt = 0
         while True:
             try:
-                return method(**params)
+                response = method(**params)
             except ClientError as error:
                 if error_code(error) in expected:
                     raise
                 if error_code(error) not in RETRYABLE_CODES:
                     raise from_client_error(error, subject=subject) from error
+                self._throttled_at = self._clock()
                 attempt += 1
                 delay = self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
                 if delay + CALL_ALLOWANCE_SECONDS >= self.budget.remaining():
@@ -277,6 +287,14 @@ class PhoneNumbers:
                     },
                 )
                 self._sleep(delay)
+                continue
+            if (response.get("ResponseMetadata") or {}).get("RetryAttempts"):
+                self._throttled_at = self._clock()  # botocore's own retries got it through
+            return response
+
+    def _contended(self) -> bool:
+        """Whether a call of this invocation was throttled (or failed and retried) recently."""
+        return self._throttled_at is not None and self._clock() - self._throttled_at < CONTENTION_SECONDS
 
     def _poll_schedule(self):
         """Delays between Describes while waiting: see the constants at the top of this module."""

@@ -1,0 +1,114 @@
+"""Polling a move while the quota is contended: fewer Describes that only find the move still running."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from botocore.exceptions import ClientError
+
+from phone_number_assignment import connect
+from phone_number_assignment.connect import Budget, PhoneNumbers, PhoneNumberState
+
+ARN = "arn:aws:connect:us-east-1:123456789012:phone-number/11111111-1111-4111-8111-111111111111"
+SOURCE = "arn:aws:connect:us-east-1:123456789012:instance/22222222-2222-4222-8222-222222222222"
+TARGET = "arn:aws:connect:us-east-1:123456789012:instance/33333333-3333-4333-8333-333333333333"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+class FakeConnect:
+    """DescribePhoneNumber: IN_PROGRESS until ``done_at`` on the fake clock, then CLAIMED on the target.
+
+    ``throttle_first`` Describes fail with ThrottlingException; ``retried`` says every success needed
+    botocore retries (ResponseMetadata.RetryAttempts).
+    """
+
+    def __init__(
+        self, clock: Clock, done_at: float, *, throttle_first: int = 0, retried: bool = False
+    ) -> None:
+        self.clock, self.done_at = clock, done_at
+        self.throttle_first, self.retried = throttle_first, retried
+        self.describes: list[float] = []
+
+    def describe_phone_number(self, PhoneNumberId: str) -> dict:
+        self.describes.append(self.clock.now)
+        if self.throttle_first > 0:
+            self.throttle_first -= 1
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribePhoneNumber"
+            )
+        done = self.clock.now >= self.done_at
+        return {
+            "ResponseMetadata": {"RetryAttempts": 2 if self.retried else 0},
+            "ClaimedPhoneNumberSummary": {
+                "PhoneNumberArn": ARN,
+                "PhoneNumberId": ARN.rsplit("/", 1)[1],
+                "PhoneNumber": "+15555550100",
+                "TargetArn": TARGET,
+                "PhoneNumberStatus": {"Status": "CLAIMED" if done else "IN_PROGRESS"},
+            },
+        }
+
+
+def numbers(client: FakeConnect, clock: Clock) -> PhoneNumbers:
+    budget = Budget(900, clock=clock)
+    return PhoneNumbers(client, budget, sleep=clock.sleep, clock=clock, rng=random.Random(7))
+
+
+BEFORE = PhoneNumberState(ARN, ARN.rsplit("/", 1)[1], "+15555550100", SOURCE, "CLAIMED", "")
+
+
+def test_uncontended_moves_are_polled_about_once_a_second():
+    clock = Clock()
+    client = FakeConnect(clock, done_at=5.0)
+
+    state = numbers(client, clock).wait_for_move(BEFORE, TARGET)
+
+    assert state.is_claimed_on(TARGET)
+    assert clock.pauses[0] == connect.FIRST_POLL_SECONDS
+    assert all(pause <= connect.POLL_SECONDS * (1 + connect.POLL_JITTER) for pause in clock.pauses)
+    assert len(client.describes) >= 4
+
+
+@pytest.mark.parametrize("how", ["botocore retried", "provider retried"])
+def test_after_throttling_polls_are_spaced_out(how):
+    clock = Clock()
+    client = FakeConnect(clock, done_at=7.0, retried=how == "botocore retried")
+    if how == "provider retried":
+        client.throttle_first = 1
+    phone_numbers = numbers(client, clock)
+    phone_numbers.describe(ARN)  # the claim's Describe: throttled on the way
+    waited_from = clock.now
+
+    state = phone_numbers.wait_for_move(BEFORE, TARGET)
+
+    assert state.is_claimed_on(TARGET)
+    polls = [t for t in client.describes if t > waited_from]
+    assert polls[0] - waited_from >= connect.CONTENDED_POLL_SECONDS
+    assert all(b - a >= connect.CONTENDED_POLL_SECONDS for a, b in itertools.pairwise(polls))
+
+
+def test_contention_is_forgotten_after_a_quiet_while():
+    clock = Clock()
+    client = FakeConnect(clock, done_at=1000.0, throttle_first=1)
+    phone_numbers = numbers(client, clock)
+    phone_numbers.describe(ARN)
+    clock.now += connect.CONTENTION_SECONDS  # nothing throttled since
+
+    client.done_at = clock.now + 3
+    phone_numbers.wait_for_move(BEFORE, TARGET)
+
+    assert clock.pauses[-1] < connect.CONTENDED_POLL_SECONDS
