@@ -1,0 +1,238 @@
+"""The printed table: each figure beside the ideal it is compared to, and PASS/MISS per target."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import stats
+from .artifact import BOTO3_ONLY, Artifact
+from .coldstart import RATIO_TARGET, ColdStartResult, Samples
+from .harness import REPO
+from .throughput import (
+    DESCRIBES_PER_SECOND_TARGET,
+    LAG_TARGET_SECONDS,
+    MAKESPAN_TARGET_RATIO,
+    LagResult,
+    ThroughputResult,
+)
+
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    measured: str
+    ideal: str
+    target: str
+    verdict: str = ""
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision() -> str:
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        head = subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + (" (+ uncommitted changes)" if dirty else "")
+
+
+def header(mode: str, child_python: str | None) -> list[str]:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"make bench ({mode})  revision {git_revision()}",
+        f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}, "
+        f"load average at start {load}",
+        f"python: benchmark {platform.python_version()} ({sys.executable}); "
+        f"cold-start samples {child_python or 'n/a'}",
+    ]
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def lag_rows(results: Sequence[LagResult]) -> list[Row]:
+    rows = []
+    for result in results:
+        s = result.summary
+        failed = f", {len(result.failures)} FAILED" if result.failures else ""
+        rows.append(
+            Row(
+                f"lag, {s.move_seconds:g} s moves (n={s.moves}{failed})",
+                f"median {_s(s.median_lag)}, max {_s(s.max_lag)}",
+                "0 s (answer the instant Connect shows CLAIMED)",
+                f"median <= {LAG_TARGET_SECONDS:g} s",
+                stats.verdict(not result.failures and s.median_lag <= LAG_TARGET_SECONDS),
+            )
+        )
+        rows.append(
+            Row(
+                f"  Describes during a {s.move_seconds:g} s move",
+                f"{s.describes_per_move:g} per move, at most {s.describes_per_second:.2f}/s",
+                f"{s.move_seconds:g} (one a second) for <= 1 s lag",
+                f"<= {DESCRIBES_PER_SECOND_TARGET:g} per s of move",
+                stats.verdict(s.describes_per_second <= DESCRIBES_PER_SECOND_TARGET),
+            )
+        )
+    return rows
+
+
+def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
+    rows = []
+    for r in results:
+        ok = f"{r.succeeded}/{r.resources} SUCCESS"
+        rows.append(
+            Row(
+                f"makespan, N={r.resources} ({ok})",
+                f"{r.makespan:.1f} s = {r.ratio:.2f}x ideal",
+                f"{r.ideal:.1f} s (quota-bound + one {r.move_seconds:g} s move)",
+                f"all succeed, <= {MAKESPAN_TARGET_RATIO:g}x",
+                stats.verdict(r.met),
+            )
+        )
+        minimum = r.resources * stats.MIN_CALLS_PER_CREATE[stats.DESCRIBE]
+        rows.append(
+            Row(
+                "  DescribePhoneNumber admitted / throttled",
+                f"{r.describes.ok} / {r.describes.throttled}; quota used {r.describe_utilisation:.0%}",
+                f"{minimum} / 0 (3 per Create)",
+                "",
+            )
+        )
+        rows.append(
+            Row(
+                "  provider retry pauses after throttling",
+                f"{r.retry_logs} pauses, {r.retry_pause_seconds:.0f} s in total",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def _cold_row(result: ColdStartResult, samples: Samples) -> Row:
+    ratio = result.ratio(samples)
+    return Row(
+        f"cold start, {samples.label}",
+        f"{samples.median:.0f} ms = {ratio:.2f}x floor (import {stats.median(samples.imports):.0f} + "
+        f"request {stats.median(samples.requests):.0f}); {result.init_ratio(samples):.2f}x init floor",
+        f"{result.request_floor:.0f} ms floor",
+        f"<= {RATIO_TARGET:g}x",
+        stats.verdict(ratio <= RATIO_TARGET),
+    )
+
+
+def cold_start_rows(result: ColdStartResult) -> list[Row]:
+    floor = result.floor
+    bytecode = "package shipped with .pyc" if result.compiled else "no .pyc shipped: compiled at every start"
+    return [
+        Row(
+            "init floor: import boto3 + one Connect client",
+            f"{result.init_floor:.0f} ms (median of {len(floor.imports)}; {bytecode})",
+            "",
+            "",
+        ),
+        Row(
+            "floor: init floor + a Create's 7 Connect calls + PUT",
+            f"{result.request_floor:.0f} ms (calls and PUT: {stats.median(floor.requests):.0f} ms)",
+            "same calls with bare boto3/http.client",
+            "",
+        ),
+        _cold_row(result, result.local),
+        _cold_row(result, result.traced),
+        Row(
+            "  X-Ray segments sent by the traced samples",
+            f"{result.xray_datagrams} UDP datagrams to the daemon address",
+            "> 0 (tracing still works)",
+            "",
+            stats.verdict(result.xray_datagrams > 0),
+        ),
+    ]
+
+
+def artifact_rows(artifact: Artifact, top: int = 8) -> list[Row]:
+    rows = [
+        Row(
+            f"artifact ({artifact.method})",
+            f"{artifact.unpacked_bytes / MB:.1f} MB unpacked, {artifact.zipped_bytes / MB:.1f} MB zipped",
+            "Lambda limits: 250 MB unpacked, 50 MB zipped upload",
+            "",
+        )
+    ]
+    unpacked = {name: sizes[0] for name, sizes in artifact.packages.items()}
+    ranked = stats.largest(unpacked, top)
+    shown = {name for name, _ in ranked}
+    others_zipped = sum(z for name, (_, z) in artifact.packages.items() if name not in shown)
+    for name, size in ranked:
+        zipped = artifact.packages[name][1] if name in artifact.packages else others_zipped
+        rows.append(Row(f"  {name}", f"{size / MB:.2f} MB, {zipped / MB:.2f} MB zipped", "", ""))
+    extra_unpacked, extra_zipped = artifact.sizes(BOTO3_ONLY)
+    botocore_unpacked, botocore_zipped = artifact.sizes(("botocore",))
+    rows.append(
+        Row(
+            "  cost of shipping boto3 (boto3 + s3transfer)",
+            f"{extra_unpacked / MB:.2f} MB unpacked, {extra_zipped / MB:.2f} MB zipped",
+            f"botocore ({botocore_unpacked / MB:.1f} MB / {botocore_zipped / MB:.1f} MB) ships with "
+            "aws-xray-sdk regardless",
+            "",
+        )
+    )
+    return rows
+
+
+def render(lines: Sequence[str], sections: Sequence[tuple[str, Sequence[Row]]], notes: Sequence[str]) -> str:
+    out = [*lines, ""]
+    all_rows = [row for _, rows in sections for row in rows]
+    widths = [
+        max([len(h), *(len(getattr(r, f)) for r in all_rows)])
+        for h, f in (("metric", "metric"), ("measured", "measured"), ("ideal / reference", "ideal"))
+    ]
+    target_width = max([len("target"), *(len(r.target) for r in all_rows)])
+
+    def line(metric: str, measured: str, ideal: str, target: str, verdict: str) -> str:
+        return (
+            f"{metric:<{widths[0]}} | {measured:<{widths[1]}} | {ideal:<{widths[2]}} | "
+            f"{target:<{target_width}} | {verdict}"
+        ).rstrip()
+
+    for title, rows in sections:
+        if not rows:
+            continue
+        out.append(title)
+        out.append(line("metric", "measured", "ideal / reference", "target", "verdict"))
+        out.append("-" * (sum(widths) + target_width + 20))
+        out.extend(line(r.metric, r.measured, r.ideal, r.target, r.verdict) for r in rows)
+        out.append("")
+    verdicts = [r.verdict for r in all_rows if r.verdict]
+    out.append(f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS")
+    out.extend(notes)
+    return "\n".join(out)

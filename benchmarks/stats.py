@@ -1,0 +1,181 @@
+"""The benchmark's arithmetic, kept free of I/O so tests can feed it synthetic moves, calls and samples.
+
+Times in ``moves()``, ``calls()`` and the receiver's ``Attempt.received_at`` are all wall-clock
+``time.time()`` values from the same process, so they can be subtracted from each other directly.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DESCRIBE = "DescribePhoneNumber"
+UPDATE = "UpdatePhoneNumber"
+
+# The fewest quota-limited calls one fresh Create needs (lifecycle._assign + ownership.acquire + _move):
+#   DescribePhoneNumber: the first look, the re-read after the claim settle, and at least one poll that
+#   sees the move finished;  UpdatePhoneNumber: the move itself.
+# TagResource/UntagResource are not under the emulator's default quotas.
+MIN_CALLS_PER_CREATE: Mapping[str, int] = {DESCRIBE: 3, UPDATE: 1}
+
+
+def median(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass(frozen=True)
+class MoveLag:
+    """One move as the emulator ran it and as CloudFormation heard of it."""
+
+    phone_number_arn: str
+    move_seconds: float
+    lag_seconds: float  # response arrival minus the moment the emulator marked the move CLAIMED
+    describes_in_window: int  # DescribePhoneNumber calls on the number while the move was running
+    describes_total: int  # ... from the move's start until the response arrived
+
+    @property
+    def describes_per_second(self) -> float:
+        return self.describes_in_window / self.move_seconds if self.move_seconds > 0 else float("nan")
+
+
+def _number_of(call: Mapping[str, Any]) -> str:
+    return str((call.get("params") or {}).get("PhoneNumberId", ""))
+
+
+def _same_number(reference: str, arn: str, number_id: str) -> bool:
+    return reference in (arn, number_id)
+
+
+def move_lags(
+    moves: Sequence[Mapping[str, Any]],
+    calls: Sequence[Mapping[str, Any]],
+    arrivals: Mapping[str, float],
+) -> list[MoveLag]:
+    """Pair each move with the response for its number (``arrivals``: phone-number ARN -> arrival time).
+
+    Moves whose number got no response are left out; the caller reports those as failures.
+    """
+    describes = [c for c in calls if c.get("operation") == DESCRIBE]
+    lags = []
+    for move in moves:
+        arn, number_id = move["phone_number_arn"], move["phone_number_id"]
+        if arn not in arrivals:
+            continue
+        started, completed, arrived = move["started_at"], move["completes_at"], arrivals[arn]
+        mine = [c for c in describes if _same_number(_number_of(c), arn, number_id)]
+        lags.append(
+            MoveLag(
+                phone_number_arn=arn,
+                move_seconds=completed - started,
+                lag_seconds=arrived - completed,
+                describes_in_window=sum(1 for c in mine if started <= c["time"] <= completed),
+                describes_total=sum(1 for c in mine if started <= c["time"] <= arrived),
+            )
+        )
+    return lags
+
+
+@dataclass(frozen=True)
+class LagSummary:
+    move_seconds: float
+    moves: int
+    median_lag: float
+    max_lag: float
+    describes_per_move: float  # median over moves, inside the move window
+    describes_per_second: float  # max over moves: the worst polling rate seen
+
+    def meets(self, max_median_lag: float, max_describes_per_second: float) -> bool:
+        return self.median_lag <= max_median_lag and self.describes_per_second <= max_describes_per_second
+
+
+def summarise_lags(move_seconds: float, lags: Sequence[MoveLag]) -> LagSummary:
+    return LagSummary(
+        move_seconds=move_seconds,
+        moves=len(lags),
+        median_lag=median(m.lag_seconds for m in lags),
+        max_lag=max((m.lag_seconds for m in lags), default=float("nan")),
+        describes_per_move=median(m.describes_in_window for m in lags),
+        describes_per_second=max((m.describes_per_second for m in lags), default=float("nan")),
+    )
+
+
+def quota_bound_seconds(
+    resources: int,
+    *,
+    per_second: float,
+    burst: int,
+    calls_per_resource: Mapping[str, int] = MIN_CALLS_PER_CREATE,
+) -> float:
+    """How long the quota alone keeps ``resources`` Creates busy: the slowest operation's bucket, which
+    starts full (``burst`` calls at once) and then admits ``per_second``."""
+    return max(max(0, resources * count - burst) / per_second for count in calls_per_resource.values())
+
+
+def ideal_makespan(
+    resources: int,
+    *,
+    move_seconds: float,
+    per_second: float,
+    burst: int,
+    calls_per_resource: Mapping[str, int] = MIN_CALLS_PER_CREATE,
+) -> float:
+    """The quota-bound time plus one move: the last move cannot finish before it has run."""
+    return (
+        quota_bound_seconds(
+            resources, per_second=per_second, burst=burst, calls_per_resource=calls_per_resource
+        )
+        + move_seconds
+    )
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    """What reached the emulator during a run, per operation."""
+
+    ok: int
+    throttled: int
+    other_errors: int
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.throttled + self.other_errors
+
+
+def count_calls(calls: Iterable[Mapping[str, Any]], operation: str) -> CallCounts:
+    ok = throttled = other = 0
+    for call in calls:
+        if call.get("operation") != operation:
+            continue
+        if call.get("status") == 200:
+            ok += 1
+        elif call.get("error") == "ThrottlingException":
+            throttled += 1
+        else:
+            other += 1
+    return CallCounts(ok, throttled, other)
+
+
+def quota_utilisation(ok_calls: int, seconds: float, *, per_second: float, burst: int) -> float:
+    """Share of what the quota could have admitted in ``seconds`` that was actually admitted."""
+    capacity = burst + per_second * seconds
+    return ok_calls / capacity if capacity > 0 else float("nan")
+
+
+def cold_start_ratio(handler_samples: Sequence[float], floor_samples: Sequence[float]) -> float:
+    return median(handler_samples) / median(floor_samples)
+
+
+def largest(sizes: Mapping[str, int], count: int) -> list[tuple[str, int]]:
+    """The ``count`` biggest entries, biggest first; everything else summed as ``(others)``."""
+    ranked = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))
+    head, tail = ranked[:count], ranked[count:]
+    if tail:
+        head.append((f"({len(tail)} others)", sum(size for _, size in tail)))
+    return head
+
+
+def verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
