@@ -50,7 +50,7 @@ invoke: $(STAMP) ## Invoke the provider with EVENT (sam local invoke if Docker r
 	$(BIN)/python -m local_aws.invoke --event $(EVENT)
 
 build: $(STAMP) ## sam build
-	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH: it is the function's runtime (template.yaml). Install it, or build in a container with 'sam build --use-container'."; exit 1; }
+	@python3.13 -c "" 2>/dev/null || { echo "sam build needs python3.13 on PATH: it is the function's runtime (template.yaml). Install it, or build in a container with 'sam build --use-container'."; exit 1; }
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam build
 
 deploy: build ## sam deploy --guided

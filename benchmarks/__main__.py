@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             code_dir = built.code_dir
             if args.compiled:
                 code_dir = coldstart.compiled_copy(code_dir, workdir / "compiled", python)
-            cold = coldstart.measure(aws, code_dir, python, plan["cold_samples"], compiled=args.compiled)
+            # The build (provider/Makefile) ships bytecode; a --code-dir or fallback build may not.
+            ships_bytecode = args.compiled or any(code_dir.glob("phone_number_assignment/__pycache__/*.pyc"))
+            cold = coldstart.measure(aws, code_dir, python, plan["cold_samples"], compiled=ships_bytecode)
             notes.extend(coldstart.notes(cold))
         for result in throughput_results:
             notes.extend(f"note: N={result.resources}: {failure}" for failure in result.failures[:5])
