@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore import xform_name
@@ -226,12 +226,16 @@ class PhoneNumbers:
                     physical_id=physical_id,
                 )
 
-    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
-        self._call("TagResource", f"tagging {arn}", resourceArn=arn, tags=dict(tags))
+    def tag(self, state: PhoneNumberState, tags: Mapping[str, str]) -> PhoneNumberState:
+        """Tag the number; returns its state with those tags, without spending a Describe on reading them."""
+        self._call("TagResource", f"tagging {state.arn}", resourceArn=state.arn, tags=dict(tags))
+        return replace(state, tags={**state.tags, **tags})
 
-    def untag(self, arn: str, keys: list[str]) -> None:
+    def untag(self, state: PhoneNumberState, keys: Collection[str]) -> PhoneNumberState:
+        """Remove tag keys from the number; returns its state without them."""
         if keys:
-            self._call("UntagResource", f"untagging {arn}", resourceArn=arn, tagKeys=keys)
+            self._call("UntagResource", f"untagging {state.arn}", resourceArn=state.arn, tagKeys=list(keys))
+        return replace(state, tags={key: value for key, value in state.tags.items() if key not in keys})
 
     def associate_flow(self, state: PhoneNumberState, instance_id: str, flow_id: str, flow_arn: str) -> None:
         self._call(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -84,7 +84,7 @@ def delete(request: Request, numbers: PhoneNumbers) -> Outcome:
         return done
     if _on_delete(request.properties) is OnDelete.RESTORE:
         state = _restore(request, numbers, state)
-    numbers.untag(state.arn, ownership.provider_tag_keys(state.tags))
+    state = numbers.untag(state, ownership.provider_tag_keys(state.tags))
     logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
     return done
 
@@ -166,14 +166,12 @@ def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: 
 
 def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
     """Before a number leaves an instance, remove the flow association this provider made there."""
-    flow_arn = state.tags.get(CONTACT_FLOW_TAG)
-    if not flow_arn:
+    if CONTACT_FLOW_TAG not in state.tags:
         return state
-    instance_id = _instance_id_of_flow(flow_arn)
-    if instance_id and state.target_arn.endswith(f":instance/{instance_id}"):
+    instance_id = _instance_of_flow_on_current_target(state, state.tags[CONTACT_FLOW_TAG])
+    if instance_id:
         numbers.disassociate_flow(state, instance_id)
-    numbers.untag(state.arn, [CONTACT_FLOW_TAG])
-    return _without_tags(state, [CONTACT_FLOW_TAG])
+    return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
 def _converge_contact_flow(
@@ -184,15 +182,13 @@ def _converge_contact_flow(
     if flow is None:
         if recorded:
             # No longer declared: stop managing it, but leave calls routing where they route.
-            numbers.untag(state.arn, [CONTACT_FLOW_TAG])
-            state = _without_tags(state, [CONTACT_FLOW_TAG])
+            state = numbers.untag(state, [CONTACT_FLOW_TAG])
         return state
     # Associated on every Create and Update (not only when the declaration changed), so an update also repairs
     # an association someone changed by hand.
     numbers.associate_flow(state, flow.instance_id, flow.id, flow.arn)
     if recorded != flow.arn:
-        numbers.tag(state.arn, {CONTACT_FLOW_TAG: flow.arn})
-        state = replace(state, tags={**state.tags, CONTACT_FLOW_TAG: flow.arn})
+        state = numbers.tag(state, {CONTACT_FLOW_TAG: flow.arn})
     return state
 
 
@@ -216,10 +212,10 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
         return _move(request, numbers, state, previous, target_missing=restore_target_gone)
     except RestoreTargetGone:
         # The Delete fails and the resource stays: so does its routing.
-        instance_id = _instance_id_of_flow(recorded_flow or "")
-        if recorded_flow and instance_id and state.target_arn.endswith(f":instance/{instance_id}"):
+        instance_id = _instance_of_flow_on_current_target(state, recorded_flow or "")
+        if recorded_flow and instance_id:
             numbers.associate_flow(state, instance_id, recorded_flow.rsplit("/", 1)[-1], recorded_flow)
-            numbers.tag(state.arn, {CONTACT_FLOW_TAG: recorded_flow})
+            numbers.tag(state, {CONTACT_FLOW_TAG: recorded_flow})
         raise
 
 
@@ -229,13 +225,11 @@ def _on_delete(properties: Mapping[str, Any]) -> OnDelete:
     return OnDelete.RESTORE if value == OnDelete.RESTORE.value else OnDelete.RETAIN
 
 
-def _instance_id_of_flow(flow_arn: str) -> str | None:
+def _instance_of_flow_on_current_target(state: PhoneNumberState, flow_arn: str) -> str | None:
+    """The ID of ``flow_arn``'s instance if the number is on that instance now, else None."""
     _, found, rest = flow_arn.partition(":instance/")
-    return rest.split("/", 1)[0] if found else None
-
-
-def _without_tags(state: PhoneNumberState, keys: list[str]) -> PhoneNumberState:
-    return replace(state, tags={k: v for k, v in state.tags.items() if k not in keys})
+    instance_id = rest.split("/", 1)[0] if found else ""
+    return instance_id if instance_id and state.target_arn.endswith(f":instance/{instance_id}") else None
 
 
 def _data(state: PhoneNumberState, properties: AssignmentProperties) -> dict[str, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .connect import PhoneNumbers, PhoneNumberState
 from .errors import OwnershipConflict
@@ -122,15 +122,15 @@ def acquire(
         if current is not None:
             if current != owner or PREVIOUS_TARGET_TAG not in state.tags:
                 previous = state.tags.get(PREVIOUS_TARGET_TAG) or state.target_arn
-                state = _tagged(numbers, state, owner_tags(owner, previous))
+                state = numbers.tag(state, owner_tags(owner, previous))
             return state
 
         key = claim_key(owner.stack_id)
         started = monotonic()
-        numbers.tag(state.arn, {key: f"{int(wall_clock() * 1000)} {owner.stack_id}"})
+        numbers.tag(state, {key: f"{int(wall_clock() * 1000)} {owner.stack_id}"})
         if monotonic() - started > CLAIM_WRITE_LEASE_SECONDS:
             # Too slow to be sure every rival sees it in time: withdraw and start over.
-            numbers.untag(state.arn, [key])
+            numbers.untag(state, [key])
             state = numbers.settle(numbers.describe_existing(state.arn))
             continue
         sleep(CLAIM_SETTLE_SECONDS)
@@ -138,20 +138,12 @@ def acquire(
         rival_owner = Owner.from_tags(seen.tags)
         winner = next(iter(_live_claims(seen.tags, wall_clock())), None)
         if rival_owner is not None and rival_owner.stack_id != owner.stack_id:
-            numbers.untag(state.arn, [key])
+            numbers.untag(state, [key])
             raise conflict(seen, rival_owner)
         if winner is not None and winner.key != key:
-            numbers.untag(state.arn, [key])
+            numbers.untag(state, [key])
             raise conflict(seen, winner.stack_id)
         # Won. The restore target is where the number was before anyone claimed it; expired claims of
         # invocations that died mid-claim are cleared with ours.
-        state = _tagged(numbers, seen, owner_tags(owner, seen.target_arn))
-        leftovers = [k for k in state.tags if k.startswith(CLAIM_TAG_PREFIX)]
-        numbers.untag(state.arn, leftovers)
-        return replace(state, tags={k: v for k, v in state.tags.items() if k not in leftovers})
-
-
-def _tagged(numbers: PhoneNumbers, state: PhoneNumberState, tags: Mapping[str, str]) -> PhoneNumberState:
-    """Tag the number and return its state with those tags, without spending a Describe on reading them."""
-    numbers.tag(state.arn, tags)
-    return replace(state, tags={**state.tags, **tags})
+        state = numbers.tag(seen, owner_tags(owner, seen.target_arn))
+        return numbers.untag(state, [k for k in state.tags if k.startswith(CLAIM_TAG_PREFIX)])
