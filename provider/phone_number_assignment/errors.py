@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-# CloudFormation shows at most a few hundred characters of a Reason, and crhelper keeps only the tail of a
-# longer one; service messages and user values are cut to this so the start of our own sentence survives.
+# Service messages and user values are cut to this, so a huge value cannot crowd our own sentence out of a
+# Reason (which the responder bounds as a whole, keeping its start).
 MAX_QUOTED_CHARS = 120
 
 
