@@ -17,18 +17,18 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from botocore.utils import ArnParser, InvalidArnException
 
 from . import lifecycle
-from .clients import connect_client
+from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client
 from .connect import Budget, PhoneNumbers
+from .errors import TooLittleTime
 from .properties import Scope
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
 
-# The provider answers CloudFormation this long before Lambda would stop it (one Connect call, timeouts and
-# botocore retries included, fits in it; see clients.py), so a move still in progress is
-# reported as such (and the response PUT has time to finish) instead of ending in crhelper's timeout message.
-RESPONSE_RESERVE_SECONDS = 30.0
-RESPONSE_RESERVE_FRACTION = 0.1
-MIN_RESPONSE_RESERVE_SECONDS = 5.0
+# The provider starts its answer at least this long before Lambda or CloudFormation would give up on it (the
+# watchdog, responder.WATCHDOG_LEAD_SECONDS, fires later than that). Before it, a reserve for one Connect call
+# that started just before the budget ran out (clients.CALL_WORST_CASE_SECONDS), so no call can delay it.
+RESPONSE_SEND_SECONDS = 3.0
+RESPONSE_RESERVE_SECONDS = CALL_WORST_CASE_SECONDS + RESPONSE_SEND_SECONDS
 
 # crhelper logs the whole event, ResponseURL included, at DEBUG: whatever LogLevel the stack chooses, its
 # loggers stay at INFO.
@@ -47,27 +47,75 @@ def _scope(context: Any) -> Scope:
         return Scope(partition, region, os.environ.get("AWS_ACCOUNT_ID", "000000000000"))
 
 
-def budget_seconds(context: Any) -> float:
+def budget_seconds(context: Any, service_timeout: float | None = None) -> float:
+    """How long the provider may work: until Lambda or CloudFormation would give up, less the reserve.
+
+    CloudFormation fails the resource ServiceTimeout seconds after sending the request; counted here from the
+    start of the invocation, the nearest point the function can see.
+    """
     remaining = context.get_remaining_time_in_millis() / 1000
-    reserve = min(
-        RESPONSE_RESERVE_SECONDS, max(MIN_RESPONSE_RESERVE_SECONDS, remaining * RESPONSE_RESERVE_FRACTION)
-    )
-    return max(0.0, remaining - reserve)
+    if service_timeout is not None:
+        remaining = min(remaining, service_timeout)
+    return max(0.0, remaining - RESPONSE_RESERVE_SECONDS)
 
 
-def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
+def service_timeout(properties: Any) -> float | None:
+    """The resource's ServiceTimeout (CloudFormation passes it among the properties, as a string), if set."""
+    value = properties.get("ServiceTimeout") if isinstance(properties, dict) else None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _request(event: dict[str, Any], context: Any) -> lifecycle.Request:
     cfn_event = CloudFormationCustomResourceEvent(event)
-    request = lifecycle.Request(
+    return lifecycle.Request(
         request_type=cfn_event.request_type,
         stack_id=cfn_event.stack_id,
         logical_id=cfn_event.logical_resource_id,
         request_id=cfn_event.request_id,
-        scope=(scope := _scope(context)),
+        scope=_scope(context),
         properties=event.get("ResourceProperties") or {},
         physical_id=event.get("PhysicalResourceId") or "",
+        old_properties=event.get("OldResourceProperties") or {},
     )
-    numbers = PhoneNumbers(connect_client(scope.region), Budget(budget_seconds(context)))
-    return operation(request, numbers)
+
+
+def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
+    request = _request(event, context)
+    timeout = service_timeout(request.properties)
+    seconds = budget_seconds(context, timeout)
+    if seconds <= 0 and request.request_type != "Delete":
+        # A Delete still runs: most take one call, and refusing it would leave the stack stuck.
+        raise TooLittleTime(
+            f"Not enough time to assign a phone number: the provider needs more than "
+            f"{RESPONSE_RESERVE_SECONDS:.0f} s ({_time_limits(context, timeout)}). Raise the resource's "
+            "ServiceTimeout (or the provider function's Timeout) and retry."
+        )
+    region = request.scope.region
+    services = lifecycle.Services(
+        numbers=PhoneNumbers(connect_client(region), Budget(seconds)),
+        cloudformation=lambda: cloudformation_client(region),
+    )
+    return operation(request, services)
+
+
+def _time_limits(context: Any, timeout: float | None) -> str:
+    lambda_seconds = context.get_remaining_time_in_millis() / 1000
+    limits = f"{lambda_seconds:.0f} s left of the function's timeout"
+    return f"{limits}, ServiceTimeout {timeout:.0f} s" if timeout is not None else limits
+
+
+def failure_physical_id(event: dict[str, Any], context: Any) -> str | None:
+    """For the responder: the physical ID any failure of this event answers with (lifecycle decides)."""
+    try:
+        return lifecycle.failure_physical_id(_request(event, context))
+    except Exception:  # noqa: BLE001 - a malformed event: the responder has its own fallback
+        return None
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -88,4 +136,5 @@ def handler(event: dict[str, Any], context: Any) -> None:
         create=functools.partial(_run, lifecycle.create),
         update=functools.partial(_run, lifecycle.update),
         delete=functools.partial(_run, lifecycle.delete),
+        failure_physical_id=failure_physical_id,
     )(event, context)

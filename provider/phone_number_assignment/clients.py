@@ -1,7 +1,8 @@
 """Where the provider's AWS clients are created: nowhere else.
 
-botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT (or AWS_ENDPOINT_URL) points the same code
-at the local emulator; tests can also pass their own client to the lifecycle.
+botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT and AWS_ENDPOINT_URL_CLOUDFORMATION (or
+AWS_ENDPOINT_URL) point the same code at the local emulator; tests can also pass their own clients to the
+lifecycle.
 """
 
 from __future__ import annotations
@@ -12,13 +13,25 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+ATTEMPTS_PER_CALL = 2
+# Standard mode's backoff before its one retry is at most 1 s (random * 2 ** 0).
+BOTOCORE_BACKOFF_SECONDS = 1
+# The longest one call can take, botocore's own retry included. The provider keeps this much of the
+# invocation in reserve (app.budget_seconds), so a call started at the last moment still ends before the
+# provider answers CloudFormation.
+CALL_WORST_CASE_SECONDS = (
+    ATTEMPTS_PER_CALL * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + BOTOCORE_BACKOFF_SECONDS
+)
+
 # Standard mode retries throttling and 5xx with exponential backoff. Two attempts per call keep one call's
-# worst case short (connect.CALL_ALLOWANCE_SECONDS); the provider's own loop (connect.PhoneNumbers) keeps
-# retrying, with its own backoff, within the invocation's time budget.
-CONNECT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 2},
-    connect_timeout=3,
-    read_timeout=10,
+# worst case short; the provider's own loop (connect.PhoneNumbers) keeps retrying, with its own backoff,
+# within the invocation's time budget.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": ATTEMPTS_PER_CALL},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     user_agent_extra="phone-number-assignment",
 )
 
@@ -26,4 +39,10 @@ CONNECT_CONFIG = Config(
 @functools.cache
 def connect_client(region: str | None = None) -> Any:
     """One Connect client per Region, reused by warm invocations (client creation costs tens of ms)."""
-    return boto3.session.Session().client("connect", region_name=region, config=CONNECT_CONFIG)
+    return boto3.session.Session().client("connect", region_name=region, config=CLIENT_CONFIG)
+
+
+@functools.cache
+def cloudformation_client(region: str | None = None) -> Any:
+    """Only used to ask whether another stack still manages a number (stacks.py); created on first use."""
+    return boto3.session.Session().client("cloudformation", region_name=region, config=CLIENT_CONFIG)

@@ -53,9 +53,6 @@ CONTENTION_SECONDS = 10.0
 # Retry pause after throttling or an internal error: full jitter on a capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
-# How long one call may take, botocore's own retries included (clients.CONNECT_CONFIG): a retry that could
-# not finish within the budget is not started, so the answer to CloudFormation is never late.
-CALL_ALLOWANCE_SECONDS = 2.5
 # A FAILED status seen right after our call may be the previous move's outcome, still shown during the
 # service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
 STALE_STATUS_GRACE_SECONDS = 5.0
@@ -84,6 +81,8 @@ class PhoneNumberState:
     status: str
     message: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The instance the number is in: the target itself, or a traffic distribution group's home instance.
+    instance_id: str = ""
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any]) -> PhoneNumberState:
@@ -96,15 +95,37 @@ class PhoneNumberState:
             status=status.get("Status", ""),
             message=status.get("Message", ""),
             tags=dict(summary.get("Tags") or {}),
+            instance_id=summary.get("InstanceId", ""),
         )
 
     def is_claimed_on(self, target_arn: str) -> bool:
         return self.status == CLAIMED and self.target_arn == target_arn
 
+    def is_on(self, target_arn: str) -> bool:
+        """Whether the number is on ``target_arn`` and nothing is in flight.
+
+        FAILED describes the last operation, not where the number is: after a failed move the number stays
+        FAILED on the target it never left, and is there as much as a CLAIMED one is.
+        """
+        return self.status in (CLAIMED, FAILED) and self.target_arn == target_arn
+
     @property
     def label(self) -> str:
         """How Reasons name the number: the E.164 number people recognise, and its ARN."""
         return f"{self.phone_number} ({self.arn})" if self.phone_number else self.arn
+
+
+@dataclass(frozen=True)
+class TrafficDistributionGroupState:
+    """What DescribeTrafficDistributionGroup says about a group."""
+
+    arn: str
+    status: str
+    instance_id: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "ACTIVE"
 
 
 class NumberBusy(Exception):
@@ -133,6 +154,8 @@ class PhoneNumbers:
         self._clock = clock
         self._rng = rng or random.Random()  # jitter, not security
         self._throttled_at: float | None = None
+        # Numbers whose move Connect accepted in this invocation: a failure leaves something to undo there.
+        self.moves_started: set[str] = set()
 
     # Reads ---------------------------------------------------------------------------------------------
 
@@ -146,23 +169,41 @@ class PhoneNumbers:
             return None
         return PhoneNumberState.from_summary(response["ClaimedPhoneNumberSummary"])
 
-    def describe_existing(self, arn: str, *, physical_id: str | None = None) -> PhoneNumberState:
+    def describe_existing(self, arn: str) -> PhoneNumberState:
         state = self.describe(arn)
         if state is None:
             raise PhoneNumberNotFound(
                 f"Phone number {arn} does not exist in this account and Region. Claim it first "
-                "(console, ClaimPhoneNumber or AWS::Connect::PhoneNumber) and pass its ID or ARN.",
-                physical_id=physical_id,
+                "(console, ClaimPhoneNumber or AWS::Connect::PhoneNumber) and pass its ID or ARN."
             )
         return state
 
-    def settle(self, state: PhoneNumberState, *, physical_id: str | None = None) -> PhoneNumberState:
+    def settle(self, state: PhoneNumberState) -> PhoneNumberState:
         """Wait until no operation is in flight on the number (someone else's move, or an earlier attempt)."""
         schedule = self._poll_schedule()
         while state.status == IN_PROGRESS:
-            self._pause(next(schedule), state, physical_id, waiting_for="another operation on it to finish")
-            state = self.describe_existing(state.arn, physical_id=physical_id)
+            self._pause(next(schedule), state, waiting_for="another operation on it to finish")
+            state = self.describe_existing(state.arn)
         return state
+
+    def describe_traffic_distribution_group(self, arn: str) -> TrafficDistributionGroupState | None:
+        """The group's status and home instance, or None if Connect says it does not exist."""
+        try:
+            response = self._call(
+                "DescribeTrafficDistributionGroup",
+                f"describing traffic distribution group {arn}",
+                expected={NOT_FOUND_CODE},
+                TrafficDistributionGroupId=arn,
+            )
+        except ClientError:
+            return None
+        group = response["TrafficDistributionGroup"]
+        instance_arn = group.get("InstanceArn", "")
+        return TrafficDistributionGroupState(
+            arn=group.get("Arn", arn),
+            status=group.get("Status", ""),
+            instance_id=instance_arn.rsplit("/", 1)[-1],
+        )
 
     # Changes -------------------------------------------------------------------------------------------
 
@@ -178,17 +219,16 @@ class PhoneNumbers:
                 TargetArn=target_arn,
                 ClientToken=client_token,
             )
+            self.moves_started.add(state.arn)
         except ClientError as error:
             if error_code(error) == IN_USE_CODE:
                 # Describe may still show the number CLAIMED (service lag): without a pause the caller's
                 # describe-and-retry loop would spin on the 2 requests/s quota every resource shares.
-                self._pause(POLL_SECONDS, state, None, waiting_for="another operation on it to finish")
+                self._pause(POLL_SECONDS, state, waiting_for="another operation on it to finish")
                 raise NumberBusy(error_message(error)) from error
             raise TargetMissing(error_message(error)) from error
 
-    def wait_for_move(
-        self, before: PhoneNumberState, target_arn: str, *, physical_id: str | None = None
-    ) -> PhoneNumberState:
+    def wait_for_move(self, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
         """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed if Connect reports FAILED."""
         started = self._clock()
         seen_in_progress = False
@@ -198,12 +238,11 @@ class PhoneNumbers:
             delay = next(schedule)
             if self._contended():
                 delay = max(delay, CONTENDED_POLL_SECONDS)
-            self._pause(delay, state, physical_id, waiting_for=f"its move to {target_arn}")
+            self._pause(delay, state, waiting_for=f"its move to {target_arn}")
             state = self.describe(before.arn)
             if state is None:
                 raise PhoneNumberNotFound(
-                    f"Phone number {before.label} disappeared (released?) while moving to {target_arn}.",
-                    physical_id=physical_id,
+                    f"Phone number {before.label} disappeared (released?) while moving to {target_arn}."
                 )
             if state.is_claimed_on(target_arn):
                 return state
@@ -216,14 +255,12 @@ class PhoneNumbers:
             ):
                 raise MoveFailed(
                     f"Connect could not move {before.label} to {target_arn}: "
-                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}.",
-                    physical_id=physical_id,
+                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}."
                 )
             elif state.status == CLAIMED and seen_in_progress:
                 raise MoveFailed(
                     f"The move of {before.label} finished on {state.target_arn}, not on {target_arn}: "
-                    "another operation moved the number at the same time.",
-                    physical_id=physical_id,
+                    "another operation moved the number at the same time."
                 )
 
     def tag(self, state: PhoneNumberState, tags: Mapping[str, str]) -> PhoneNumberState:
@@ -241,7 +278,8 @@ class PhoneNumbers:
         self._call(
             "AssociatePhoneNumberContactFlow",
             f"associating {state.label} with contact flow {flow_arn}",
-            PhoneNumberId=state.id,
+            # The ARN, not the ID: Connect requires it for a number on a traffic distribution group.
+            PhoneNumberId=state.arn,
             InstanceId=instance_id,
             ContactFlowId=flow_id,
         )
@@ -253,7 +291,7 @@ class PhoneNumbers:
                 "DisassociatePhoneNumberContactFlow",
                 f"removing the contact flow of {state.label}",
                 expected={NOT_FOUND_CODE},
-                PhoneNumberId=state.id,
+                PhoneNumberId=state.arn,
                 InstanceId=instance_id,
             )
 
@@ -280,7 +318,9 @@ class PhoneNumbers:
                 self._throttled_at = self._clock()
                 attempt += 1
                 delay = self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
-                if delay + CALL_ALLOWANCE_SECONDS >= self.budget.remaining():
+                # A call started within the budget ends within the reserve kept after it
+                # (app.budget_seconds): the only question is whether the pause itself still fits.
+                if delay >= self.budget.remaining():
                     raise from_client_error(error, subject=subject) from error
                 logger.info(
                     "Connect call will be retried",
@@ -312,15 +352,12 @@ class PhoneNumbers:
             waited += delay
             yield delay
 
-    def _pause(
-        self, delay: float, state: PhoneNumberState, physical_id: str | None, *, waiting_for: str
-    ) -> None:
+    def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()
         if remaining <= 0:
             raise MoveStillInProgress(
                 f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}: {state.label} is "
                 f"still {state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect "
-                "may still finish the move; retry the stack operation, which picks up where this left off.",
-                physical_id=physical_id,
+                "may still finish the move; retry the stack operation, which picks up where this left off."
             )
         self._sleep(min(delay, remaining))

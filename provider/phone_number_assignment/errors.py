@@ -25,14 +25,13 @@ def quote(value: object, limit: int = MAX_QUOTED_CHARS) -> str:
 class ProviderError(Exception):
     """A failure reported to CloudFormation as FAILED with ``reason`` as the Reason.
 
-    ``physical_id`` is set when the failure happened after the provider changed the number (claimed or moved
-    it): CloudFormation then keeps that ID, so the rollback's Delete can find the number and undo the change.
+    Which physical ID goes with it is decided once for the whole request (lifecycle.failure_physical_id), not
+    per error: once the properties parse, the declared number's ARN, so the rollback can find the number.
     """
 
-    def __init__(self, reason: str, *, physical_id: str | None = None) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.physical_id = physical_id
 
 
 class InvalidProperties(ProviderError):
@@ -41,6 +40,31 @@ class InvalidProperties(ProviderError):
 
 class OwnershipConflict(ProviderError):
     """Another stack's assignment owns this phone number."""
+
+
+class ClaimInProgress(OwnershipConflict):
+    """Another stack's assignment is claiming this phone number right now (or died doing so)."""
+
+
+class TagsNotVisible(ProviderError):
+    """The provider's own claim tag did not become visible in time: it refuses rather than risk two owners."""
+
+
+class ManagedByAnotherStack(ProviderError):
+    """A native AWS::Connect::PhoneNumber of another stack manages the number (or that could not be ruled
+    out): deleting that stack would release it."""
+
+
+class TargetNotActive(ProviderError):
+    """The target traffic distribution group exists but is not ACTIVE."""
+
+
+class TooLittleTime(ProviderError):
+    """Lambda's timeout or the resource's ServiceTimeout leaves no time to do the work within."""
+
+
+class InternalError(ProviderError):
+    """A bug: an exception the provider did not expect. The Reason points at the logs."""
 
 
 class PhoneNumberNotFound(ProviderError):
@@ -90,7 +114,7 @@ def error_message(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Message", "") or str(error)
 
 
-def from_client_error(error: ClientError, *, subject: str, physical_id: str | None = None) -> ProviderError:
+def from_client_error(error: ClientError, *, subject: str) -> ProviderError:
     """Translate a botocore ClientError from a Connect call into the taxonomy.
 
     ``subject`` names what the call was about (for example "moving +15555550100 to arn:..."), so the Reason
@@ -102,29 +126,34 @@ def from_client_error(error: ClientError, *, subject: str, physical_id: str | No
     if code == "AccessDeniedException":
         return AccessDenied(
             f"Access denied {subject}: the provider's role needs {action} on this resource "
-            f"(Connect said {message}).",
-            physical_id=physical_id,
+            f"(Connect said {message})."
         )
     if code == NOT_FOUND_CODE:
-        return InvalidRequest(f"Not found {subject}: Connect said {message}.", physical_id=physical_id)
+        return InvalidRequest(f"Not found {subject}: Connect said {message}.")
     if code == "InvalidParameterException" or code == "InvalidRequestException":
-        return InvalidRequest(f"Invalid request {subject}: Connect said {message}.", physical_id=physical_id)
+        return InvalidRequest(f"Invalid request {subject}: Connect said {message}.")
     if code == "IdempotencyException":
         return IdempotencyConflict(
             f"Connect rejected the ClientToken {subject} as already used with other parameters "
-            f"({message}); retry the stack operation.",
-            physical_id=physical_id,
+            f"({message}); retry the stack operation."
         )
     if code in RETRYABLE_CODES:
         return ServiceUnavailable(
             f"Connect kept answering {code} {subject} until the provider's time budget ran out; "
-            "retry the stack operation later or raise the Connect API quota.",
-            physical_id=physical_id,
+            "retry the stack operation later or raise the Connect API quota."
         )
     if code == IN_USE_CODE:
         return ServiceUnavailable(
             f"The phone number stayed busy with another operation {subject} until the time budget ran out; "
-            "retry the stack operation once it has finished.",
-            physical_id=physical_id,
+            "retry the stack operation once it has finished."
         )
-    return ProviderError(f"Connect failed {subject}: {code or 'error'} {message}.", physical_id=physical_id)
+    return ProviderError(f"Connect failed {subject}: {code or 'error'} {message}.")
+
+
+def says_stack_or_resource_missing(error: ClientError) -> bool:
+    """CloudFormation's answer to DescribeStackResource for a stack or logical ID that does not exist.
+
+    It has no error code of its own: a ValidationError whose message says "does not exist" ("Stack with id X
+    does not exist", "Resource X does not exist for stack Y").
+    """
+    return error_code(error) == "ValidationError" and "does not exist" in error_message(error)

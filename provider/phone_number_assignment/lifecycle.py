@@ -1,9 +1,15 @@
 """Create, Update and Delete of a Custom::PhoneNumberAssignment.
 
 Every Create and Update converges on the declared state: describe the number, acquire it for this resource,
-move it only if it is not already CLAIMED on the target, wait until Connect says it is, then associate the
-declared contact flow. Delete never releases a number: it retains it where it is, or restores it to the
-target it had before this stack took it.
+move it only if it is not already on the target, wait until Connect says it is, then associate the declared
+contact flow. Delete never releases a number: it retains it where it is, or restores it to the target it
+had before this stack took it.
+
+Failure paths are designed with CloudFormation's next request in mind. Once the properties parse, a failed
+Create or Update answers with the declared number's ARN (``failure_physical_id``), so the rollback reaches
+the number. A number taken by a Create or replacement that did not succeed carries the pending marker
+(ownership.PENDING_TAG): the rollback's Delete, or the rollback Update whose OldResourceProperties name it,
+puts it back where it was and removes this stack's tags, whatever OnDelete says.
 """
 
 from __future__ import annotations
@@ -15,10 +21,18 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import ownership
+from . import ownership, stacks
 from .client_token import client_token
 from .connect import NumberBusy, PhoneNumbers, PhoneNumberState, TargetMissing
-from .errors import InvalidRequest, MoveFailed, ProviderError, RestoreTargetGone
+from .errors import (
+    InternalError,
+    InvalidProperties,
+    InvalidRequest,
+    MoveFailed,
+    ProviderError,
+    RestoreTargetGone,
+    TargetNotActive,
+)
 from .ownership import CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
 from .telemetry import logger, metrics
@@ -35,6 +49,7 @@ class Request:
     scope: Scope
     properties: Mapping[str, Any] = field(default_factory=dict)
     physical_id: str = ""
+    old_properties: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def owner(self) -> Owner:
@@ -49,58 +64,185 @@ class Outcome:
     data: dict[str, str] = field(default_factory=dict)
 
 
-def create(request: Request, numbers: PhoneNumbers) -> Outcome:
-    return _assign(request, numbers, parse_properties(request.properties, request.scope))
+@dataclass
+class Services:
+    """The AWS clients one request uses. CloudFormation is only asked about numbers another stack tagged."""
+
+    numbers: PhoneNumbers
+    cloudformation: Callable[[], Any]
 
 
-def update(request: Request, numbers: PhoneNumbers) -> Outcome:
+def failure_physical_id(request: Request) -> str | None:
+    """The physical ID a failed request answers with, or None for CloudFormation's own fallback.
+
+    A Create or Update whose properties parse answers with the declared number's ARN, whatever step failed
+    (the watchdog's answer included): CloudFormation's rollback then sends its Delete or Update for that
+    number, and the pending marker tells it what to undo. Delete keeps the ID it was given.
+    """
+    if request.request_type == "Delete":
+        return request.physical_id or None
+    try:
+        return parse_properties(request.properties, request.scope).phone_number_arn
+    except InvalidProperties:
+        return None
+
+
+def create(request: Request, services: Services) -> Outcome:
+    return _guarded(_assign, request, services, parse_properties(request.properties, request.scope))
+
+
+def update(request: Request, services: Services) -> Outcome:
     """In place when the number is the same (after normalising ID vs ARN); otherwise a replacement.
 
     For a replacement this acts as Create on the new number and returns its ARN; CloudFormation then sends
-    Delete for the old physical ID. Rollbacks arrive here as ordinary updates.
+    Delete for the old physical ID. Rollbacks arrive here as ordinary updates; the rollback of a failed
+    replacement also gives up the replacement's number (see ``_abandon_failed_replacement``).
     """
     properties = parse_properties(request.properties, request.scope)
     if phone_number_arn_of(request.physical_id, request.scope) != properties.phone_number_arn:
         logger.info(
             "Phone number changed: replacement", extra={"new_phone_number": properties.phone_number_arn}
         )
-    return _assign(request, numbers, properties)
+    outcome = _guarded(_assign, request, services, properties)
+    _abandon_failed_replacement(request, services, properties)
+    return outcome
 
 
-def delete(request: Request, numbers: PhoneNumbers) -> Outcome:
+def delete(request: Request, services: Services) -> Outcome:
     done = Outcome(request.physical_id)
+    numbers = services.numbers
+    owner = request.owner
     arn = phone_number_arn_of(request.physical_id, request.scope)
+    # A physical ID that names no number belongs to a Create that never answered with one (CloudFormation
+    # timed it out, or the invocation died): only a number that Create took and left pending is undone.
+    only_if_pending = arn is None
+    arn = arn or _declared_number(request.properties, request.scope)
     if arn is None:
-        # Not a phone-number ARN: a Create that failed before it touched any number.
         logger.info("Physical ID names no phone number; nothing to delete")
         return done
     state = numbers.describe(arn)
     if state is None:
         logger.info("Phone number no longer exists; nothing to delete")
         return done
-    state = numbers.settle(state)
-    if not ownership.owns(state.tags, request.owner):
+    pending = ownership.is_pending(state.tags, owner)
+    if not ownership.owns(state.tags, owner) or (only_if_pending and not pending):
         logger.info("Phone number is not owned by this resource; left alone")
         return done
-    if _on_delete(request.properties) is OnDelete.RESTORE:
-        state = _restore(request, numbers, state)
-    state = numbers.untag(state, ownership.provider_tag_keys(state.tags))
-    logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
+    _give_up(request, numbers, state, restore=_on_delete(request.properties) is OnDelete.RESTORE)
     return done
 
 
-def _assign(request: Request, numbers: PhoneNumbers, properties: AssignmentProperties) -> Outcome:
-    state = numbers.settle(numbers.describe_existing(properties.phone_number_arn))
-    state = ownership.acquire(numbers, state, request.owner)
-    # From here the number carries our tags: a failure must keep its ARN as the physical ID, so that the
-    # rollback's Delete finds it and undoes what was done.
+def _guarded(
+    operation: Callable[[Request, Services, AssignmentProperties], Outcome],
+    request: Request,
+    services: Services,
+    properties: AssignmentProperties,
+) -> Outcome:
+    """Run ``operation``; an exception nobody expected becomes a Reason that points at the logs."""
+    try:
+        return operation(request, services, properties)
+    except ProviderError:
+        raise
+    except Exception as error:
+        logger.exception("Unexpected error in the provider")
+        raise InternalError(
+            f"Internal error in the PhoneNumberAssignment provider (request {request.request_id}); its "
+            "CloudWatch logs have the details. Retry the stack operation; the rollback puts back anything "
+            f"this request changed on {properties.phone_number_arn}."
+        ) from error
+
+
+def _assign(request: Request, services: Services, properties: AssignmentProperties) -> Outcome:
+    numbers = services.numbers
+    owner = request.owner
+    state = numbers.describe_existing(properties.phone_number_arn)
+    holder = ownership.Owner.from_tags(state.tags)
+    if holder is not None and holder.stack_id != owner.stack_id:
+        raise ownership.conflict(state, holder)  # at once: no waiting for a move that is not ours
+    _check_target(numbers, properties)
+    if not ownership.owns(state.tags, owner):
+        stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation())
+    state = ownership.acquire(numbers, numbers.settle(state), owner)
+    taken_now = ownership.is_pending(state.tags, owner)
     try:
         state = _move(request, numbers, state, properties.target.arn)
         state = _converge_contact_flow(numbers, state, properties)
-    except ProviderError as error:
-        error.physical_id = error.physical_id or state.arn
+        state = ownership.confirm(numbers, state, owner)
+    except Exception:
+        if taken_now:
+            _undo_untouched_claim(numbers, properties.phone_number_arn, owner)
         raise
     return Outcome(state.arn, _data(state, properties))
+
+
+def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> None:
+    """What Connect can tell about the target before anything changes: a group's state and home instance."""
+    flow = properties.contact_flow
+    if properties.target.is_instance or flow is None:
+        return
+    group = numbers.describe_traffic_distribution_group(properties.target.arn)
+    if group is None:
+        raise InvalidRequest(
+            f"Traffic distribution group {properties.target.arn} was not found. Check TargetArn."
+        )
+    if group.instance_id != flow.instance_id:
+        raise InvalidProperties(
+            f"Property ContactFlowArn names a flow in instance {flow.instance_id}, but traffic distribution "
+            f"group {properties.target.id} belongs to instance {group.instance_id}; a number on a group is "
+            "associated with a flow of the group's own instance."
+        )
+
+
+def _undo_untouched_claim(numbers: PhoneNumbers, arn: str, owner: Owner) -> None:
+    """After a failure, drop the tags of a number this request took but never moved: nothing to put back.
+
+    A number whose move Connect accepted keeps them (right after the call, Describe may still show it where
+    it was): the rollback puts it back and then removes them. Best effort: if this fails too, the rollback's
+    Delete (or Update) finds the pending marker and does it.
+    """
+    if arn in numbers.moves_started:
+        return
+    try:
+        state = numbers.describe(arn)
+        if state is None or not ownership.is_pending(state.tags, owner):
+            return
+        numbers.untag(state, ownership.owned_tag_keys(state.tags, owner))
+        logger.info("Failed before moving the number: gave it up again")
+    except Exception:  # the original failure is what CloudFormation must hear about
+        logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
+
+
+def _abandon_failed_replacement(
+    request: Request, services: Services, properties: AssignmentProperties
+) -> None:
+    """The rollback Update of a failed replacement: give up the number the replacement took.
+
+    CloudFormation rolls a failed replacement back with an Update whose OldResourceProperties name the
+    replacement's number, while its physical ID still names the original one; no Delete ever comes for the
+    replacement's number. Only a number this resource took in a request that never succeeded (pending) is
+    given up; a failure here is logged, not raised, so the rollback itself never fails on it.
+    """
+    old_arn = _declared_number(request.old_properties, request.scope)
+    current_arn = phone_number_arn_of(request.physical_id, request.scope)
+    if old_arn is None or old_arn in (current_arn, properties.phone_number_arn):
+        return
+    try:
+        state = services.numbers.describe(old_arn)
+        if state is None or not ownership.is_pending(state.tags, request.owner):
+            return
+        logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
+        _give_up(request, services.numbers, state, restore=True)
+    except ProviderError as error:
+        logger.warning("Could not give up the failed replacement's number", extra={"reason": error.reason})
+
+
+def _give_up(request: Request, numbers: PhoneNumbers, state: PhoneNumberState, *, restore: bool) -> None:
+    """Stop owning the number: back to where it was if ``restore`` or if its request never succeeded."""
+    owner = request.owner
+    if restore or ownership.is_pending(state.tags, owner):
+        state = _restore(request, numbers, numbers.settle(state))
+    state = numbers.untag(state, ownership.owned_tag_keys(state.tags, owner))
+    logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
 
 
 def _move(
@@ -113,8 +255,9 @@ def _move(
 ) -> PhoneNumberState:
     """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
 
-    ``target_missing`` builds the error for a target Connect says does not exist; by default it blames
-    TargetArn.
+    The flow association stays as it is until Connect has accepted the move, so a refused move changes no
+    routing, and it is put back if the move fails. ``target_missing`` builds the error for a target Connect
+    does not find; by default it blames TargetArn.
     """
     token = client_token(
         stack_id=request.stack_id,
@@ -123,29 +266,77 @@ def _move(
         phone_number_arn=state.arn,
         target_arn=target_arn,
     )
-    while not state.is_claimed_on(target_arn):
-        state = numbers.settle(state, physical_id=state.arn)
-        if state.is_claimed_on(target_arn):
+    while not state.is_on(target_arn):
+        state = numbers.settle(state)
+        if state.is_on(target_arn):
             break
-        state = _drop_own_contact_flow(numbers, state)
         try:
             numbers.start_move(state, target_arn, token)
         except NumberBusy:
             logger.info("Phone number busy with another operation; waiting for it to settle")
-            state = numbers.describe_existing(state.arn, physical_id=state.arn)
+            state = numbers.describe_existing(state.arn)
             continue
         except TargetMissing as missing:
-            raise (target_missing or _declared_target_missing)(state, target_arn, str(missing)) from None
-        state = _wait_for_move(numbers, state, target_arn)
+            raise _target_not_usable(numbers, state, target_arn, str(missing), target_missing) from None
+        try:
+            state = _wait_for_move(numbers, state, target_arn)
+        except MoveFailed:
+            _keep_routing(numbers, state)
+            raise
     return state
+
+
+def _target_not_usable(
+    numbers: PhoneNumbers,
+    state: PhoneNumberState,
+    target_arn: str,
+    message: str,
+    target_missing: Callable[[PhoneNumberState, str, str], ProviderError] | None,
+) -> ProviderError:
+    """Connect answers "not found" for a group that exists but is not ACTIVE: say which it is."""
+    if ":traffic-distribution-group/" in target_arn:
+        group = numbers.describe_traffic_distribution_group(target_arn)
+        if group is not None and not group.is_active:
+            return TargetNotActive(
+                f"Traffic distribution group {target_arn} is {group.status}, and Connect only moves numbers "
+                f"to an ACTIVE group; {state.label} stays on {state.target_arn}. "
+                f"{_advice_for_group_status(group.status)}"
+            )
+    return (target_missing or _declared_target_missing)(state, target_arn, message)
+
+
+def _advice_for_group_status(status: str) -> str:
+    if status.endswith("IN_PROGRESS"):
+        return "Retry the stack operation once the group is ACTIVE."
+    if status == "PENDING_DELETION":
+        return "The group is being deleted: choose another target."
+    return "Fix or recreate the group (see its status in the Connect console), then retry."
 
 
 def _declared_target_missing(state: PhoneNumberState, target_arn: str, message: str) -> ProviderError:
     return InvalidRequest(
         f"Target {target_arn} was not found when moving {state.label}: Connect said {message}. "
-        "Check TargetArn.",
-        physical_id=state.arn,
+        "Check TargetArn."
     )
+
+
+def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState) -> None:
+    """After a failed move the number is where it was: make sure its recorded flow still answers calls.
+
+    Whether a failed move drops the association is not documented (docs/reliability.md); associating the
+    same flow again is harmless, so it is done whenever the provider had recorded one.
+    """
+    flow_arn = before.tags.get(CONTACT_FLOW_TAG)
+    if not flow_arn:
+        return
+    state = numbers.describe(before.arn)
+    instance_id = _instance_of(flow_arn)
+    if state is None or state.instance_id != instance_id:
+        return
+    try:
+        numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)
+    except ProviderError as error:
+        logger.warning("Could not re-associate the flow", extra={"reason": error.reason})
 
 
 def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
@@ -153,7 +344,7 @@ def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: 
     started = time.monotonic()
     logger.info("Move started", extra={"from_target": before.target_arn, "to_target": target_arn})
     try:
-        state = numbers.wait_for_move(before, target_arn, physical_id=before.arn)
+        state = numbers.wait_for_move(before, target_arn)
     except MoveFailed:
         metrics.add_metric(name="MovesFailed", unit=MetricUnit.Count, value=1)
         raise
@@ -162,16 +353,6 @@ def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: 
     metrics.add_metric(name="MoveDuration", unit=MetricUnit.Seconds, value=round(seconds, 3))
     logger.info("Move finished", extra={"target": target_arn, "seconds": round(seconds, 3)})
     return state
-
-
-def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
-    """Before a number leaves an instance, remove the flow association this provider made there."""
-    if CONTACT_FLOW_TAG not in state.tags:
-        return state
-    instance_id = _instance_of_flow_on_current_target(state, state.tags[CONTACT_FLOW_TAG])
-    if instance_id:
-        numbers.disassociate_flow(state, instance_id)
-    return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
 def _converge_contact_flow(
@@ -205,18 +386,22 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
             "there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
         )
 
-    # The flow association this resource made goes with it, whether or not the number has to move.
-    recorded_flow = state.tags.get(CONTACT_FLOW_TAG)
-    state = _drop_own_contact_flow(numbers, state)
-    try:
-        return _move(request, numbers, state, previous, target_missing=restore_target_gone)
-    except RestoreTargetGone:
-        # The Delete fails and the resource stays: so does its routing.
-        instance_id = _instance_of_flow_on_current_target(state, recorded_flow or "")
-        if recorded_flow and instance_id:
-            numbers.associate_flow(state, instance_id, recorded_flow.rsplit("/", 1)[-1], recorded_flow)
-            numbers.tag(state, {CONTACT_FLOW_TAG: recorded_flow})
-        raise
+    if state.is_on(previous):
+        # Not moving: the flow association this resource made goes with it explicitly.
+        return _drop_own_contact_flow(numbers, state)
+    # Moving: the association stays until Connect accepts the move, so a refused or failed restore leaves the
+    # number answering calls as before.
+    return _move(request, numbers, state, previous, target_missing=restore_target_gone)
+
+
+def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
+    flow_arn = state.tags.get(CONTACT_FLOW_TAG)
+    if not flow_arn:
+        return state
+    instance_id = _instance_of(flow_arn)
+    if instance_id and state.instance_id == instance_id:
+        numbers.disassociate_flow(state, instance_id)
+    return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
 def _on_delete(properties: Mapping[str, Any]) -> OnDelete:
@@ -225,11 +410,18 @@ def _on_delete(properties: Mapping[str, Any]) -> OnDelete:
     return OnDelete.RESTORE if value == OnDelete.RESTORE.value else OnDelete.RETAIN
 
 
-def _instance_of_flow_on_current_target(state: PhoneNumberState, flow_arn: str) -> str | None:
-    """The ID of ``flow_arn``'s instance if the number is on that instance now, else None."""
+def _declared_number(properties: Any, scope: Scope) -> str | None:
+    """The number ARN of a declaration that parses; a request whose properties did not took no number."""
+    try:
+        return parse_properties(properties, scope).phone_number_arn
+    except InvalidProperties:
+        return None
+
+
+def _instance_of(flow_arn: str) -> str:
+    """The instance ID in a contact-flow ARN."""
     _, found, rest = flow_arn.partition(":instance/")
-    instance_id = rest.split("/", 1)[0] if found else ""
-    return instance_id if instance_id and state.target_arn.endswith(f":instance/{instance_id}") else None
+    return rest.split("/", 1)[0] if found else ""
 
 
 def _data(state: PhoneNumberState, properties: AssignmentProperties) -> dict[str, str]:

@@ -134,7 +134,7 @@ def _describe(name: str) -> str:
         "PhoneNumberId": "the phone number's ID or its full phone-number ARN",
         "TargetArn": "the ARN of an Amazon Connect instance or traffic distribution group",
         "OnDelete": "Retain or Restore",
-        "ContactFlowArn": "the ARN of a contact flow in the target instance",
+        "ContactFlowArn": "the ARN of a contact flow in the target instance (or the group's own instance)",
     }[name]
 
 
@@ -215,13 +215,8 @@ def _contact_flow(value: str, target: Target, scope: Scope) -> ContactFlow:
         raise InvalidProperties(
             f"Property ContactFlowArn must be {_describe('ContactFlowArn')}; got {quote(value, 80)}."
         )
-    if not target.is_instance:
-        raise InvalidProperties(
-            "Property ContactFlowArn can only be used when TargetArn is a Connect instance: a number on a "
-            "traffic distribution group is associated with flows in each instance of the group, outside "
-            "this resource."
-        )
-    if match["instance_id"].lower() != target.id:
+    # A group's home instance is only known to Connect: lifecycle checks it before anything changes.
+    if target.is_instance and match["instance_id"].lower() != target.id:
         raise InvalidProperties(
             f"Property ContactFlowArn names a flow in instance {match['instance_id']}, but TargetArn is "
             f"instance {target.id}; the flow must belong to the target instance."

@@ -40,6 +40,8 @@ from .telemetry import logger
 
 # A lifecycle operation: (event, context) -> Outcome, crhelper's handler shape with Data returned alongside.
 Handler = Callable[[dict[str, Any], Any], Outcome]
+# (event, context) -> the physical ID any failure of the request answers with, or None to fall back.
+FailurePhysicalId = Callable[[dict[str, Any], Any], "str | None"]
 
 # CloudFormation rejects a response body over 4096 bytes.
 MAX_RESPONSE_BYTES = 4096
@@ -52,12 +54,19 @@ RESPONSE_RETRY_PAUSE_SECONDS = 1.0
 RESPONSE_SAFETY_SECONDS = 0.5
 # crhelper arms its watchdog 0.5 s before Lambda's deadline, when the send window above has already closed;
 # it fires this long before instead, which leaves it a send window and stays after the provider's own answer
-# (app.MIN_RESPONSE_RESERVE_SECONDS before the deadline).
+# (which starts at least app.RESPONSE_SEND_SECONDS before the deadline).
 WATCHDOG_LEAD_SECONDS = 2.0
 
 
 class CloudFormationResponder(CfnResource):
-    def __init__(self, *, create: Handler, update: Handler, delete: Handler) -> None:
+    def __init__(
+        self,
+        *,
+        create: Handler,
+        update: Handler,
+        delete: Handler,
+        failure_physical_id: FailurePhysicalId | None = None,
+    ) -> None:
         # Deliberately not calling CfnResource.__init__ (see the module docstring): this sets the same state
         # crhelper 2.0.12's __init__ sets, minus the polling clients. Choices that differ from its defaults:
         # INFO logging, because its default DEBUG logs the whole event, ResponseURL included; no sleep on
@@ -85,6 +94,7 @@ class CloudFormationResponder(CfnResource):
         self._ssl_verify = None
         self._answer_lock = threading.Lock()
         self._answered = False
+        self._failure_physical_id = failure_physical_id or (lambda event, context: None)
 
     def __call__(self, event: Any, context: Any) -> None:
         with self._answer_lock:
@@ -115,14 +125,14 @@ class CloudFormationResponder(CfnResource):
         return f"{logical_id}-unassigned-{uuid.uuid4().hex[:12]}"
 
     def _wrap_function(self, func: Any) -> None:
+        # Decided before the work starts, so that the watchdog's answer carries it too.
+        self.PhysicalResourceId = self._failure_physical_id(self._event, self._context) or ""
         try:
             outcome = func(self._event, self._context)
             self.PhysicalResourceId, self.Data = outcome.physical_id, outcome.data
         except ProviderError as error:
             logger.warning("Request failed", extra={"reason": error.reason})
             self.Status, self.Reason = FAILED, error.reason
-            if error.physical_id:
-                self.PhysicalResourceId = error.physical_id
         except Exception:
             logger.exception("Unexpected error in the provider")
             self.Status = FAILED

@@ -52,16 +52,64 @@ def test_moving_to_another_instance_brings_the_flow_along(stack, world, connect)
     assert flows_of(connect, world.instance_a) == {}
 
 
-def test_restore_removes_the_association_it_made_before_the_number_leaves(stack, world, connect, aws_env):
+def test_restore_keeps_the_association_until_connect_accepts_the_move(stack, world, connect, aws_env):
     assert stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn, OnDelete="Restore")).ok
+    since = len(aws_env.control.calls())
 
     response = stack.delete("MainLine")
 
     assert response.ok, response.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    # The move takes the association along (an assumption of the emulator: docs/reliability.md); nothing
+    # was removed before Connect accepted the move.
     assert flows_of(connect, world.instance_b) == {}
+    operations = [call["operation"] for call in aws_env.control.calls()[since:]]
+    assert "DisassociatePhoneNumberContactFlow" not in operations
+
+
+def test_restore_without_a_move_removes_the_association_it_made(stack, world, connect, aws_env):
+    # Created where it already was: Restore does not move it, so the association is removed explicitly.
+    declared = assign(
+        world, TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn, OnDelete="Restore"
+    )
+    assert stack.create("MainLine", declared).ok
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+
+    response = stack.delete("MainLine")
+
+    assert response.ok, response.reason
+    assert flows_of(connect, world.instance_a) == {}
     [disassociation] = calls_named(aws_env.control, "DisassociatePhoneNumberContactFlow")
-    assert disassociation["params"]["InstanceId"] == world.instance_b
+    assert disassociation["params"]["InstanceId"] == world.instance_a
+
+
+@pytest.mark.parametrize("refusal", ["AccessDeniedException", "ResourceNotFoundException"])
+def test_a_refused_move_leaves_routing_as_it_was(stack, world, connect, aws_env, refusal):
+    assert stack.create(
+        "MainLine", assign(world, TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
+    ).ok
+    aws_env.control.inject_error("UpdatePhoneNumber", refusal)
+
+    response = stack.update("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.status == "FAILED"
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+    assert describe(connect, world.number_arn)["Tags"][CONTACT_FLOW_TAG] == world.flow_a_arn
+
+
+def test_a_failed_move_leaves_routing_as_it_was(stack, world, connect, aws_env):
+    assert stack.create(
+        "MainLine", assign(world, TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
+    ).ok
+    aws_env.control.fail_next_move("Number is being ported")
+
+    response = stack.update("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.status == "FAILED"
+    assert "Number is being ported" in response.reason
+    summary = describe(connect, world.number_arn)
+    assert (summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]) == (world.instance_a_arn, "FAILED")
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
 
 
 def test_retain_keeps_calls_routing_into_the_flow(stack, world, connect):
@@ -81,14 +129,27 @@ def test_a_flow_in_another_instance_fails_before_anything_changes(stack, world, 
     assert aws_env.control.calls() == []
 
 
-def test_a_flow_with_a_traffic_distribution_group_target_fails_clearly(stack, world, aws_env):
+def test_a_number_on_a_traffic_distribution_group_gets_a_flow_of_the_groups_instance(stack, world, connect):
+    # The group's home instance is A (tests/conftest.py): Connect associates the number there.
     response = stack.create(
         "MainLine", assign(world, TargetArn=world.tdg_arn, ContactFlowArn=world.flow_a_arn)
     )
 
+    assert response.ok, response.reason
+    assert response.data["ContactFlowArn"] == world.flow_a_arn
+    assert describe(connect, world.number_arn)["TargetArn"] == world.tdg_arn
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+
+
+def test_a_flow_outside_the_groups_instance_fails_before_anything_changes(stack, world, aws_env):
+    response = stack.create(
+        "MainLine", assign(world, TargetArn=world.tdg_arn, ContactFlowArn=world.flow_b_arn)
+    )
+
     assert response.status == "FAILED"
     assert "traffic distribution group" in response.reason
-    assert aws_env.control.calls() == []
+    assert world.instance_a in response.reason
+    assert mutating_calls(aws_env.control) == []
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])

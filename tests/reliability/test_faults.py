@@ -89,7 +89,11 @@ def test_access_denied_on_describe_names_the_permission_and_changes_nothing(stac
     assert (response.status, response.count) == ("FAILED", 1)
     assert "connect:DescribePhoneNumber" in response.reason
     assert mutating(operations(aws_env.control)) == []
-    assert not response.physical_id.startswith("arn:")
+    # The properties parsed: the declared number's ARN, so the rollback's Delete looks (and finds no tags).
+    assert response.physical_id == world.number_arn
+    rollback = rollback_delete(stack, "MainLine", props(world), response.physical_id)
+    assert (rollback.status, rollback.count) == ("SUCCESS", 1), rollback.reason
+    assert mutating(operations(aws_env.control)) == []
 
 
 # ---- a target only Connect can refuse ----------------------------------------------------------------------
@@ -146,7 +150,7 @@ def test_failed_move_reports_connects_message_and_rollback_restores(stack, world
 def test_move_outlasting_the_invocation_fails_before_the_watchdog(stack, world, connect, aws_env, receiver):
     aws_env.control.configure(move_seconds=300)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=8)
+    response = stack.create("MainLine", props(world), timeout_seconds=21)
 
     assert response.status == "FAILED"
     assert "still IN_PROGRESS" in response.reason

@@ -149,13 +149,36 @@ def _operations_in_source() -> set[str]:
     return set(re.findall(r"_call\(\s*\"([A-Za-z]+)\"", source))
 
 
+def test_the_only_cloudformation_grant_is_the_read_the_code_makes():
+    source = "\n".join(path.read_text() for path in PROVIDER.glob("*.py"))
+    called = set(re.findall(r"cloudformation\.([a-z_]+)\(", source)) | set(
+        re.findall(r"cloudformation\(\)\.([a-z_]+)\(", source)
+    )
+    granted = [
+        statement
+        for statement in _policy_statements()
+        if any(str(action).startswith("cloudformation:") for action in statement["Action"])
+    ]
+
+    assert called == {"describe_stack_resource"}
+    [statement] = granted
+    assert statement["Action"] == ["cloudformation:DescribeStackResource"]
+    assert statement["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*/*"}
+    ]
+
+
 def test_policy_grants_exactly_the_connect_actions_the_code_calls(stack, new_stack, world, aws_env):
     # A lifecycle through every path that calls Connect: claim, move, contact flow on and off, a move away
     # from a flow, an ownership conflict, and a Restore that moves the number back.
     restore_with_flow = props(world, OnDelete="Restore", ContactFlowArn=world.flow_b_arn)
     assert stack.create("MainLine", restore_with_flow).ok
     assert not new_stack("rival").create("Rival", props(world, TargetArn=world.tdg_arn)).ok
-    assert stack.update("MainLine", props(world, OnDelete="Restore", TargetArn=world.tdg_arn)).ok
+    on_group = props(world, OnDelete="Restore", TargetArn=world.tdg_arn, ContactFlowArn=world.flow_a_arn)
+    assert stack.update("MainLine", on_group).ok
+    # Back home with a flow there: the Restore does not move it, so it removes the association itself.
+    home = props(world, OnDelete="Restore", TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
+    assert stack.update("MainLine", home).ok
     assert stack.delete("MainLine").ok
     observed = {call["operation"] for call in aws_env.control.calls()}
 
