@@ -50,6 +50,8 @@ def aws_env(emulator, monkeypatch):
     from phone_number_assignment import clients
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", emulator.endpoint_url)
+    # moto serves CloudFormation on the same port: the provider asks it about native stacks.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", emulator.endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
@@ -57,10 +59,12 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     clients.connect_client.cache_clear()
+    clients.cloudformation_client.cache_clear()
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
     clients.connect_client.cache_clear()
+    clients.cloudformation_client.cache_clear()
     emulator.control.reset()
 
 

@@ -126,6 +126,8 @@ def delete(request: Request, services: Services) -> Outcome:
         return done
     pending = ownership.is_pending(state.tags, owner)
     if not ownership.owns(state.tags, owner) or (only_if_pending and not pending):
+        # A claim this resource's failed Create left mid-way is its own to withdraw; nothing else is.
+        numbers.untag(state, _left_behind(state, owner))
         logger.info("Phone number is not owned by this resource; left alone")
         return done
     _give_up(request, numbers, state, restore=_on_delete(request.properties) is OnDelete.RESTORE)
@@ -162,14 +164,14 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     _check_target(numbers, properties)
     if not ownership.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation())
-    state = ownership.acquire(numbers, numbers.settle(state), owner)
-    taken_now = ownership.is_pending(state.tags, owner)
+    owned_before = ownership.owns(state.tags, owner)
     try:
+        state = ownership.acquire(numbers, numbers.settle(state), owner)
         state = _move(request, numbers, state, properties.target.arn)
         state = _converge_contact_flow(numbers, state, properties)
         state = ownership.confirm(numbers, state, owner)
     except Exception:
-        if taken_now:
+        if not owned_before:
             _undo_untouched_claim(numbers, properties.phone_number_arn, owner)
         raise
     return Outcome(state.arn, _data(state, properties))
@@ -204,12 +206,21 @@ def _undo_untouched_claim(numbers: PhoneNumbers, arn: str, owner: Owner) -> None
         return
     try:
         state = numbers.describe(arn)
-        if state is None or not ownership.is_pending(state.tags, owner):
+        if state is None:
             return
-        numbers.untag(state, ownership.owned_tag_keys(state.tags, owner))
+        numbers.untag(state, _left_behind(state, owner))
         logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
+
+
+def _left_behind(state: PhoneNumberState, owner: Owner) -> list[str]:
+    """The tags a request of ``owner`` that never succeeded left: all of them if it got as far as owning the
+    number (pending), else at most its claim."""
+    if ownership.is_pending(state.tags, owner):
+        return ownership.owned_tag_keys(state.tags, owner)
+    claim = ownership.claim_key(owner)
+    return [claim] if claim in state.tags and not ownership.owns(state.tags, owner) else []
 
 
 def _abandon_failed_replacement(

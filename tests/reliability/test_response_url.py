@@ -93,5 +93,7 @@ def test_watchdog_answers_when_the_provider_overruns(monkeypatch, stack, world, 
     assert invocation.timed_out
     assert len(sent_in_time) == 1
     assert "ran out of Lambda time" in sent_in_time[0]["Reason"]
+    # The declared number, so that the rollback's Delete finds what the overrunning request took.
+    assert sent_in_time[0]["PhysicalResourceId"] == world.number_arn
     assert response_problems(event, sent_in_time[0]) == []
     assert len(receiver.responses(event["RequestId"])) == 1

@@ -1,0 +1,63 @@
+"""The entry module's time budget: it ends, with a call's worst case to spare, before anyone gives up."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_aws.lambda_context import LambdaContext
+from phone_number_assignment import app, clients, responder
+
+
+def context_with(seconds_left: float) -> LambdaContext:
+    now = [0.0]
+    return LambdaContext(
+        function_name="Fn", timeout_seconds=seconds_left, memory_limit_in_mb=512, clock=lambda: now[0]
+    )
+
+
+def test_one_calls_worst_case_fits_in_the_reserve():
+    worst = clients.ATTEMPTS_PER_CALL * (clients.CONNECT_TIMEOUT_SECONDS + clients.READ_TIMEOUT_SECONDS)
+    config = clients.CLIENT_CONFIG
+
+    assert (config.connect_timeout, config.read_timeout) == (
+        clients.CONNECT_TIMEOUT_SECONDS,
+        clients.READ_TIMEOUT_SECONDS,
+    )
+    assert config.retries["total_max_attempts"] == clients.ATTEMPTS_PER_CALL
+    assert clients.CALL_WORST_CASE_SECONDS >= worst
+    assert app.RESPONSE_RESERVE_SECONDS >= clients.CALL_WORST_CASE_SECONDS + app.RESPONSE_SEND_SECONDS
+
+
+def test_the_provider_answers_before_the_watchdog_would():
+    # Its answer starts at least RESPONSE_SEND_SECONDS before the deadline; the watchdog fires later.
+    assert app.RESPONSE_SEND_SECONDS > responder.WATCHDOG_LEAD_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("lambda_seconds", "service_timeout", "budget"),
+    [
+        (900, None, 900 - app.RESPONSE_RESERVE_SECONDS),
+        (900, 60.0, 60 - app.RESPONSE_RESERVE_SECONDS),
+        (30, 3600.0, 30 - app.RESPONSE_RESERVE_SECONDS),
+        (10, None, 0.0),
+        (900, 5.0, 0.0),
+    ],
+)
+def test_budget_is_the_nearer_deadline_less_the_reserve(lambda_seconds, service_timeout, budget):
+    assert app.budget_seconds(context_with(lambda_seconds), service_timeout) == pytest.approx(budget)
+
+
+@pytest.mark.parametrize(
+    ("properties", "seconds"),
+    [
+        ({"ServiceTimeout": "60"}, 60.0),
+        ({"ServiceTimeout": 120}, 120.0),
+        ({"ServiceTimeout": "soon"}, None),
+        ({"ServiceTimeout": "0"}, None),
+        ({"ServiceTimeout": True}, None),
+        ({}, None),
+        ("not a map", None),
+    ],
+)
+def test_service_timeout_is_read_as_cloudformation_sends_it(properties, seconds):
+    assert app.service_timeout(properties) == seconds

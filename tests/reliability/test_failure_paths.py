@@ -1,0 +1,288 @@
+"""The paths between the contract's steps: a failure at each step, then what CloudFormation sends next.
+
+Every test fails a request at one step, delivers CloudFormation's next request (the rollback's Delete or
+Update, with the physical ID and properties CloudFormation would use), and checks the invariant: afterwards no
+number carries this stack's tags unless the stack still declares it, and no number is somewhere no stack
+declares.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from phone_number_assignment import ownership
+from phone_number_assignment.ownership import CLAIM_TAG_PREFIX, PENDING_TAG, Owner, claim_key
+from tests.reliability.helpers import mutating, operations, props, provider_tags, state_of
+
+CLAIMED, FAILED = "CLAIMED", "FAILED"
+
+
+def assert_untouched(connect, world, arn=None):
+    """Where it was before the stack, without a tag of this provider."""
+    arn = arn or world.number_arn
+    assert provider_tags(connect, arn) == {}
+    assert state_of(connect, arn)["target"] == world.instance_a_arn
+
+
+# ---- a failed Create leaves nothing owned --------------------------------------------------------------
+
+
+def test_a_create_whose_claim_write_is_denied_leaves_nothing(stack, world, connect, aws_env):
+    aws_env.control.inject_error("TagResource", "AccessDeniedException")
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.status == "FAILED"
+    assert "connect:TagResource" in response.reason
+    assert response.physical_id == world.number_arn
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world)
+
+
+@pytest.mark.parametrize("step", ["_until_visible", "owner_tags"])
+def test_a_create_failing_inside_the_ownership_step_is_undone(monkeypatch, step, stack, world, connect):
+    # An unexpected error after the claim was written (step 2), or while converting it into owner tags.
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ownership, step, broken)
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.status == "FAILED"
+    assert "Internal error" in response.reason
+    assert response.physical_id == world.number_arn
+    monkeypatch.undo()
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world)
+
+
+def test_a_create_failing_after_the_move_is_moved_back_by_its_rollback_even_with_retain(
+    stack, world, connect, aws_env
+):
+    # The pending marker is removed by the last write; denying it fails the Create after the move.
+    aws_env.control.inject_error("UntagResource", "AccessDeniedException")
+
+    response = stack.create("MainLine", props(world, OnDelete="Retain"))
+
+    assert response.status == "FAILED"
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+    assert PENDING_TAG in provider_tags(connect, world.number_arn)
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    # The assignment never existed: Retain does not apply to it.
+    assert_untouched(connect, world)
+
+
+def test_an_unexpected_exception_answers_with_the_number_and_its_rollback_cleans_up(
+    monkeypatch, stack, world, connect
+):
+    def broken_confirm(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ownership, "confirm", broken_confirm)
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.status == "FAILED"
+    assert "Internal error" in response.reason
+    assert "a bug" not in response.reason  # no internals, no stack trace
+    assert response.physical_id == world.number_arn
+    monkeypatch.undo()
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world)
+
+
+def test_a_create_cloudformation_timed_out_is_undone_by_a_delete_without_its_arn(
+    stack, world, connect, aws_env
+):
+    # The invocation ran out of time mid-move (CloudFormation stopped waiting and never got an ARN): the
+    # rollback's Delete carries some other physical ID but the same properties.
+    aws_env.control.configure(move_seconds=30)
+    stack.create("MainLine", props(world), timeout_seconds=19)
+    aws_env.control.configure(move_seconds=0.6)
+
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-Timeout-1234")
+
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world)
+
+
+def test_a_delete_without_an_arn_never_touches_a_number_it_did_not_leave_pending(
+    stack, world, connect, aws_env
+):
+    assert stack.create("MainLine", props(world)).ok
+    since = len(aws_env.control.calls())
+
+    response = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-unassigned-1234")
+
+    assert response.ok, response.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+
+
+# ---- a failed replacement gives the new number up --------------------------------------------------------
+
+
+def _failed_replacement(stack, world, aws_env, *, after_the_move: bool):
+    assert stack.create("MainLine", props(world)).ok
+    replacement = props(world, PhoneNumberId=world.other_number_id)
+    if after_the_move:
+        # The flow does not exist: the association fails once the new number is on B.
+        ghost = world.flow_b_arn.replace(world.flow_b, "00000000-0000-4000-8000-000000000000")
+        replacement = props(world, PhoneNumberId=world.other_number_id, ContactFlowArn=ghost)
+    else:
+        aws_env.control.fail_next_move("Carrier rejected the port")
+    failed = stack.update("MainLine", replacement)
+    assert failed.status == "FAILED"
+    assert failed.physical_id == world.other_number_arn
+    return replacement
+
+
+@pytest.mark.parametrize("after_the_move", [False, True])
+def test_rollback_update_keeping_the_old_physical_id_gives_up_the_new_number(
+    after_the_move, stack, world, connect, aws_env
+):
+    replacement = _failed_replacement(stack, world, aws_env, after_the_move=after_the_move)
+
+    # CloudFormation keeps the old physical ID and sends the old properties, naming the new number as old.
+    rollback = stack.send(
+        "Update",
+        "MainLine",
+        props(world),
+        physical_id=world.number_arn,
+        old_properties=replacement,
+    )
+
+    assert rollback.ok, rollback.reason
+    assert rollback.physical_id == world.number_arn
+    assert_untouched(connect, world, world.other_number_arn)
+    assert provider_tags(connect, world.number_arn)[ownership.STACK_TAG] == stack.stack_id
+
+
+@pytest.mark.parametrize("after_the_move", [False, True])
+def test_rollback_through_the_new_physical_id_then_delete_gives_up_the_new_number(
+    after_the_move, stack, world, connect, aws_env
+):
+    replacement = _failed_replacement(stack, world, aws_env, after_the_move=after_the_move)
+
+    # CloudFormation took the failed response's ID: the rollback Update is itself a replacement, then the
+    # clean-up Delete names the new number.
+    rollback = stack.send(
+        "Update", "MainLine", props(world), physical_id=world.other_number_arn, old_properties=replacement
+    )
+    assert rollback.ok, rollback.reason
+    assert rollback.physical_id == world.number_arn
+    cleanup = stack.send("Delete", "MainLine", replacement, physical_id=world.other_number_arn)
+
+    assert cleanup.ok, cleanup.reason
+    assert_untouched(connect, world, world.other_number_arn)
+    assert provider_tags(connect, world.number_arn)[ownership.STACK_TAG] == stack.stack_id
+
+
+# ---- CloudFormation's own deadline ----------------------------------------------------------------------
+
+
+def test_service_timeout_bounds_the_wait_not_only_lambdas_timeout(stack, world, aws_env):
+    aws_env.control.configure(move_seconds=300)
+
+    # 60 s of Lambda left, but CloudFormation gives up after 25 s: 25 - 18 s of reserve = 7 s of work.
+    response = stack.create("MainLine", props(world, ServiceTimeout="25"), timeout_seconds=60)
+
+    assert response.status == "FAILED"
+    assert "Gave up after 7 s" in response.reason
+    assert "still IN_PROGRESS" in response.reason
+
+
+def test_a_service_timeout_too_short_to_work_in_changes_nothing(stack, world, aws_env):
+    response = stack.create("MainLine", props(world, ServiceTimeout="10"))
+
+    assert response.status == "FAILED"
+    assert "ServiceTimeout" in response.reason
+    assert aws_env.control.calls() == []
+
+
+def test_a_delete_still_runs_with_a_service_timeout_too_short_for_moves(stack, world, connect):
+    assert stack.create("MainLine", props(world)).ok
+
+    response = stack.send(
+        "Delete", "MainLine", props(world, ServiceTimeout="10"), physical_id=world.number_arn
+    )
+
+    assert response.ok, response.reason
+    assert provider_tags(connect, world.number_arn) == {}
+
+
+# ---- someone else's number -------------------------------------------------------------------------------
+
+
+def test_a_non_owners_delete_answers_without_waiting_for_someone_elses_move(
+    stack, new_stack, world, connect, aws_env
+):
+    other = new_stack("owner-stack")
+    assert other.create("MainLine", props(world)).ok
+    aws_env.control.configure(move_seconds=30)
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.instance_a_arn)
+    since = len(aws_env.control.calls())
+
+    response = stack.send("Delete", "MainLine", props(world), physical_id=world.number_arn)
+
+    assert response.ok, response.reason
+    assert [name for name, _ in operations(aws_env.control, since)] == ["DescribePhoneNumber"]
+
+
+def _claim_tag(owner: Owner, written_at: float) -> dict[str, str]:
+    return {claim_key(owner): f"{int(written_at * 1000)} {owner.stack_id} {owner.logical_id}"}
+
+
+def test_a_claim_in_progress_is_reported_as_such_and_changes_nothing(stack, world, connect, aws_env):
+    rival = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/rival/1", "Line")
+    connect.tag_resource(resourceArn=world.number_arn, tags=_claim_tag(rival, time.time()))
+    since = len(aws_env.control.calls())
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.status == "FAILED"
+    assert "is being claimed by Line in stack" in response.reason
+    assert "nothing has been assigned" in response.reason
+    assert "expires at" in response.reason
+    assert "already assigned" not in response.reason
+    assert mutating(operations(aws_env.control, since)) == []
+
+
+def test_a_dead_claim_stops_blocking_after_its_expiry_and_is_cleared(stack, world, connect):
+    rival = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/crashed/1", "Line")
+    dead = time.time() - ownership.CLAIM_EXPIRY_SECONDS - 1
+    connect.tag_resource(resourceArn=world.number_arn, tags=_claim_tag(rival, dead))
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.ok, response.reason
+    tags = provider_tags(connect, world.number_arn)
+    assert [key for key in tags if key.startswith(CLAIM_TAG_PREFIX)] == []
+    assert tags[ownership.STACK_TAG] == stack.stack_id
+
+
+# ---- the number's status -----------------------------------------------------------------------------------
+
+
+def test_a_number_failed_on_the_declared_target_counts_as_on_it(stack, world, connect, aws_env):
+    aws_env.control.fail_next_move("Carrier rejected the port")
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.instance_b_arn)
+    time.sleep(1.0)  # the emulator's move (0.6 s) fails and leaves the number FAILED on A
+    assert (state_of(connect, world.number_arn)["status"], state_of(connect, world.number_arn)["target"]) == (
+        FAILED,
+        world.instance_a_arn,
+    )
+    moves_before = len(aws_env.control.moves())
+
+    response = stack.create("MainLine", props(world, TargetArn=world.instance_a_arn))
+
+    assert response.ok, response.reason
+    assert len(aws_env.control.moves()) == moves_before
+    assert "UpdatePhoneNumber" not in [name for name, _ in operations(aws_env.control)][1:]
