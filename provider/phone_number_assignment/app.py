@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -110,6 +111,17 @@ def _time_limits(context: Any, timeout: float | None) -> str:
     return f"{limits}, ServiceTimeout {timeout:.0f} s" if timeout is not None else limits
 
 
+def _subject_keys(event: dict[str, Any]) -> dict[str, str]:
+    """The number and target a request is about, as log keys on every line of it (bounded: they are data)."""
+    properties = event.get("ResourceProperties")
+    properties = properties if isinstance(properties, dict) else {}
+    number = properties.get("PhoneNumberId")
+    if event.get("RequestType") == "Delete" or not isinstance(number, str):
+        number = event.get("PhysicalResourceId")
+    keys = {"phone_number": number, "target_arn": properties.get("TargetArn")}
+    return {key: value[:300] for key, value in keys.items() if isinstance(value, str) and value}
+
+
 def failure_physical_id(event: dict[str, Any], context: Any) -> str | None:
     """For the responder: the physical ID any failure of this event answers with (lifecycle decides)."""
     try:
@@ -122,6 +134,8 @@ def failure_physical_id(event: dict[str, Any], context: Any) -> str | None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> None:
+    # One per request, so every invocation publishes a metric (and Powertools never warns of none).
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if isinstance(event, dict):
         logger.set_correlation_id(str(event.get("RequestId", "")))
         logger.append_keys(
@@ -129,6 +143,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
             stack_id=event.get("StackId"),
             logical_resource_id=event.get("LogicalResourceId"),
             physical_resource_id=event.get("PhysicalResourceId"),
+            **_subject_keys(event),
         )
     # A responder per invocation: crhelper keeps the request's state on the instance, and nothing of one
     # request may leak into the next one a warm container serves.

@@ -322,7 +322,7 @@ class PhoneNumbers:
                 # (app.budget_seconds): the only question is whether the pause itself still fits.
                 if delay >= self.budget.remaining():
                     raise from_client_error(error, subject=subject) from error
-                logger.info(
+                logger.debug(
                     "Connect call will be retried",
                     extra={
                         "operation": operation,
@@ -360,4 +360,14 @@ class PhoneNumbers:
                 f"still {state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect "
                 "may still finish the move; retry the stack operation, which picks up where this left off."
             )
+        logger.debug(
+            "Waiting before the next look",
+            extra={
+                "waiting_for": waiting_for,
+                "status": state.status,
+                "seen_target": state.target_arn,
+                "wait_seconds": round(min(delay, remaining), 2),
+                "budget_left_seconds": round(remaining, 1),
+            },
+        )
         self._sleep(min(delay, remaining))

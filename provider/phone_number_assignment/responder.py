@@ -21,6 +21,7 @@ does not give us, and this class adds:
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import ssl
@@ -58,6 +59,48 @@ RESPONSE_SAFETY_SECONDS = 0.5
 WATCHDOG_LEAD_SECONDS = 2.0
 
 
+# Every reliance on crhelper 2.0.12's internals is here; tests/provider/test_responder.py fails if an upgrade
+# changes any of it. CRHELPER_STATE is exactly the instance state CfnResource.__init__ sets, with this
+# provider's values. Differences from crhelper's defaults: INFO logging, because its default DEBUG logs the
+# whole event, ResponseURL included; no sleep on delete, because the 120 s sleep exists so crhelper's log
+# lines reach CloudWatch before a stack deletes its log group, and the stacks using this provider never
+# delete the provider's log group; no polling, and so no Lambda, EventBridge and CloudWatch Logs clients.
+CRHELPER_STATE: dict[str, Any] = {
+    "_sleep_on_delete": 0,
+    "_create_func": None,
+    "_update_func": None,
+    "_delete_func": None,
+    "_poll_create_func": None,
+    "_poll_update_func": None,
+    "_poll_delete_func": None,
+    "_timer": None,
+    "_init_failed": None,
+    "_json_logging": False,
+    "_log_level": "INFO",
+    "_boto_level": "WARNING",
+    "_send_response": False,
+    "_polling_interval": 2,
+    "Status": "",
+    "Reason": "",
+    "PhysicalResourceId": "",
+    "StackId": "",
+    "RequestId": "",
+    "LogicalResourceId": "",
+    "Data": {},
+    "NoEcho": False,
+    "_event": {},
+    "_context": None,
+    "_response_url": "",
+    "_sam_local": None,
+    "_region": None,
+    "_ssl_verify": None,
+}
+# The CfnResource methods replaced below; crhelper's __call__ and _crhelper_init call them (and its
+# _cfn_response calls _send), which is all of crhelper this provider still runs.
+CRHELPER_HOOKS = ("_log_setup", "_wrap_function", "_set_timeout", "_timeout", "_send", "generate_physical_id")
+CRHELPER_DISPATCH = ("__call__", "_crhelper_init", "_cfn_response", "_get_func")
+
+
 class CloudFormationResponder(CfnResource):
     def __init__(
         self,
@@ -67,31 +110,11 @@ class CloudFormationResponder(CfnResource):
         delete: Handler,
         failure_physical_id: FailurePhysicalId | None = None,
     ) -> None:
-        # Deliberately not calling CfnResource.__init__ (see the module docstring): this sets the same state
-        # crhelper 2.0.12's __init__ sets, minus the polling clients. Choices that differ from its defaults:
-        # INFO logging, because its default DEBUG logs the whole event, ResponseURL included; no sleep on
-        # delete, because the 120 s sleep exists so crhelper's log lines reach CloudWatch before a stack
-        # deletes its log group, and the stacks using this provider never delete the provider's log group.
-        self._sleep_on_delete = 0
+        # Deliberately not calling CfnResource.__init__ (see the module docstring): the state it would set,
+        # minus the polling clients, comes from CRHELPER_STATE.
+        for name, value in CRHELPER_STATE.items():
+            setattr(self, name, copy.copy(value))
         self._create_func, self._update_func, self._delete_func = create, update, delete
-        self._poll_create_func = self._poll_update_func = self._poll_delete_func = None
-        self._timer = None
-        self._init_failed = None
-        self._json_logging = False
-        self._log_level = "INFO"
-        self._boto_level = "WARNING"
-        self._send_response = False
-        self._polling_interval = 2
-        self.Status = self.Reason = self.PhysicalResourceId = ""
-        self.StackId = self.RequestId = self.LogicalResourceId = ""
-        self.Data = {}
-        self.NoEcho = False
-        self._event = {}
-        self._context = None
-        self._response_url = ""
-        self._sam_local = None
-        self._region = None
-        self._ssl_verify = None
         self._answer_lock = threading.Lock()
         self._answered = False
         self._failure_physical_id = failure_physical_id or (lambda event, context: None)
@@ -117,6 +140,11 @@ class CloudFormationResponder(CfnResource):
                 event
             )
             self._send(FAILED, f"Malformed custom-resource event: {problem}.")
+
+    def _log_setup(self, event: Any, context: Any) -> None:
+        # crhelper's version resets the root logger's level on every request (log_helper.setup), which would
+        # undo the stack's LogLevel; Powertools configures logging once, in telemetry.py.
+        pass
 
     def generate_physical_id(self, event: dict[str, Any]) -> str:
         # crhelper's version indexes into StackId and crashes on an unusual one. Never a phone-number ARN, so
@@ -159,7 +187,7 @@ class CloudFormationResponder(CfnResource):
             "moving. Retry the stack operation.",
         )
 
-    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
+    def _send(self, status: str | None = None, reason: str = "") -> None:
         # Replaces crhelper's _send, which cuts a Reason over 256 characters down to its last 240 and so
         # loses the start of the sentence, where ours say what went wrong.
         with self._answer_lock:

@@ -71,3 +71,56 @@ def test_log_lines_carry_the_request_id_as_correlation_id_and_the_stack_keys(sta
         assert line["correlation_id"] == response.event["RequestId"]
         assert line["stack_id"] == stack.stack_id
         assert line["logical_resource_id"] == "MainLine"
+        # The number and target too, so a person can follow one number through the logs.
+        assert line["phone_number"] == world.number_id
+        assert line["target_arn"] == world.instance_b_arn
+
+
+def test_a_delete_logs_the_number_it_is_about(stack, world, provider_logs):
+    assert stack.create("MainLine", assign(world)).ok
+    provider_logs.truncate(0)
+
+    assert stack.delete("MainLine").ok
+
+    logs = json_lines(provider_logs.getvalue())
+    assert logs
+    assert all(line["phone_number"] == world.number_arn for line in logs)
+
+
+@pytest.fixture
+def debug_level():
+    from phone_number_assignment.telemetry import logger
+
+    before = logger.log_level
+    logger.setLevel("DEBUG")
+    yield
+    logger.setLevel(before)
+
+
+def test_at_debug_each_poll_and_each_retry_is_logged(stack, world, provider_logs, debug_level, aws_env):
+    aws_env.control.inject_error("UpdatePhoneNumber", "ThrottlingException", count=3)
+
+    assert stack.create("MainLine", assign(world)).ok
+
+    debug = [line for line in json_lines(provider_logs.getvalue()) if line["level"] == "DEBUG"]
+    polls = [line for line in debug if line["message"] == "Waiting before the next look"]
+    retries = [line for line in debug if line["message"] == "Connect call will be retried"]
+    assert polls
+    assert all(line["waiting_for"].startswith("its move to") for line in polls)
+    # botocore retries once within each call; the provider's own loop retries what is left.
+    assert retries
+    assert all(line["operation"] == "UpdatePhoneNumber" for line in retries)
+
+
+@pytest.mark.parametrize("request_type", ["Delete", "Invalid"])
+def test_requests_that_move_nothing_publish_metrics_without_a_warning(
+    request_type, stack, world, capfd, recwarn
+):
+    if request_type == "Delete":
+        response = stack.send("Delete", "MainLine", assign(world), physical_id="MainLine-unassigned-1")
+    else:
+        response = stack.create("MainLine", assign(world, OnDelete="Sometimes"))
+
+    assert response.status in ("SUCCESS", "FAILED")
+    assert "Requests" in metric_names(json_lines(capfd.readouterr().out))
+    assert [str(w.message) for w in recwarn if "metrics" in str(w.message)] == []
