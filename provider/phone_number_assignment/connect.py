@@ -19,15 +19,18 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from .errors import (
-    IN_USE_CODE,
-    NOT_FOUND_CODE,
-    RETRYABLE_CODES,
+    ConnectAnswer,
+    ConnectBusy,
+    ConnectNotFound,
     MoveFailed,
     MoveStillInProgress,
     PhoneNumberNotFound,
+    TooLittleTime,
+    answer_of,
     error_code,
     error_message,
     from_client_error,
+    is_retryable,
     quote,
 )
 from .telemetry import logger
@@ -56,6 +59,8 @@ RETRY_CAP_SECONDS = 8.0
 # A FAILED status seen right after our call may be the previous move's outcome, still shown during the
 # service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
 STALE_STATUS_GRACE_SECONDS = 5.0
+# A move is only started with at least this much of the budget left: time to see it IN_PROGRESS at least.
+MIN_SECONDS_TO_START_A_MOVE = 3.0
 
 
 class Budget:
@@ -128,14 +133,6 @@ class TrafficDistributionGroupState:
         return self.status == "ACTIVE"
 
 
-class NumberBusy(Exception):
-    """UpdatePhoneNumber answered ResourceInUseException: another operation on the number is in flight."""
-
-
-class TargetMissing(Exception):
-    """ResourceNotFoundException from UpdatePhoneNumber on a number we had just described: no such target."""
-
-
 class PhoneNumbers:
     """Connect phone-number operations, bounded by one invocation's Budget."""
 
@@ -163,9 +160,9 @@ class PhoneNumbers:
         """The number's state, or None if Connect says it does not exist."""
         try:
             response = self._call(
-                "DescribePhoneNumber", f"describing {arn}", expected={NOT_FOUND_CODE}, PhoneNumberId=arn
+                "DescribePhoneNumber", f"describing {arn}", expected=(ConnectNotFound,), PhoneNumberId=arn
             )
-        except ClientError:
+        except ConnectNotFound:
             return None
         return PhoneNumberState.from_summary(response["ClaimedPhoneNumberSummary"])
 
@@ -186,16 +183,23 @@ class PhoneNumbers:
             state = self.describe_existing(state.arn)
         return state
 
+    def describe_after_lag(self, state: PhoneNumberState) -> PhoneNumberState:
+        """The number's state once a move accepted just before ``state`` was read would show."""
+        self._pause(
+            STALE_STATUS_GRACE_SECONDS, state, waiting_for="Connect to show a move that may have started"
+        )
+        return self.describe_existing(state.arn)
+
     def describe_traffic_distribution_group(self, arn: str) -> TrafficDistributionGroupState | None:
         """The group's status and home instance, or None if Connect says it does not exist."""
         try:
             response = self._call(
                 "DescribeTrafficDistributionGroup",
                 f"describing traffic distribution group {arn}",
-                expected={NOT_FOUND_CODE},
+                expected=(ConnectNotFound,),
                 TrafficDistributionGroupId=arn,
             )
-        except ClientError:
+        except ConnectNotFound:
             return None
         group = response["TrafficDistributionGroup"]
         instance_arn = group.get("InstanceArn", "")
@@ -208,25 +212,31 @@ class PhoneNumbers:
     # Changes -------------------------------------------------------------------------------------------
 
     def start_move(self, state: PhoneNumberState, target_arn: str, client_token: str) -> None:
-        """UpdatePhoneNumber. Raises NumberBusy if another operation holds the number, TargetMissing if the
-        target does not exist."""
+        """UpdatePhoneNumber. Raises ConnectBusy if another operation holds the number, ConnectNotFound if the
+        target does not exist (or, for a traffic distribution group, is not ACTIVE)."""
+        if self.budget.remaining() < MIN_SECONDS_TO_START_A_MOVE:
+            # A move started now could not be seen through: the answer would be FAILED with a move in flight,
+            # which only leaves the rollback more to undo.
+            raise TooLittleTime(
+                f"Only {self.budget.remaining():.0f} s of the time budget were left to move {state.label} to "
+                f"{target_arn}; nothing was moved. Retry the stack operation (a longer ServiceTimeout or "
+                "function Timeout leaves more time)."
+            )
         try:
             self._call(
                 "UpdatePhoneNumber",
                 f"moving {state.label} to {target_arn}",
-                expected={IN_USE_CODE, NOT_FOUND_CODE},
+                expected=(ConnectBusy, ConnectNotFound),
                 PhoneNumberId=state.arn,
                 TargetArn=target_arn,
                 ClientToken=client_token,
             )
-            self.moves_started.add(state.arn)
-        except ClientError as error:
-            if error_code(error) == IN_USE_CODE:
-                # Describe may still show the number CLAIMED (service lag): without a pause the caller's
-                # describe-and-retry loop would spin on the 2 requests/s quota every resource shares.
-                self._pause(POLL_SECONDS, state, waiting_for="another operation on it to finish")
-                raise NumberBusy(error_message(error)) from error
-            raise TargetMissing(error_message(error)) from error
+        except ConnectBusy:
+            # Describe may still show the number CLAIMED (service lag): without a pause the caller's
+            # describe-and-retry loop would spin on the 2 requests/s quota every resource shares.
+            self._pause(POLL_SECONDS, state, waiting_for="another operation on it to finish")
+            raise
+        self.moves_started.add(state.arn)
 
     def wait_for_move(self, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
         """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed if Connect reports FAILED."""
@@ -286,11 +296,11 @@ class PhoneNumbers:
 
     def disassociate_flow(self, state: PhoneNumberState, instance_id: str) -> None:
         """Remove the number's flow association in ``instance_id``; one that is already gone is fine."""
-        with contextlib.suppress(ClientError):
+        with contextlib.suppress(ConnectNotFound):
             self._call(
                 "DisassociatePhoneNumberContactFlow",
                 f"removing the contact flow of {state.label}",
-                expected={NOT_FOUND_CODE},
+                expected=(ConnectNotFound,),
                 PhoneNumberId=state.arn,
                 InstanceId=instance_id,
             )
@@ -298,12 +308,18 @@ class PhoneNumbers:
     # Plumbing ------------------------------------------------------------------------------------------
 
     def _call(
-        self, operation: str, subject: str, *, expected: Collection[str] = (), **params: Any
+        self,
+        operation: str,
+        subject: str,
+        *,
+        expected: Collection[type[ConnectAnswer]] = (),
+        **params: Any,
     ) -> dict[str, Any]:
         """One Connect call, retried on throttling and internal errors until the budget runs out.
 
-        A ClientError whose code is in ``expected`` is re-raised for the caller to handle; any other becomes
-        a ProviderError from the taxonomy, with ``subject`` saying what the call was for.
+        An error that errors.answer_of maps to one of ``expected`` is raised as that answer, for the caller to
+        handle; any other becomes a ProviderError from the taxonomy, with ``subject`` saying what the call
+        was for.
         """
         method = getattr(self._client, xform_name(operation))
         attempt = 0
@@ -311,9 +327,10 @@ class PhoneNumbers:
             try:
                 response = method(**params)
             except ClientError as error:
-                if error_code(error) in expected:
-                    raise
-                if error_code(error) not in RETRYABLE_CODES:
+                answer = answer_of(error)
+                if answer is not None and answer in expected:
+                    raise answer(error_message(error)) from error
+                if not is_retryable(error):
                     raise from_client_error(error, subject=subject) from error
                 self._throttled_at = self._clock()
                 attempt += 1

@@ -99,11 +99,33 @@ class IdempotencyConflict(ProviderError):
     """Connect saw this request's ClientToken with other parameters."""
 
 
+class ConnectAnswer(Exception):
+    """An error answer from Connect that a caller handles itself rather than fail with (see ``answer_of``)."""
+
+
+class ConnectNotFound(ConnectAnswer):
+    """ResourceNotFoundException: the number, target or flow named does not exist (or is not usable)."""
+
+
+class ConnectBusy(ConnectAnswer):
+    """ResourceInUseException: another operation on the number is in flight."""
+
+
 # Codes worth trying again after a pause; botocore's standard retry mode already retried each call a few
 # times before the error reached us.
 RETRYABLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "InternalServiceException"})
 IN_USE_CODE = "ResourceInUseException"
 NOT_FOUND_CODE = "ResourceNotFoundException"
+_ANSWERS: dict[str, type[ConnectAnswer]] = {NOT_FOUND_CODE: ConnectNotFound, IN_USE_CODE: ConnectBusy}
+
+
+def answer_of(error: ClientError) -> type[ConnectAnswer] | None:
+    """Which answer a caller may handle this error as, if any."""
+    return _ANSWERS.get(error_code(error))
+
+
+def is_retryable(error: ClientError) -> bool:
+    return error_code(error) in RETRYABLE_CODES
 
 
 def error_code(error: ClientError) -> str:

@@ -23,8 +23,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import ownership, stacks
 from .client_token import client_token
-from .connect import NumberBusy, PhoneNumbers, PhoneNumberState, TargetMissing
+from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
+    ConnectBusy,
+    ConnectNotFound,
     InternalError,
     InvalidProperties,
     InvalidRequest,
@@ -32,6 +34,7 @@ from .errors import (
     ProviderError,
     RestoreTargetGone,
     TargetNotActive,
+    quote,
 )
 from .ownership import CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
@@ -130,7 +133,9 @@ def delete(request: Request, services: Services) -> Outcome:
         numbers.untag(state, _left_behind(state, owner))
         logger.info("Phone number is not owned by this resource; left alone")
         return done
-    _give_up(request, numbers, state, restore=_on_delete(request.properties) is OnDelete.RESTORE)
+    _give_up(
+        request, numbers, state, restore=_on_delete(request.properties, request.scope) is OnDelete.RESTORE
+    )
     return done
 
 
@@ -165,9 +170,18 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     if not ownership.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation())
     owned_before = ownership.owns(state.tags, owner)
+    target_arn = properties.target.arn
     try:
-        state = ownership.acquire(numbers, numbers.settle(state), owner)
-        state = _move(request, numbers, state, properties.target.arn)
+        state = ownership.acquire(numbers, numbers.settle(state), owner, target_arn)
+        try:
+            state = _move(request, numbers, state, target_arn)
+        except ConnectNotFound as missing:
+            raise _group_not_active(
+                numbers, state, target_arn, if_deleted="choose another TargetArn."
+            ) or InvalidRequest(
+                f"Target {target_arn} was not found when moving {state.label}: Connect said "
+                f"{quote(str(missing))}. Check TargetArn."
+            ) from None
         state = _converge_contact_flow(numbers, state, properties)
         state = ownership.confirm(numbers, state, owner)
     except Exception:
@@ -250,25 +264,30 @@ def _abandon_failed_replacement(
 def _give_up(request: Request, numbers: PhoneNumbers, state: PhoneNumberState, *, restore: bool) -> None:
     """Stop owning the number: back to where it was if ``restore`` or if its request never succeeded."""
     owner = request.owner
-    if restore or ownership.is_pending(state.tags, owner):
-        state = _restore(request, numbers, numbers.settle(state))
+    pending = ownership.is_pending(state.tags, owner)
+    if restore or pending:
+        state = numbers.settle(state)
+        moving_to = state.tags.get(ownership.PENDING_TAG, "") if pending else ""
+        if (
+            moving_to
+            and moving_to != state.target_arn
+            and state.is_claimed_on(state.tags.get(PREVIOUS_TARGET_TAG, ""))
+        ):
+            # Right after a move is accepted, Describe can still show the number CLAIMED where it was: the
+            # failed request may have started one. Look again once that window has passed.
+            state = numbers.settle(numbers.describe_after_lag(state))
+        state = _restore(request, numbers, state)
     state = numbers.untag(state, ownership.owned_tag_keys(state.tags, owner))
     logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
 
 
 def _move(
-    request: Request,
-    numbers: PhoneNumbers,
-    state: PhoneNumberState,
-    target_arn: str,
-    *,
-    target_missing: Callable[[PhoneNumberState, str, str], ProviderError] | None = None,
+    request: Request, numbers: PhoneNumbers, state: PhoneNumberState, target_arn: str
 ) -> PhoneNumberState:
     """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
 
     The flow association stays as it is until Connect has accepted the move, so a refused move changes no
-    routing, and it is put back if the move fails. ``target_missing`` builds the error for a target Connect
-    does not find; by default it blames TargetArn.
+    routing, and it is put back if the move fails. Raises ConnectNotFound if Connect does not find the target.
     """
     token = client_token(
         stack_id=request.stack_id,
@@ -283,12 +302,10 @@ def _move(
             break
         try:
             numbers.start_move(state, target_arn, token)
-        except NumberBusy:
+        except ConnectBusy:
             logger.info("Phone number busy with another operation; waiting for it to settle")
             state = numbers.describe_existing(state.arn)
             continue
-        except TargetMissing as missing:
-            raise _target_not_usable(numbers, state, target_arn, str(missing), target_missing) from None
         try:
             state = _wait_for_move(numbers, state, target_arn)
         except MoveFailed:
@@ -297,38 +314,31 @@ def _move(
     return state
 
 
-def _target_not_usable(
-    numbers: PhoneNumbers,
-    state: PhoneNumberState,
-    target_arn: str,
-    message: str,
-    target_missing: Callable[[PhoneNumberState, str, str], ProviderError] | None,
-) -> ProviderError:
-    """Connect answers "not found" for a group that exists but is not ACTIVE: say which it is."""
-    if ":traffic-distribution-group/" in target_arn:
-        group = numbers.describe_traffic_distribution_group(target_arn)
-        if group is not None and not group.is_active:
-            return TargetNotActive(
-                f"Traffic distribution group {target_arn} is {group.status}, and Connect only moves numbers "
-                f"to an ACTIVE group; {state.label} stays on {state.target_arn}. "
-                f"{_advice_for_group_status(group.status)}"
-            )
-    return (target_missing or _declared_target_missing)(state, target_arn, message)
+def _group_not_active(
+    numbers: PhoneNumbers, state: PhoneNumberState, target_arn: str, *, if_deleted: str
+) -> ProviderError | None:
+    """Connect answers "not found" for a group that exists but is not ACTIVE: say so, if that is the case.
+
+    ``if_deleted`` is the advice for a group on its way out.
+    """
+    if ":traffic-distribution-group/" not in target_arn:
+        return None
+    group = numbers.describe_traffic_distribution_group(target_arn)
+    if group is None or group.is_active:
+        return None
+    return TargetNotActive(
+        f"Traffic distribution group {target_arn} is {group.status}, and Connect only moves numbers to an "
+        f"ACTIVE group; {state.label} stays on {state.target_arn}. "
+        f"{_advice_for_group_status(group.status, if_deleted)}"
+    )
 
 
-def _advice_for_group_status(status: str) -> str:
+def _advice_for_group_status(status: str, if_deleted: str) -> str:
     if status.endswith("IN_PROGRESS"):
         return "Retry the stack operation once the group is ACTIVE."
-    if status == "PENDING_DELETION":
-        return "The group is being deleted: choose another target."
-    return "Fix or recreate the group (see its status in the Connect console), then retry."
-
-
-def _declared_target_missing(state: PhoneNumberState, target_arn: str, message: str) -> ProviderError:
-    return InvalidRequest(
-        f"Target {target_arn} was not found when moving {state.label}: Connect said {message}. "
-        "Check TargetArn."
-    )
+    if status in ("PENDING_DELETION", "DELETED"):
+        return f"The group is being deleted: {if_deleted}"
+    return "Fix the group (its status and reason are in the Connect console), then retry."
 
 
 def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState) -> None:
@@ -389,20 +399,25 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
     if not previous:
         logger.warning("No previous target recorded on the number; retaining it where it is")
         return state
-
-    def restore_target_gone(state: PhoneNumberState, target_arn: str, message: str) -> ProviderError:
-        return RestoreTargetGone(
-            f"OnDelete is Restore, but the previous target {target_arn} no longer exists (Connect said "
-            f"{message}); {state.phone_number or state.arn} was left on {state.target_arn}. To keep it "
-            "there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
-        )
-
     if state.is_on(previous):
         # Not moving: the flow association this resource made goes with it explicitly.
         return _drop_own_contact_flow(numbers, state)
     # Moving: the association stays until Connect accepts the move, so a refused or failed restore leaves the
     # number answering calls as before.
-    return _move(request, numbers, state, previous, target_missing=restore_target_gone)
+    try:
+        return _move(request, numbers, state, previous)
+    except ConnectNotFound as missing:
+        raise _group_not_active(
+            numbers,
+            state,
+            previous,
+            if_deleted="set OnDelete to Retain (or DeletionPolicy: Retain) to keep the number where it is, "
+            "and delete again.",
+        ) or RestoreTargetGone(
+            f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
+            f"{quote(str(missing))}); {state.phone_number or state.arn} was left on {state.target_arn}. To "
+            "keep it there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
+        ) from None
 
 
 def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
@@ -415,10 +430,12 @@ def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> Ph
     return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
-def _on_delete(properties: Mapping[str, Any]) -> OnDelete:
-    """OnDelete as declared; anything unreadable means Retain, the choice that never moves a number."""
-    value = properties.get("OnDelete") if isinstance(properties, Mapping) else None
-    return OnDelete.RESTORE if value == OnDelete.RESTORE.value else OnDelete.RETAIN
+def _on_delete(properties: Any, scope: Scope) -> OnDelete:
+    """OnDelete as declared; a declaration that does not parse means Retain, which never moves a number."""
+    try:
+        return parse_properties(properties, scope).on_delete
+    except InvalidProperties:
+        return OnDelete.RETAIN
 
 
 def _declared_number(properties: Any, scope: Scope) -> str | None:

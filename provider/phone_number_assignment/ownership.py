@@ -39,7 +39,8 @@ STACK_TAG = f"{TAG_PREFIX}StackId"
 LOGICAL_ID_TAG = f"{TAG_PREFIX}LogicalResourceId"
 PREVIOUS_TARGET_TAG = f"{TAG_PREFIX}PreviousTargetArn"
 CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
-# Set with the owner tags by the request that took the number, removed once that request succeeded.
+# Set with the owner tags by the request that took the number, removed once that request succeeded. Its value
+# is the target that request was moving the number to.
 PENDING_TAG = f"{TAG_PREFIX}Pending"
 CLAIM_TAG_PREFIX = f"{TAG_PREFIX}Claim:"
 
@@ -167,6 +168,7 @@ def acquire(
     numbers: PhoneNumbers,
     state: PhoneNumberState,
     owner: Owner,
+    target_arn: str,
     *,
     wall_clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
@@ -175,7 +177,8 @@ def acquire(
     """Make ``owner`` the number's owner, or raise naming who holds or is claiming it.
 
     ``state`` must be settled (not IN_PROGRESS). Returns the number's state after acquiring it, with the
-    previous target recorded; a number taken fresh carries PENDING_TAG until ``confirm``. Another logical ID
+    previous target recorded; a number taken fresh carries PENDING_TAG (naming ``target_arn``, where this
+    request is taking it) until ``confirm``. Another logical ID
     of the same stack may take over (a rename): the restore target it recorded is kept.
     """
     while True:
@@ -218,7 +221,7 @@ def acquire(
             continue
         # Won. The restore target is where the number was before anyone claimed it; the claim tags stay
         # until ``confirm``, which removes them with the pending marker in one write.
-        return numbers.tag(seen, {**owner_tags(owner, seen.target_arn), PENDING_TAG: "true"})
+        return numbers.tag(seen, {**owner_tags(owner, seen.target_arn), PENDING_TAG: target_arn})
 
 
 def _until_visible(

@@ -182,7 +182,7 @@ def test_access_denied_names_the_missing_permission(stack, world, aws_env):
 def test_running_out_of_time_reports_the_move_still_in_progress(stack, world, aws_env):
     aws_env.control.configure(move_seconds=60)
 
-    response = stack.create("MainLine", assign(world), timeout_seconds=21)
+    response = stack.create("MainLine", assign(world), timeout_seconds=24)
 
     assert response.status == "FAILED"
     assert "still IN_PROGRESS" in response.reason
@@ -369,7 +369,7 @@ def test_delete_with_restore_moves_the_number_back_and_removes_the_tags(stack, w
 
 def test_rollback_delete_after_a_failed_move_restores_the_number(stack, world, connect, aws_env):
     aws_env.control.configure(move_seconds=30)
-    failed = stack.create("MainLine", assign(world, OnDelete="Restore"), timeout_seconds=19)
+    failed = stack.create("MainLine", assign(world, OnDelete="Restore"), timeout_seconds=24)
     assert failed.status == "FAILED"
     assert failed.physical_id == world.number_arn
     aws_env.control.configure(move_seconds=0.6)

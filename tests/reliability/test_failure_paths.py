@@ -104,7 +104,7 @@ def test_a_create_cloudformation_timed_out_is_undone_by_a_delete_without_its_arn
     # The invocation ran out of time mid-move (CloudFormation stopped waiting and never got an ARN): the
     # rollback's Delete carries some other physical ID but the same properties.
     aws_env.control.configure(move_seconds=30)
-    stack.create("MainLine", props(world), timeout_seconds=19)
+    stack.create("MainLine", props(world), timeout_seconds=24)
     aws_env.control.configure(move_seconds=0.6)
 
     rollback = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-Timeout-1234")
@@ -286,3 +286,31 @@ def test_a_number_failed_on_the_declared_target_counts_as_on_it(stack, world, co
     assert response.ok, response.reason
     assert len(aws_env.control.moves()) == moves_before
     assert "UpdatePhoneNumber" not in [name for name, _ in operations(aws_env.control)][1:]
+
+
+def test_a_rollback_delete_arriving_while_describe_still_lags_the_move_waits_it_out(
+    stack, world, connect, aws_env
+):
+    # Describe shows the number CLAIMED where it was for 8 s after the move is accepted; the Create (6 s of
+    # budget) gives up before that, and its rollback's Delete arrives while the number still looks unmoved.
+    aws_env.control.configure(move_seconds=9, stale_seconds=8)
+    failed = stack.create("MainLine", props(world), timeout_seconds=24)
+    assert failed.status == "FAILED"
+    assert len(aws_env.control.moves()) == 1
+    aws_env.control.configure(move_seconds=0.6, stale_seconds=0.2)
+
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=failed.physical_id)
+
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world)
+
+
+def test_no_move_is_started_without_time_to_see_it_through(stack, world, connect, aws_env):
+    # 20 s of ServiceTimeout less the 18 s reserve: 2 s, less than a move needs to be seen IN_PROGRESS.
+    response = stack.create("MainLine", props(world, ServiceTimeout="20"))
+
+    assert response.status == "FAILED"
+    assert "nothing was moved" in response.reason
+    assert aws_env.control.moves() == []
+    # Nothing to put back, so the tags are gone before the rollback even comes.
+    assert_untouched(connect, world)
