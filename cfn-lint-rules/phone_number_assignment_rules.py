@@ -282,7 +282,8 @@ class PartitionAndRegion(CloudFormationLintRule):
             for name in (schema.SERVICE_TOKEN, *support.ARN_PROPERTIES):
                 for value in analysis.values(properties[name]) if name in properties else []:
                     parts = support.parse_arn(value.text) if value is not None and value.checkable else None
-                    if parts is not None:
+                    # An ARN without a Region (S3, IAM) is E9104's: it is no Connect ARN at all.
+                    if parts is not None and parts["region"]:
                         yield [*assignment.properties_path, name], f"{assignment.logical_id}: {name}", parts
 
     @staticmethod
@@ -399,6 +400,14 @@ class UnknownAttribute(CloudFormationLintRule):
     description = f"A {TYPE} returns {', '.join(schema.RETURN_ATTRIBUTES)}; Ref is the number's ARN."
     tags = UnknownProperty.tags
 
+    # What other resources call these attributes (AWS::Connect::PhoneNumber's Arn, ...).
+    USUAL_NAMES: ClassVar[dict[str, str]] = {
+        "arn": "PhoneNumberArn",
+        "id": "PhoneNumberId",
+        "address": "PhoneNumber",
+        "e164": "PhoneNumber",
+    }
+
     def match(self, cfn: Any) -> list[RuleMatch]:
         resources = cfn.template.get("Resources", {})
         matches = []
@@ -409,6 +418,8 @@ class UnknownAttribute(CloudFormationLintRule):
             if attribute in schema.RETURN_ATTRIBUTES:
                 continue
             closest = [a for a in schema.RETURN_ATTRIBUTES if a.lower() == attribute.lower()]
+            if not closest and attribute.lower() in self.USUAL_NAMES:
+                closest = [self.USUAL_NAMES[attribute.lower()]]
             closest = closest or support.difflib.get_close_matches(attribute, schema.RETURN_ATTRIBUTES, n=1)
             fix = f"Did you mean {closest[0]}?" if closest else "Use one of those."
             matches.append(
