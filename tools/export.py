@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             file=stderr,
         )
     stdout.write(render(export, args.provider_stack_name))
-    print(f"Exported {len(export.numbers)} numbers on {target.arn}.", file=stderr)
+    count = len(export.numbers)
+    print(f"Exported {count} number{'s' if count != 1 else ''} on {target.arn}.", file=stderr)
     return 0
 
 

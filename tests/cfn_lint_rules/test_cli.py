@@ -15,7 +15,13 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "SAM_CLI_TELEMETRY": "0"}
+    # cfn-lint lints for AWS_REGION (else AWS_DEFAULT_REGION) unless told otherwise.
+    env = {
+        **os.environ,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAM_CLI_TELEMETRY": "0",
+    }
     return subprocess.run(  # noqa: S603 - our own tools
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
