@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt pro
 PORT ?= 4599
 EVENT ?= samples/events/create.json
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
+# cfn-lint rules for Custom::PhoneNumberAssignment (README "Lint your templates"); .cfnlintrc names them too,
+# for cfn-lint and `sam validate --lint` run from this directory.
+CFN_LINT_RULES := cfn-lint-rules
 
-.PHONY: help venv test lint format validate emulator demo invoke build deploy bench lock clean
+.PHONY: help venv test lint format validate lint-template export emulator demo invoke build deploy bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,12 +36,22 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-validate: $(STAMP) ## cfn-lint and sam validate --lint on every template (offline)
-	$(BIN)/cfn-lint $(TEMPLATES)
+validate: $(STAMP) ## cfn-lint (with the project's rules) and sam validate --lint on every template (offline)
+	$(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) -- $(TEMPLATES)
 	@for t in $(TEMPLATES); do \
 	  echo "sam validate --lint $$t"; \
 	  AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file $$t || exit 1; \
 	done
+
+lint-template: $(STAMP) ## cfn-lint TEMPLATE=path with the Custom::PhoneNumberAssignment rules (LINT_ARGS="--regions ...")
+	@test -n "$(TEMPLATE)" || { echo "usage: make lint-template TEMPLATE=path/to/template.yaml [LINT_ARGS='--regions eu-west-2']"; exit 2; }
+	$(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) $(LINT_ARGS) -- $(TEMPLATE)
+
+# stdout carries only the template (`make export TARGET=... > estate.yaml`): the venv's bootstrap goes to stderr.
+export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN; read-only; PREFIX=+1206 filters)
+	@$(MAKE) --no-print-directory -s venv >&2
+	@test -n "$(TARGET)" || { echo "usage: make export TARGET=<instance or traffic distribution group ARN> [PREFIX=+1206]" >&2; exit 2; }
+	@PYTHONPATH=provider $(BIN)/python -m tools.export $(TARGET) $(if $(PREFIX),--prefix $(PREFIX))
 
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT) until interrupted
 	$(BIN)/python -m local_aws.connect.server --port $(PORT)

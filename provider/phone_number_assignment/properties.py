@@ -16,20 +16,26 @@ from typing import Any
 from botocore.utils import ArnParser, InvalidArnException
 
 from .errors import InvalidProperties, quote
-
-UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_UUID = UUID_PATTERN.pattern
-PHONE_NUMBER_RESOURCE = re.compile(rf"phone-number/(?P<id>{_UUID})")
-INSTANCE_RESOURCE = re.compile(rf"instance/(?P<id>{_UUID})")
-TRAFFIC_DISTRIBUTION_GROUP_RESOURCE = re.compile(rf"traffic-distribution-group/(?P<id>{_UUID})")
-CONTACT_FLOW_RESOURCE = re.compile(rf"instance/(?P<instance_id>{_UUID})/contact-flow/(?P<id>{_UUID})")
+from .schema import (
+    CLOUDFORMATION_PROPERTIES,
+    CONTACT_FLOW_RESOURCE,
+    DESCRIPTIONS,
+    INSTANCE_RESOURCE,
+    ON_DELETE_RESTORE,
+    ON_DELETE_RETAIN,
+    OPTIONAL,
+    PHONE_NUMBER_RESOURCE,
+    REQUIRED,
+    TRAFFIC_DISTRIBUTION_GROUP_RESOURCE,
+    UUID_PATTERN,
+)
 
 _arn_parser = ArnParser()
 
 
 class OnDelete(StrEnum):
-    RETAIN = "Retain"
-    RESTORE = "Restore"
+    RETAIN = ON_DELETE_RETAIN
+    RESTORE = ON_DELETE_RESTORE
 
 
 @dataclass(frozen=True)
@@ -71,10 +77,7 @@ class AssignmentProperties:
     contact_flow: ContactFlow | None = None
 
 
-REQUIRED = ("PhoneNumberId", "TargetArn")
-OPTIONAL = ("OnDelete", "ContactFlowArn")
-# CloudFormation puts ServiceToken (and ServiceTimeout, when the template sets it) among the properties.
-ALLOWED = frozenset((*REQUIRED, *OPTIONAL, "ServiceToken", "ServiceTimeout"))
+ALLOWED = frozenset((*REQUIRED, *OPTIONAL, *CLOUDFORMATION_PROPERTIES))
 ALLOWED_LIST = ", ".join((*REQUIRED, *OPTIONAL))
 
 
@@ -111,9 +114,7 @@ def _reject_unknown(properties: Mapping[Any, Any]) -> None:
     for name in properties:
         if name in ALLOWED:
             continue
-        hint = difflib.get_close_matches(
-            str(name), ALLOWED - {"ServiceToken", "ServiceTimeout"}, n=1, cutoff=0.6
-        )
+        hint = difflib.get_close_matches(str(name), ALLOWED - set(CLOUDFORMATION_PROPERTIES), n=1, cutoff=0.6)
         suggestion = f" Did you mean {hint[0]}?" if hint else ""
         raise InvalidProperties(
             f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
@@ -130,12 +131,7 @@ def _string(properties: Mapping[str, Any], name: str) -> str:
 
 
 def _describe(name: str) -> str:
-    return {
-        "PhoneNumberId": "the phone number's ID or its full phone-number ARN",
-        "TargetArn": "the ARN of an Amazon Connect instance or traffic distribution group",
-        "OnDelete": "Retain or Restore",
-        "ContactFlowArn": "the ARN of a contact flow in the target instance (or the group's own instance)",
-    }[name]
+    return DESCRIPTIONS[name]
 
 
 def _parse_connect_arn(name: str, value: str, scope: Scope) -> str:

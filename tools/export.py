@@ -1,0 +1,283 @@
+"""``make export TARGET=<instance or traffic distribution group ARN>``: adopt what already exists.
+
+Lists the phone numbers claimed to the target (ListPhoneNumbersV2, paginated), reads each one
+(DescribePhoneNumber: status and ownership tags) and, for an instance, their contact flows
+(ListFlowAssociations), then prints a ready-to-deploy template declaring exactly that state: one
+Custom::PhoneNumberAssignment per number, OnDelete: Retain. Deploying it moves nothing (every number is
+already CLAIMED on its target); it puts the numbers under the stack (the provider's ownership tags).
+
+Read-only: no other Connect operation is called. The client is boto3's default (profile, credentials,
+AWS_ENDPOINT_URL_CONNECT) in the target ARN's Region, with botocore's adaptive retry mode, which slows down
+on throttling: DescribePhoneNumber's default quota is 2 requests per second.
+
+Runs on the developer's machine, never in the Lambda: it lives outside provider/ and is not shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import boto3
+import yaml
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import ArnParser, InvalidArnException
+
+from phone_number_assignment import schema
+from phone_number_assignment.ownership import CLAIM_TAG_PREFIX, LOGICAL_ID_TAG, STACK_TAG
+
+READ_ONLY_NOTICE = (
+    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber and "
+    "ListFlowAssociations, and changes nothing."
+)
+# CloudFormation's quota of resources per stack ("Understand CloudFormation quotas").
+RESOURCES_PER_STACK = 500
+DEFAULT_PROVIDER_STACK = "phone-number-assignment"
+# The Sub form keeps the template free of a literal partition, Region and account: cfn-lint and the rules
+# accept it whatever Region they lint for, and in another account or Region the IDs name nothing, so a
+# deployment there fails at the first Describe without changing anything.
+ARN_PREFIX = "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:"
+
+
+class UsageError(Exception):
+    """The command line names no valid target: nothing was called."""
+
+
+@dataclass(frozen=True)
+class Target:
+    arn: str
+    kind: str  # "instance" or "traffic-distribution-group"
+    id: str
+    region: str
+
+    @property
+    def is_instance(self) -> bool:
+        return self.kind == "instance"
+
+
+@dataclass(frozen=True)
+class Number:
+    id: str
+    arn: str
+    phone_number: str
+    contact_flow_arn: str | None = None
+
+    @property
+    def logical_id(self) -> str:
+        digits = "".join(c for c in self.phone_number if c.isdigit())
+        return f"Number{digits}" if digits else f"Number{self.id.replace('-', '')}"
+
+
+@dataclass
+class Export:
+    target: Target
+    numbers: list[Number] = field(default_factory=list)
+    # One line each for stderr: numbers left out and why, things the template does not declare.
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_target(value: str) -> Target:
+    try:
+        arn = ArnParser().parse_arn(value) if value.startswith("arn:") else None
+    except InvalidArnException:
+        arn = None
+    if arn is None or arn["service"] != "connect":
+        raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; got {value!r}.")
+    for kind, pattern in (
+        ("instance", schema.INSTANCE_RESOURCE),
+        ("traffic-distribution-group", schema.TRAFFIC_DISTRIBUTION_GROUP_RESOURCE),
+    ):
+        match = pattern.fullmatch(arn["resource"])
+        if match:
+            target_id = match["id"].lower()
+            normalised = f"arn:{arn['partition']}:connect:{arn['region']}:{arn['account']}:{kind}/{target_id}"
+            return Target(normalised, kind, target_id, arn["region"])
+    raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; {value!r} names neither.")
+
+
+def connect_client(target: Target) -> Any:
+    return boto3.client(
+        "connect", region_name=target.region, config=Config(retries={"mode": "adaptive", "max_attempts": 10})
+    )
+
+
+def collect(client: Any, target: Target, prefix: str | None = None) -> Export:
+    export = Export(target)
+    flows = _flows(client, target, export)
+    listing: dict[str, Any] = {"TargetArn": target.arn}
+    if prefix:
+        listing["PhoneNumberPrefix"] = prefix
+    for page in client.get_paginator("list_phone_numbers_v2").paginate(**listing):
+        for summary in page.get("ListPhoneNumbersSummaryList", []):
+            number = _adoptable(client, target, summary, export)
+            if number is not None:
+                export.numbers.append(
+                    Number(number.id, number.arn, number.phone_number, flows.get(number.id))
+                )
+    export.numbers.sort(key=lambda n: (n.phone_number, n.id))
+    return export
+
+
+def _same_arn(first: str, second: str) -> bool:
+    # Connect reports lower-case IDs; a user may have typed them in upper case.
+    return first.lower() == second.lower()
+
+
+def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: Export) -> Number | None:
+    """The listed number if a stack can adopt it as it is; otherwise None, with the reason in ``export``."""
+    label = summary.get("PhoneNumber") or summary["PhoneNumberId"]
+    listed_target = summary.get("TargetArn", "")
+    if not _same_arn(listed_target, target.arn):
+        # ListPhoneNumbersV2 on an instance also lists the numbers of its traffic distribution groups.
+        export.skipped.append(
+            f"skipped {label}: it is claimed to {listed_target}, not to the target; export that target for it"
+        )
+        return None
+    described = client.describe_phone_number(PhoneNumberId=summary["PhoneNumberArn"])[
+        "ClaimedPhoneNumberSummary"
+    ]
+    status = described.get("PhoneNumberStatus", {}).get("Status")
+    if status != "CLAIMED" or not _same_arn(described.get("TargetArn", ""), target.arn):
+        export.skipped.append(
+            f"skipped {label}: it is {status} on {described.get('TargetArn')} (an operation is under way or "
+            "failed); export again once it is CLAIMED"
+        )
+        return None
+    tags = described.get("Tags") or {}
+    if STACK_TAG in tags:
+        export.skipped.append(
+            f"skipped {label}: already assigned by {tags.get(LOGICAL_ID_TAG, '?')} in stack {tags[STACK_TAG]}"
+        )
+        return None
+    if any(key.startswith(CLAIM_TAG_PREFIX) for key in tags):
+        export.skipped.append(f"skipped {label}: a stack is claiming it right now; export again later")
+        return None
+    return Number(
+        described["PhoneNumberId"].lower(), described["PhoneNumberArn"], described.get("PhoneNumber", "")
+    )
+
+
+def _flows(client: Any, target: Target, export: Export) -> dict[str, str]:
+    """Phone-number ID -> the ARN of the contact flow it is associated with in the target instance."""
+    if not target.is_instance:
+        export.notes.append(
+            "note: contact flows are not exported for a traffic distribution group; the template declares "
+            "no ContactFlowArn, and deploying it leaves the numbers' flow associations as they are"
+        )
+        return {}
+    flows: dict[str, str] = {}
+    try:
+        pages = client.get_paginator("list_flow_associations").paginate(
+            InstanceId=target.id, ResourceType="VOICE_PHONE_NUMBER"
+        )
+        for page in pages:
+            for association in page.get("FlowAssociationSummaryList", []):
+                number_id = association["ResourceId"].rsplit("/", 1)[-1].lower()
+                flow = association["FlowId"]
+                if not flow.startswith("arn:"):
+                    flow = f"{target.arn}/contact-flow/{flow}"
+                flows[number_id] = flow
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        export.notes.append(
+            f"note: contact flows could not be read ({code}: connect:ListFlowAssociations); the template "
+            "declares no ContactFlowArn, and deploying it leaves the numbers' flow associations as they are"
+        )
+        return {}
+    return flows
+
+
+def _portable(arn: str) -> dict[str, str]:
+    resource = arn.split(":", 5)[5]
+    return {"Fn::Sub": ARN_PREFIX + resource}
+
+
+def render(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) -> str:
+    """The template, as YAML, declaring every exported number where it is now."""
+    target = export.target
+    count = len(export.numbers)
+    resources: dict[str, Any] = {}
+    for number in export.numbers:
+        properties: dict[str, Any] = {
+            schema.SERVICE_TOKEN: {"Fn::ImportValue": {"Fn::Sub": "${ProviderStackName}-ServiceToken"}},
+            "PhoneNumberId": number.id,
+            "TargetArn": _portable(target.arn),
+            "OnDelete": schema.ON_DELETE_RETAIN,
+        }
+        if number.contact_flow_arn:
+            properties["ContactFlowArn"] = _portable(number.contact_flow_arn)
+        resources[number.logical_id] = {
+            "Type": schema.RESOURCE_TYPE,
+            "Metadata": {"PhoneNumber": number.phone_number},
+            "Properties": properties,
+        }
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": (
+            f"Adopts the {count} phone number{'s' if count != 1 else ''} claimed to {target.kind} "
+            f"{target.id} (written by make export). Deploying it moves nothing: it puts the numbers under "
+            "this stack."
+        ),
+        "Parameters": {
+            "ProviderStackName": {
+                "Type": "String",
+                "Default": provider_stack_name,
+                "Description": "Name of the stack deployed from template.yaml (exports <name>-ServiceToken).",
+            }
+        },
+        "Resources": resources,
+    }
+    header = (
+        f"# Written by `make export TARGET={target.arn}` (read-only).\n"
+        "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
+    )
+    return header + yaml.safe_dump(template, sort_keys=False, width=1000)
+
+
+def _report(lines: Iterable[str], stream: TextIO) -> None:
+    for line in lines:
+        print(line, file=stream)
+
+
+def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make export", description="Print a template that adopts the numbers on a Connect target."
+    )
+    parser.add_argument("target", help="ARN of the Connect instance or traffic distribution group")
+    parser.add_argument("--prefix", help="only numbers starting with this prefix, e.g. +1206 (to split)")
+    parser.add_argument("--provider-stack-name", default=DEFAULT_PROVIDER_STACK)
+    args = parser.parse_args(argv)
+    try:
+        target = parse_target(args.target)
+    except UsageError as error:
+        print(f"make export: {error}", file=stderr)
+        return 2
+    print(READ_ONLY_NOTICE, file=stderr)
+    try:
+        export = collect(connect_client(target), target, args.prefix)
+    except (ClientError, BotoCoreError) as error:
+        print(f"make export: reading {target.arn} failed: {error}", file=stderr)
+        return 1
+    _report(export.notes + export.skipped, stderr)
+    if not export.numbers:
+        print(f"make export: no number on {target.arn} to adopt; no template written.", file=stderr)
+        return 1
+    if len(export.numbers) > RESOURCES_PER_STACK:
+        print(
+            f"warning: {len(export.numbers)} numbers, but a stack holds at most {RESOURCES_PER_STACK} "
+            "resources: split the estate with PREFIX= (e.g. by area code) into several stacks.",
+            file=stderr,
+        )
+    stdout.write(render(export, args.provider_stack_name))
+    count = len(export.numbers)
+    print(f"Exported {count} number{'s' if count != 1 else ''} on {target.arn}.", file=stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
