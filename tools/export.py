@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
 from phone_number_assignment import schema
-from phone_number_assignment.ownership import CLAIM_TAG_PREFIX, LOGICAL_ID_TAG, STACK_TAG
+from phone_number_assignment.tags import CLAIM_TAG_PREFIX, LOGICAL_ID_TAG, STACK_TAG
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber and "

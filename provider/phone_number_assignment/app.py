@@ -19,11 +19,12 @@ from botocore.utils import ArnParser, InvalidArnException
 
 from . import lifecycle
 from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client
-from .connect import Budget, PhoneNumbers
+from .connect import PhoneNumbers
 from .errors import TooLittleTime
 from .properties import Scope
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
+from .waiting import Budget
 
 # The provider starts its answer at least this long before Lambda or CloudFormation would give up on it (the
 # watchdog, responder.WATCHDOG_LEAD_SECONDS, fires later than that). Before it, a reserve for one Connect call

@@ -1,9 +1,9 @@
-"""The Connect calls this provider makes, and the waiting between them.
+"""The Connect calls this provider makes.
 
 Each call goes through botocore's standard retry mode first (see clients.py); what still fails with
-throttling or an internal error is tried again here, with capped exponential backoff and full jitter, until
-the invocation's time budget runs out. Moves are asynchronous: ``wait_for_move`` polls DescribePhoneNumber
-until the number is CLAIMED on the target, which is the only observation that means success.
+throttling or an internal error is tried again here until the invocation's time budget runs out. Moves are
+asynchronous: ``wait_for_move`` polls DescribePhoneNumber until the number is CLAIMED on the target, which is
+the only observation that means success. How long and how often it waits is waiting.py's policy.
 """
 
 from __future__ import annotations
@@ -34,45 +34,17 @@ from .errors import (
     quote,
 )
 from .telemetry import logger
+from .waiting import (
+    MIN_SECONDS_TO_START_A_MOVE,
+    POLL_SECONDS,
+    STALE_STATUS_GRACE_SECONDS,
+    Budget,
+    Pacing,
+)
 
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
 FAILED = "FAILED"
-
-# Poll schedule while a move runs. The first look comes after one second because the service keeps showing
-# the old state for a moment after UpdatePhoneNumber; then about once a second (at most one Describe per
-# second of move, and CloudFormation hears within a second of completion); after FAST_POLL_SECONDS a long
-# move is polled less often, up to SLOW_POLL_SECONDS, to leave the 2 requests/s quota to other resources.
-FIRST_POLL_SECONDS = 1.0
-POLL_SECONDS = 1.0
-POLL_JITTER = 0.2
-FAST_POLL_SECONDS = 30.0
-SLOW_POLL_SECONDS = 5.0
-# While the quota is contended (a call of this invocation was throttled, by botocore's retries or ours, in
-# the last CONTENTION_SECONDS) a poll that finds the move still running only takes a request from another
-# resource of the stack: then the move is polled at most every CONTENDED_POLL_SECONDS.
-CONTENDED_POLL_SECONDS = 3.0
-CONTENTION_SECONDS = 10.0
-# Retry pause after throttling or an internal error: full jitter on a capped exponential.
-RETRY_BASE_SECONDS = 0.5
-RETRY_CAP_SECONDS = 8.0
-# A FAILED status seen right after our call may be the previous move's outcome, still shown during the
-# service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
-STALE_STATUS_GRACE_SECONDS = 5.0
-# A move is only started with at least this much of the budget left: time to see it IN_PROGRESS at least.
-MIN_SECONDS_TO_START_A_MOVE = 3.0
-
-
-class Budget:
-    """The time this invocation may spend on Connect before it must answer CloudFormation."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._deadline = clock() + seconds
-        self.seconds = seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self._deadline - self._clock())
 
 
 @dataclass(frozen=True)
@@ -149,8 +121,7 @@ class PhoneNumbers:
         self.budget = budget
         self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()  # jitter, not security
-        self._throttled_at: float | None = None
+        self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
         # Numbers whose move Connect accepted in this invocation: a failure leaves something to undo there.
         self.moves_started: set[str] = set()
 
@@ -177,7 +148,7 @@ class PhoneNumbers:
 
     def settle(self, state: PhoneNumberState) -> PhoneNumberState:
         """Wait until no operation is in flight on the number (someone else's move, or an earlier attempt)."""
-        schedule = self._poll_schedule()
+        schedule = self._pacing.poll_delays()
         while state.status == IN_PROGRESS:
             self._pause(next(schedule), state, waiting_for="another operation on it to finish")
             state = self.describe_existing(state.arn)
@@ -242,12 +213,10 @@ class PhoneNumbers:
         """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed if Connect reports FAILED."""
         started = self._clock()
         seen_in_progress = False
-        schedule = self._poll_schedule()
+        schedule = self._pacing.move_poll_delays()
         state = before
         while True:
             delay = next(schedule)
-            if self._contended():
-                delay = max(delay, CONTENDED_POLL_SECONDS)
             self._pause(delay, state, waiting_for=f"its move to {target_arn}")
             state = self.describe(before.arn)
             if state is None:
@@ -332,9 +301,9 @@ class PhoneNumbers:
                     raise answer(error_message(error)) from error
                 if not is_retryable(error):
                     raise from_client_error(error, subject=subject) from error
-                self._throttled_at = self._clock()
+                self._pacing.note_throttled()
                 attempt += 1
-                delay = self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
+                delay = self._pacing.retry_delay(attempt)
                 # A call started within the budget ends within the reserve kept after it
                 # (app.budget_seconds): the only question is whether the pause itself still fits.
                 if delay >= self.budget.remaining():
@@ -350,24 +319,8 @@ class PhoneNumbers:
                 self._sleep(delay)
                 continue
             if (response.get("ResponseMetadata") or {}).get("RetryAttempts"):
-                self._throttled_at = self._clock()  # botocore's own retries got it through
+                self._pacing.note_throttled()  # botocore's own retries got it through
             return response
-
-    def _contended(self) -> bool:
-        """Whether a call of this invocation was throttled (or failed and retried) recently."""
-        return self._throttled_at is not None and self._clock() - self._throttled_at < CONTENTION_SECONDS
-
-    def _poll_schedule(self):
-        """Delays between Describes while waiting: see the constants at the top of this module."""
-        waited = FIRST_POLL_SECONDS
-        yield FIRST_POLL_SECONDS
-        interval = POLL_SECONDS
-        while True:
-            if waited > FAST_POLL_SECONDS:
-                interval = min(SLOW_POLL_SECONDS, interval * 1.5)
-            delay = interval * (1 + self._rng.uniform(0, POLL_JITTER))
-            waited += delay
-            yield delay
 
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()

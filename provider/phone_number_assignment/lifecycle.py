@@ -8,7 +8,7 @@ had before this stack took it.
 Failure paths are designed with CloudFormation's next request in mind. Once the properties parse, a failed
 Create or Update answers with the declared number's ARN (``failure_physical_id``), so the rollback reaches
 the number. A number taken by a Create or replacement that did not succeed carries the pending marker
-(ownership.PENDING_TAG): the rollback's Delete, or the rollback Update whose OldResourceProperties name it,
+(PENDING_TAG): the rollback's Delete, or the rollback Update whose OldResourceProperties name it,
 puts it back where it was and removes this stack's tags, whatever OnDelete says.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import ownership, stacks
+from . import ownership, stacks, tags
 from .client_token import client_token
 from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
@@ -36,8 +36,8 @@ from .errors import (
     TargetNotActive,
     quote,
 )
-from .ownership import CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
+from .tags import CONTACT_FLOW_TAG, PENDING_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger, metrics
 
 
@@ -127,8 +127,8 @@ def delete(request: Request, services: Services) -> Outcome:
     if state is None:
         logger.info("Phone number no longer exists; nothing to delete")
         return done
-    pending = ownership.is_pending(state.tags, owner)
-    if not ownership.owns(state.tags, owner) or (only_if_pending and not pending):
+    pending = tags.is_pending(state.tags, owner)
+    if not tags.owns(state.tags, owner) or (only_if_pending and not pending):
         # A claim this resource's failed Create left mid-way is its own to withdraw; nothing else is.
         numbers.untag(state, _left_behind(state, owner))
         logger.info("Phone number is not owned by this resource; left alone")
@@ -163,13 +163,13 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     numbers = services.numbers
     owner = request.owner
     state = numbers.describe_existing(properties.phone_number_arn)
-    holder = ownership.Owner.from_tags(state.tags)
+    holder = Owner.from_tags(state.tags)
     if holder is not None and holder.stack_id != owner.stack_id:
         raise ownership.conflict(state, holder)  # at once: no waiting for a move that is not ours
     _check_target(numbers, properties)
-    if not ownership.owns(state.tags, owner):
+    if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation())
-    owned_before = ownership.owns(state.tags, owner)
+    owned_before = tags.owns(state.tags, owner)
     target_arn = properties.target.arn
     try:
         state = ownership.acquire(numbers, numbers.settle(state), owner, target_arn)
@@ -231,10 +231,10 @@ def _undo_untouched_claim(numbers: PhoneNumbers, arn: str, owner: Owner) -> None
 def _left_behind(state: PhoneNumberState, owner: Owner) -> list[str]:
     """The tags a request of ``owner`` that never succeeded left: all of them if it got as far as owning the
     number (pending), else at most its claim."""
-    if ownership.is_pending(state.tags, owner):
-        return ownership.owned_tag_keys(state.tags, owner)
-    claim = ownership.claim_key(owner)
-    return [claim] if claim in state.tags and not ownership.owns(state.tags, owner) else []
+    if tags.is_pending(state.tags, owner):
+        return tags.owned_tag_keys(state.tags, owner)
+    claim = tags.claim_key(owner)
+    return [claim] if claim in state.tags and not tags.owns(state.tags, owner) else []
 
 
 def _abandon_failed_replacement(
@@ -253,7 +253,7 @@ def _abandon_failed_replacement(
         return
     try:
         state = services.numbers.describe(old_arn)
-        if state is None or not ownership.is_pending(state.tags, request.owner):
+        if state is None or not tags.is_pending(state.tags, request.owner):
             return
         logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
         _give_up(request, services.numbers, state, restore=True)
@@ -264,10 +264,10 @@ def _abandon_failed_replacement(
 def _give_up(request: Request, numbers: PhoneNumbers, state: PhoneNumberState, *, restore: bool) -> None:
     """Stop owning the number: back to where it was if ``restore`` or if its request never succeeded."""
     owner = request.owner
-    pending = ownership.is_pending(state.tags, owner)
+    pending = tags.is_pending(state.tags, owner)
     if restore or pending:
         state = numbers.settle(state)
-        moving_to = state.tags.get(ownership.PENDING_TAG, "") if pending else ""
+        moving_to = state.tags.get(PENDING_TAG, "") if pending else ""
         if (
             moving_to
             and moving_to != state.target_arn
@@ -277,7 +277,7 @@ def _give_up(request: Request, numbers: PhoneNumbers, state: PhoneNumberState, *
             # failed request may have started one. Look again once that window has passed.
             state = numbers.settle(numbers.describe_after_lag(state))
         state = _restore(request, numbers, state)
-    state = numbers.untag(state, ownership.owned_tag_keys(state.tags, owner))
+    state = numbers.untag(state, tags.owned_tag_keys(state.tags, owner))
     logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
 
 

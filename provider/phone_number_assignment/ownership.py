@@ -1,10 +1,4 @@
-"""Which stack's assignment owns a phone number, recorded as tags on the number itself.
-
-CloudFormation does not hand a resource's Data back on Delete, so the number carries what the provider must
-remember: the owning stack and logical ID, the target it had before (what OnDelete: Restore returns to), the
-contact flow the provider associated and, until the Create or replacement that took the number has
-succeeded, a pending marker. A Delete that finds the marker (CloudFormation's rollback of that failed
-request) puts the number back where it was, whatever OnDelete says: the assignment never existed.
+"""Taking ownership of a phone number: the claim protocol over the tags of tags.py.
 
 Two stacks (or two resources of one stack) that declare the same number at the same moment must not both
 win. Tags are last-writer-wins with no compare-and-set, so a fresh claim is made in steps:
@@ -26,23 +20,21 @@ within the settle time; the acceptance suite measures the delay on a real accoun
 from __future__ import annotations
 
 import datetime
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .connect import PhoneNumbers, PhoneNumberState
 from .errors import ClaimInProgress, OwnershipConflict, TagsNotVisible
-
-TAG_PREFIX = "PhoneNumberAssignment:"
-STACK_TAG = f"{TAG_PREFIX}StackId"
-LOGICAL_ID_TAG = f"{TAG_PREFIX}LogicalResourceId"
-PREVIOUS_TARGET_TAG = f"{TAG_PREFIX}PreviousTargetArn"
-CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
-# Set with the owner tags by the request that took the number, removed once that request succeeded. Its value
-# is the target that request was moving the number to.
-PENDING_TAG = f"{TAG_PREFIX}Pending"
-CLAIM_TAG_PREFIX = f"{TAG_PREFIX}Claim:"
+from .tags import (
+    CLAIM_TAG_PREFIX,
+    PENDING_TAG,
+    PREVIOUS_TARGET_TAG,
+    TAG_PREFIX,
+    Owner,
+    claim_key,
+    owner_tags,
+)
 
 CLAIM_WRITE_LEASE_SECONDS = 0.75
 # Lambda clocks are NTP-synchronised to well under this; it pads the wait for clock disagreement.
@@ -57,53 +49,6 @@ CLAIM_VISIBILITY_POLL_SECONDS = 0.25
 # clients.CALL_WORST_CASE_SECONDS) and clock skew.
 CLAIM_CONVERT_BY_SECONDS = 20.0
 CLAIM_EXPIRY_SECONDS = 40
-
-
-@dataclass(frozen=True)
-class Owner:
-    stack_id: str
-    logical_id: str
-
-    @classmethod
-    def from_tags(cls, tags: Mapping[str, str]) -> Owner | None:
-        if STACK_TAG not in tags:
-            return None
-        return cls(tags[STACK_TAG], tags.get(LOGICAL_ID_TAG, ""))
-
-    def describe(self) -> str:
-        return f"{self.logical_id} in stack {self.stack_id}"
-
-
-def owner_tags(owner: Owner, previous_target_arn: str) -> dict[str, str]:
-    return {
-        STACK_TAG: owner.stack_id,
-        LOGICAL_ID_TAG: owner.logical_id,
-        PREVIOUS_TARGET_TAG: previous_target_arn,
-    }
-
-
-def owned_tag_keys(tags: Mapping[str, str], owner: Owner) -> list[str]:
-    """The tags ``owner`` wrote: everything of this provider's but other contenders' claims."""
-    own_claim = claim_key(owner)
-    return sorted(
-        key
-        for key in tags
-        if key.startswith(TAG_PREFIX) and (not key.startswith(CLAIM_TAG_PREFIX) or key == own_claim)
-    )
-
-
-def owns(tags: Mapping[str, str], owner: Owner) -> bool:
-    return Owner.from_tags(tags) == owner
-
-
-def is_pending(tags: Mapping[str, str], owner: Owner) -> bool:
-    """Whether ``owner`` took the number in a request that has not succeeded (yet, or ever)."""
-    return owns(tags, owner) and PENDING_TAG in tags
-
-
-def claim_key(owner: Owner) -> str:
-    identity = f"{owner.stack_id}\n{owner.logical_id}"
-    return CLAIM_TAG_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def conflict(state: PhoneNumberState, holder: Owner) -> OwnershipConflict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phone_number_assignment.ownership import CONTACT_FLOW_TAG
+from phone_number_assignment.tags import CONTACT_FLOW_TAG
 from tests.conftest import describe
 from tests.provider.test_lifecycle import assign, calls_named, mutating_calls
 

@@ -8,8 +8,9 @@ import random
 import pytest
 from botocore.exceptions import ClientError
 
-from phone_number_assignment import connect
-from phone_number_assignment.connect import Budget, PhoneNumbers, PhoneNumberState
+from phone_number_assignment import waiting
+from phone_number_assignment.connect import PhoneNumbers, PhoneNumberState
+from phone_number_assignment.waiting import Budget
 
 ARN = "arn:aws:connect:us-east-1:123456789012:phone-number/11111111-1111-4111-8111-111111111111"
 SOURCE = "arn:aws:connect:us-east-1:123456789012:instance/22222222-2222-4222-8222-222222222222"
@@ -78,8 +79,8 @@ def test_uncontended_moves_are_polled_about_once_a_second():
     state = numbers(client, clock).wait_for_move(BEFORE, TARGET)
 
     assert state.is_claimed_on(TARGET)
-    assert clock.pauses[0] == connect.FIRST_POLL_SECONDS
-    assert all(pause <= connect.POLL_SECONDS * (1 + connect.POLL_JITTER) for pause in clock.pauses)
+    assert clock.pauses[0] == waiting.FIRST_POLL_SECONDS
+    assert all(pause <= waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER) for pause in clock.pauses)
     assert len(client.describes) >= 4
 
 
@@ -97,8 +98,8 @@ def test_after_throttling_polls_are_spaced_out(how):
 
     assert state.is_claimed_on(TARGET)
     polls = [t for t in client.describes if t > waited_from]
-    assert polls[0] - waited_from >= connect.CONTENDED_POLL_SECONDS
-    assert all(b - a >= connect.CONTENDED_POLL_SECONDS for a, b in itertools.pairwise(polls))
+    assert polls[0] - waited_from >= waiting.CONTENDED_POLL_SECONDS
+    assert all(b - a >= waiting.CONTENDED_POLL_SECONDS for a, b in itertools.pairwise(polls))
 
 
 def test_contention_is_forgotten_after_a_quiet_while():
@@ -106,9 +107,9 @@ def test_contention_is_forgotten_after_a_quiet_while():
     client = FakeConnect(clock, done_at=1000.0, throttle_first=1)
     phone_numbers = numbers(client, clock)
     phone_numbers.describe(ARN)
-    clock.now += connect.CONTENTION_SECONDS  # nothing throttled since
+    clock.now += waiting.CONTENTION_SECONDS  # nothing throttled since
 
     client.done_at = clock.now + 3
     phone_numbers.wait_for_move(BEFORE, TARGET)
 
-    assert clock.pauses[-1] < connect.CONTENDED_POLL_SECONDS
+    assert clock.pauses[-1] < waiting.CONTENDED_POLL_SECONDS

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from phone_number_assignment.ownership import LOGICAL_ID_TAG, PREVIOUS_TARGET_TAG, STACK_TAG
+from phone_number_assignment.tags import LOGICAL_ID_TAG, PREVIOUS_TARGET_TAG, STACK_TAG
 from tests.conftest import describe
 
 MUTATING = {

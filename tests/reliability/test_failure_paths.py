@@ -13,7 +13,7 @@ import time
 import pytest
 
 from phone_number_assignment import ownership
-from phone_number_assignment.ownership import CLAIM_TAG_PREFIX, PENDING_TAG, Owner, claim_key
+from phone_number_assignment.tags import CLAIM_TAG_PREFIX, PENDING_TAG, STACK_TAG, Owner, claim_key
 from tests.reliability.helpers import mutating, operations, props, provider_tags, state_of
 
 CLAIMED, FAILED = "CLAIMED", "FAILED"
@@ -162,7 +162,7 @@ def test_rollback_update_keeping_the_old_physical_id_gives_up_the_new_number(
     assert rollback.ok, rollback.reason
     assert rollback.physical_id == world.number_arn
     assert_untouched(connect, world, world.other_number_arn)
-    assert provider_tags(connect, world.number_arn)[ownership.STACK_TAG] == stack.stack_id
+    assert provider_tags(connect, world.number_arn)[STACK_TAG] == stack.stack_id
 
 
 @pytest.mark.parametrize("after_the_move", [False, True])
@@ -182,7 +182,7 @@ def test_rollback_through_the_new_physical_id_then_delete_gives_up_the_new_numbe
 
     assert cleanup.ok, cleanup.reason
     assert_untouched(connect, world, world.other_number_arn)
-    assert provider_tags(connect, world.number_arn)[ownership.STACK_TAG] == stack.stack_id
+    assert provider_tags(connect, world.number_arn)[STACK_TAG] == stack.stack_id
 
 
 # ---- CloudFormation's own deadline ----------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_a_dead_claim_stops_blocking_after_its_expiry_and_is_cleared(stack, worl
     assert response.ok, response.reason
     tags = provider_tags(connect, world.number_arn)
     assert [key for key in tags if key.startswith(CLAIM_TAG_PREFIX)] == []
-    assert tags[ownership.STACK_TAG] == stack.stack_id
+    assert tags[STACK_TAG] == stack.stack_id
 
 
 # ---- the number's status -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from cfnlint.core import get_rules, run_checks
 from cfnlint.decode import decode
 from samcli.commands.validate.validate import _lint as sam_validate_lint
 
-from phone_number_assignment.ownership import LOGICAL_ID_TAG, STACK_TAG
+from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 from tests.conftest import ACCOUNT, REGION, describe
 from tools import export
 
