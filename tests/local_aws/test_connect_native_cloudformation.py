@@ -86,6 +86,14 @@ def test_the_stack_claims_a_number_tagged_with_cloudformations_system_tags(
             "AWS::Connect::PhoneNumber",
             "CREATE_COMPLETE",
         )
+    # The Prefix that named the whole number offers nothing once it is claimed.
+    offered = emulated_connect.search_available_phone_numbers(
+        TargetArn=INSTANCE_ARN,
+        PhoneNumberCountryCode="US",
+        PhoneNumberType="DID",
+        PhoneNumberPrefix="+12065550142",
+    )
+    assert offered["AvailableNumbersList"] == []
     # Ref is the number's ARN, as for the real resource.
     outputs = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["Outputs"]
     assert outputs == [{"OutputKey": "PhoneNumberArn", "OutputValue": number_arn}]
