@@ -13,12 +13,7 @@ from typing import Any
 
 DESCRIBE = "DescribePhoneNumber"
 UPDATE = "UpdatePhoneNumber"
-
-# The fewest quota-limited calls one fresh Create needs (lifecycle._assign + ownership.acquire + _move):
-#   DescribePhoneNumber: the first look, the re-read after the claim settle, and at least one poll that
-#   sees the move finished;  UpdatePhoneNumber: the move itself.
-# TagResource/UntagResource are not under the emulator's default quotas.
-MIN_CALLS_PER_CREATE: Mapping[str, int] = {DESCRIBE: 3, UPDATE: 1}
+THROTTLED = "ThrottlingException"
 
 
 def median(values: Iterable[float]) -> float:
@@ -102,38 +97,9 @@ def summarise_lags(move_seconds: float, lags: Sequence[MoveLag]) -> LagSummary:
     )
 
 
-def quota_bound_seconds(
-    resources: int,
-    *,
-    per_second: float,
-    burst: int,
-    calls_per_resource: Mapping[str, int] = MIN_CALLS_PER_CREATE,
-) -> float:
-    """How long the quota alone keeps ``resources`` Creates busy: the slowest operation's bucket, which
-    starts full (``burst`` calls at once) and then admits ``per_second``."""
-    return max(max(0, resources * count - burst) / per_second for count in calls_per_resource.values())
-
-
-def ideal_makespan(
-    resources: int,
-    *,
-    move_seconds: float,
-    per_second: float,
-    burst: int,
-    calls_per_resource: Mapping[str, int] = MIN_CALLS_PER_CREATE,
-) -> float:
-    """The quota-bound time plus one move: the last move cannot finish before it has run."""
-    return (
-        quota_bound_seconds(
-            resources, per_second=per_second, burst=burst, calls_per_resource=calls_per_resource
-        )
-        + move_seconds
-    )
-
-
 @dataclass(frozen=True)
 class CallCounts:
-    """What reached the emulator during a run, per operation."""
+    """What reached the emulator during a run, for one operation."""
 
     ok: int
     throttled: int
@@ -143,19 +109,69 @@ class CallCounts:
     def total(self) -> int:
         return self.ok + self.throttled + self.other_errors
 
+    @property
+    def admitted(self) -> int:
+        """Calls the quota let through (each took a token), whatever the service answered next."""
+        return self.ok + self.other_errors
+
 
 def count_calls(calls: Iterable[Mapping[str, Any]], operation: str) -> CallCounts:
-    ok = throttled = other = 0
+    return count_calls_by_operation(calls).get(operation, CallCounts(0, 0, 0))
+
+
+def count_calls_by_operation(calls: Iterable[Mapping[str, Any]]) -> dict[str, CallCounts]:
+    tallies: dict[str, list[int]] = {}
     for call in calls:
-        if call.get("operation") != operation:
-            continue
+        tally = tallies.setdefault(str(call.get("operation")), [0, 0, 0])
         if call.get("status") == 200:
-            ok += 1
-        elif call.get("error") == "ThrottlingException":
-            throttled += 1
+            tally[0] += 1
+        elif call.get("error") == THROTTLED:
+            tally[1] += 1
         else:
-            other += 1
-    return CallCounts(ok, throttled, other)
+            tally[2] += 1
+    return {operation: CallCounts(*tally) for operation, tally in sorted(tallies.items())}
+
+
+@dataclass(frozen=True)
+class QuotaBound:
+    """The least time a run's calls need under per-operation token buckets, and the operation that sets it."""
+
+    seconds: float
+    operation: str | None
+    per_operation: Mapping[str, float]
+
+
+def bucket_seconds(calls: int, *, per_second: float, burst: int) -> float:
+    """Seconds a bucket that starts full (``burst`` calls) and refills ``per_second`` needs for ``calls``."""
+    return max(0, calls - burst) / per_second
+
+
+def quota_bound(
+    admitted_calls: Mapping[str, int],
+    quotas: Mapping[str, Sequence[float]],
+    *,
+    move_seconds: float = 0.0,
+) -> QuotaBound:
+    """A lower bound on the makespan of a run that made ``admitted_calls`` (operation -> calls) under
+    ``quotas`` (operation -> (per_second, burst)); operations without a quota cost nothing.
+
+    Each operation's bucket alone needs ``bucket_seconds``; the slowest one binds. UpdatePhoneNumber also
+    starts a move that must finish before its assignment can be answered, so its bound is the time to admit
+    the last Update plus ``move_seconds``.
+    """
+    per_operation = {}
+    for operation, calls in admitted_calls.items():
+        if operation not in quotas:
+            continue
+        per_second, burst = quotas[operation]
+        seconds = bucket_seconds(calls, per_second=per_second, burst=int(burst))
+        if operation == UPDATE and calls:
+            seconds += move_seconds
+        per_operation[operation] = seconds
+    if not per_operation:
+        return QuotaBound(move_seconds, None, per_operation)
+    operation = max(per_operation, key=lambda op: (per_operation[op], op))
+    return QuotaBound(max(per_operation[operation], move_seconds), operation, per_operation)
 
 
 def quota_utilisation(ok_calls: int, seconds: float, *, per_second: float, burst: int) -> float:

@@ -17,9 +17,6 @@ from .harness import LocalAws, arrivals_by_number, assign_concurrently, progress
 LAG_TARGET_SECONDS = 1.0
 DESCRIBES_PER_SECOND_TARGET = 1.0
 MAKESPAN_TARGET_RATIO = 1.25
-# The emulator's use_default_quotas(): Connect's default rate for UpdatePhoneNumber and DescribePhoneNumber.
-QUOTA_PER_SECOND = 2.0
-QUOTA_BURST = 2
 THROUGHPUT_MOVE_SECONDS = 2.0
 
 
@@ -87,14 +84,18 @@ class ThroughputResult:
     resources: int
     move_seconds: float
     makespan: float
-    ideal: float
+    bound: stats.QuotaBound  # from the calls the emulator admitted and the quotas it had in force
+    quotas: dict[str, tuple[float, int]]
     succeeded: int
     failures: list[str]
-    describes: stats.CallCounts
-    updates: stats.CallCounts
+    calls: dict[str, stats.CallCounts]  # every operation the run made, quota-limited or not
     retry_logs: int
     retry_pause_seconds: float
     first_responses: list[float]
+
+    @property
+    def ideal(self) -> float:
+        return self.bound.seconds
 
     @property
     def ratio(self) -> float:
@@ -104,10 +105,14 @@ class ThroughputResult:
     def met(self) -> bool:
         return self.succeeded == self.resources and self.ratio <= MAKESPAN_TARGET_RATIO
 
-    @property
-    def describe_utilisation(self) -> float:
+    def per_assignment(self, operation: str) -> float:
+        return self.calls[operation].admitted / self.resources if self.resources else float("nan")
+
+    def utilisation(self, operation: str) -> float:
+        """Share of what the operation's quota could admit during the run that it did admit."""
+        per_second, burst = self.quotas[operation]
         return stats.quota_utilisation(
-            self.describes.ok, self.makespan, per_second=QUOTA_PER_SECOND, burst=QUOTA_BURST
+            self.calls[operation].admitted, self.makespan, per_second=per_second, burst=burst
         )
 
 
@@ -148,19 +153,19 @@ def under_quota(aws: LocalAws, handler: Any, resources: int) -> ThroughputResult
         os.unlink(log_path)
     arrivals = sorted(a.arrived_at - started for a in results if a.arrived_at is not None)
     failures = [f"{a.logical_id}: {a.status} {a.reason}" for a in results if a.status != "SUCCESS"]
-    calls = control.calls()
+    calls = stats.count_calls_by_operation(control.calls())
+    quotas = {op: (float(rate), int(burst)) for op, (rate, burst) in control.rate_limits().items()}
     control.reset()  # drop the quota before anything else runs
+    admitted = {operation: counts.admitted for operation, counts in calls.items()}
     return ThroughputResult(
         resources=resources,
         move_seconds=THROUGHPUT_MOVE_SECONDS,
         makespan=arrivals[-1] if arrivals else float("nan"),
-        ideal=stats.ideal_makespan(
-            resources, move_seconds=THROUGHPUT_MOVE_SECONDS, per_second=QUOTA_PER_SECOND, burst=QUOTA_BURST
-        ),
+        bound=stats.quota_bound(admitted, quotas, move_seconds=THROUGHPUT_MOVE_SECONDS),
+        quotas=quotas,
         succeeded=sum(1 for a in results if a.status == "SUCCESS"),
         failures=failures,
-        describes=stats.count_calls(calls, stats.DESCRIBE),
-        updates=stats.count_calls(calls, stats.UPDATE),
+        calls=calls,
         retry_logs=retry_logs,
         retry_pause_seconds=retry_pause,
         first_responses=arrivals[:3],
@@ -179,14 +184,12 @@ def run_lags(aws: LocalAws, handler: Any, durations: Sequence[float], moves: int
 def run_throughput(aws: LocalAws, handler: Any, sizes: Sequence[int]) -> list[ThroughputResult]:
     results = []
     for resources in sizes:
-        ideal = stats.ideal_makespan(
-            resources, move_seconds=THROUGHPUT_MOVE_SECONDS, per_second=QUOTA_PER_SECOND, burst=QUOTA_BURST
-        )
-        progress(f"throughput: {resources} assignments under the default quota (ideal {ideal:.1f} s)")
+        progress(f"throughput: {resources} assignments under the default quotas")
         result = under_quota(aws, handler, resources)
+        binding = result.bound.operation
         progress(
-            f"  makespan {result.makespan:.1f} s ({result.ratio:.2f}x), {result.succeeded}/{resources} ok, "
-            f"Describe ok/throttled {result.describes.ok}/{result.describes.throttled}"
+            f"  makespan {result.makespan:.1f} s = {result.ratio:.2f}x ideal {result.ideal:.1f} s "
+            f"(bound by {binding}), {result.succeeded}/{resources} ok"
         )
         results.append(result)
     return results

@@ -21,7 +21,8 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from .models import TDG_RESOURCE, parse_arn, phone_number_backends
+from .exceptions import ConnectError
+from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
 
 CONTROL_PREFIX = "/moto-api/connect-emulator/"
@@ -31,6 +32,8 @@ CONTROL_METHODS = frozenset(
         "configure",
         "set_rate_limit",
         "use_default_quotas",
+        "rate_limits",
+        "set_traffic_distribution_group_status",
         "inject_error",
         "fail_next_move",
         "calls",
@@ -42,14 +45,53 @@ CONTROL_METHODS = frozenset(
 
 
 class LocalControl:
-    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
-        runtime.configure(move_seconds=move_seconds, stale_seconds=stale_seconds)
+    def configure(
+        self,
+        *,
+        move_seconds: float | None = None,
+        stale_seconds: float | None = None,
+        tag_visibility_seconds: float | None = None,
+    ) -> None:
+        """Timing of later moves and tag writes; None leaves a knob as it is, reset() restores the defaults.
+
+        ``tag_visibility_seconds``: a TagResource/UntagResource accepted at t shows in DescribePhoneNumber's
+        Tags and ListTagsForResource from t + this on, to every reader, in acceptance order (default 0).
+        """
+        runtime.configure(
+            move_seconds=move_seconds,
+            stale_seconds=stale_seconds,
+            tag_visibility_seconds=tag_visibility_seconds,
+        )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         runtime.set_rate_limit(operation, per_second, burst)
 
     def use_default_quotas(self) -> None:
+        """Limit every operation in runtime.DEFAULT_QUOTAS to Connect's default rate and burst."""
         runtime.use_default_quotas()
+
+    def rate_limits(self) -> dict[str, list[float]]:
+        """The limits in force: operation -> [per_second, burst]."""
+        return {op: [rate, burst] for op, (rate, burst) in runtime.rate_limits_in_force().items()}
+
+    def set_traffic_distribution_group_status(
+        self, tdg: str, status: str, account_id: str | None = None, region: str | None = None
+    ) -> None:
+        """Pin a traffic distribution group (ID or ARN) to a Connect TrafficDistributionGroupStatus value.
+
+        The account and Region default to the ARN's, else moto's default account and us-east-1.
+        """
+        validate_tdg_status(status)
+        if tdg.startswith("arn:"):
+            arn_region, arn_account, _ = parse_arn(tdg)
+            account_id, region = account_id or arn_account, region or arn_region
+        with EMULATOR_LOCK:
+            backend = phone_number_backends[account_id or DEFAULT_ACCOUNT_ID][region or "us-east-1"]
+            try:
+                group = backend.get_traffic_distribution_group(tdg)
+            except ConnectError as error:
+                raise ValueError(error.message) from None
+            group.pinned_status = status
 
     def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
         runtime.inject_error(operation, code, count=count, message=message)
@@ -95,6 +137,7 @@ def seed_world(world: dict[str, Any]) -> dict[str, Any]:
                 description=spec.get("description"),
                 tags=spec.get("tags"),
                 tdg_id=spec["id"],
+                status=spec.get("status", "ACTIVE"),
             )
             arns["traffic_distribution_groups"][tdg.id] = tdg.arn
         for spec in world.get("contact_flows", []):
@@ -114,8 +157,10 @@ def seed_world(world: dict[str, Any]) -> dict[str, Any]:
                 is_tdg = bool(TDG_RESOURCE.match(parse_arn(target_ref)[2]))
             else:
                 is_tdg = target_ref in backend.traffic_distribution_groups
+            # Seeding sets up any state: a number may sit on a group that is not ACTIVE, carry aws: tags.
             if is_tdg:
-                target = backend.resolve_target(backend.get_traffic_distribution_group(target_ref).arn, None)
+                tdg_arn = backend.get_traffic_distribution_group(target_ref).arn
+                target = backend.resolve_target(tdg_arn, None, require_active=False)
             else:
                 target = backend.resolve_target(None, target_ref)
             number = backend.claim_phone_number(
@@ -158,14 +203,39 @@ class HttpControl:
                 raise ValueError(detail.get("error")) from None
             raise RuntimeError(f"{method} failed: {detail.get('type')}: {detail.get('error')}") from None
 
-    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
-        self._call("configure", move_seconds=move_seconds, stale_seconds=stale_seconds)
+    def configure(
+        self,
+        *,
+        move_seconds: float | None = None,
+        stale_seconds: float | None = None,
+        tag_visibility_seconds: float | None = None,
+    ) -> None:
+        self._call(
+            "configure",
+            move_seconds=move_seconds,
+            stale_seconds=stale_seconds,
+            tag_visibility_seconds=tag_visibility_seconds,
+        )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         self._call("set_rate_limit", operation=operation, per_second=per_second, burst=burst)
 
     def use_default_quotas(self) -> None:
         self._call("use_default_quotas")
+
+    def rate_limits(self) -> dict[str, list[float]]:
+        return self._call("rate_limits")
+
+    def set_traffic_distribution_group_status(
+        self, tdg: str, status: str, account_id: str | None = None, region: str | None = None
+    ) -> None:
+        self._call(
+            "set_traffic_distribution_group_status",
+            tdg=tdg,
+            status=status,
+            account_id=account_id,
+            region=region,
+        )
 
     def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
         self._call("inject_error", operation=operation, code=code, count=count, message=message)

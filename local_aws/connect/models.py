@@ -14,6 +14,7 @@ whose status has no such requirements, do use ManagedState.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
+from botocore.loaders import Loader
 from moto.connect.models import Instance, connect_backends
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.moto_api._internal.managed_state_model import ManagedState
@@ -35,12 +37,14 @@ from .exceptions import (
     ResourceNotFoundException,
 )
 from .runtime import MoveRecord, runtime
+from .tags import TagWrite, visible_tags
 
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
 FAILED = "FAILED"
 
 TDG_STATE_MODEL = "connect::trafficdistributiongroup"
+TDG_ACTIVE = "ACTIVE"
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 ARN = re.compile(
@@ -85,6 +89,9 @@ class PendingMove:
     completes_at: float
     outcome: str
     failure_message: str | None
+    # What the number showed before this move: a replica that lags the update still shows it.
+    from_status: str = CLAIMED
+    from_message: str | None = None
 
 
 @dataclass
@@ -98,6 +105,7 @@ class ContactFlow:
     description: str | None = None
     status: str = "PUBLISHED"
     tags: dict[str, str] = field(default_factory=dict)
+    tag_writes: list[TagWrite] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
@@ -108,7 +116,7 @@ class ContactFlow:
             "State": "ACTIVE",
             "Status": self.status,
             "Content": self.content,
-            "Tags": dict(self.tags),
+            "Tags": visible_tags(self, time.time()),
             "FlowContentSha256": hashlib.sha256(self.content.encode()).hexdigest(),
         }
         if self.description is not None:
@@ -118,7 +126,7 @@ class ContactFlow:
 
 class TrafficDistributionGroup(ManagedState):
     def __init__(self, tdg_id: str, arn: str, name: str, instance_arn: str, instance_id: str) -> None:
-        super().__init__(TDG_STATE_MODEL, transitions=[("CREATION_IN_PROGRESS", "ACTIVE")])
+        super().__init__(TDG_STATE_MODEL, transitions=[("CREATION_IN_PROGRESS", TDG_ACTIVE)])
         self.id = tdg_id
         self.arn = arn
         self.name = name
@@ -126,6 +134,20 @@ class TrafficDistributionGroup(ManagedState):
         self.instance_id = instance_id
         self.description: str | None = None
         self.tags: dict[str, str] = {}
+        self.tag_writes: list[TagWrite] = []
+        # A status set by seed() or control.set_traffic_distribution_group_status() holds until changed;
+        # otherwise moto's state manager advances CREATION_IN_PROGRESS to ACTIVE.
+        self.pinned_status: str | None = None
+
+    @property
+    def status(self) -> str | None:
+        if self.pinned_status is not None:
+            return self.pinned_status
+        return ManagedState.status.fget(self)  # type: ignore[attr-defined]
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
 
     def describe(self) -> dict[str, Any]:
         self.advance()
@@ -135,7 +157,7 @@ class TrafficDistributionGroup(ManagedState):
             "Name": self.name,
             "InstanceArn": self.instance_arn,
             "Status": self.status,
-            "Tags": dict(self.tags),
+            "Tags": visible_tags(self, time.time()),
             "IsDefault": False,
         }
         if self.description is not None:
@@ -159,6 +181,7 @@ class PhoneNumber:
     pending: PendingMove | None = None
     contact_flow_id: str | None = None
     order: int = 0
+    tag_writes: list[TagWrite] = field(default_factory=list)
 
     def settle(self, now: float) -> None:
         move = self.pending
@@ -183,7 +206,7 @@ class PhoneNumber:
             return self.target, self.status, self.status_message
         if move.from_target is not None and now < move.shows_new_target_at:
             # The real service answers from a replica that lags the accepted update.
-            return move.from_target, CLAIMED, None
+            return move.from_target, move.from_status, move.from_message
         return move.to_target, IN_PROGRESS, None
 
     def final_target(self) -> Target:
@@ -210,11 +233,25 @@ class PhoneNumber:
         if self.description is not None:
             summary["PhoneNumberDescription"] = self.description
         if with_status:
-            summary["Tags"] = dict(self.tags)
+            summary["Tags"] = visible_tags(self, now)
             summary["PhoneNumberStatus"] = {"Status": status}
             if message is not None:
                 summary["PhoneNumberStatus"]["Message"] = message
         return summary
+
+
+@functools.cache
+def tdg_statuses() -> tuple[str, ...]:
+    model = Loader().load_service_model("connect", "service-2")
+    return tuple(model["shapes"]["TrafficDistributionGroupStatus"]["enum"])
+
+
+def validate_tdg_status(status: str) -> str:
+    if status not in tdg_statuses():
+        raise ValueError(
+            f"{status!r} is not a TrafficDistributionGroupStatus; use one of {', '.join(tdg_statuses())}"
+        )
+    return status
 
 
 def parse_arn(arn: str) -> tuple[str, str, str]:
@@ -344,7 +381,16 @@ class ConnectPhoneNumberBackend(BaseBackend):
             )
         return flow
 
-    def resolve_target(self, target_arn: str | None, instance_id: str | None) -> Target:
+    def resolve_target(
+        self, target_arn: str | None, instance_id: str | None, *, require_active: bool = True
+    ) -> Target:
+        """The instance or traffic distribution group a request names.
+
+        ``require_active``: claims and moves need an ACTIVE group. The Administrator Guide ("Assign claimed
+        phone numbers to traffic distribution groups", why UpdatePhoneNumber fails) documents the refusal as
+        ResourceNotFoundException, and "Create traffic distribution groups" says numbers can be claimed to a
+        group only when its Status is ACTIVE; the emulator refuses ClaimPhoneNumber the same way.
+        """
         if bool(target_arn) == bool(instance_id):
             raise InvalidParameterException("Provide exactly one of TargetArn and InstanceId")
         if instance_id:
@@ -357,8 +403,10 @@ class ConnectPhoneNumberBackend(BaseBackend):
             return Target(instance.arn, instance.id)
         if TDG_RESOURCE.match(resource):
             tdg = self.get_traffic_distribution_group(target_arn)
-            if tdg.status != "ACTIVE":
-                raise InvalidParameterException(f"Traffic distribution group {tdg.id} is {tdg.status}")
+            if require_active and tdg.status != TDG_ACTIVE:
+                raise ResourceNotFoundException(
+                    f"Traffic distribution group {tdg.id} is {tdg.status}, not ACTIVE: {target_arn}"
+                )
             return Target(tdg.arn, tdg.instance_id)
         raise InvalidParameterException(
             f"TargetArn must be an instance or traffic distribution group: {target_arn}"
@@ -456,6 +504,8 @@ class ConnectPhoneNumberBackend(BaseBackend):
         now = time.time()
         move_seconds = runtime.move_seconds
         failure_message = runtime.take_move_failure()
+        # The move's outcome replaces the previous one's (a FAILED status stays until this move ends); a
+        # move to the target the number is already on is an ordinary move (docs/reliability.md, assumptions).
         number.pending = PendingMove(
             from_target=number.target,
             to_target=target,
@@ -464,6 +514,8 @@ class ConnectPhoneNumberBackend(BaseBackend):
             completes_at=now + move_seconds,
             outcome=FAILED if failure_message is not None else CLAIMED,
             failure_message=failure_message,
+            from_status=number.status,
+            from_message=number.status_message,
         )
         # The real service forgets the inbound flow when a number changes hands.
         number.contact_flow_id = None
@@ -515,6 +567,21 @@ class ConnectPhoneNumberBackend(BaseBackend):
         prefix_digits = (prefix or "").lstrip("+")
         if prefix_digits and not (prefix_digits.startswith(dial_code) or dial_code.startswith(prefix_digits)):
             return []
+        claimed = {number.phone_number for number in self.phone_numbers.values()}
+        if len(prefix_digits) >= E164_DIGITS:
+            # A prefix that is a whole number offers just that number, when it is free: how a template's
+            # AWS::Connect::PhoneNumber Prefix picks one number.
+            candidate = f"+{prefix_digits}"
+            if not E164.match(candidate) or candidate in claimed:
+                return []
+            self.offered_numbers[candidate] = (country_code, number_type)
+            return [
+                {
+                    "PhoneNumber": candidate,
+                    "PhoneNumberCountryCode": country_code,
+                    "PhoneNumberType": number_type,
+                }
+            ]
         lead = prefix_digits if len(prefix_digits) > len(dial_code) else dial_code
         if not prefix_digits or len(prefix_digits) <= len(dial_code):
             # Fictional-looking ranges: NANP 555 exchange, otherwise a fixed block per type.
@@ -525,7 +592,6 @@ class ConnectPhoneNumberBackend(BaseBackend):
         free_digits = max(E164_DIGITS - len(lead), 1)
         # A stable starting point per query keeps results the same from run to run.
         seed = int(hashlib.sha256(f"{country_code}/{number_type}/{lead}".encode()).hexdigest(), 16)
-        claimed = {number.phone_number for number in self.phone_numbers.values()}
         available: list[dict[str, str]] = []
         for offset in range(AVAILABLE_NUMBERS_PER_SEARCH * 2):
             candidate = f"+{lead}{(seed + offset * 7) % 10**free_digits:0{free_digits}d}"
@@ -613,6 +679,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         description: str | None = None,
         tags: dict[str, str] | None = None,
         tdg_id: str | None = None,
+        status: str | None = None,
     ) -> TrafficDistributionGroup:
         instance = self.get_instance(instance_id)
         tdg_id = tdg_id or str(uuid.uuid4())
@@ -621,6 +688,8 @@ class ConnectPhoneNumberBackend(BaseBackend):
         )
         tdg.description = description
         tdg.tags = dict(tags or {})
+        if status is not None:
+            tdg.pinned_status = validate_tdg_status(status)
         self.traffic_distribution_groups[tdg_id] = tdg
         return tdg
 

@@ -16,6 +16,7 @@ from moto.core.exceptions import HTTPException
 from .exceptions import ConnectError, InvalidParameterException
 from .models import ConnectPhoneNumberBackend, page, phone_number_backends
 from .runtime import EMULATOR_LOCK, runtime
+from .tags import validate_new_tags, validate_tag_keys, visible_tags, write_tags
 
 # moto's handlers read their own (location-named) parameters; automated parsing would hide them.
 MOTO_OWN_OPERATIONS = frozenset(
@@ -100,11 +101,16 @@ class ConnectEmulatorResponse(ConnectResponse):
 
     # ---- phone numbers ----------------------------------------------------------------------------
 
+    def _new_resource_tags(self, name: str = "Tags") -> dict[str, str] | None:
+        tags = self._param(name)
+        return None if tags is None else validate_new_tags(tags)
+
     def claim_phone_number(self) -> str:
         def claim() -> dict[str, str]:
+            tags = self._new_resource_tags()
             target = self.emulator.resolve_target(self._param("TargetArn"), self._param("InstanceId"))
             number = self.emulator.claim_phone_number(
-                self._param("PhoneNumber"), target, self._param("PhoneNumberDescription"), self._param("Tags")
+                self._param("PhoneNumber"), target, self._param("PhoneNumberDescription"), tags
             )
             return {"PhoneNumberId": number.id, "PhoneNumberArn": number.arn}
 
@@ -161,7 +167,7 @@ class ConnectEmulatorResponse(ConnectResponse):
         target_arn, instance_id = self._param("TargetArn"), self._param("InstanceId")
         target = None
         if target_arn or instance_id:
-            target = self.emulator.resolve_target(target_arn, instance_id)
+            target = self.emulator.resolve_target(target_arn, instance_id, require_active=False)
         listed = self.emulator.list_phone_numbers(
             target,
             self._param("PhoneNumberCountryCodes"),
@@ -187,6 +193,7 @@ class ConnectEmulatorResponse(ConnectResponse):
     # ---- contact flows ----------------------------------------------------------------------------
 
     def create_contact_flow(self) -> str:
+        tags = self._new_resource_tags()
         flow = self.emulator.create_contact_flow(
             instance_id=self._param("InstanceId"),
             name=self._param("Name"),
@@ -194,7 +201,7 @@ class ConnectEmulatorResponse(ConnectResponse):
             content=self._param("Content"),
             description=self._param("Description"),
             status=self._param("Status"),
-            tags=self._param("Tags"),
+            tags=tags,
         )
         return json.dumps(
             {
@@ -222,11 +229,12 @@ class ConnectEmulatorResponse(ConnectResponse):
 
     def create_traffic_distribution_group(self) -> str:
         def create() -> dict[str, str]:
+            tags = self._new_resource_tags()
             tdg = self.emulator.create_traffic_distribution_group(
                 name=self._param("Name"),
                 instance_id=self._param("InstanceId"),
                 description=self._param("Description"),
-                tags=self._param("Tags"),
+                tags=tags,
             )
             return {"Id": tdg.id, "Arn": tdg.arn}
 
@@ -249,22 +257,23 @@ class ConnectEmulatorResponse(ConnectResponse):
         return response
 
     def tag_resource(self) -> str:
+        tags = validate_new_tags(self._param("tags"))
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().tag_resource()
-        resource.tags.update(self._param("tags", {}))
+        write_tags(resource, time.time(), runtime.tag_visibility_seconds, added=tags)
         return "{}"
 
     def untag_resource(self) -> str:
+        keys = validate_tag_keys(self._param("tagKeys"))
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().untag_resource()
-        for key in self._param("tagKeys", []):
-            resource.tags.pop(key, None)
+        write_tags(resource, time.time(), runtime.tag_visibility_seconds, removed=keys)
         return "{}"
 
     def list_tags_for_resource(self) -> str:
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().list_tags_for_resource()
-        return json.dumps({"tags": dict(resource.tags)})
+        return json.dumps({"tags": visible_tags(resource, time.time())})

@@ -17,10 +17,38 @@ from .exceptions import ConnectError, ThrottlingException, status_code_for
 
 DEFAULT_MOVE_SECONDS = 1.5
 DEFAULT_STALE_SECONDS = 0.3
-# The real service's default quota for both operations (Service Quotas: "rate of API requests").
+DEFAULT_TAG_VISIBILITY_SECONDS = 0.0
+# Connect's default API throttling quota, per operation, account and Region: "a RateLimit of 2 per second,
+# and a BurstLimit of 5 per second" for every operation without an exception of its own (Amazon Connect
+# Administrator Guide, "Amazon Connect service quotas" > "API throttling quotas",
+# https://docs.aws.amazon.com/connect/latest/adminguide/amazon-connect-service-limits.html, and the
+# Connect API reference's introduction). None of the phone-number, tagging, flow-association or traffic
+# distribution group operations has an exception, and each operation has a bucket of its own ("the throttling
+# limits are defined for each API separately", API reference, "Best practices for using Amazon Connect APIs").
 DEFAULT_QUOTA_PER_SECOND = 2.0
-DEFAULT_QUOTA_BURST = 2
-DEFAULT_QUOTA_OPERATIONS = ("UpdatePhoneNumber", "DescribePhoneNumber")
+DEFAULT_QUOTA_BURST = 5
+DEFAULT_QUOTAS: dict[str, tuple[float, int]] = {
+    operation: (DEFAULT_QUOTA_PER_SECOND, DEFAULT_QUOTA_BURST)
+    for operation in (
+        "ClaimPhoneNumber",
+        "ReleasePhoneNumber",
+        "UpdatePhoneNumber",
+        "UpdatePhoneNumberMetadata",
+        "DescribePhoneNumber",
+        "ListPhoneNumbers",
+        "ListPhoneNumbersV2",
+        "SearchAvailablePhoneNumbers",
+        "AssociatePhoneNumberContactFlow",
+        "DisassociatePhoneNumberContactFlow",
+        "ListFlowAssociations",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+        "CreateTrafficDistributionGroup",
+        "DescribeTrafficDistributionGroup",
+        "DeleteTrafficDistributionGroup",
+    )
+}
 
 # One lock for all emulator state (runtime and every account/region's data). Each request holds it
 # for well under a millisecond, which keeps 50+ concurrent callers consistent without lock ordering.
@@ -70,21 +98,32 @@ class EmulatorRuntime:
         with EMULATOR_LOCK:
             self.move_seconds = DEFAULT_MOVE_SECONDS
             self.stale_seconds = DEFAULT_STALE_SECONDS
+            self.tag_visibility_seconds = DEFAULT_TAG_VISIBILITY_SECONDS
             self.rate_limits: dict[str, TokenBucket] = {}
             self.faults: dict[str, deque[InjectedFault]] = {}
             self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
             self.call_log: list[dict[str, Any]] = []
             self.move_log: list[MoveRecord] = []
 
-    def configure(self, *, move_seconds: float | None = None, stale_seconds: float | None = None) -> None:
-        for name, value in (("move_seconds", move_seconds), ("stale_seconds", stale_seconds)):
+    def configure(
+        self,
+        *,
+        move_seconds: float | None = None,
+        stale_seconds: float | None = None,
+        tag_visibility_seconds: float | None = None,
+    ) -> None:
+        knobs = {
+            "move_seconds": move_seconds,
+            "stale_seconds": stale_seconds,
+            "tag_visibility_seconds": tag_visibility_seconds,
+        }
+        for name, value in knobs.items():
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative")
         with EMULATOR_LOCK:
-            if move_seconds is not None:
-                self.move_seconds = float(move_seconds)
-            if stale_seconds is not None:
-                self.stale_seconds = float(stale_seconds)
+            for name, value in knobs.items():
+                if value is not None:
+                    setattr(self, name, float(value))
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         with EMULATOR_LOCK:
@@ -100,8 +139,12 @@ class EmulatorRuntime:
             self.rate_limits[operation] = TokenBucket(float(per_second), int(burst))
 
     def use_default_quotas(self) -> None:
-        for operation in DEFAULT_QUOTA_OPERATIONS:
-            self.set_rate_limit(operation, DEFAULT_QUOTA_PER_SECOND, DEFAULT_QUOTA_BURST)
+        for operation, (per_second, burst) in DEFAULT_QUOTAS.items():
+            self.set_rate_limit(operation, per_second, burst)
+
+    def rate_limits_in_force(self) -> dict[str, tuple[float, int]]:
+        with EMULATOR_LOCK:
+            return {op: (bucket.per_second, int(bucket.capacity)) for op, bucket in self.rate_limits.items()}
 
     def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
         status_code_for(code)  # fail now, at the caller, for codes Connect doesn't have

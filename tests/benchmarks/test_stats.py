@@ -34,21 +34,45 @@ def move(arn: str, number_id: str, started: float, completes: float) -> dict:
     }
 
 
-def test_ideal_makespan_is_the_slowest_bucket_plus_one_move():
-    # 20 Creates need 60 Describes (3 each) and 20 Updates; the bucket starts with 2 and admits 2 a second.
-    assert stats.quota_bound_seconds(20, per_second=2, burst=2) == pytest.approx(29.0)
-    assert stats.ideal_makespan(20, move_seconds=2, per_second=2, burst=2) == pytest.approx(31.0)
-    assert stats.ideal_makespan(100, move_seconds=2, per_second=2, burst=2) == pytest.approx(151.0)
+DEFAULT = {op: (2.0, 5) for op in (stats.DESCRIBE, stats.UPDATE, "TagResource", "UntagResource")}
 
 
-def test_ideal_makespan_never_goes_below_the_move_itself():
-    assert stats.ideal_makespan(0, move_seconds=5, per_second=2, burst=2) == 5
-    assert stats.ideal_makespan(1, move_seconds=5, per_second=2, burst=2) == pytest.approx(5.5)
+def test_bucket_seconds_starts_full_then_refills():
+    assert stats.bucket_seconds(5, per_second=2, burst=5) == 0
+    assert stats.bucket_seconds(65, per_second=2, burst=5) == pytest.approx(30.0)
 
 
-def test_ideal_makespan_follows_the_operation_that_needs_most_calls():
-    calls = {stats.DESCRIBE: 1, stats.UPDATE: 4}
-    assert stats.quota_bound_seconds(10, per_second=2, burst=2, calls_per_resource=calls) == 19
+def test_quota_bound_is_the_slowest_bucket_and_names_it():
+    # 20 assignments: 60 Describes, 20 Updates, 50 tag writes, 10 untags, 40 calls with no quota.
+    admitted = {stats.DESCRIBE: 60, stats.UPDATE: 20, "TagResource": 50, "UntagResource": 10, "Other": 40}
+    bound = stats.quota_bound(admitted, DEFAULT, move_seconds=2)
+    assert bound.operation == stats.DESCRIBE
+    assert bound.seconds == pytest.approx(27.5)
+    assert bound.per_operation == pytest.approx(
+        {stats.DESCRIBE: 27.5, stats.UPDATE: 9.5, "TagResource": 22.5, "UntagResource": 2.5}
+    )
+
+
+def test_tag_writes_can_be_the_binding_operation():
+    admitted = {stats.DESCRIBE: 60, stats.UPDATE: 20, "TagResource": 70}
+    bound = stats.quota_bound(admitted, DEFAULT, move_seconds=2)
+    assert (bound.operation, bound.seconds) == ("TagResource", pytest.approx(32.5))
+
+
+def test_the_last_update_is_followed_by_a_whole_move():
+    bound = stats.quota_bound({stats.UPDATE: 25, stats.DESCRIBE: 30}, DEFAULT, move_seconds=4)
+    assert bound.per_operation[stats.UPDATE] == pytest.approx(14.0)
+    assert (bound.operation, bound.seconds) == (stats.UPDATE, pytest.approx(14.0))
+
+
+def test_quota_bound_never_goes_below_the_move_itself():
+    bound = stats.quota_bound({stats.DESCRIBE: 3}, DEFAULT, move_seconds=5)
+    assert bound.seconds == 5
+    assert stats.quota_bound({}, DEFAULT, move_seconds=5) == stats.QuotaBound(5, None, {})
+
+
+def test_operations_without_a_quota_cost_nothing():
+    assert stats.quota_bound({"ListInstances": 1000}, DEFAULT).seconds == 0
 
 
 def test_move_lags_pair_moves_with_responses_and_count_describes_in_the_window():
@@ -107,7 +131,13 @@ def test_count_calls_separates_throttling_from_other_errors():
     ]
     counts = stats.count_calls(calls, stats.DESCRIBE)
     assert (counts.ok, counts.throttled, counts.other_errors, counts.total) == (1, 1, 1, 3)
+    # A call refused after the quota let it through took a token all the same.
+    assert counts.admitted == 2
     assert stats.count_calls(calls, stats.UPDATE).ok == 1
+    assert stats.count_calls(calls, "TagResource") == stats.CallCounts(0, 0, 0)
+    by_operation = stats.count_calls_by_operation(calls)
+    assert list(by_operation) == [stats.DESCRIBE, stats.UPDATE]
+    assert by_operation[stats.UPDATE] == stats.CallCounts(1, 0, 0)
 
 
 def test_quota_utilisation_counts_the_initial_burst():
