@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt pro
 PORT ?= 4599
 EVENT ?= samples/events/create.json
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
+ARCH ?= x86_64
+BUILD_DIR := .aws-sam/build
+BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
+BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
+    $(wildcard provider/phone_number_assignment/*.py)
 
 .PHONY: help venv test lint format validate emulator demo invoke build deploy bench lock clean
 
@@ -49,12 +54,19 @@ demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded em
 invoke: $(STAMP) ## Invoke the provider with EVENT (sam local invoke if Docker runs, else the Docker-free runner)
 	$(BIN)/python -m local_aws.invoke --event $(EVENT)
 
-build: $(STAMP) ## sam build
-	@python3.13 -c "" 2>/dev/null || { echo "sam build needs python3.13 on PATH: it is the function's runtime (template.yaml). Install it, or build in a container with 'sam build --use-container'."; exit 1; }
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+build: $(BUILD_STAMP) ## sam build for ARCH (x86_64 or arm64) with any Python 3.11+, no Docker; reused while its inputs are unchanged
 
-deploy: build ## sam deploy --guided
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --guided
+# SAM hands its environment to provider/Makefile, which installs the wheels for Lambda's Python 3.13 on
+# ARCH with the venv's pip. The stamp names the architecture, so switching ARCH rebuilds.
+$(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
+	@case "$(ARCH)" in x86_64|arm64) ;; *) echo "ARCH must be x86_64 or arm64, not '$(ARCH)'"; exit 1;; esac
+	rm -f $(BUILD_DIR)/.built-*
+	ARCH=$(ARCH) INSTALLER=$(abspath $(BIN)/python) SAM_CLI_TELEMETRY=0 \
+	  $(BIN)/sam build --parameter-overrides Architecture=$(ARCH)
+	touch $@
+
+deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_FLAGS)
 
 bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start and artifact size
 	$(BIN)/python -m benchmarks
