@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt provider/requirements.txt | cksum | cut -d' ' -f1)
 PORT ?= 4599
 EVENT ?= samples/events/create.json
+EXPECT ?= SUCCESS
+ENV_VARS ?= samples/env.json
+WORLD ?= samples/world.json
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 ARCH ?= x86_64
 BUILD_DIR := .aws-sam/build
@@ -45,14 +48,21 @@ validate: $(STAMP) ## cfn-lint and sam validate --lint on every template (offlin
 	  AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file $$t || exit 1; \
 	done
 
-emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT) until interrupted
-	$(BIN)/python -m local_aws.connect.server --port $(PORT)
+emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
+	$(BIN)/python -m local_aws.connect.server --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
 demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator
 	$(BIN)/python -m local_aws.demo
 
-invoke: $(STAMP) ## Invoke the provider with EVENT (sam local invoke if Docker runs, else the Docker-free runner)
-	$(BIN)/python -m local_aws.invoke --event $(EVENT)
+# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json"
+ifeq ($(DOCKER),1)
+invoke: build ## Invoke the provider with EVENT, expecting EXPECT (SUCCESS|FAILED); Docker-free unless DOCKER=1
+	$(BIN)/python -m local_aws.invoke --docker always --template $(BUILD_DIR)/template.yaml \
+	  --env-vars $(ENV_VARS) $(foreach e,$(EVENT),--event $(e))
+else
+invoke: $(STAMP)
+	$(BIN)/python -m local_aws.invoke --docker never --expect $(EXPECT) $(foreach e,$(EVENT),--event $(e))
+endif
 
 build: $(BUILD_STAMP) ## sam build for ARCH (x86_64 or arm64) with any Python 3.11+, no Docker; reused while its inputs are unchanged
 
@@ -63,6 +73,7 @@ $(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
 	rm -f $(BUILD_DIR)/.built-*
 	ARCH=$(ARCH) INSTALLER=$(abspath $(BIN)/python) SAM_CLI_TELEMETRY=0 \
 	  $(BIN)/sam build --parameter-overrides Architecture=$(ARCH)
+	$(BIN)/python -m local_aws.artifact --arch $(ARCH) $(BUILD_DIR)/ProviderFunction
 	touch $@
 
 deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
