@@ -30,8 +30,8 @@ $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 
 venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
-test: lint validate ## Lint, validate the templates and run the whole test suite
-	$(BIN)/python -m pytest
+test: lint validate build ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
+	ARCH=$(ARCH) $(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
