@@ -17,7 +17,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test lint format validate emulator demo invoke build deploy bench lock clean
+.PHONY: help venv test lint format validate emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,18 @@ $(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
 
 deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_FLAGS)
+
+# The project's one version number (README "Publish"); the template's SemanticVersion must equal it.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PACKAGED := .aws-sam/packaged.yaml
+
+publish: publish-preflight build ## sam package + sam publish VERSION to the Serverless Application Repository; needs BUCKET and credentials
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam package --template-file $(BUILD_DIR)/template.yaml --s3-bucket $(BUCKET) --output-template-file $(PACKAGED)
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam publish --template $(PACKAGED) --semantic-version $(VERSION)
+
+publish-preflight: $(STAMP)
+	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (README \"Publish\")"; exit 1; }
+	@$(BIN)/python -c 'import boto3, sys; sys.exit(boto3.session.Session().get_credentials() is None)' || { echo "make publish needs AWS credentials (AWS_PROFILE or the usual variables); none found"; exit 1; }
 
 bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start and artifact size
 	$(BIN)/python -m benchmarks
