@@ -1,0 +1,100 @@
+"""The acceptance scenario (`make acceptance`) against the emulator and the CloudFormation stand-in,
+so the code that runs in a real account is exercised on every `make test`."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from acceptance.local import LocalBackend
+from acceptance.scenario import PROBES, PROVIDER_TAG_PREFIX, Resources, Scenario, StepFailed
+from tests.conftest import describe
+
+
+def resources(world, *, second: bool = True) -> Resources:
+    return Resources(
+        instance_arn=world.instance_a_arn,
+        other_instance_arn=world.instance_b_arn,
+        phone_number_id=world.number_id,
+        contact_flow_arn=world.flow_b_arn,
+        traffic_distribution_group_arn=world.tdg_arn,
+        second_phone_number_id=world.other_number_id if second else None,
+    )
+
+
+def scenario(backend, world, **options) -> tuple[Scenario, io.StringIO]:
+    out = io.StringIO()
+    return Scenario(backend, resources(world, **options), out=out, move_timeout=30, poll_seconds=0.1), out
+
+
+def assert_everything_put_back(connect, world):
+    for number in (world.number_arn, world.other_number_arn):
+        summary = describe(connect, number)
+        assert (summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]) == (
+            world.instance_a_arn,
+            "CLAIMED",
+        )
+        assert not [k for k in summary.get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)]
+
+
+def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world):
+    run, out = scenario(LocalBackend(stack, connect), world)
+    report = run.run()
+    text = out.getvalue()
+    assert report.passed, text
+    titles = [title for title, _, _ in report.steps]
+    assert any(t.startswith("create") for t in titles)
+    assert any(t.startswith("an update CloudFormation has to roll back") for t in titles)
+    assert any(t.startswith("replacement") for t in titles)
+    assert any(t.startswith("delete with OnDelete Restore") for t in titles)
+    assert [topic for topic, _ in report.findings] == [name for name, _ in PROBES]
+    assert not [f for f in report.findings if "could not finish" in f[1]], report.findings
+    assert report.restored == {
+        world.number_id: world.instance_a_arn,
+        world.other_number_id: world.instance_a_arn,
+    }
+    assert not stack.resources
+    assert_everything_put_back(connect, world)
+    # The emulator's answers to the probes, so a probe that stops observing anything is noticed.
+    findings = dict(report.findings)
+    assert "the association is gone" in findings["flow association after a move"]
+    assert findings["tag visibility lag"].startswith("visible after")
+    assert "token reuse after an error" in findings
+
+
+def test_without_a_second_number_the_replacement_is_skipped_and_said(stack, connect, world):
+    run, out = scenario(LocalBackend(stack, connect), world, second=False)
+    report = run.run(probes=False)
+    assert report.passed, out.getvalue()
+    assert "replacement: skipped (needs a second claimed number)" in out.getvalue()
+    assert_everything_put_back(connect, world)
+
+
+class BreaksAfterCreate(LocalBackend):
+    """A backend whose connection to CloudFormation is lost after the number has moved."""
+
+    def update_consumer(self, properties):
+        raise ConnectionError("lost the connection to CloudFormation")
+
+
+def test_a_failing_step_still_tears_down_and_puts_numbers_back(stack, connect, world):
+    backend = BreaksAfterCreate(stack, connect)
+    run, out = scenario(backend, world)
+    with pytest.raises(ConnectionError):
+        run.run()
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert not backend.consumer_exists()
+    assert backend.provider_deployed is False
+    assert not run.report.passed
+    assert "teardown" in out.getvalue()
+    assert_everything_put_back(connect, world)
+
+
+def test_a_move_that_fails_in_connect_fails_the_step_and_changes_nothing(stack, connect, world, aws_env):
+    aws_env.control.fail_next_move("The number cannot be moved right now")
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    with pytest.raises(StepFailed, match="expected COMPLETE"):
+        run.run()
+    assert run.report.steps[1][1] is False
+    assert_everything_put_back(connect, world)
