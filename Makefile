@@ -91,6 +91,10 @@ publish-preflight: $(STAMP)
 	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (README \"Publish\")"; exit 1; }
 	@$(BIN)/python -c 'import boto3, sys; sys.exit(boto3.session.Session().get_credentials() is None)' || { echo "make publish needs AWS credentials (AWS_PROFILE or the usual variables); none found"; exit 1; }
 
+acceptance: $(STAMP) ## The acceptance scenario in a real AWS account (skipped, saying what it needs, without ACCEPTANCE_* variables)
+	@if [ -n "$$ACCEPTANCE_PHONE_NUMBER_ID" ]; then $(MAKE) --no-print-directory build ARCH=$(ARCH) || exit 1; fi
+	@ARCH=$(ARCH) $(BIN)/python -m acceptance
+
 bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start and artifact size
 	$(BIN)/python -m benchmarks
 

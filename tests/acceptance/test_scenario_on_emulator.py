@@ -4,12 +4,20 @@ so the code that runs in a real account is exercised on every `make test`."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
+from acceptance.__main__ import REQUIRED
+from acceptance.aws import CONSUMER_TEMPLATE
 from acceptance.local import LocalBackend
 from acceptance.scenario import PROBES, PROVIDER_TAG_PREFIX, Resources, Scenario, StepFailed
 from tests.conftest import describe
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def resources(world, *, second: bool = True) -> Resources:
@@ -98,3 +106,30 @@ def test_a_move_that_fails_in_connect_fails_the_step_and_changes_nothing(stack, 
         run.run()
     assert run.report.steps[1][1] is False
     assert_everything_put_back(connect, world)
+
+
+def test_make_acceptance_without_resources_says_what_it_needs_and_succeeds():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCEPTANCE_")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "acceptance"],  # noqa: S607
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    assert lines[0].startswith("make acceptance: skipped;")
+    assert all(name in lines[0] for name in REQUIRED)
+
+
+def test_the_real_backends_consumer_template_is_valid_cloudformation():
+    import cfnlint.api
+
+    matches = cfnlint.api.lint(
+        json.dumps(CONSUMER_TEMPLATE), config=cfnlint.api.ManualArgs(regions=["us-east-1"])
+    )
+    assert matches == []
