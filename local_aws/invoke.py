@@ -664,6 +664,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parse_args(argv)
     out = out or sys.stdout
     try:
+        if args.docker == "always":
+            docker_endpoint(args)  # an unsafe set-up is refused whether or not Docker answers
         if args.docker != "never":
             works, why = docker_works()
             if works:
