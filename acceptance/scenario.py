@@ -149,6 +149,7 @@ class Scenario:
     def step(self, title: str) -> Iterator[None]:
         self.out.write(f"-- {title}\n")
         self.out.flush()
+        started = self.clock()
         try:
             yield
         except Exception as exc:
@@ -156,7 +157,7 @@ class Scenario:
             self.out.write(f"   FAIL: {exc}\n")
             raise
         self.report.steps.append((title, True, ""))
-        self.out.write("   ok\n")
+        self.out.write(f"   ok ({self.clock() - started:.1f} s)\n")
 
     def expect(self, condition: bool, message: str) -> None:
         if not condition:
@@ -344,7 +345,7 @@ def probe_update_to_current_target(s: Scenario) -> str:
         return f"refused: {exc.response['Error']['Code']}: {exc.response['Error'].get('Message', '')}"
     # Right after a request DescribePhoneNumber may still show the old state, so watch for a while.
     statuses = []
-    for _ in range(30):
+    for _ in range(5):
         statuses.append(s.where(number)[1])
         if statuses[-1] == "CLAIMED" and "IN_PROGRESS" in statuses:
             break

@@ -20,20 +20,25 @@ from tests.conftest import describe
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def resources(world, *, second: bool = True) -> Resources:
+def resources(world) -> Resources:
     return Resources(
         instance_arn=world.instance_a_arn,
         other_instance_arn=world.instance_b_arn,
         phone_number_id=world.number_id,
         contact_flow_arn=world.flow_b_arn,
         traffic_distribution_group_arn=world.tdg_arn,
-        second_phone_number_id=world.other_number_id if second else None,
+        second_phone_number_id=world.other_number_id,
     )
 
 
-def scenario(backend, world, **options) -> tuple[Scenario, io.StringIO]:
+@pytest.fixture(autouse=True)
+def quick_moves(aws_env):
+    aws_env.control.configure(move_seconds=0.1, stale_seconds=0.05)
+
+
+def scenario(backend, world) -> tuple[Scenario, io.StringIO]:
     out = io.StringIO()
-    return Scenario(backend, resources(world, **options), out=out, move_timeout=30, poll_seconds=0.1), out
+    return Scenario(backend, resources(world), out=out, move_timeout=30, poll_seconds=0.1), out
 
 
 def assert_everything_put_back(connect, world):
@@ -69,14 +74,6 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert "the association is gone" in findings["flow association after a move"]
     assert findings["tag visibility lag"].startswith("visible after")
     assert "token reuse after an error" in findings
-
-
-def test_without_a_second_number_the_replacement_is_skipped_and_said(stack, connect, world):
-    run, out = scenario(LocalBackend(stack, connect), world, second=False)
-    report = run.run(probes=False)
-    assert report.passed, out.getvalue()
-    assert "replacement: skipped (needs a second claimed number)" in out.getvalue()
-    assert_everything_put_back(connect, world)
 
 
 class BreaksAfterCreate(LocalBackend):

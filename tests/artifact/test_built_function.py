@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from local_aws import artifact, invoke
-from local_aws.connect.server import start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -41,13 +40,11 @@ def built() -> Path:
     return CODE_DIR
 
 
-@pytest.fixture(scope="module")
-def emulator_url() -> str:
-    """The emulator make invoke would embed, seeded with the same world, with quick moves."""
-    with start_emulator() as emulator:
-        emulator.control.seed(json.loads((ROOT / "samples" / "world.json").read_text()))
-        emulator.control.configure(move_seconds=0.2, stale_seconds=0)
-        yield emulator.endpoint_url
+@pytest.fixture
+def emulator_url(aws_env) -> str:
+    """The emulator make invoke would embed, seeded with the same world (the suite's, reset for this test)."""
+    aws_env.control.seed(json.loads((ROOT / "samples" / "world.json").read_text()))
+    return aws_env.endpoint_url
 
 
 def invoke_built(endpoint_url: str, *arguments: str) -> tuple[int, str]:
@@ -98,7 +95,11 @@ def test_built_artifact_is_complete_and_fits_the_runtime(built):
 def test_a_dependency_missing_from_the_artifact_fails_the_run(built, tmp_path):
     """The runner must not find in this venv what the artifact lacks (the venv has crhelper too)."""
     broken = tmp_path / "build"
-    shutil.copytree(built.parent, broken, ignore=shutil.ignore_patterns("crhelper", "__pycache__"))
+    (broken / "ProviderFunction").mkdir(parents=True)
+    shutil.copy2(built.parent / "template.yaml", broken / "template.yaml")
+    for entry in built.iterdir():
+        if entry.name != "crhelper":
+            (broken / "ProviderFunction" / entry.name).symlink_to(entry)
     assert artifact.requirement_problems(broken / "ProviderFunction") == []  # its dist-info is still there
     function = invoke.read_function(broken / "template.yaml")
     env = invoke.runtime_environment(function, invoke.resolve_environment(function, {}), home=str(tmp_path))
@@ -160,8 +161,14 @@ def test_a_wheel_for_the_other_architecture_is_caught(tmp_path):
 
 
 def test_a_wheel_for_the_local_python_is_caught(tmp_path):
-    """What a plain `pip install -t` (SAM's default builder run by Python 3.11) would ship."""
-    local = pip_install_wrapt(tmp_path / "local")
+    """What a plain `pip install -t` (SAM's default builder, run by this Python) would ship."""
+    import wrapt
+
+    site = Path(wrapt.__file__).parent.parent
+    local = tmp_path / "local"
+    shutil.copytree(site / "wrapt", local / "wrapt")
+    for info in site.glob("wrapt-*.dist-info"):
+        shutil.copytree(info, local / info.name)
     found = artifact.wheel_problems(local, ARCH)
     assert any(p.startswith("wrapt-") for p in found), found
 
