@@ -10,6 +10,7 @@ EVENT ?= samples/events/create.json
 EXPECT ?= SUCCESS
 ENV_VARS ?= samples/env.json
 WORLD ?= samples/world.json
+HOST ?= 127.0.0.1
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 ARCH ?= x86_64
 BUILD_DIR := .aws-sam/build
@@ -49,7 +50,7 @@ validate: $(STAMP) ## cfn-lint and sam validate --lint on every template (offlin
 	done
 
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
-	$(BIN)/python -m local_aws.connect.server --port $(PORT) $(if $(WORLD),--seed $(WORLD))
+	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
 demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator
 	$(BIN)/python -m local_aws.demo

@@ -63,7 +63,7 @@ def test_make_emulator_serves_the_sample_world_by_default():
         timeout=60,
         check=True,
     )
-    assert "-m local_aws.connect.server --port 4599 --seed samples/world.json" in done.stdout
+    assert "-m local_aws.connect.server --host 127.0.0.1 --port 4599 --seed samples/world.json" in done.stdout
 
 
 def docker_args(*extra: str) -> list[str]:
