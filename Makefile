@@ -7,12 +7,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt provider/requirements.txt | cksum | cut -d' ' -f1)
 PORT ?= 4599
 EVENT ?= samples/events/create.json
+EXPECT ?= SUCCESS
+ENV_VARS ?= samples/env.json
+WORLD ?= samples/world.json
+HOST ?= 127.0.0.1
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 # cfn-lint rules for Custom::PhoneNumberAssignment (README "Lint your templates"); .cfnlintrc names them too,
 # for cfn-lint and `sam validate --lint` run from this directory.
 CFN_LINT_RULES := cfn-lint-rules
+ARCH ?= x86_64
+BUILD_DIR := .aws-sam/build
+BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
+BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
+    $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test lint format validate lint-template export emulator demo invoke build deploy bench lock clean
+.PHONY: help venv test lint format validate lint-template export emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,8 +34,8 @@ $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 
 venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
-test: lint validate ## Lint, validate the templates and run the whole test suite
-	$(BIN)/python -m pytest
+test: lint validate build ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
+	ARCH=$(ARCH) $(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
@@ -53,21 +62,52 @@ export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN;
 	@test -n "$(TARGET)" || { echo "usage: make export TARGET=<instance or traffic distribution group ARN> [PREFIX=+1206]" >&2; exit 2; }
 	@PYTHONPATH=provider $(BIN)/python -m tools.export $(TARGET) $(if $(PREFIX),--prefix $(PREFIX))
 
-emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT) until interrupted
-	$(BIN)/python -m local_aws.connect.server --port $(PORT)
+emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
+	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
 demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator
 	$(BIN)/python -m local_aws.demo
 
-invoke: $(STAMP) ## Invoke the provider with EVENT (sam local invoke if Docker runs, else the Docker-free runner)
-	$(BIN)/python -m local_aws.invoke --event $(EVENT)
+# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json"
+ifeq ($(DOCKER),1)
+invoke: build ## Invoke the provider with EVENT, expecting EXPECT (SUCCESS|FAILED); Docker-free unless DOCKER=1
+	$(BIN)/python -m local_aws.invoke --docker always --template $(BUILD_DIR)/template.yaml \
+	  --env-vars $(ENV_VARS) $(foreach e,$(EVENT),--event $(e))
+else
+invoke: $(STAMP)
+	$(BIN)/python -m local_aws.invoke --docker never --expect $(EXPECT) $(foreach e,$(EVENT),--event $(e))
+endif
 
-build: $(STAMP) ## sam build
-	@python3.13 -c "" 2>/dev/null || { echo "sam build needs python3.13 on PATH: it is the function's runtime (template.yaml). Install it, or build in a container with 'sam build --use-container'."; exit 1; }
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+build: $(BUILD_STAMP) ## sam build for ARCH (x86_64 or arm64) with any Python 3.11+, no Docker; reused while its inputs are unchanged
 
-deploy: build ## sam deploy --guided
-	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --guided
+# SAM hands its environment to provider/Makefile, which installs the wheels for Lambda's Python 3.13 on
+# ARCH with the venv's pip. The stamp names the architecture, so switching ARCH rebuilds.
+$(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
+	@case "$(ARCH)" in x86_64|arm64) ;; *) echo "ARCH must be x86_64 or arm64, not '$(ARCH)'"; exit 1;; esac
+	rm -f $(BUILD_DIR)/.built-*
+	ARCH=$(ARCH) INSTALLER=$(abspath $(BIN)/python) SAM_CLI_TELEMETRY=0 \
+	  $(BIN)/sam build --parameter-overrides Architecture=$(ARCH)
+	$(BIN)/python -m local_aws.artifact --arch $(ARCH) $(BUILD_DIR)/ProviderFunction
+	touch $@
+
+deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_FLAGS)
+
+# The project's one version number (README "Publish"); the template's SemanticVersion must equal it.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PACKAGED := .aws-sam/packaged.yaml
+
+publish: publish-preflight build ## sam package + sam publish VERSION to the Serverless Application Repository; needs BUCKET and credentials
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam package --template-file $(BUILD_DIR)/template.yaml --s3-bucket $(BUCKET) --output-template-file $(PACKAGED)
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam publish --template $(PACKAGED) --semantic-version $(VERSION)
+
+publish-preflight: $(STAMP)
+	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (README \"Publish\")"; exit 1; }
+	@$(BIN)/python -c 'import boto3, sys; sys.exit(boto3.session.Session().get_credentials() is None)' || { echo "make publish needs AWS credentials (AWS_PROFILE or the usual variables); none found"; exit 1; }
+
+acceptance: $(STAMP) ## The acceptance scenario in a real AWS account (skipped, saying what it needs, without ACCEPTANCE_* variables)
+	@if [ -n "$$ACCEPTANCE_PHONE_NUMBER_ID" ]; then $(MAKE) --no-print-directory build ARCH=$(ARCH) || exit 1; fi
+	@ARCH=$(ARCH) $(BIN)/python -m acceptance
 
 bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start and artifact size
 	$(BIN)/python -m benchmarks

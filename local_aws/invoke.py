@@ -1,16 +1,18 @@
 """Invoke the provider function locally, the way ``sam local invoke`` does, with or without Docker.
 
     python -m local_aws.invoke --event samples/events/create.json [--template template.yaml]
-        [--function ProviderFunction] [--env-vars samples/env.json] [--docker auto|never|always]
+        [--function ProviderFunction] [--env-vars samples/env.json] [--docker never|auto|always]
 
-With a working container runtime (``docker info`` succeeds) and ``--docker auto|always`` this hands over to
-``sam local invoke`` unchanged. Otherwise the Docker-free runner reads the template with SAM CLI's own
-template provider (so Globals, intrinsic resolution and --env-vars precedence are SAM's, not a
-re-implementation), runs the handler in a fresh interpreter whose sys.path is CodeUri plus site-packages and
-whose environment is what sam local would give the container, and reports the CloudFormation response the
-function PUT. Without an external emulator (``--endpoint-url`` or a resolved AWS_ENDPOINT_URL_CONNECT) it
-starts the Connect emulator seeded with samples/world.json and a local HTTPS ResponseReceiver, and rewrites
-the event's ResponseURL to it.
+By default (``--docker never``) nothing leaves this machine. Only when asked (``--docker always``, or
+``auto`` and ``docker info`` succeeds) does it hand over to ``sam local invoke``, and then only with an
+env-vars file that points the function at a Connect emulator that answers, because inside the container
+the function otherwise uses your credentials against the real Connect. The Docker-free runner reads the
+template with SAM CLI's own template provider (so Globals, intrinsic resolution and --env-vars precedence
+are SAM's, not a re-implementation), runs the handler in a fresh interpreter whose sys.path is CodeUri
+plus site-packages and whose environment is what sam local would give the container, and reports the
+CloudFormation response the function PUT. Without an external emulator (``--endpoint-url`` or a resolved
+AWS_ENDPOINT_URL_CONNECT) it starts the Connect emulator seeded with samples/world.json and a local HTTPS
+ResponseReceiver, and rewrites the event's ResponseURL to it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -207,8 +210,11 @@ def shell_aws_creds() -> dict[str, str]:
 # Running the handler in a fresh interpreter
 # --------------------------------------------------------------------------------------------------
 
-# Runs under ``python -I``: no PYTHONPATH, no user site, no script directory, so sys.path is exactly
-# CodeUri + the interpreter's site-packages, like /var/task + the runtime in a Lambda sandbox.
+# Runs under ``python -I -B``: no PYTHONPATH, no user site, no script directory, so sys.path is exactly
+# CodeUri + the interpreter's site-packages, like /var/task + the runtime in a Lambda sandbox; and no
+# bytecode is written, because /var/task is read-only in Lambda and a .pyc of this Python left in a built
+# artifact would be uploaded by sam deploy. A built artifact (it carries its dependencies) also runs with
+# -S: without site-packages, so a dependency missing from it cannot be found in this venv instead.
 _BOOTSTRAP = r"""
 import importlib, importlib.util, json, os, sys, traceback
 context_file, event_file, result_file, task_root = sys.argv[1:5]
@@ -286,12 +292,17 @@ def runtime_environment(function: FunctionConfig, resolved: Mapping[str, str], h
     return env
 
 
+def is_built(function: FunctionConfig) -> bool:
+    """Whether CodeUri is a built artifact (sam build output) rather than the source directory."""
+    return any(Path(function.code_uri).glob("*.dist-info"))
+
+
 def run_handler(
     function: FunctionConfig,
     event: Mapping[str, Any],
     env: Mapping[str, str],
     *,
-    python: str = sys.executable,
+    python: str | None = None,
     log: TextIO | None = None,
     timeout: float | None = None,
 ) -> RunResult:
@@ -306,9 +317,10 @@ def run_handler(
         event_file, result_file = os.path.join(tmp, "event.json"), os.path.join(tmp, "result.json")
         with open(event_file, "w") as f:
             json.dump(event, f)
+        flags = ["-I", "-B"] + (["-S"] if is_built(function) else [])
         argv = [
-            python,
-            "-I",
+            python or sys.executable,
+            *flags,
             "-c",
             _BOOTSTRAP,
             str(LAMBDA_CONTEXT_FILE),
@@ -388,13 +400,47 @@ def docker_works() -> tuple[bool, str]:
     return True, "docker info succeeded"
 
 
+def docker_endpoint(args: argparse.Namespace) -> str:
+    """The emulator the container will call, from the env-vars file; refuses anything else.
+
+    sam local invoke hands the container the caller's AWS credentials, so without an endpoint the
+    function would move real phone numbers in whatever account the shell is signed in to.
+    """
+    function = read_function(args.template, args.function)
+    if not is_built(function):
+        raise InvokeError(
+            f"{args.template} points at source code without its dependencies; sam local invoke needs the "
+            "built template (make build, then --template .aws-sam/build/template.yaml)"
+        )
+    values = load_env_vars_file(args.env_vars)
+    endpoint = resolve_environment(function, values, shell_env={}).get("AWS_ENDPOINT_URL_CONNECT", "")
+    if not endpoint:
+        raise InvokeError(
+            "refusing to run sam local invoke without AWS_ENDPOINT_URL_CONNECT for the function in "
+            "--env-vars (samples/env.json has it): the container would use your credentials against the "
+            "real Connect"
+        )
+    parts = urlsplit(_local_endpoint(endpoint))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=2):
+            pass
+    except OSError as exc:
+        raise InvokeError(
+            f"no Connect emulator answers at {endpoint} ({exc}); start one with make emulator"
+        ) from exc
+    return endpoint
+
+
 def sam_local_invoke(args: argparse.Namespace) -> int:
+    endpoint = docker_endpoint(args)
     sam = shutil.which("sam") or str(Path(sys.executable).parent / "sam")
     argv = [sam, "local", "invoke", "--template", args.template, "--event", args.event[0]]
     if args.function:
         argv.insert(3, args.function)
-    if args.env_vars:
-        argv += ["--env-vars", args.env_vars]
+    argv += ["--env-vars", args.env_vars]
+    if platform.system() == "Linux" and "host.docker.internal" in endpoint:
+        # Docker Desktop defines host.docker.internal; Linux's Docker Engine needs it mapped.
+        argv += ["--add-host", "host.docker.internal:host-gateway"]
     print(
         "Running: " + " ".join(argv) + "\n"
         "(the event's ResponseURL is used as-is; see docs/local-development.md, 'sam local invoke with "
@@ -466,11 +512,18 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
         f"CodeUri {os.path.relpath(function.code_uri)}, {function.runtime}, Timeout {function.timeout}s, "
         f"MemorySize {function.memory} MB\n"
     )
-    local_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    if function.runtime.startswith("python") and function.runtime != local_python:
+    python = args.python or sys.executable
+    version = subprocess.run(  # noqa: S603 - the interpreter the user chose
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    packages = "the artifact's packages only" if is_built(function) else "its site-packages"
+    if function.runtime.startswith("python") and function.runtime != f"python{version}":
         out.write(
-            f"Note: the template asks for {function.runtime}; the Docker-free runner uses this interpreter "
-            f"({platform.python_version()}, {sys.executable}) and its site-packages.\n"
+            f"Note: the template asks for {function.runtime}; the Docker-free runner uses {python} "
+            f"(Python {version or 'unknown'}) and {packages}.\n"
         )
     for name in ignored_overrides(function, env_values):
         out.write(
@@ -538,7 +591,7 @@ def _invoke_one(
         out.write(f"\n== {path}: no StackId/RequestId, so no CloudFormation response is expected\n")
     out.flush()
 
-    run = run_handler(function, event, env, log=out)
+    run = run_handler(function, event, env, log=out, python=args.python)
     out.write("--- end of function output ---\n")
     if run.ok:
         out.write(f"Handler returned: {json.dumps(run.result)}\n")
@@ -580,7 +633,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--template", "-t", default=os.path.relpath(DEFAULT_TEMPLATE))
     parser.add_argument("--function", help="logical ID of the function (default: the template's only one)")
     parser.add_argument("--env-vars", "-n", help="JSON file as sam local invoke --env-vars takes it")
-    parser.add_argument("--docker", choices=("auto", "never", "always"), default="auto")
+    parser.add_argument(
+        "--docker",
+        choices=("never", "auto", "always"),
+        default="never",
+        help="sam local invoke in a container: only when asked (always), or when docker info answers (auto)",
+    )
+    parser.add_argument(
+        "--python",
+        help="interpreter for the Docker-free runner (default: this one); e.g. a python3.13 to run a built "
+        "artifact on the runtime's version",
+    )
     parser.add_argument(
         "--endpoint-url",
         help="a Connect emulator that is already running (default: start one seeded with --world)",
@@ -601,6 +664,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parse_args(argv)
     out = out or sys.stdout
     try:
+        if args.docker == "always":
+            docker_endpoint(args)  # an unsafe set-up is refused whether or not Docker answers
         if args.docker != "never":
             works, why = docker_works()
             if works:

@@ -10,9 +10,11 @@ credentials; the account is moto's default 123456789012 and the Region is the cl
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -25,6 +27,53 @@ from . import install
 from .control import HttpControl, LocalControl
 
 DEFAULT_PORT = 4599
+
+
+class EmulatorStartError(OSError):
+    """The server could not bind its address (typically: the port is in use)."""
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, except that a failure to bind reaches start() instead of hanging it.
+
+    ThreadedMotoServer binds inside its thread and start() waits for a ready event that a bind error
+    never sets, so a busy port would leave the caller waiting forever. (werkzeug turns "address in use"
+    into a printed hint and SystemExit, hence both.)
+    """
+
+    startup_error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            super()._server_entry()
+        except (OSError, SystemExit) as exc:
+            if self._server is not None:  # serving had started; not a start-up problem
+                raise
+            self.startup_error = exc
+            self._server_ready_event.set()
+
+    def start(self) -> None:
+        super().start()
+        error = self.startup_error
+        if error is not None:
+            why = error.strerror if isinstance(error, OSError) else None
+            raise EmulatorStartError(
+                error.errno if isinstance(error, OSError) else errno.EADDRINUSE,
+                f"cannot serve on {self._ip_address}:{self._port}: {why or 'the port is in use'}",
+            )
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served, checked before werkzeug tries (it prints a multi-line hint)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As werkzeug binds: SO_REUSEADDR, so a port in TIME_WAIT is not reported busy.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        return f"cannot serve on {host}:{port}: {exc.strerror or exc}"
+    return None
 
 
 class RunningEmulator:
@@ -61,7 +110,7 @@ def start_emulator(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True
     if quiet:
         # werkzeug logs one line per request, which drowns test and benchmark output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = _MotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     if bound_host in ("0.0.0.0", "::"):  # noqa: S104 - only rewriting a bind-all address for clients
@@ -76,14 +125,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 to reach it from containers")
-    parser.add_argument("--seed", type=Path, help="JSON world to create at start (see control.seed)")
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        help="JSON world to create at start (see control.seed); make emulator passes samples/world.json",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
 
     arns: dict[str, Any] | None = None
     if args.seed:
         arns = LocalControl().seed(json.loads(args.seed.read_text()))
-    emulator = start_emulator(args.port, args.host, quiet=args.quiet)
+    hint = "Stop whatever holds it, or choose another port (make emulator PORT=...)."
+    problem = port_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}. {hint}")
+        return 1
+    try:
+        emulator = start_emulator(args.port, args.host, quiet=args.quiet)
+    except EmulatorStartError as exc:
+        print(f"error: {exc.strerror}. {hint}")
+        return 1
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:

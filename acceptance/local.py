@@ -1,0 +1,66 @@
+"""The scenario's local backend: the Connect emulator, and ``local_aws.stack.LocalStack`` as CloudFormation.
+
+LocalStack sends one request per call; what CloudFormation does around a request is added here, the way
+CloudFormation does it: a failed update is rolled back with an Update carrying the old properties, and an
+update that returns a new physical ID (a replacement) is followed by a Delete of the old resource.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acceptance.scenario import Outcome
+from local_aws.stack import LocalStack
+
+LOGICAL_ID = "MainLine"
+
+
+class LocalBackend:
+    def __init__(self, stack: LocalStack, connect: Any) -> None:
+        self.stack = stack
+        self.connect = connect
+        self.provider_deployed = False
+
+    def deploy_provider(self) -> None:
+        self.provider_deployed = True  # the handler is already importable in this process
+
+    def remove_provider(self) -> None:
+        self.provider_deployed = False
+
+    def consumer_exists(self) -> bool:
+        return LOGICAL_ID in self.stack.resources
+
+    def create_consumer(self, properties: dict[str, str]) -> Outcome:
+        response = self.stack.create(LOGICAL_ID, _without_empty(properties))
+        if response.ok:
+            return Outcome("COMPLETE")
+        return Outcome("FAILED", response.reason)
+
+    def update_consumer(self, properties: dict[str, str]) -> Outcome:
+        before = self.stack.resources[LOGICAL_ID]
+        response = self.stack.update(LOGICAL_ID, _without_empty(properties))
+        if not response.ok:
+            rollback = self.stack.send(
+                "Update",
+                LOGICAL_ID,
+                before.properties,
+                physical_id=before.physical_id,
+                old_properties=_without_empty(properties),
+            )
+            state = "ROLLED_BACK" if rollback.ok else "FAILED"
+            return Outcome(state, response.reason if rollback.ok else rollback.reason)
+        if response.physical_id != before.physical_id:
+            # Replacement: CloudFormation deletes the old resource in the cleanup phase.
+            cleanup = self.stack.send("Delete", LOGICAL_ID, before.properties, physical_id=before.physical_id)
+            if not cleanup.ok:
+                return Outcome("FAILED", cleanup.reason)
+        return Outcome("COMPLETE")
+
+    def delete_consumer(self) -> Outcome:
+        response = self.stack.delete(LOGICAL_ID)
+        return Outcome("COMPLETE") if response.ok else Outcome("FAILED", response.reason)
+
+
+def _without_empty(properties: dict[str, str]) -> dict[str, str]:
+    # The consumer template drops an empty ContactFlowArn with AWS::NoValue; so does this stand-in.
+    return {key: value for key, value in properties.items() if value != ""}
