@@ -146,7 +146,8 @@ def test_two_stacks_racing_for_one_number_exactly_one_wins(world, connect, aws_e
         (winner, won_with, won), (loser, lost_with, lost) = winners[0], losers[0]
         assert winner.stack_id in lost.reason
         # Lost to the winner's claim, to its owner tags while its Create still runs, or after it succeeded.
-        assert any(said in lost.reason for said in ("is being claimed by", "was taken by", "already assigned"))
+        said = ("is being claimed by", "was taken by", "already assigned")
+        assert any(words in lost.reason for words in said)
         summary = describe(connect, won.physical_id)
         assert summary["PhoneNumberId"] == won_with["PhoneNumberId"]
         assert summary["TargetArn"] == won_with["TargetArn"]
