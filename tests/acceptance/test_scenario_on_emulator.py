@@ -44,10 +44,9 @@ def scenario(backend, world) -> tuple[Scenario, io.StringIO]:
 def assert_everything_put_back(connect, world):
     for number in (world.number_arn, world.other_number_arn):
         summary = describe(connect, number)
-        assert (summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]) == (
-            world.instance_a_arn,
-            "CLAIMED",
-        )
+        assert summary["TargetArn"] == world.instance_a_arn
+        # FAILED describes the last move (one that failed and left the number where it was), not a place.
+        assert summary["PhoneNumberStatus"]["Status"] in ("CLAIMED", "FAILED")
         assert not [k for k in summary.get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)]
 
 
