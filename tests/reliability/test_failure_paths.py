@@ -314,3 +314,59 @@ def test_no_move_is_started_without_time_to_see_it_through(stack, world, connect
     assert aws_env.control.moves() == []
     # Nothing to put back, so the tags are gone before the rollback even comes.
     assert_untouched(connect, world)
+
+
+# ---- traffic distribution groups that are not ACTIVE -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        ("UPDATE_IN_PROGRESS", "once the group is ACTIVE"),
+        ("PENDING_DELETION", "choose another TargetArn"),
+        ("CREATION_FAILED", "Fix the group"),
+    ],
+)
+def test_a_move_to_a_group_that_is_not_active_says_what_is_going_on(
+    status, advice, stack, world, connect, aws_env
+):
+    aws_env.control.set_traffic_distribution_group_status(world.tdg, status)
+
+    response = stack.create("MainLine", props(world, TargetArn=world.tdg_arn))
+
+    assert response.status == "FAILED"
+    assert status in response.reason
+    assert advice in response.reason
+    assert "was not found" not in response.reason
+    assert aws_env.control.moves() == []
+    assert_untouched(connect, world)
+
+
+def test_a_restore_to_a_group_being_deleted_advises_retain_and_keeps_the_number(
+    stack, world, connect, aws_env
+):
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.tdg_arn)
+    time.sleep(1.0)
+    assert stack.create("MainLine", props(world, OnDelete="Restore")).ok
+    aws_env.control.set_traffic_distribution_group_status(world.tdg, "PENDING_DELETION")
+
+    response = stack.delete("MainLine")
+
+    assert response.status == "FAILED"
+    assert "PENDING_DELETION" in response.reason
+    assert "OnDelete to Retain" in response.reason
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+    assert provider_tags(connect, world.number_arn)[STACK_TAG] == stack.stack_id
+
+
+def test_a_restore_to_a_group_mid_update_says_to_retry_not_to_retain(stack, world, connect, aws_env):
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.tdg_arn)
+    time.sleep(1.0)
+    assert stack.create("MainLine", props(world, OnDelete="Restore")).ok
+    aws_env.control.set_traffic_distribution_group_status(world.tdg, "UPDATE_IN_PROGRESS")
+
+    response = stack.delete("MainLine")
+
+    assert response.status == "FAILED"
+    assert "once the group is ACTIVE" in response.reason
+    assert "no longer exists" not in response.reason

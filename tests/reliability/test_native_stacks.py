@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import uuid
 
+import boto3
+import pytest
+
+from local_aws.connect.native import deploy_native_number_stack
 from phone_number_assignment import clients
 from tests.conftest import ACCOUNT, REGION
 from tests.reliability.helpers import mutating, operations, props, provider_tags, state_of
@@ -76,3 +80,41 @@ def test_a_number_created_by_the_same_stack_is_not_checked(monkeypatch, stack, w
     response = stack.create("MainLine", props(world, PhoneNumberId=number_id))
 
     assert response.ok, response.reason
+
+
+@pytest.fixture
+def cloudformation(aws_env):
+    return boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+
+
+def test_a_number_a_native_stack_still_holds_is_refused_with_how_to_hand_it_over(
+    stack, world, connect, aws_env, cloudformation
+):
+    stack_id, number_arn = deploy_native_number_stack(
+        cloudformation, "contact-centre-numbers", world.instance_a_arn, logical_id="SupportLine"
+    )
+    since = len(aws_env.control.calls())
+
+    response = stack.create("MainLine", props(world, PhoneNumberId=number_arn))
+
+    assert response.status == "FAILED"
+    assert stack_id in response.reason
+    assert "SupportLine" in response.reason
+    assert "would release" in response.reason
+    assert "DeletionPolicy: Retain" in response.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    assert provider_tags(connect, number_arn) == {}
+
+
+def test_a_number_handed_over_with_retain_is_taken_once_its_stack_is_gone(
+    stack, world, connect, cloudformation
+):
+    stack_id, number_arn = deploy_native_number_stack(
+        cloudformation, "contact-centre-numbers", world.instance_a_arn, retain=True, logical_id="SupportLine"
+    )
+    cloudformation.delete_stack(StackName=stack_id)
+
+    response = stack.create("MainLine", props(world, PhoneNumberId=number_arn))
+
+    assert response.ok, response.reason
+    assert state_of(connect, number_arn)["target"] == world.instance_b_arn
