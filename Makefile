@@ -9,7 +9,7 @@ PORT ?= 4599
 EVENT ?= samples/events/create.json
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 
-.PHONY: help venv test lint format validate emulator demo invoke build deploy bench lock clean
+.PHONY: help venv test coverage lint format validate emulator demo invoke build deploy bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
 test: lint validate ## Lint, validate the templates and run the whole test suite
 	$(BIN)/python -m pytest
+
+coverage: $(STAMP) ## Run the test suite with line and branch coverage of provider/ (fails under 95 %)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
@@ -65,4 +68,4 @@ lock: ## Re-resolve constraints.txt from requirements-dev.txt in a scratch venv
 	(echo '# Full transitive lock of the dev environment (pip freeze). Regenerate with `make lock`.'; /tmp/lock-venv/bin/pip freeze) > constraints.txt
 
 clean: ## Remove the venv, build output and caches
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*
