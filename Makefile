@@ -17,6 +17,8 @@ help: ## List the targets
 $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned dev dependencies (boto3, moto, aws-sam-cli, cfn-lint, pytest, ruff: about 250 packages) into $(VENV)."
+	@echo "A first install takes 1-2 minutes; later ones happen only when requirements-dev.txt, constraints.txt or provider/requirements.txt change."
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
