@@ -89,14 +89,9 @@ def test_no_tracing_loads_no_x_ray_recorder():
         "print(sorted(name for name in sys.modules if name.startswith('aws_xray_sdk.core')))\n"
     )
     environ = {key: value for key, value in os.environ.items() if key != "LAMBDA_TASK_ROOT"}
+    argv = [sys.executable, "-c", script]
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script],
-        cwd=PROVIDER,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        argv, cwd=PROVIDER, env=environ, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
