@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
+# A boto3 Session is not thread-safe, and some tests create clients from many threads at once.
+_session_lock = threading.Lock()
+
+
 @dataclass
 class ConnectEmulator:
     mode: str
@@ -46,7 +51,8 @@ class ConnectEmulator:
                 "aws_access_key_id": "testing",
                 "aws_secret_access_key": "testing",
             }
-        return _session().client("connect", **kwargs)
+        with _session_lock:
+            return _session().client("connect", **kwargs)
 
 
 def create_instance(client: Any, alias: str | None = None) -> dict[str, str]:
