@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import botocore.client
 import pytest
 
 from phone_number_assignment import telemetry
@@ -73,7 +75,38 @@ def test_the_shipped_tracer_without_x_ray_runs_the_handler_and_keeps_nothing(mon
     segment.put_annotation("k", "v")
     segment.put_metadata("response", {"a": 1})
     segment.add_exception(ValueError("x"), stack=None)
+    segment.add_subsegment(opened[1][1])
+    segment.remove_subsegment(opened[1][1])
+    segment.close()
     assert vars(segment) == {}
+
+
+def test_no_tracing_patches_no_library_and_keeps_no_annotation():
+    provider = telemetry.NoTracing()
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    # X-Ray's patch wraps botocore's client calls (and requests', httplib's...); the stand-in must not.
+    provider.patch(["botocore"])
+    provider.patch_all()
+    provider.put_annotation("ColdStart", True)
+    provider.put_metadata("response", {"a": 1})
+
+    assert botocore.client.BaseClient._make_api_call is make_api_call
+    assert vars(provider) == {}
+
+
+def test_the_shipped_tracer_without_x_ray_runs_async_methods_and_keeps_nothing():
+    @telemetry.tracer.capture_method
+    async def fetch(n):
+        return n * 2
+
+    async def traced_segment():
+        async with telemetry.tracer.provider.in_subsegment_async(name="## fetch") as segment:
+            segment.put_annotation("k", "v")
+            return segment
+
+    assert asyncio.run(fetch(21)) == 42
+    assert vars(asyncio.run(traced_segment())) == {}
 
 
 def test_no_tracing_loads_no_x_ray_recorder():
