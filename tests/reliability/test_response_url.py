@@ -61,7 +61,11 @@ def test_transient_response_url_faults_still_deliver_exactly_one_response(
 ):
     receiver.set_behaviour(behaviour, times=times)
 
-    event, invocation = _invoke(stack, receiver, handler, props(world), request_type="Delete")
+    # Time for the retries (a pause of RESPONSE_RETRY_PAUSE_SECONDS after each fault) even on a loaded
+    # machine: with the short TIMEOUT_SECONDS the sending window could close before the last one.
+    event, invocation = _invoke(
+        stack, receiver, handler, props(world), request_type="Delete", timeout_seconds=15
+    )
 
     assert not invocation.timed_out
     body = one_response(receiver, event["RequestId"])

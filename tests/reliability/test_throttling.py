@@ -5,33 +5,62 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.helpers import errors_of, props, provider_tags, state_of
+from phone_number_assignment.clients import CONNECT_CONFIG
+from tests.reliability.helpers import captured_logs, errors_of, props, provider_tags, state_of
+
+# The fewest errors in a row that take every retry path once: botocore's attempts of the first call all fail,
+# so the provider's own loop retries (one backoff, drawn from at most a second); its second call fails once
+# and botocore's retry gets it through. The pauses are jittered by the provider's and botocore's own unseeded
+# generators (the handler offers no seam for a seed), so each costs at most a second rather than a seed
+# fixing it: three errors keep the test's randomness under three seconds where ten made it up to twenty.
+BOTOCORE_ATTEMPTS = CONNECT_CONFIG.retries["total_max_attempts"]
+ERRORS_IN_A_ROW = BOTOCORE_ATTEMPTS + 1
+
+
+def provider_retries(logs) -> list[str]:
+    """The operations the provider's own retry loop retried, as its log lines say."""
+    return [line for line in logs.lines() if "Connect call will be retried" in line]
 
 
 @pytest.mark.parametrize("operation", ["UpdatePhoneNumber", "DescribePhoneNumber"])
 def test_throttling_storm_is_ridden_out(operation, stack, world, connect, aws_env):
-    aws_env.control.inject_error(operation, "ThrottlingException", count=10)
+    aws_env.control.inject_error(operation, "ThrottlingException", count=ERRORS_IN_A_ROW)
 
-    response = stack.create("MainLine", props(world))
+    with captured_logs() as logs:
+        response = stack.create("MainLine", props(world))
 
     assert (response.status, response.count) == ("SUCCESS", 1), response.reason
-    # All ten throttled calls were really made (botocore's retries, then the provider's), then one succeeded.
-    assert errors_of(aws_env.control, operation)[:11] == ["ThrottlingException"] * 10 + [None]
+    # Every throttled call was really made (botocore's retries, then the provider's), then one succeeded.
+    assert errors_of(aws_env.control, operation)[: ERRORS_IN_A_ROW + 1] == ["ThrottlingException"] * (
+        ERRORS_IN_A_ROW
+    ) + [None]
+    # Botocore gave up on the first call, so the provider's loop retried it exactly once.
+    [retry] = provider_retries(logs)
+    assert operation in retry
+    assert "ThrottlingException" in retry
     final = state_of(connect, world.number_arn)
     assert (final["target"], final["status"]) == (world.instance_b_arn, "CLAIMED")
     assert len(aws_env.control.moves()) == 1
 
 
 def test_internal_error_bursts_are_ridden_out(stack, world, connect, aws_env):
-    # Four in a row: more than botocore's own three attempts, so the provider's retry loop is exercised too.
+    # More in a row than botocore's own attempts, so the provider's retry loop is exercised too.
     for operation in ("DescribePhoneNumber", "UpdatePhoneNumber"):
-        aws_env.control.inject_error(operation, "InternalServiceException", count=4)
+        aws_env.control.inject_error(operation, "InternalServiceException", count=ERRORS_IN_A_ROW)
 
-    response = stack.create("MainLine", props(world, TargetArn=world.tdg_arn))
+    with captured_logs() as logs:
+        response = stack.create("MainLine", props(world, TargetArn=world.tdg_arn))
 
     assert (response.status, response.count) == ("SUCCESS", 1), response.reason
     for operation in ("DescribePhoneNumber", "UpdatePhoneNumber"):
-        assert errors_of(aws_env.control, operation)[:5] == ["InternalServiceException"] * 4 + [None]
+        assert errors_of(aws_env.control, operation)[: ERRORS_IN_A_ROW + 1] == [
+            "InternalServiceException"
+        ] * ERRORS_IN_A_ROW + [None]
+    retried = provider_retries(logs)
+    assert [("DescribePhoneNumber" in line, "UpdatePhoneNumber" in line) for line in retried] == [
+        (True, False),
+        (False, True),
+    ]
     assert state_of(connect, world.number_arn)["target"] == world.tdg_arn
     assert len(aws_env.control.moves()) == 1
 

@@ -1,0 +1,105 @@
+"""The claim protocol on the emulator, with its clocks injected: expired claims, slow claim writes.
+
+Injected clocks and sleep keep these tests from waiting CLAIM_SETTLE_SECONDS for real, and let them place a
+claim exactly either side of CLAIM_EXPIRY_SECONDS.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from phone_number_assignment import ownership
+from phone_number_assignment.connect import Budget, PhoneNumbers
+from phone_number_assignment.errors import OwnershipConflict
+from phone_number_assignment.ownership import Owner
+from tests.conftest import describe
+
+NOW = 1_800_000_000.0  # wall clock, seconds
+OURS = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/ours/1", "MainLine")
+DEAD = "arn:aws:cloudformation:us-east-1:123456789012:stack/dead/2"
+
+
+class Clocks:
+    """A fixed wall clock, a monotonic clock each tag call can be made to take time on, and a sleep that
+    only records."""
+
+    def __init__(self, claim_write_seconds: list[float] | None = None) -> None:
+        self.monotonic_now = 0.0
+        self.slept: list[float] = []
+        # How long each successive claim write takes, as the monotonic clock sees it.
+        self._write_seconds = list(claim_write_seconds or [])
+        self._reads = 0
+
+    def wall_clock(self) -> float:
+        return NOW
+
+    def monotonic(self) -> float:
+        # acquire() reads the monotonic clock just before and just after writing its claim.
+        self._reads += 1
+        if self._reads % 2 == 0 and self._write_seconds:
+            self.monotonic_now += self._write_seconds.pop(0)
+        return self.monotonic_now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def claim_tag(stack_id: str, written_at: float) -> dict[str, str]:
+    return {ownership.claim_key(stack_id): f"{int(written_at * 1000)} {stack_id}"}
+
+
+@pytest.fixture
+def numbers(connect):
+    return PhoneNumbers(connect, Budget(60))
+
+
+def acquire(numbers, world, clocks):
+    state = numbers.describe_existing(world.number_arn)
+    return ownership.acquire(
+        numbers, state, OURS, wall_clock=clocks.wall_clock, monotonic=clocks.monotonic, sleep=clocks.sleep
+    )
+
+
+def test_an_expired_claim_of_a_dead_invocation_does_not_block_and_is_cleared(numbers, connect, world):
+    stale = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS - 1)
+    garbled = {ownership.claim_key("garbled"): "not-a-time garbled"}
+    connect.tag_resource(resourceArn=world.number_arn, tags={**stale, **garbled})
+    clocks = Clocks()
+
+    acquired = acquire(numbers, world, clocks)
+
+    expected = ownership.owner_tags(OURS, world.instance_a_arn)
+    assert acquired.tags == expected
+    assert describe(connect, world.number_arn).get("Tags", {}) == expected
+    assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
+
+
+def test_a_claim_just_inside_the_expiry_still_wins(numbers, connect, world):
+    live = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS + 1)
+    connect.tag_resource(resourceArn=world.number_arn, tags=live)
+
+    with pytest.raises(OwnershipConflict, match=f"already assigned by stack {DEAD}"):
+        acquire(numbers, world, Clocks())
+
+    # Ours was withdrawn; the rival's claim stays for it to convert.
+    assert describe(connect, world.number_arn).get("Tags", {}) == live
+
+
+def test_a_claim_written_too_slowly_is_withdrawn_and_made_again(numbers, connect, aws_env, world):
+    # The first write takes longer than the lease: a rival may not have seen it when it read the claims.
+    clocks = Clocks(claim_write_seconds=[ownership.CLAIM_WRITE_LEASE_SECONDS + 0.5, 0.01])
+    since = len(aws_env.control.calls())
+
+    acquired = acquire(numbers, world, clocks)
+
+    tag_calls = [
+        call["operation"]
+        for call in aws_env.control.calls()[since:]
+        if call["operation"] in ("TagResource", "UntagResource")
+    ]
+    # Claim, withdraw it, claim again, then the owner tags and the claim's removal.
+    assert tag_calls == ["TagResource", "UntagResource", "TagResource", "TagResource", "UntagResource"]
+    # Only the second, fast claim was waited on.
+    assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
+    assert acquired.tags == ownership.owner_tags(OURS, world.instance_a_arn)
+    assert describe(connect, world.number_arn).get("Tags", {}) == acquired.tags
