@@ -9,14 +9,15 @@ from __future__ import annotations
 import pytest
 
 from phone_number_assignment import ownership
-from phone_number_assignment.connect import Budget, PhoneNumbers
-from phone_number_assignment.errors import OwnershipConflict
-from phone_number_assignment.ownership import Owner
+from phone_number_assignment.connect import PhoneNumbers
+from phone_number_assignment.errors import ClaimInProgress
+from phone_number_assignment.tags import Owner, claim_key, owner_tags
+from phone_number_assignment.waiting import Budget
 from tests.conftest import describe
 
 NOW = 1_800_000_000.0  # wall clock, seconds
 OURS = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/ours/1", "MainLine")
-DEAD = "arn:aws:cloudformation:us-east-1:123456789012:stack/dead/2"
+DEAD = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/dead/2", "Line")
 
 
 class Clocks:
@@ -44,8 +45,8 @@ class Clocks:
         self.slept.append(seconds)
 
 
-def claim_tag(stack_id: str, written_at: float) -> dict[str, str]:
-    return {ownership.claim_key(stack_id): f"{int(written_at * 1000)} {stack_id}"}
+def claim_tag(owner: Owner, written_at: float) -> dict[str, str]:
+    return {claim_key(owner): f"{int(written_at * 1000)} {owner.stack_id} {owner.logical_id}"}
 
 
 @pytest.fixture
@@ -54,21 +55,29 @@ def numbers(connect):
 
 
 def acquire(numbers, world, clocks):
+    """Acquire as the lifecycle does, then confirm as a request that succeeded does."""
     state = numbers.describe_existing(world.number_arn)
-    return ownership.acquire(
-        numbers, state, OURS, wall_clock=clocks.wall_clock, monotonic=clocks.monotonic, sleep=clocks.sleep
+    acquired = ownership.acquire(
+        numbers,
+        state,
+        OURS,
+        world.instance_b_arn,
+        wall_clock=clocks.wall_clock,
+        monotonic=clocks.monotonic,
+        sleep=clocks.sleep,
     )
+    return ownership.confirm(numbers, acquired, OURS, now=NOW)
 
 
 def test_an_expired_claim_of_a_dead_invocation_does_not_block_and_is_cleared(numbers, connect, world):
     stale = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS - 1)
-    garbled = {ownership.claim_key("garbled"): "not-a-time garbled"}
+    garbled = {claim_key(Owner("garbled", "")): "not-a-time garbled"}
     connect.tag_resource(resourceArn=world.number_arn, tags={**stale, **garbled})
     clocks = Clocks()
 
     acquired = acquire(numbers, world, clocks)
 
-    expected = ownership.owner_tags(OURS, world.instance_a_arn)
+    expected = owner_tags(OURS, world.instance_a_arn)
     assert acquired.tags == expected
     assert describe(connect, world.number_arn).get("Tags", {}) == expected
     assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
@@ -78,10 +87,10 @@ def test_a_claim_just_inside_the_expiry_still_wins(numbers, connect, world):
     live = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS + 1)
     connect.tag_resource(resourceArn=world.number_arn, tags=live)
 
-    with pytest.raises(OwnershipConflict, match=f"already assigned by stack {DEAD}"):
+    with pytest.raises(ClaimInProgress, match=f"being claimed by Line in stack {DEAD.stack_id}"):
         acquire(numbers, world, Clocks())
 
-    # Ours was withdrawn; the rival's claim stays for it to convert.
+    # Ours was never written; the rival's claim stays for it to convert.
     assert describe(connect, world.number_arn).get("Tags", {}) == live
 
 
@@ -97,9 +106,10 @@ def test_a_claim_written_too_slowly_is_withdrawn_and_made_again(numbers, connect
         for call in aws_env.control.calls()[since:]
         if call["operation"] in ("TagResource", "UntagResource")
     ]
-    # Claim, withdraw it, claim again, then the owner tags and the claim's removal.
+    # Claim, withdraw it, claim again, then the owner tags (with the pending marker), then confirming removes
+    # the marker and the claim.
     assert tag_calls == ["TagResource", "UntagResource", "TagResource", "TagResource", "UntagResource"]
     # Only the second, fast claim was waited on.
     assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
-    assert acquired.tags == ownership.owner_tags(OURS, world.instance_a_arn)
+    assert acquired.tags == owner_tags(OURS, world.instance_a_arn)
     assert describe(connect, world.number_arn).get("Tags", {}) == acquired.tags
