@@ -44,6 +44,20 @@ def reset_emulator(emulator) -> None:
     emulator.control.reset()
 
 
+# The claim protocol waits CLAIM_SETTLE_SECONDS (1 s) in every Create for writes from other machines, with
+# other clocks, to land. The emulator's clock is this process's and its writes land at once, so tests that
+# only need a Create to happen wait less; the tests of the protocol itself keep the real wait.
+TEST_CLAIM_SETTLE_SECONDS = 0.05
+
+
+@pytest.fixture(autouse=True)
+def quick_claims(request, monkeypatch):
+    if request.node.get_closest_marker("real_claim_timing") is None:
+        from phone_number_assignment import ownership
+
+        monkeypatch.setattr(ownership, "CLAIM_SETTLE_SECONDS", TEST_CLAIM_SETTLE_SECONDS)
+
+
 @pytest.fixture
 def aws_env(emulator, monkeypatch):
     """Point every boto3 client of this process (the provider's included) at the emulator."""

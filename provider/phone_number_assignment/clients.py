@@ -37,12 +37,19 @@ CLIENT_CONFIG = Config(
 
 
 @functools.cache
+def _session() -> Any:
+    # One per container: a Session loads botocore's data (about 0.1 s); a client made from it still reads the
+    # environment (Region, AWS_ENDPOINT_URL_*) when it is made.
+    return boto3.session.Session()
+
+
+@functools.cache
 def connect_client(region: str | None = None) -> Any:
     """One Connect client per Region, reused by warm invocations (client creation costs tens of ms)."""
-    return boto3.session.Session().client("connect", region_name=region, config=CLIENT_CONFIG)
+    return _session().client("connect", region_name=region, config=CLIENT_CONFIG)
 
 
 @functools.cache
 def cloudformation_client(region: str | None = None) -> Any:
     """Only used to ask whether another stack still manages a number (stacks.py); created on first use."""
-    return boto3.session.Session().client("cloudformation", region_name=region, config=CLIENT_CONFIG)
+    return _session().client("cloudformation", region_name=region, config=CLIENT_CONFIG)

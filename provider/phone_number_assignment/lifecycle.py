@@ -304,13 +304,28 @@ def _move(
             numbers.start_move(state, target_arn, token)
         except ConnectBusy:
             logger.info("Phone number busy with another operation; waiting for it to settle")
-            state = numbers.describe_existing(state.arn)
+            state = _where_it_settles(numbers, state)
             continue
         try:
             state = _wait_for_move(numbers, state, target_arn)
         except MoveFailed:
             _keep_routing(numbers, state)
             raise
+    return state
+
+
+def _where_it_settles(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
+    """Wait out someone else's operation on the number; fix the restore target it may have made stale.
+
+    If the number was taken in this request while that operation was already accepted, Describe may have
+    shown it where it was, so the recorded previous target is where it came from rather than where it
+    settles: the restore target is the latter, where it would have been had this stack never taken it.
+    """
+    state = numbers.settle(numbers.describe_existing(state.arn))
+    recorded = state.tags.get(PREVIOUS_TARGET_TAG)
+    if PENDING_TAG in state.tags and state.arn not in numbers.moves_started and recorded != state.target_arn:
+        logger.info("Restore target corrected", extra={"was": recorded, "now": state.target_arn})
+        state = numbers.tag(state, {PREVIOUS_TARGET_TAG: state.target_arn})
     return state
 
 

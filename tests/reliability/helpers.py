@@ -106,8 +106,8 @@ class _Keep(logging.Handler):
 
 
 @contextlib.contextmanager
-def captured_logs() -> Iterator[CapturedLogs]:
-    """Capture the provider's logs as Lambda would ship them.
+def captured_logs(level: str | None = None) -> Iterator[CapturedLogs]:
+    """Capture the provider's logs as Lambda would ship them, at ``level`` (LogLevel) if given.
 
     Powertools prints JSON through its own handler (to stdout, bound when the module was imported, so pytest's
     capture may not see it): its stream is swapped. crhelper, botocore and Powertools records also reach the
@@ -115,6 +115,9 @@ def captured_logs() -> Iterator[CapturedLogs]:
     """
     from phone_number_assignment.telemetry import logger as powertools_logger
 
+    shipped_level = powertools_logger.log_level
+    if level is not None:
+        powertools_logger.setLevel(level)
     captured = CapturedLogs()
     handlers = [h for h in powertools_logger.handlers if isinstance(h, logging.StreamHandler)]
     previous = [handler.setStream(captured.printed) for handler in handlers]
@@ -124,6 +127,7 @@ def captured_logs() -> Iterator[CapturedLogs]:
     try:
         yield captured
     finally:
+        powertools_logger.setLevel(shipped_level)
         root.removeHandler(keep)
         for handler, stream in zip(handlers, previous, strict=True):
             handler.setStream(stream)

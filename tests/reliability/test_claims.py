@@ -8,9 +8,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from phone_number_assignment import ownership
 from phone_number_assignment.tags import CLAIM_TAG_PREFIX, STACK_TAG
 from tests.reliability.helpers import props, provider_tags, seed_numbers, state_of
+
+pytestmark = pytest.mark.real_claim_timing
 
 
 def race(contenders):

@@ -13,6 +13,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from local_aws.cloudformation import build_event
 from tests.conftest import describe
 from tests.reliability.helpers import captured_logs, props, provider_tags, seed_numbers, state_of
@@ -42,7 +44,7 @@ def test_every_resource_of_a_large_stack_succeeds_under_the_default_quota(stack,
             timeout_seconds=INVOCATION_TIMEOUT_SECONDS,
         )
 
-    with captured_logs() as logs, ThreadPoolExecutor(max_workers=RESOURCES) as pool:
+    with captured_logs(level="DEBUG") as logs, ThreadPoolExecutor(max_workers=RESOURCES) as pool:
         responses = list(pool.map(create, range(RESOURCES)))
 
     failures = [(r.event["LogicalResourceId"], r.reason) for r in responses if not r.ok]
@@ -52,8 +54,8 @@ def test_every_resource_of_a_large_stack_succeeds_under_the_default_quota(stack,
     # The quota really bit, beyond what botocore's retries absorb, or this test proves nothing.
     assert any(call["error"] == "ThrottlingException" for call in calls)
     assert any("Connect call will be retried" in line for line in logs.lines())
-    # Lift the quota so this test's own Describes are not throttled.
-    for operation in ("UpdatePhoneNumber", "DescribePhoneNumber"):
+    # Lift the quotas so this test's own calls are not throttled.
+    for operation in aws_env.control.rate_limits():
         aws_env.control.set_rate_limit(operation, None)
     moved = sorted(move["phone_number_id"] for move in aws_env.control.moves())
     assert moved == sorted(number_ids)
@@ -120,6 +122,7 @@ def test_redelivery_while_the_first_still_waits_moves_once(stack, world, connect
     assert (final["target"], final["status"]) == (world.instance_b_arn, "CLAIMED")
 
 
+@pytest.mark.real_claim_timing
 def test_two_stacks_racing_for_one_number_exactly_one_wins(world, connect, aws_env, new_stack):
     # Two races at once, on two numbers, so one lucky interleaving cannot make the test pass.
     races = {

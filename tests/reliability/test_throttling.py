@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from phone_number_assignment.clients import CONNECT_CONFIG
+from phone_number_assignment.clients import CLIENT_CONFIG
 from tests.reliability.helpers import captured_logs, errors_of, props, provider_tags, state_of
 
 # The fewest errors in a row that take every retry path once: botocore's attempts of the first call all fail,
@@ -13,12 +13,12 @@ from tests.reliability.helpers import captured_logs, errors_of, props, provider_
 # and botocore's retry gets it through. The pauses are jittered by the provider's and botocore's own unseeded
 # generators (the handler offers no seam for a seed), so each costs at most a second rather than a seed
 # fixing it: three errors keep the test's randomness under three seconds where ten made it up to twenty.
-BOTOCORE_ATTEMPTS = CONNECT_CONFIG.retries["total_max_attempts"]
+BOTOCORE_ATTEMPTS = CLIENT_CONFIG.retries["total_max_attempts"]
 ERRORS_IN_A_ROW = BOTOCORE_ATTEMPTS + 1
 
 
 def provider_retries(logs) -> list[str]:
-    """The operations the provider's own retry loop retried, as its log lines say."""
+    """The operations the provider's own retry loop retried, as its DEBUG log lines say."""
     return [line for line in logs.lines() if "Connect call will be retried" in line]
 
 
@@ -26,7 +26,7 @@ def provider_retries(logs) -> list[str]:
 def test_throttling_storm_is_ridden_out(operation, stack, world, connect, aws_env):
     aws_env.control.inject_error(operation, "ThrottlingException", count=ERRORS_IN_A_ROW)
 
-    with captured_logs() as logs:
+    with captured_logs(level="DEBUG") as logs:
         response = stack.create("MainLine", props(world))
 
     assert (response.status, response.count) == ("SUCCESS", 1), response.reason
@@ -48,7 +48,7 @@ def test_internal_error_bursts_are_ridden_out(stack, world, connect, aws_env):
     for operation in ("DescribePhoneNumber", "UpdatePhoneNumber"):
         aws_env.control.inject_error(operation, "InternalServiceException", count=ERRORS_IN_A_ROW)
 
-    with captured_logs() as logs:
+    with captured_logs(level="DEBUG") as logs:
         response = stack.create("MainLine", props(world, TargetArn=world.tdg_arn))
 
     assert (response.status, response.count) == ("SUCCESS", 1), response.reason
