@@ -310,8 +310,9 @@ def test_invoke_runner_end_to_end(events, expect):
 @pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (not written yet)")
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on PATH")
 def test_make_invoke_end_to_end():
-    # Docker is only used when asked for (DOCKER=1), so this runs the same with or without one. What the README tells a newcomer to run, with the sample Create event. make first checks the venv's
-    # stamp, which the make target that runs this suite has just brought up to date: nothing is installed.
+    # Docker is only used when asked for (DOCKER=1), so this runs the same with or without one. What the
+    # README tells a newcomer to run, with the sample Create event. make first checks the venv's stamp, which
+    # the make target that runs this suite has just brought up to date: nothing is installed.
     done = subprocess.run(
         ["make", "--no-print-directory", "invoke", "EVENT=samples/events/create.json"],  # noqa: S607
         cwd=ROOT,
