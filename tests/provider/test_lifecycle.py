@@ -368,7 +368,8 @@ def test_delete_with_restore_moves_the_number_back_and_removes_the_tags(stack, w
 
 
 def test_rollback_delete_after_a_failed_move_restores_the_number(stack, world, connect, aws_env):
-    aws_env.control.configure(move_seconds=30)
+    # Longer than the Create's 6 s of budget, short enough for the Delete to wait out.
+    aws_env.control.configure(move_seconds=8)
     failed = stack.create("MainLine", assign(world, OnDelete="Restore"), timeout_seconds=24)
     assert failed.status == "FAILED"
     assert failed.physical_id == world.number_arn

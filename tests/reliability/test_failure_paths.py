@@ -103,7 +103,8 @@ def test_a_create_cloudformation_timed_out_is_undone_by_a_delete_without_its_arn
 ):
     # The invocation ran out of time mid-move (CloudFormation stopped waiting and never got an ARN): the
     # rollback's Delete carries some other physical ID but the same properties.
-    aws_env.control.configure(move_seconds=30)
+    # Longer than the Create's 6 s of budget, short enough for the Delete to wait out.
+    aws_env.control.configure(move_seconds=8)
     stack.create("MainLine", props(world), timeout_seconds=24)
     aws_env.control.configure(move_seconds=0.6)
 

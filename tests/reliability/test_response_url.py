@@ -46,7 +46,7 @@ def test_unreachable_response_url_does_not_outlive_the_invocation(behaviour, sta
 def test_lost_answer_after_real_work_still_ends_in_time(stack, world, connect, handler, receiver):
     receiver.set_behaviour("hang")
 
-    event, invocation = _invoke(stack, receiver, handler, props(world), timeout_seconds=25)
+    event, invocation = _invoke(stack, receiver, handler, props(world), timeout_seconds=22)
 
     assert not invocation.timed_out
     assert invocation.error is None
