@@ -44,18 +44,24 @@ def reset_emulator(emulator) -> None:
     emulator.control.reset()
 
 
-# The claim protocol waits CLAIM_SETTLE_SECONDS (1 s) in every Create for writes from other machines, with
-# other clocks, to land. The emulator's clock is this process's and its writes land at once, so tests that
-# only need a Create to happen wait less; the tests of the protocol itself keep the real wait.
+# Two waits the provider makes for the real service only cost the suite time against the emulator: the claim
+# protocol's CLAIM_SETTLE_SECONDS (1 s in every Create, for writes from other machines with other clocks to
+# land: the emulator's clock is this process's and its writes land at once), and the first look at a move
+# after 1 s (the emulator's moves take MOVE_SECONDS). Tests that only need a Create or a move to happen wait
+# less; the tests of the claim protocol keep the real settle time (marker real_claim_timing), and the poll
+# schedule's own tests read whatever the constants are.
 TEST_CLAIM_SETTLE_SECONDS = 0.05
+TEST_POLL_SECONDS = 0.3
 
 
 @pytest.fixture(autouse=True)
-def quick_claims(request, monkeypatch):
-    if request.node.get_closest_marker("real_claim_timing") is None:
-        from phone_number_assignment import ownership
+def quick_waits(request, monkeypatch):
+    from phone_number_assignment import ownership, waiting
 
+    if request.node.get_closest_marker("real_claim_timing") is None:
         monkeypatch.setattr(ownership, "CLAIM_SETTLE_SECONDS", TEST_CLAIM_SETTLE_SECONDS)
+    monkeypatch.setattr(waiting, "FIRST_POLL_SECONDS", TEST_POLL_SECONDS)
+    monkeypatch.setattr(waiting, "POLL_SECONDS", TEST_POLL_SECONDS)
 
 
 @pytest.fixture
