@@ -1,8 +1,9 @@
 """``make export TARGET=<instance or traffic distribution group ARN>``: adopt what already exists.
 
 Lists the phone numbers claimed to the target (ListPhoneNumbersV2, paginated), reads each one
-(DescribePhoneNumber: status and ownership tags) and, for an instance, their contact flows
-(ListFlowAssociations), then prints a ready-to-deploy template declaring exactly that state: one
+(DescribePhoneNumber: status and ownership tags) and their contact flows (ListFlowAssociations in the
+instance, or in a traffic distribution group's home instance found with DescribeTrafficDistributionGroup),
+then prints a ready-to-deploy template declaring exactly that state: one
 Custom::PhoneNumberAssignment per number, OnDelete: Retain. Deploying it moves nothing (every number is
 already CLAIMED on its target); it puts the numbers under the stack (the provider's ownership tags).
 
@@ -31,8 +32,8 @@ from phone_number_assignment import schema
 from phone_number_assignment.tags import CLAIM_TAG_PREFIX, LOGICAL_ID_TAG, STACK_TAG
 
 READ_ONLY_NOTICE = (
-    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber and "
-    "ListFlowAssociations, and changes nothing."
+    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
+    "and DescribeTrafficDistributionGroup, and changes nothing."
 )
 # CloudFormation's quota of resources per stack ("Understand CloudFormation quotas").
 RESOURCES_PER_STACK = 500
@@ -163,29 +164,31 @@ def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: 
 
 
 def _flows(client: Any, target: Target, export: Export) -> dict[str, str]:
-    """Phone-number ID -> the ARN of the contact flow it is associated with in the target instance."""
-    if not target.is_instance:
-        export.notes.append(
-            "note: contact flows are not exported for a traffic distribution group; the template declares "
-            "no ContactFlowArn, and deploying it leaves the numbers' flow associations as they are"
-        )
-        return {}
+    """Phone-number ID -> the ARN of the contact flow it is associated with in the target's instance.
+
+    For a traffic distribution group that is the group's home instance, where the provider associates the
+    flows of numbers on the group too.
+    """
     flows: dict[str, str] = {}
     try:
+        instance_arn = target.arn
+        if not target.is_instance:
+            group = client.describe_traffic_distribution_group(TrafficDistributionGroupId=target.arn)
+            instance_arn = group["TrafficDistributionGroup"]["InstanceArn"]
         pages = client.get_paginator("list_flow_associations").paginate(
-            InstanceId=target.id, ResourceType="VOICE_PHONE_NUMBER"
+            InstanceId=instance_arn.rsplit("/", 1)[-1], ResourceType="VOICE_PHONE_NUMBER"
         )
         for page in pages:
             for association in page.get("FlowAssociationSummaryList", []):
                 number_id = association["ResourceId"].rsplit("/", 1)[-1].lower()
                 flow = association["FlowId"]
                 if not flow.startswith("arn:"):
-                    flow = f"{target.arn}/contact-flow/{flow}"
+                    flow = f"{instance_arn}/contact-flow/{flow}"
                 flows[number_id] = flow
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         export.notes.append(
-            f"note: contact flows could not be read ({code}: connect:ListFlowAssociations); the template "
+            f"note: contact flows could not be read ({code}: connect:{error.operation_name}); the template "
             "declares no ContactFlowArn, and deploying it leaves the numbers' flow associations as they are"
         )
         return {}

@@ -21,7 +21,12 @@ from tests.conftest import ACCOUNT, REGION, describe
 from tools import export
 
 ROOT = Path(__file__).resolve().parents[2]
-READS = {"ListPhoneNumbersV2", "DescribePhoneNumber", "ListFlowAssociations"}
+READS = {
+    "ListPhoneNumbersV2",
+    "DescribePhoneNumber",
+    "ListFlowAssociations",
+    "DescribeTrafficDistributionGroup",
+}
 
 
 def arn(resource: str) -> str:
@@ -61,7 +66,12 @@ class Estate:
                         LOGICAL_ID_TAG: "L",
                     },
                 },
-                {"id": self.on_tdg, "phone_number": "+15555550103", "target": self.tdg},
+                {
+                    "id": self.on_tdg,
+                    "phone_number": "+15555550103",
+                    "target": self.tdg,
+                    "contact_flow_id": self.flow,
+                },
                 {"id": self.on_b, "phone_number": "+15555550104", "target": b},
             ],
         }
@@ -133,15 +143,14 @@ def test_export_only_reads(estate, aws_env):
     assert all(operation.startswith(("List", "Describe")) for operation in operations)
 
 
-def test_export_of_a_traffic_distribution_group_declares_no_flows_and_says_so(estate):
+def test_export_of_a_traffic_distribution_group_declares_the_flows_of_its_home_instance(estate):
     status, template, stderr = run_export(estate.tdg_arn)
 
     assert status == 0, stderr
     [resource] = template["Resources"].values()
     assert resource["Properties"]["PhoneNumberId"] == estate.on_tdg
     assert sub(resource["Properties"]["TargetArn"]) == estate.tdg_arn
-    assert "ContactFlowArn" not in resource["Properties"]
-    assert "contact flows are not exported for a traffic distribution group" in stderr
+    assert sub(resource["Properties"]["ContactFlowArn"]) == estate.flow_arn
 
 
 def test_export_reads_every_page(aws_env, estate):
@@ -219,7 +228,12 @@ def test_deploying_the_export_moves_nothing_and_puts_the_numbers_under_the_stack
     associations = connect.list_flow_associations(
         InstanceId=estate.instance_a, ResourceType="VOICE_PHONE_NUMBER"
     )
-    assert [a["FlowId"] for a in associations["FlowAssociationSummaryList"]] == [estate.flow_arn]
+    flows = {a["ResourceId"]: a["FlowId"] for a in associations["FlowAssociationSummaryList"]}
+    # The routed number keeps its flow; the group's number, listed in its home instance, is left as it was.
+    assert flows == {
+        arn(f"phone-number/{estate.routed}"): estate.flow_arn,
+        arn(f"phone-number/{estate.on_tdg}"): estate.flow_arn,
+    }
 
 
 def test_make_export_prints_only_a_template_the_rules_cfn_lint_and_sam_validate_accept(
