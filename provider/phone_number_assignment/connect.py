@@ -308,7 +308,7 @@ class PhoneNumbers:
                 # (app.budget_seconds): the only question is whether the pause itself still fits.
                 if delay >= self.budget.remaining():
                     raise from_client_error(error, subject=subject) from error
-                logger.debug(
+                logger.info(
                     "Connect call will be retried",
                     extra={
                         "operation": operation,

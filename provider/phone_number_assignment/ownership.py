@@ -5,7 +5,7 @@ win. Tags are last-writer-wins with no compare-and-set, so a fresh claim is made
 
 1. each contender writes a claim tag of its own (keyed by stack and logical ID, so nobody overwrites
    anybody) holding the time it was written; a write that took longer than CLAIM_WRITE_LEASE_SECONDS is
-   withdrawn and retried;
+   written again with a fresh time;
 2. it reads the number until its own claim is visible: how long that took is the tag-visibility lag of this
    number right now. If it is not visible within CLAIM_VISIBILITY_BOUND_SECONDS, the contender withdraws and
    refuses: with writes that slow to show, "both win" cannot be ruled out, so both refuse;
@@ -37,6 +37,7 @@ from .tags import (
 )
 
 CLAIM_WRITE_LEASE_SECONDS = 0.75
+CLAIM_WRITE_ATTEMPTS = 5
 # Lambda clocks are NTP-synchronised to well under this; it pads the wait for clock disagreement.
 CLOCK_SKEW_SECONDS = 0.25
 CLAIM_SETTLE_SECONDS = CLAIM_WRITE_LEASE_SECONDS + CLOCK_SKEW_SECONDS
@@ -140,14 +141,7 @@ def acquire(
             raise rival.in_progress(state)
 
         key = claim_key(owner)
-        written_at = wall_clock()
-        started = monotonic()
-        numbers.tag(state, {key: _claim_value(int(written_at * 1000), owner)})
-        if monotonic() - started > CLAIM_WRITE_LEASE_SECONDS:
-            # Too slow to be sure every rival sees it in time: withdraw and start over.
-            numbers.untag(state, [key])
-            state = numbers.settle(numbers.describe_existing(state.arn))
-            continue
+        written_at, started = _write_claim(numbers, state, owner, wall_clock=wall_clock, monotonic=monotonic)
         seen = _until_visible(numbers, state, key, monotonic=monotonic, sleep=sleep, written=started)
         sleep(CLAIM_SETTLE_SECONDS)
         seen = numbers.settle(numbers.describe_existing(state.arn))
@@ -167,6 +161,36 @@ def acquire(
         # Won. The restore target is where the number was before anyone claimed it; the claim tags stay
         # until ``confirm``, which removes them with the pending marker in one write.
         return numbers.tag(seen, {**owner_tags(owner, seen.target_arn), PENDING_TAG: target_arn})
+
+
+def _write_claim(
+    numbers: PhoneNumbers,
+    state: PhoneNumberState,
+    owner: Owner,
+    *,
+    wall_clock: Callable[[], float],
+    monotonic: Callable[[], float],
+) -> tuple[float, float]:
+    """Write this owner's claim; returns (its timestamp, when the write started on the monotonic clock).
+
+    A write that took longer than the lease may land after rivals stopped looking for claims older than its
+    timestamp: it is written again with a fresh timestamp (the same key, so nothing to withdraw first), which
+    at worst makes a rival that saw the old one refuse too. Throttled writes (botocore's backoff) are the
+    usual reason; after CLAIM_WRITE_ATTEMPTS the claim is withdrawn and the request fails.
+    """
+    key = claim_key(owner)
+    for _ in range(CLAIM_WRITE_ATTEMPTS):
+        written_at = wall_clock()
+        started = monotonic()
+        numbers.tag(state, {key: _claim_value(int(written_at * 1000), owner)})
+        if monotonic() - started <= CLAIM_WRITE_LEASE_SECONDS:
+            return written_at, started
+    numbers.untag(state, [key])
+    raise TagsNotVisible(
+        f"Claiming phone number {state.label} failed: {CLAIM_WRITE_ATTEMPTS} tag writes in a row each took "
+        f"longer than {CLAIM_WRITE_LEASE_SECONDS} s (is Connect throttling TagResource?), too slow to rule "
+        "out another stack claiming it at the same time. Nothing was assigned; retry the stack operation."
+    )
 
 
 def _until_visible(

@@ -94,7 +94,7 @@ def test_a_claim_just_inside_the_expiry_still_wins(numbers, connect, world):
     assert describe(connect, world.number_arn).get("Tags", {}) == live
 
 
-def test_a_claim_written_too_slowly_is_withdrawn_and_made_again(numbers, connect, aws_env, world):
+def test_a_claim_written_too_slowly_is_written_again_with_a_fresh_time(numbers, connect, aws_env, world):
     # The first write takes longer than the lease: a rival may not have seen it when it read the claims.
     clocks = Clocks(claim_write_seconds=[ownership.CLAIM_WRITE_LEASE_SECONDS + 0.5, 0.01])
     since = len(aws_env.control.calls())
@@ -106,9 +106,9 @@ def test_a_claim_written_too_slowly_is_withdrawn_and_made_again(numbers, connect
         for call in aws_env.control.calls()[since:]
         if call["operation"] in ("TagResource", "UntagResource")
     ]
-    # Claim, withdraw it, claim again, then the owner tags (with the pending marker), then confirming removes
-    # the marker and the claim.
-    assert tag_calls == ["TagResource", "UntagResource", "TagResource", "TagResource", "UntagResource"]
+    # Claim, claim again (same key, fresh time), then the owner tags (with the pending marker), then
+    # confirming removes the marker and the claim.
+    assert tag_calls == ["TagResource", "TagResource", "TagResource", "UntagResource"]
     # Only the second, fast claim was waited on.
     assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
     assert acquired.tags == owner_tags(OURS, world.instance_a_arn)
