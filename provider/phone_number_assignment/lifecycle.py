@@ -168,7 +168,7 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
         raise ownership.conflict(state, holder)  # at once: no waiting for a move that is not ours
     _check_target(numbers, properties)
     if not tags.owns(state.tags, owner):
-        stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation())
+        stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     owned_before = tags.owns(state.tags, owner)
     target_arn = properties.target.arn
     try:

@@ -118,3 +118,10 @@ def test_a_number_handed_over_with_retain_is_taken_once_its_stack_is_gone(
 
     assert response.ok, response.reason
     assert state_of(connect, number_arn)["target"] == world.instance_b_arn
+
+
+def test_a_number_without_cloudformation_tags_costs_no_cloudformation_client(stack, world):
+    # Creating the client loads CloudFormation's service model: a cold start pays for it only when needed.
+    assert stack.create("MainLine", props(world)).ok
+
+    assert clients.cloudformation_client.cache_info().currsize == 0
