@@ -10,7 +10,7 @@ import pytest
 
 from phone_number_assignment import ownership
 from phone_number_assignment.connect import PhoneNumbers
-from phone_number_assignment.errors import ClaimInProgress
+from phone_number_assignment.errors import ClaimInProgress, TagsNotVisible
 from phone_number_assignment.tags import Owner, claim_key, owner_tags
 from phone_number_assignment.waiting import Budget
 from tests.conftest import describe
@@ -113,3 +113,65 @@ def test_a_claim_written_too_slowly_is_written_again_with_a_fresh_time(numbers, 
     assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
     assert acquired.tags == owner_tags(OURS, world.instance_a_arn)
     assert describe(connect, world.number_arn).get("Tags", {}) == acquired.tags
+
+
+class SteppingClocks:
+    """A wall clock that reads ``values`` in turn (then the last one), and a monotonic clock that only moves
+    when the code under test sleeps."""
+
+    def __init__(self, values: list[float]) -> None:
+        self._values = list(values)
+        self.monotonic_now = 0.0
+
+    def wall_clock(self) -> float:
+        return self._values.pop(0) if len(self._values) > 1 else self._values[0]
+
+    def monotonic(self) -> float:
+        return self.monotonic_now
+
+    def sleep(self, seconds: float) -> None:
+        self.monotonic_now += seconds
+
+
+def test_claim_writes_slower_than_the_lease_every_time_give_up_and_leave_nothing(numbers, connect, world):
+    slow = ownership.CLAIM_WRITE_LEASE_SECONDS + 0.5
+    clocks = Clocks(claim_write_seconds=[slow] * ownership.CLAIM_WRITE_ATTEMPTS)
+
+    with pytest.raises(TagsNotVisible, match="tag writes in a row"):
+        acquire(numbers, world, clocks)
+
+    assert describe(connect, world.number_arn).get("Tags", {}) == {}
+
+
+def test_a_claim_not_visible_within_the_bound_is_withdrawn_and_refused(numbers, connect, aws_env, world):
+    aws_env.control.configure(tag_visibility_seconds=60)
+    clocks = SteppingClocks([NOW])
+
+    with pytest.raises(TagsNotVisible, match="was not visible"):
+        acquire(numbers, world, clocks)
+
+    # It looked until the bound, no longer.
+    assert clocks.monotonic_now > ownership.CLAIM_VISIBILITY_BOUND_SECONDS
+    assert clocks.monotonic_now <= (
+        ownership.CLAIM_VISIBILITY_BOUND_SECONDS + ownership.CLAIM_VISIBILITY_POLL_SECONDS
+    )
+    writes = [
+        c["operation"] for c in aws_env.control.calls() if c["operation"] in ("TagResource", "UntagResource")
+    ]
+    assert writes == ["TagResource", "UntagResource"]
+
+
+def test_a_claim_too_old_to_convert_is_withdrawn_and_made_again(numbers, connect, aws_env, world):
+    # The first round's check finds the claim written CLAIM_CONVERT_BY_SECONDS ago (a stalled invocation):
+    # rivals may take it for dead, so it is withdrawn and a fresh one made.
+    late = NOW + ownership.CLAIM_CONVERT_BY_SECONDS + 1
+    clocks = SteppingClocks([NOW, NOW, NOW, late])
+
+    acquired = acquire(numbers, world, clocks)
+
+    writes = [
+        c["operation"] for c in aws_env.control.calls() if c["operation"] in ("TagResource", "UntagResource")
+    ]
+    # Claim, withdraw, claim again, owner tags, confirm.
+    assert writes == ["TagResource", "UntagResource", "TagResource", "TagResource", "UntagResource"]
+    assert acquired.tags == owner_tags(OURS, world.instance_a_arn)

@@ -185,3 +185,23 @@ def test_an_oversized_reason_is_cut_from_its_end_to_fit(filler):
     assert sent["Reason"].startswith("Connect could not move the number: " + filler)
     assert sent["Reason"].endswith(" (truncated)")
     assert {**sent, "Reason": reason} == body
+
+
+def test_an_unexpected_exception_before_the_lifecycle_starts_is_one_plain_failed(
+    monkeypatch, handler, receiver, aws_env
+):
+    from phone_number_assignment import lifecycle
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that must not reach CloudFormation")
+
+    monkeypatch.setattr(lifecycle, "parse_properties", broken)
+    event, url_request_id = event_for(receiver)
+
+    assert invoke_handler(handler, event, timeout_seconds=60).ok
+
+    [attempt] = receiver.attempts(url_request_id)
+    assert attempt.body["Status"] == "FAILED"
+    assert "Internal error in the PhoneNumberAssignment provider" in attempt.body["Reason"]
+    assert "internal detail" not in attempt.body["Reason"]
+    assert "Traceback" not in attempt.body["Reason"]
