@@ -40,14 +40,17 @@ def floor(job: dict) -> dict:
     import ssl
     from urllib.parse import urlsplit, urlunsplit
 
+    # A fresh Create's calls, in the provider's order: describe, claim, see the claim, settle read, owner
+    # tags, move, poll, confirm (docs: ownership.py).
     number, target, claim = job["phone_number_arn"], job["target_arn"], "bench-claim"
     client.describe_phone_number(PhoneNumberId=number)
     client.tag_resource(resourceArn=number, tags={claim: "1"})
     client.describe_phone_number(PhoneNumberId=number)
+    client.describe_phone_number(PhoneNumberId=number)
     client.tag_resource(resourceArn=number, tags={"bench-owner": "1"})
-    client.untag_resource(resourceArn=number, tagKeys=[claim])
     client.update_phone_number(PhoneNumberId=number, TargetArn=target, ClientToken=job["client_token"])
     client.describe_phone_number(PhoneNumberId=number)
+    client.untag_resource(resourceArn=number, tagKeys=[claim])
     event = job["event"]
     body = json.dumps(
         {
