@@ -84,10 +84,7 @@ def failure_physical_id(request: Request) -> str | None:
     """
     if request.request_type == "Delete":
         return request.physical_id or None
-    try:
-        return parse_properties(request.properties, request.scope).phone_number_arn
-    except InvalidProperties:
-        return None
+    return _declared_number(request.properties, request.scope)
 
 
 def create(request: Request, services: Services) -> Outcome:
@@ -445,20 +442,24 @@ def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> Ph
     return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
+def _parsed(properties: Any, scope: Scope) -> AssignmentProperties | None:
+    """The declaration, if it parses: one that does not was refused before it could change anything."""
+    try:
+        return parse_properties(properties, scope)
+    except InvalidProperties:
+        return None
+
+
 def _on_delete(properties: Any, scope: Scope) -> OnDelete:
     """OnDelete as declared; a declaration that does not parse means Retain, which never moves a number."""
-    try:
-        return parse_properties(properties, scope).on_delete
-    except InvalidProperties:
-        return OnDelete.RETAIN
+    declared = _parsed(properties, scope)
+    return declared.on_delete if declared else OnDelete.RETAIN
 
 
 def _declared_number(properties: Any, scope: Scope) -> str | None:
     """The number ARN of a declaration that parses; a request whose properties did not took no number."""
-    try:
-        return parse_properties(properties, scope).phone_number_arn
-    except InvalidProperties:
-        return None
+    declared = _parsed(properties, scope)
+    return declared.phone_number_arn if declared else None
 
 
 def _instance_of(flow_arn: str) -> str:
