@@ -164,9 +164,9 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     if holder is not None and holder.stack_id != owner.stack_id:
         raise ownership.conflict(state, holder)  # at once: no waiting for a move that is not ours
     _check_target(numbers, properties)
-    if not tags.owns(state.tags, owner):
-        stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     owned_before = tags.owns(state.tags, owner)
+    if not owned_before:
+        stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     target_arn = properties.target.arn
     try:
         state = ownership.acquire(numbers, numbers.settle(state), owner, target_arn)

@@ -105,10 +105,9 @@ def _live_claims(tags: Mapping[str, str], now: float) -> list[_Claim]:
     return sorted(claims, key=lambda claim: (claim.written_at_ms, claim.key))
 
 
-def blocking_claim(state: PhoneNumberState, owner: Owner, now: float | None = None) -> _Claim | None:
+def blocking_claim(state: PhoneNumberState, owner: Owner, now: float) -> _Claim | None:
     """The earliest live claim of another contender on the number, if any."""
     own = claim_key(owner)
-    now = time.time() if now is None else now
     return next((claim for claim in _live_claims(state.tags, now) if claim.key != own), None)
 
 
@@ -144,7 +143,7 @@ def acquire(
 
         key = claim_key(owner)
         written_at, started = _write_claim(numbers, state, owner, wall_clock=wall_clock, monotonic=monotonic)
-        seen = _until_visible(numbers, state, key, monotonic=monotonic, sleep=sleep, written=started)
+        _until_visible(numbers, state, key, monotonic=monotonic, sleep=sleep, written=started)
         sleep(CLAIM_SETTLE_SECONDS)
         seen = numbers.settle(numbers.describe_existing(state.arn))
         rival_owner = Owner.from_tags(seen.tags)
@@ -203,12 +202,11 @@ def _until_visible(
     monotonic: Callable[[], float],
     sleep: Callable[[float], None],
     written: float,
-) -> PhoneNumberState:
+) -> None:
     """Read the number until the claim ``key`` shows; withdraw and refuse past the visibility bound."""
     while True:
-        seen = numbers.describe_existing(state.arn)
-        if key in seen.tags:
-            return seen
+        if key in numbers.describe_existing(state.arn).tags:
+            return
         if monotonic() - written > CLAIM_VISIBILITY_BOUND_SECONDS:
             numbers.untag(state, [key])
             raise TagsNotVisible(
