@@ -50,7 +50,27 @@ class Resource:
     properties: dict[str, Any]
 
 
+# The status CloudFormation shows for a resource while a request runs, and after it answered.
+_IN_PROGRESS = {"Create": "CREATE_IN_PROGRESS", "Update": "UPDATE_IN_PROGRESS", "Delete": "DELETE_IN_PROGRESS"}
+_ANSWERED = {
+    ("Create", "SUCCESS"): "CREATE_COMPLETE",
+    ("Create", "FAILED"): "CREATE_FAILED",
+    ("Update", "SUCCESS"): "UPDATE_COMPLETE",
+    ("Update", "FAILED"): "UPDATE_FAILED",
+    ("Delete", "SUCCESS"): "DELETE_COMPLETE",
+    ("Delete", "FAILED"): "DELETE_FAILED",
+}
+
+
 class LocalStack:
+    """One stack's worth of CloudFormation.
+
+    ``control``: the Connect emulator's control (LocalControl or HttpControl). When given, every status
+    CloudFormation would show for this stack and its resources is told to the emulator, whose
+    CloudFormation API then answers the provider's DescribeStackResource/DescribeStacks as real
+    CloudFormation would (local_aws/connect/played_stacks.py).
+    """
+
     def __init__(
         self,
         handler: Callable[[dict, Any], Any],
@@ -60,6 +80,8 @@ class LocalStack:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         timeout_seconds: float = 60,
+        control: Any = None,
+        stack_status: str = "CREATE_IN_PROGRESS",
     ) -> None:
         self.handler = handler
         self.receiver = receiver
@@ -67,6 +89,37 @@ class LocalStack:
         self.region = region
         self.timeout_seconds = timeout_seconds
         self.resources: dict[str, Resource] = {}
+        self.control = control
+        self.set_status(stack_status)
+
+    def set_status(self, stack_status: str) -> None:
+        """The stack's status, as DescribeStacks shows it (UPDATE_IN_PROGRESS while a rename runs, say)."""
+        self.stack_status = stack_status
+        if self.control is not None:
+            self.control.play_stack(self.stack_id, stack_status=stack_status)
+
+    def play(self, logical_id: str, status: str, physical_id: str | None = None) -> None:
+        """A resource's status and physical ID, as DescribeStackResource shows them."""
+        if self.control is not None:
+            self.control.play_stack(
+                self.stack_id, logical_id=logical_id, resource_status=status, physical_id=physical_id
+            )
+
+    def retain(self, logical_id: str) -> None:
+        """Remove a resource with DeletionPolicy: Retain: CloudFormation sends no Delete, and says
+        DELETE_SKIPPED."""
+        current = self.resources.pop(logical_id)
+        self.play(logical_id, "DELETE_SKIPPED", current.physical_id)
+
+    def delete_stack(self, *, retain: bool = False) -> None:
+        """Delete the stack without Delete events (every resource retained, if ``retain``), as the end state
+        of a stack whose resources are gone."""
+        for logical_id in list(self.resources):
+            if retain:
+                self.retain(logical_id)
+            else:
+                self.play(logical_id, "DELETE_COMPLETE", self.resources.pop(logical_id).physical_id)
+        self.set_status("DELETE_COMPLETE")
 
     def create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
         response = self.send("Create", logical_id, properties, **options)
@@ -120,7 +173,10 @@ class LocalStack:
             old_properties=old_properties,
             request_id=request_id,
         )
-        return self.deliver(event, timeout_seconds=timeout_seconds)
+        self.play(logical_id, _IN_PROGRESS[request_type])
+        response = self.deliver(event, timeout_seconds=timeout_seconds)
+        self.play(logical_id, _ANSWERED[(request_type, response.status)], response.physical_id)
+        return response
 
     def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
         """Invoke the handler with ``event`` as Lambda would and collect its response."""

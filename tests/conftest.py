@@ -44,22 +44,16 @@ def reset_emulator(emulator) -> None:
     emulator.control.reset()
 
 
-# Two waits the provider makes for the real service only cost the suite time against the emulator: the claim
-# protocol's CLAIM_SETTLE_SECONDS (1 s in every Create, for writes from other machines with other clocks to
-# land: the emulator's clock is this process's and its writes land at once), and the first look at a move
-# after 1 s (the emulator's moves take MOVE_SECONDS). Tests that only need a Create or a move to happen wait
-# less; the tests of the claim protocol keep the real settle time (marker real_claim_timing), and the poll
-# schedule's own tests read whatever the constants are.
-TEST_CLAIM_SETTLE_SECONDS = 0.05
+# The provider's first look at a move comes after 1 s, for the real service's lag; the emulator's moves take
+# MOVE_SECONDS, so tests that only need a move to happen look sooner. The poll schedule's own tests read
+# whatever the constants are.
 TEST_POLL_SECONDS = 0.3
 
 
 @pytest.fixture(autouse=True)
-def quick_waits(request, monkeypatch):
-    from phone_number_assignment import ownership, waiting
+def quick_waits(monkeypatch):
+    from phone_number_assignment import waiting
 
-    if request.node.get_closest_marker("real_claim_timing") is None:
-        monkeypatch.setattr(ownership, "CLAIM_SETTLE_SECONDS", TEST_CLAIM_SETTLE_SECONDS)
     monkeypatch.setattr(waiting, "FIRST_POLL_SECONDS", TEST_POLL_SECONDS)
     monkeypatch.setattr(waiting, "POLL_SECONDS", TEST_POLL_SECONDS)
 
@@ -72,6 +66,8 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", emulator.endpoint_url)
     # moto serves CloudFormation on the same port: the provider asks it about native stacks.
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", emulator.endpoint_url)
+    # ... and DynamoDB, where the provider keeps its ownership records.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
@@ -80,11 +76,13 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     clients.connect_client.cache_clear()
     clients.cloudformation_client.cache_clear()
+    clients.dynamodb_client.cache_clear()
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
     clients.connect_client.cache_clear()
     clients.cloudformation_client.cache_clear()
+    clients.dynamodb_client.cache_clear()
     emulator.control.reset()
 
 
@@ -179,16 +177,16 @@ def handler(aws_env):
 
 
 @pytest.fixture
-def stack(handler, receiver) -> LocalStack:
-    return LocalStack(handler, receiver, timeout_seconds=60)
+def stack(handler, receiver, aws_env) -> LocalStack:
+    return LocalStack(handler, receiver, timeout_seconds=60, control=aws_env.control)
 
 
 @pytest.fixture
-def new_stack(handler, receiver):
+def new_stack(handler, receiver, aws_env):
     """Factory for more stacks (ownership conflicts between stacks)."""
 
     def make(name: str = "other-stack", **options) -> LocalStack:
-        return LocalStack(handler, receiver, stack_name=name, **options)
+        return LocalStack(handler, receiver, stack_name=name, control=aws_env.control, **options)
 
     return make
 

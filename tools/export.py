@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
 from phone_number_assignment import schema
-from phone_number_assignment.tags import CLAIM_TAG_PREFIX, LOGICAL_ID_TAG, STACK_TAG
+from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
@@ -155,9 +155,8 @@ def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: 
             f"skipped {label}: already assigned by {tags.get(LOGICAL_ID_TAG, '?')} in stack {tags[STACK_TAG]}"
         )
         return None
-    if any(key.startswith(CLAIM_TAG_PREFIX) for key in tags):
-        export.skipped.append(f"skipped {label}: a stack is claiming it right now; export again later")
-        return None
+    # A number another stack's Create is taking right now has an ownership record but no tags yet; deploying
+    # the export then fails on it with the provider's own "was taken by" Reason, changing nothing.
     return Number(
         described["PhoneNumberId"].lower(), described["PhoneNumberArn"], described.get("PhoneNumber", "")
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from . import played_stacks
 from .exceptions import ConnectError
 from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
@@ -40,6 +41,7 @@ CONTROL_METHODS = frozenset(
         "moves",
         "reset",
         "seed",
+        "play_stack",
     }
 )
 
@@ -51,13 +53,16 @@ class LocalControl:
         move_seconds: float | None = None,
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
+        latency_seconds: float | None = None,
     ) -> None:
         """Timing of later moves and tag writes; None leaves a knob as it is, reset() restores the defaults.
 
         ``tag_visibility_seconds``: a TagResource/UntagResource accepted at t shows in DescribePhoneNumber's
         Tags and ListTagsForResource from t + this on, to every reader, in acceptance order (default 0).
+        ``latency_seconds``: every Connect call answers this long after it was served (default 0).
         """
         runtime.configure(
+            latency_seconds=latency_seconds,
             move_seconds=move_seconds,
             stale_seconds=stale_seconds,
             tag_visibility_seconds=tag_visibility_seconds,
@@ -110,6 +115,25 @@ class LocalControl:
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
+
+    def play_stack(
+        self,
+        stack_id: str,
+        *,
+        stack_status: str | None = None,
+        logical_id: str | None = None,
+        resource_status: str | None = None,
+        physical_id: str | None = None,
+    ) -> None:
+        """What CloudFormation knows about a stack the local stand-in plays (played_stacks.py): the stack's
+        status and/or one resource's status and physical ID, as DescribeStacks/DescribeStackResource say."""
+        played_stacks.play(
+            stack_id,
+            stack_status=stack_status,
+            logical_id=logical_id,
+            resource_status=resource_status,
+            physical_id=physical_id,
+        )
 
 
 def seed_world(world: dict[str, Any]) -> dict[str, Any]:
@@ -209,9 +233,11 @@ class HttpControl:
         move_seconds: float | None = None,
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
+        latency_seconds: float | None = None,
     ) -> None:
         self._call(
             "configure",
+            latency_seconds=latency_seconds,
             move_seconds=move_seconds,
             stale_seconds=stale_seconds,
             tag_visibility_seconds=tag_visibility_seconds,
@@ -254,6 +280,24 @@ class HttpControl:
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return self._call("seed", world=world)
+
+    def play_stack(
+        self,
+        stack_id: str,
+        *,
+        stack_status: str | None = None,
+        logical_id: str | None = None,
+        resource_status: str | None = None,
+        physical_id: str | None = None,
+    ) -> None:
+        self._call(
+            "play_stack",
+            stack_id=stack_id,
+            stack_status=stack_status,
+            logical_id=logical_id,
+            resource_status=resource_status,
+            physical_id=physical_id,
+        )
 
 
 def control_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:

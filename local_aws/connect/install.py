@@ -4,7 +4,7 @@ moto reads ``moto.connect.urls.url_paths`` on every in-process request and when 
 its Flask app for Connect, so extending that dict is enough for both modes. moto's own Connect paths
 are re-pointed at the emulator's response class (a subclass of moto's), so they keep working while
 sharing the rate limits, faults and call log. ``native`` adds AWS::Connect::PhoneNumber to moto's
-CloudFormation.
+CloudFormation, ``played_stacks`` the stacks the local CloudFormation stand-in plays.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import moto.connect.urls as moto_connect_urls
 import moto.moto_api._internal.urls as moto_api_urls
 from moto.moto_api import state_manager
 
-from . import native, urls
+from . import native, played_stacks, urls
 from .control import CONTROL_URL_PATHS
 from .models import TDG_STATE_MODEL
 from .responses import ConnectEmulatorResponse
@@ -35,4 +35,5 @@ def install() -> None:
         moto_api_urls.url_paths.update(CONTROL_URL_PATHS)
         state_manager.register_default_transition(TDG_STATE_MODEL, transition={"progression": "immediate"})
         native.install()
+        played_stacks.install()
         _installed = True

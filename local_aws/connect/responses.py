@@ -71,6 +71,11 @@ class ConnectEmulatorResponse(ConnectResponse):
             if int(status) >= 400:
                 error = self._error_code(headers, body)
             runtime.record_call(operation, started, _json_safe(self.params or {}), int(status), error)
+            latency = runtime.latency_seconds
+        if latency:
+            # A loaded service or a slow network: the answer takes this long, whatever it is (outside the
+            # lock, so other callers are not held up).
+            time.sleep(latency)
         return status, headers, body
 
     def _error_response(self, error: HTTPException) -> tuple[int, dict[str, Any], str]:

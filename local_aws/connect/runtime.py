@@ -99,6 +99,7 @@ class EmulatorRuntime:
             self.move_seconds = DEFAULT_MOVE_SECONDS
             self.stale_seconds = DEFAULT_STALE_SECONDS
             self.tag_visibility_seconds = DEFAULT_TAG_VISIBILITY_SECONDS
+            self.latency_seconds = 0.0
             self.rate_limits: dict[str, TokenBucket] = {}
             self.faults: dict[str, deque[InjectedFault]] = {}
             self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
@@ -111,11 +112,13 @@ class EmulatorRuntime:
         move_seconds: float | None = None,
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
+        latency_seconds: float | None = None,
     ) -> None:
         knobs = {
             "move_seconds": move_seconds,
             "stale_seconds": stale_seconds,
             "tag_visibility_seconds": tag_visibility_seconds,
+            "latency_seconds": latency_seconds,
         }
         for name, value in knobs.items():
             if value is not None and value < 0:

@@ -7,9 +7,12 @@ CloudFormation exactly once.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import os
+import time
+import urllib.parse
 from typing import Any
 
 import boto3
@@ -18,10 +21,11 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from botocore.utils import ArnParser, InvalidArnException
 
 from . import lifecycle
-from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client
+from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client, dynamodb_client
 from .connect import PhoneNumbers
 from .errors import TooLittleTime
 from .properties import Scope
+from .records import OwnershipRecords
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
 from .waiting import Budget
@@ -84,7 +88,23 @@ def _request(event: dict[str, Any], context: Any) -> lifecycle.Request:
         properties=event.get("ResourceProperties") or {},
         physical_id=event.get("PhysicalResourceId") or "",
         old_properties=event.get("OldResourceProperties") or {},
+        requested_at=requested_at(event.get("ResponseURL")),
     )
+
+
+def requested_at(response_url: Any) -> float:
+    """When CloudFormation made the request: the signing time of its presigned ResponseURL (SigV4's
+    X-Amz-Date), which a Lambda retry of the same event keeps; else now. The URL itself is never logged."""
+    if isinstance(response_url, str):
+        signed = urllib.parse.parse_qs(urllib.parse.urlsplit(response_url).query).get("X-Amz-Date")
+        if signed:
+            try:
+                when = datetime.datetime.strptime(signed[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+            except ValueError:
+                pass
+            else:
+                return when.timestamp()
+    return time.time()
 
 
 def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
@@ -99,8 +119,10 @@ def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outco
             "ServiceTimeout (or the provider function's Timeout) and retry."
         )
     region = request.scope.region
+    budget = Budget(seconds)
     services = lifecycle.Services(
-        numbers=PhoneNumbers(connect_client(region), Budget(seconds)),
+        numbers=PhoneNumbers(connect_client(region), budget),
+        records=OwnershipRecords(dynamodb_client(region), budget),
         cloudformation=lambda: cloudformation_client(region),
     )
     return operation(request, services)

@@ -1,7 +1,7 @@
 """Where the provider's AWS clients are created: nowhere else.
 
-botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT and AWS_ENDPOINT_URL_CLOUDFORMATION (or
-AWS_ENDPOINT_URL) point the same code at the local emulator; tests can also pass their own clients to the
+botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL_DYNAMODB and
+AWS_ENDPOINT_URL_CLOUDFORMATION (or AWS_ENDPOINT_URL) point the same code at the local emulator; tests can also pass their own clients to the
 lifecycle.
 """
 
@@ -53,3 +53,9 @@ def connect_client(region: str | None = None) -> Any:
 def cloudformation_client(region: str | None = None) -> Any:
     """Only used to ask whether another stack still manages a number (stacks.py); created on first use."""
     return _session().client("cloudformation", region_name=region, config=CLIENT_CONFIG)
+
+
+@functools.cache
+def dynamodb_client(region: str | None = None) -> Any:
+    """The ownership table's client (records.py): every Create, Update and Delete reads and writes it."""
+    return _session().client("dynamodb", region_name=region, config=CLIENT_CONFIG)

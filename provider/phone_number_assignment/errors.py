@@ -42,12 +42,17 @@ class OwnershipConflict(ProviderError):
     """Another stack's assignment owns this phone number."""
 
 
-class ClaimInProgress(OwnershipConflict):
-    """Another stack's assignment is claiming this phone number right now (or died doing so)."""
+class DuplicateAssignment(OwnershipConflict):
+    """Another resource of the same stack declares (and holds) this phone number."""
 
 
-class TagsNotVisible(ProviderError):
-    """The provider's own claim tag did not become visible in time: it refuses rather than risk two owners."""
+class OwnerNotChecked(OwnershipConflict):
+    """Another stack resource is recorded as the owner and CloudFormation could not be asked whether it still
+    holds the number: the provider does not take a number on a guess."""
+
+
+class CreationCancelled(ProviderError):
+    """CloudFormation cancelled this Create (its Delete has already come): nothing more may be changed."""
 
 
 class ManagedByAnotherStack(ProviderError):
@@ -111,9 +116,24 @@ class ConnectBusy(ConnectAnswer):
     """ResourceInUseException: another operation on the number is in flight."""
 
 
-# Codes worth trying again after a pause; botocore's standard retry mode already retried each call a few
-# times before the error reached us.
-RETRYABLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "InternalServiceException"})
+# Codes worth trying again after a pause (Connect's, then DynamoDB's); botocore's retry mode already retried
+# each call before the error reached us.
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "InternalServiceException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionConflictException",
+        "ReplicatedWriteConflictException",
+        "LimitExceededException",
+    }
+)
+# DynamoDB's answers the ownership record handles itself (records.py).
+CONDITION_FAILED_CODE = "ConditionalCheckFailedException"
+SERVICE_NAMES = {"connect": "Connect", "dynamodb": "DynamoDB", "cloudformation": "CloudFormation"}
 IN_USE_CODE = "ResourceInUseException"
 NOT_FOUND_CODE = "ResourceNotFoundException"
 _ANSWERS: dict[str, type[ConnectAnswer]] = {NOT_FOUND_CODE: ConnectNotFound, IN_USE_CODE: ConnectBusy}
@@ -136,24 +156,39 @@ def error_message(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Message", "") or str(error)
 
 
-def from_client_error(error: ClientError, *, subject: str) -> ProviderError:
-    """Translate a botocore ClientError from a Connect call into the taxonomy.
+def is_condition_failed(error: ClientError) -> bool:
+    """DynamoDB refused a conditional write: the record is not what the writer read."""
+    return error_code(error) == CONDITION_FAILED_CODE
+
+
+def is_table_missing(error: ClientError) -> bool:
+    """DynamoDB's answer for a table that does not exist (yet)."""
+    return error_code(error) == NOT_FOUND_CODE
+
+
+def is_table_being_created(error: ClientError) -> bool:
+    """CreateTable's answer when the table exists or is being created (by another provider, say)."""
+    return error_code(error) == IN_USE_CODE
+
+
+def from_client_error(error: ClientError, *, subject: str, service: str = "connect") -> ProviderError:
+    """Translate a botocore ClientError from a call to ``service`` into the taxonomy.
 
     ``subject`` names what the call was about (for example "moving +15555550100 to arn:..."), so the Reason
     reads as a sentence a person can act on.
     """
     code = error_code(error)
     message = quote(error_message(error))
-    action = f"connect:{error.operation_name}"
-    if code == "AccessDeniedException":
+    action = f"{service}:{error.operation_name}"
+    said = f"{SERVICE_NAMES.get(service, service)} said {message}"
+    if code in ("AccessDeniedException", "AccessDenied"):
         return AccessDenied(
-            f"Access denied {subject}: the provider's role needs {action} on this resource "
-            f"(Connect said {message})."
+            f"Access denied {subject}: the provider's role needs {action} on this resource ({said})."
         )
     if code == NOT_FOUND_CODE:
-        return InvalidRequest(f"Not found {subject}: Connect said {message}.")
-    if code == "InvalidParameterException" or code == "InvalidRequestException":
-        return InvalidRequest(f"Invalid request {subject}: Connect said {message}.")
+        return InvalidRequest(f"Not found {subject}: {said}.")
+    if code in ("InvalidParameterException", "InvalidRequestException", "ValidationException"):
+        return InvalidRequest(f"Invalid request {subject}: {said}.")
     if code == "IdempotencyException":
         return IdempotencyConflict(
             f"Connect rejected the ClientToken {subject} as already used with other parameters "
@@ -161,15 +196,17 @@ def from_client_error(error: ClientError, *, subject: str) -> ProviderError:
         )
     if code in RETRYABLE_CODES:
         return ServiceUnavailable(
-            f"Connect kept answering {code} {subject} until the provider's time budget ran out; "
-            "retry the stack operation later or raise the Connect API quota."
+            f"{SERVICE_NAMES.get(service, service)} kept answering {code} {subject} until the provider's time "
+            "budget ran out; retry the stack operation later or raise the API quota."
         )
     if code == IN_USE_CODE:
         return ServiceUnavailable(
             f"The phone number stayed busy with another operation {subject} until the time budget ran out; "
             "retry the stack operation once it has finished."
         )
-    return ProviderError(f"Connect failed {subject}: {code or 'error'} {message}.")
+    return ProviderError(
+        f"{SERVICE_NAMES.get(service, service)} failed {subject}: {code or 'error'} {message}."
+    )
 
 
 def says_stack_or_resource_missing(error: ClientError) -> bool:

@@ -7,9 +7,11 @@ had before this stack took it.
 
 Failure paths are designed with CloudFormation's next request in mind. Once the properties parse, a failed
 Create or Update answers with the declared number's ARN (``failure_physical_id``), so the rollback reaches
-the number. A number taken by a Create or replacement that did not succeed carries the pending marker
-(PENDING_TAG): the rollback's Delete, or the rollback Update whose OldResourceProperties name it,
-puts it back where it was and removes this stack's tags, whatever OnDelete says.
+the number. A number taken by a Create or replacement that did not succeed has an unsettled ownership
+record (PENDING or MOVING, records.py): the rollback's Delete, or the rollback Update whose
+OldResourceProperties name it, puts it back where it was (or hands it back to the logical ID it was renamed
+from) and removes this stack's tags and record, whatever OnDelete says. A Delete whose physical ID names no
+number cancels a Create that may still be running: a tombstone record stops it before its next change.
 """
 
 from __future__ import annotations
@@ -27,17 +29,21 @@ from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
     ConnectBusy,
     ConnectNotFound,
+    CreationCancelled,
     InternalError,
     InvalidProperties,
     InvalidRequest,
     MoveFailed,
+    OwnerNotChecked,
+    OwnershipConflict,
     ProviderError,
     RestoreTargetGone,
     TargetNotActive,
     quote,
 )
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
-from .tags import CONTACT_FLOW_TAG, PENDING_TAG, PREVIOUS_TARGET_TAG, Owner
+from .records import OwnershipRecords, Predecessor, Record, State
+from .tags import CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger, metrics
 
 
@@ -53,6 +59,8 @@ class Request:
     properties: Mapping[str, Any] = field(default_factory=dict)
     physical_id: str = ""
     old_properties: Mapping[str, Any] = field(default_factory=dict)
+    # When CloudFormation sent the request (wall clock), for telling which Create a cancellation stops.
+    requested_at: float = field(default_factory=time.time)
 
     @property
     def owner(self) -> Owner:
@@ -69,9 +77,11 @@ class Outcome:
 
 @dataclass
 class Services:
-    """The AWS clients one request uses. CloudFormation is only asked about numbers another stack tagged."""
+    """The AWS clients one request uses. CloudFormation is only asked about other owners (and created on
+    first use: most requests never need it)."""
 
     numbers: PhoneNumbers
+    records: OwnershipRecords
     cloudformation: Callable[[], Any]
 
 
@@ -80,7 +90,7 @@ def failure_physical_id(request: Request) -> str | None:
 
     A Create or Update whose properties parse answers with the declared number's ARN, whatever step failed
     (the watchdog's answer included): CloudFormation's rollback then sends its Delete or Update for that
-    number, and the pending marker tells it what to undo. Delete keeps the ID it was given.
+    number, and the ownership record tells it what to undo. Delete keeps the ID it was given.
     """
     if request.request_type == "Delete":
         return request.physical_id or None
@@ -110,30 +120,64 @@ def update(request: Request, services: Services) -> Outcome:
 
 def delete(request: Request, services: Services) -> Outcome:
     done = Outcome(request.physical_id)
-    numbers = services.numbers
     owner = request.owner
     arn = phone_number_arn_of(request.physical_id, request.scope)
-    # A physical ID that names no number belongs to a Create that never answered with one (CloudFormation
-    # timed it out, or the invocation died): only a number that Create took and left pending is undone.
-    only_if_pending = arn is None
+    # A physical ID that names no number was made up by CloudFormation for a Create that never answered
+    # (cancelled because another resource failed, timed out, or its invocation died). That Create may still
+    # be running: it is cancelled, and whatever it did to the declared number is undone.
+    cancelling = arn is None
     arn = arn or _declared_number(request.properties, request.scope)
     if arn is None:
         logger.info("Physical ID names no phone number; nothing to delete")
         return done
-    state = numbers.describe(arn)
-    if state is None:
-        logger.info("Phone number no longer exists; nothing to delete")
-        return done
-    pending = tags.is_pending(state.tags, owner)
-    if not tags.owns(state.tags, owner) or (only_if_pending and not pending):
-        # A claim this resource's failed Create left mid-way is its own to withdraw; nothing else is.
-        numbers.untag(state, _left_behind(state, owner))
+    numbers, records = services.numbers, services.records
+    while True:
+        record = records.get(arn)
+        state = numbers.describe(arn)
+        if state is None:
+            logger.info("Phone number no longer exists; nothing to delete")
+            if record is not None and record.owner == owner:
+                records.delete(record)
+            return done
+        if record is None:
+            if cancelling:
+                tombstone = Record(
+                    arn, owner, State.CANCELLED, "", state.target_arn, cancelled_at=request.requested_at
+                )
+                if not records.create(tombstone):
+                    continue  # the Create wrote its record first: cancel that
+                logger.info("Cancelled a Create that had not taken the number yet")
+            elif tags.owns(state.tags, owner):
+                # No record but this resource's tags (the table was lost): release by what the tags say.
+                _release(request, services, state, None, restore=_restore_on_delete(request))
+                return done
+            _untag_own(numbers, state, owner)
+            return done
+        if record.owner == owner:
+            if record.state is State.CANCELLED:
+                _untag_own(numbers, state, owner)
+                return done
+            if cancelling:
+                record = ownership.advance(
+                    records, state, record, state=State.CANCELLED, cancelled_at=request.requested_at
+                )
+                logger.info("Cancelled a Create that had taken the number; undoing what it did")
+                _undo(request, services, state, record, keep_record=True)
+            elif not record.settled:
+                # The rollback of a Create or replacement that took the number and failed.
+                _undo(request, services, state, record)
+            else:
+                _release(request, services, state, record, restore=_restore_on_delete(request))
+            return done
+        if record.predecessor is not None and record.predecessor.owner == owner:
+            # A rename went through: the new logical ID holds the number; this old one only lets go.
+            ownership.advance(records, state, record, predecessor=None)
+            logger.info(
+                "Renamed: the number now belongs to the new logical ID", extra={"to": record.owner.logical_id}
+            )
+            return done
         logger.info("Phone number is not owned by this resource; left alone")
         return done
-    _give_up(
-        request, numbers, state, restore=_on_delete(request.properties, request.scope) is OnDelete.RESTORE
-    )
-    return done
 
 
 def _guarded(
@@ -157,21 +201,31 @@ def _guarded(
 
 
 def _assign(request: Request, services: Services, properties: AssignmentProperties) -> Outcome:
-    numbers = services.numbers
+    numbers, records = services.numbers, services.records
     owner = request.owner
     state = numbers.describe_existing(properties.phone_number_arn)
-    holder = Owner.from_tags(state.tags)
-    if holder is not None and holder.stack_id != owner.stack_id:
-        raise ownership.conflict(state, holder)  # at once: no waiting for a move that is not ours
     _check_target(numbers, properties)
-    owned_before = tags.owns(state.tags, owner)
-    if not owned_before:
+    if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     target_arn = properties.target.arn
+    flow_arn = properties.contact_flow.arn if properties.contact_flow else ""
     try:
-        state = ownership.acquire(numbers, numbers.settle(state), owner, target_arn)
+        record, _ = ownership.acquire(
+            records,
+            numbers.settle(state),
+            owner,
+            target_arn,
+            requested_at=request.requested_at,
+            cloudformation=services.cloudformation,
+        )
+    except CreationCancelled:
+        _remove_tombstone(records, state.arn, owner)
+        raise
+    try:
+        if not record.settled:
+            state = numbers.settle(numbers.describe_existing(state.arn))
         try:
-            state = _move(request, numbers, state, target_arn)
+            state, record = _move(request, services, state, target_arn, record)
         except ConnectNotFound as missing:
             raise _group_not_active(
                 numbers, state, target_arn, if_deleted="choose another TargetArn."
@@ -179,13 +233,65 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
                 f"Target {target_arn} was not found when moving {state.label}: Connect said "
                 f"{quote(str(missing))}. Check TargetArn."
             ) from None
+        if not record.settled:
+            record = _still_held(services, state, record)
         state = _converge_contact_flow(numbers, state, properties)
-        state = ownership.confirm(numbers, state, owner)
-    except Exception:
-        if not owned_before:
-            _undo_untouched_claim(numbers, properties.phone_number_arn, owner)
+        state = _write_tags(numbers, state, owner, record.previous_target_arn, flow_arn)
+        if (record.state, record.target_arn, record.contact_flow_arn) != (
+            State.ASSIGNED,
+            target_arn,
+            flow_arn,
+        ):
+            record = ownership.advance(
+                records, state, record, state=State.ASSIGNED, target_arn=target_arn, contact_flow_arn=flow_arn
+            )
+    except CreationCancelled:
+        # The Delete that cancelled this request undoes the number; tags this request wrote go too, and, this
+        # request being the last to act on it, so does the tombstone.
+        _untag_own(numbers, numbers.describe(state.arn), owner)
+        _remove_tombstone(records, state.arn, owner)
         raise
-    return Outcome(state.arn, _data(state, properties))
+    except MoveFailed:
+        # Connect says the number stayed where it was: nothing to put back.
+        _undo_untouched(services, properties.phone_number_arn, owner, moved=False)
+        raise
+    except Exception:
+        _undo_untouched(services, properties.phone_number_arn, owner)
+        raise
+    return Outcome(state.arn, _data(state, record, properties))
+
+
+def _still_held(services: Services, state: PhoneNumberState, record: Record) -> Record:
+    """Check, before anything more is changed, that no Delete cancelled this request meanwhile. (A second
+    delivery of the same request may have written the record since: it is the same owner's.)"""
+    current = services.records.get(state.arn)
+    if current is not None and current.owner == record.owner:
+        if current.state is State.CANCELLED:
+            raise ownership.cancelled(state, current)
+        return current
+    raise OwnershipConflict(
+        f"The ownership record of {state.label} changed while this request held it; nothing more was "
+        "changed. Retry the stack operation."
+    )
+
+
+def _write_tags(
+    numbers: PhoneNumbers, state: PhoneNumberState, owner: Owner, previous_target_arn: str, flow_arn: str
+) -> PhoneNumberState:
+    """Make the provider's tags on the number say ``owner`` (one TagResource, and one UntagResource only for
+    a tag no longer wanted); no call when they already do."""
+    wanted = tags.owner_tags(owner, previous_target_arn, flow_arn)
+    changed = {key: value for key, value in wanted.items() if state.tags.get(key) != value}
+    if changed:
+        state = numbers.tag(state, changed)
+    stale = [key for key in tags.provider_tag_keys(state.tags) if key not in wanted]
+    return numbers.untag(state, stale)
+
+
+def _untag_own(numbers: PhoneNumbers, state: PhoneNumberState | None, owner: Owner) -> None:
+    """Remove the provider's tags if they name ``owner``; tags naming anyone else stay."""
+    if state is not None and tags.owns(state.tags, owner):
+        numbers.untag(state, tags.provider_tag_keys(state.tags))
 
 
 def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> None:
@@ -206,32 +312,53 @@ def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> No
         )
 
 
-def _undo_untouched_claim(numbers: PhoneNumbers, arn: str, owner: Owner) -> None:
-    """After a failure, drop the tags of a number this request took but never moved: nothing to put back.
-
-    A number whose move Connect accepted keeps them (right after the call, Describe may still show it where
-    it was): the rollback puts it back and then removes them. Best effort: if this fails too, the rollback's
-    Delete (or Update) finds the pending marker and does it.
-    """
-    if arn in numbers.moves_started:
-        return
+def _remove_tombstone(records: OwnershipRecords, arn: str, owner: Owner) -> None:
+    """A cancelled Create that gives up is the last to act on the number: the tombstone has done its job."""
     try:
-        state = numbers.describe(arn)
-        if state is None:
+        record = records.get(arn)
+        if record is not None and record.owner == owner and record.state is State.CANCELLED:
+            records.delete(record)
+    except ProviderError as error:
+        logger.warning("Could not remove the tombstone", extra={"reason": error.reason})
+
+
+def _undo_untouched(services: Services, arn: str, owner: Owner, *, moved: bool = True) -> None:
+    """After a failure, give up a number this request holds in a record it never moved: nothing to put back.
+
+    A number whose move may have started (MOVING) keeps its record, unless Connect said the move failed
+    (``moved`` False): right after the call Describe may still show it where it was, and the rollback puts
+    it back. A rename's old owner gets its record back. Best effort: if this fails too, the rollback's
+    Delete (or Update) does it.
+    """
+    untouched = {State.PENDING} if moved else {State.PENDING, State.MOVING}
+    try:
+        record = services.records.get(arn)
+        if record is None or record.owner != owner or record.state not in untouched:
             return
-        numbers.untag(state, _left_behind(state, owner))
+        if record.predecessor is not None:
+            _hand_back_record(services.records, record)
+        else:
+            services.records.delete(record)
         logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
 
 
-def _left_behind(state: PhoneNumberState, owner: Owner) -> list[str]:
-    """The tags a request of ``owner`` that never succeeded left: all of them if it got as far as owning the
-    number (pending), else at most its claim."""
-    if tags.is_pending(state.tags, owner):
-        return tags.owned_tag_keys(state.tags, owner)
-    claim = tags.claim_key(owner)
-    return [claim] if claim in state.tags and not tags.owns(state.tags, owner) else []
+def _hand_back_record(records: OwnershipRecords, record: Record) -> Record | None:
+    """The rename's old owner holds the number again, as it did before the rename; None if the record
+    changed meanwhile."""
+    predecessor = record.predecessor
+    assert predecessor is not None
+    back = Record(
+        record.phone_number_arn,
+        predecessor.owner,
+        State.ASSIGNED,
+        predecessor.target_arn,
+        predecessor.previous_target_arn,
+        predecessor.contact_flow_arn,
+        version=record.version + 1,
+    )
+    return back if records.replace(record, back) else None
 
 
 def _abandon_failed_replacement(
@@ -241,51 +368,136 @@ def _abandon_failed_replacement(
 
     CloudFormation rolls a failed replacement back with an Update whose OldResourceProperties name the
     replacement's number, while its physical ID still names the original one; no Delete ever comes for the
-    replacement's number. Only a number this resource took in a request that never succeeded (pending) is
-    given up; a failure here is logged, not raised, so the rollback itself never fails on it.
+    replacement's number. Only a number this resource holds in a record of a request that never succeeded
+    is given up; a failure here is logged, not raised, so the rollback itself never fails on it.
     """
     old_arn = _declared_number(request.old_properties, request.scope)
     current_arn = phone_number_arn_of(request.physical_id, request.scope)
     if old_arn is None or old_arn in (current_arn, properties.phone_number_arn):
         return
     try:
+        record = services.records.get(old_arn)
         state = services.numbers.describe(old_arn)
-        if state is None or not tags.is_pending(state.tags, request.owner):
+        if state is None or record is None or record.owner != request.owner or record.settled:
             return
         logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
-        _give_up(request, services.numbers, state, restore=True)
+        _undo(request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not give up the failed replacement's number", extra={"reason": error.reason})
 
 
-def _give_up(request: Request, numbers: PhoneNumbers, state: PhoneNumberState, *, restore: bool) -> None:
-    """Stop owning the number: back to where it was if ``restore`` or if its request never succeeded."""
-    owner = request.owner
-    pending = tags.is_pending(state.tags, owner)
-    if restore or pending:
+def _undo(
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    record: Record,
+    *,
+    keep_record: bool = False,
+) -> None:
+    """Put back what a request that never succeeded did: the number where it was (or with the rename's old
+    owner, if that still holds it), none of this owner's tags, and no record (but a tombstone, if
+    ``keep_record``: the Create it cancelled may still be running)."""
+    numbers, records = services.numbers, services.records
+    state = numbers.settle(state)
+    predecessor = record.predecessor
+    if predecessor is not None and _predecessor_holds(services, state, predecessor):
+        state = _to(
+            request, services, state, predecessor.target_arn, may_be_moving=record.state is not State.PENDING
+        )
+        handed = _hand_back_record(records, record)
+        state = _write_tags(
+            numbers, state, predecessor.owner, predecessor.previous_target_arn, predecessor.contact_flow_arn
+        )
+        if predecessor.contact_flow_arn:
+            _associate_recorded(numbers, state, predecessor.contact_flow_arn)
+        logger.info(
+            "Handed the number back to the renamed resource",
+            extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
+        )
+        return
+    if record.state is not State.PENDING or not state.is_on(record.previous_target_arn):
+        state = _to(
+            request,
+            services,
+            state,
+            record.previous_target_arn,
+            may_be_moving=record.state is not State.PENDING,
+            record=record,
+        )
+    state = _drop_own_contact_flow(numbers, state)
+    _untag_own(numbers, state, request.owner)
+    if not keep_record:
+        records.delete(record)
+    logger.info("Undid the request that took the number", extra={"target": state.target_arn})
+
+
+def _to(
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    target_arn: str,
+    *,
+    may_be_moving: bool,
+    record: Record | None = None,
+) -> PhoneNumberState:
+    """Bring the number back to ``target_arn``. A move the request being undone started may not show yet
+    (Describe lags right after UpdatePhoneNumber): look again once that window has passed."""
+    if not target_arn:
+        return state
+    numbers = services.numbers
+    moving_to = record.target_arn if record is not None else ""
+    if may_be_moving and state.is_claimed_on(target_arn) and moving_to and moving_to != target_arn:
+        state = numbers.settle(numbers.describe_after_lag(state))
+    if state.is_on(target_arn):
+        return state
+    return _restore_to(request, services, state, target_arn)
+
+
+def _predecessor_holds(services: Services, state: PhoneNumberState, predecessor: Predecessor) -> bool:
+    """Whether the rename's old resource still declares the number (the stack operation rolled back). When
+    CloudFormation cannot be asked, it is assumed to: handing the number back moves it least."""
+    try:
+        return stacks.still_holds(predecessor.owner, state, services.cloudformation)
+    except OwnerNotChecked:
+        return True
+
+
+def _release(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None, *, restore: bool
+) -> None:
+    """Delete of a resource whose request succeeded: back to where it was if ``restore``, else stay; and
+    if this was a rename that is being rolled back, the old logical ID gets it back instead."""
+    numbers = services.numbers
+    if record is not None and record.predecessor is not None:
+        if _predecessor_holds(services, state, record.predecessor):
+            _undo(request, services, state, record)
+            return
+    if restore:
         state = numbers.settle(state)
-        moving_to = state.tags.get(PENDING_TAG, "") if pending else ""
-        if (
-            moving_to
-            and moving_to != state.target_arn
-            and state.is_claimed_on(state.tags.get(PREVIOUS_TARGET_TAG, ""))
-        ):
-            # Right after a move is accepted, Describe can still show the number CLAIMED where it was: the
-            # failed request may have started one. Look again once that window has passed.
-            state = numbers.settle(numbers.describe_after_lag(state))
-        state = _restore(request, numbers, state)
-    state = numbers.untag(state, tags.owned_tag_keys(state.tags, owner))
+        previous = record.previous_target_arn if record else state.tags.get(PREVIOUS_TARGET_TAG, "")
+        if not previous:
+            logger.warning("No previous target recorded on the number; retaining it where it is")
+        elif state.is_on(previous):
+            state = _drop_own_contact_flow(numbers, state)
+        else:
+            state = _restore_to(request, services, state, previous)
+    _untag_own(numbers, state, request.owner)
+    if record is not None:
+        services.records.delete(record)
     logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
 
 
 def _move(
-    request: Request, numbers: PhoneNumbers, state: PhoneNumberState, target_arn: str
-) -> PhoneNumberState:
+    request: Request, services: Services, state: PhoneNumberState, target_arn: str, record: Record | None
+) -> tuple[PhoneNumberState, Record | None]:
     """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
 
-    The flow association stays as it is until Connect has accepted the move, so a refused move changes no
-    routing, and it is put back if the move fails. Raises ConnectNotFound if Connect does not find the target.
+    Right before a move is started for a ``record`` not yet settled, the record says MOVING (the fence: a
+    Delete that cancelled the request has written a tombstone, and then no move is started). The flow
+    association stays as it is until Connect has accepted the move, so a refused move changes no routing,
+    and it is put back if the move fails. Raises ConnectNotFound if Connect does not find the target.
     """
+    numbers = services.numbers
     token = client_token(
         stack_id=request.stack_id,
         logical_id=request.logical_id,
@@ -297,33 +509,32 @@ def _move(
         state = numbers.settle(state)
         if state.is_on(target_arn):
             break
+        if record is not None and not record.settled:
+            record = ownership.advance(services.records, state, record, state=State.MOVING)
         try:
             numbers.start_move(state, target_arn, token)
         except ConnectBusy:
             logger.info("Phone number busy with another operation; waiting for it to settle")
-            state = _where_it_settles(numbers, state)
+            state = numbers.settle(numbers.describe_existing(state.arn))
+            record = _correct_restore_target(services, state, record)
             continue
         try:
             state = _wait_for_move(numbers, state, target_arn)
         except MoveFailed:
             _keep_routing(numbers, state)
             raise
-    return state
+    return state, record
 
 
-def _where_it_settles(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
-    """Wait out someone else's operation on the number; fix the restore target it may have made stale.
-
-    If the number was taken in this request while that operation was already accepted, Describe may have
-    shown it where it was, so the recorded previous target is where it came from rather than where it
-    settles: the restore target is the latter, where it would have been had this stack never taken it.
-    """
-    state = numbers.settle(numbers.describe_existing(state.arn))
-    recorded = state.tags.get(PREVIOUS_TARGET_TAG)
-    if PENDING_TAG in state.tags and state.arn not in numbers.moves_started and recorded != state.target_arn:
-        logger.info("Restore target corrected", extra={"was": recorded, "now": state.target_arn})
-        state = numbers.tag(state, {PREVIOUS_TARGET_TAG: state.target_arn})
-    return state
+def _correct_restore_target(services: Services, state: PhoneNumberState, record: Record | None) -> Record | None:
+    """Someone else's move was in flight when this request took the number: where it settled is the restore
+    target (where it would be had this stack never taken it), not where Describe, lagging, showed it."""
+    if record is None or record.settled or record.predecessor is not None:
+        return record
+    if state.arn in services.numbers.moves_started or record.previous_target_arn == state.target_arn:
+        return record
+    logger.info("Restore target corrected", extra={"was": record.previous_target_arn, "now": state.target_arn})
+    return ownership.advance(services.records, state, record, previous_target_arn=state.target_arn)
 
 
 def _group_not_active(
@@ -391,33 +602,30 @@ def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: 
 def _converge_contact_flow(
     numbers: PhoneNumbers, state: PhoneNumberState, properties: AssignmentProperties
 ) -> PhoneNumberState:
+    """Associate the declared flow. Associated on every Create and Update (not only when the declaration
+    changed), so an update also repairs an association someone changed by hand. A flow no longer declared is
+    no longer managed (its tag goes, in _write_tags), but calls keep routing where they route."""
     flow = properties.contact_flow
-    recorded = state.tags.get(CONTACT_FLOW_TAG)
-    if flow is None:
-        if recorded:
-            # No longer declared: stop managing it, but leave calls routing where they route.
-            state = numbers.untag(state, [CONTACT_FLOW_TAG])
-        return state
-    # Associated on every Create and Update (not only when the declaration changed), so an update also repairs
-    # an association someone changed by hand.
-    numbers.associate_flow(state, flow.instance_id, flow.id, flow.arn)
-    if recorded != flow.arn:
-        state = numbers.tag(state, {CONTACT_FLOW_TAG: flow.arn})
+    if flow is not None:
+        numbers.associate_flow(state, flow.instance_id, flow.id, flow.arn)
     return state
 
 
-def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
-    previous = state.tags.get(PREVIOUS_TARGET_TAG)
-    if not previous:
-        logger.warning("No previous target recorded on the number; retaining it where it is")
-        return state
-    if state.is_on(previous):
-        # Not moving: the flow association this resource made goes with it explicitly.
-        return _drop_own_contact_flow(numbers, state)
-    # Moving: the association stays until Connect accepts the move, so a refused or failed restore leaves the
-    # number answering calls as before.
+def _associate_recorded(numbers: PhoneNumbers, state: PhoneNumberState, flow_arn: str) -> None:
+    instance_id = _instance_of(flow_arn)
+    if state.instance_id == instance_id:
+        numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)
+
+
+def _restore_to(
+    request: Request, services: Services, state: PhoneNumberState, previous: str
+) -> PhoneNumberState:
+    """Move the number back to ``previous``. The association stays until Connect accepts the move, so a
+    refused or failed restore leaves the number answering calls as before."""
+    numbers = services.numbers
     try:
-        return _move(request, numbers, state, previous)
+        state, _ = _move(request, services, state, previous, None)
+        return state
     except ConnectNotFound as missing:
         raise _group_not_active(
             numbers,
@@ -426,13 +634,14 @@ def _restore(request: Request, numbers: PhoneNumbers, state: PhoneNumberState) -
             if_deleted="set OnDelete to Retain (or DeletionPolicy: Retain) to keep the number where it is, "
             "and delete again.",
         ) or RestoreTargetGone(
-            f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
-            f"{quote(str(missing))}); {state.phone_number or state.arn} was left on {state.target_arn}. To "
-            "keep it there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
+            f"The number's previous target {previous} no longer exists (Connect said {quote(str(missing))}); "
+            f"{state.phone_number or state.arn} was left on {state.target_arn}. To keep it there, set OnDelete "
+            "to Retain (or DeletionPolicy: Retain) and delete again."
         ) from None
 
 
 def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
+    """Not moving: the flow association this resource made goes explicitly."""
     flow_arn = state.tags.get(CONTACT_FLOW_TAG)
     if not flow_arn:
         return state
@@ -450,10 +659,10 @@ def _parsed(properties: Any, scope: Scope) -> AssignmentProperties | None:
         return None
 
 
-def _on_delete(properties: Any, scope: Scope) -> OnDelete:
+def _restore_on_delete(request: Request) -> bool:
     """OnDelete as declared; a declaration that does not parse means Retain, which never moves a number."""
-    declared = _parsed(properties, scope)
-    return declared.on_delete if declared else OnDelete.RETAIN
+    declared = _parsed(request.properties, request.scope)
+    return declared is not None and declared.on_delete is OnDelete.RESTORE
 
 
 def _declared_number(properties: Any, scope: Scope) -> str | None:
@@ -468,13 +677,13 @@ def _instance_of(flow_arn: str) -> str:
     return rest.split("/", 1)[0] if found else ""
 
 
-def _data(state: PhoneNumberState, properties: AssignmentProperties) -> dict[str, str]:
+def _data(state: PhoneNumberState, record: Record, properties: AssignmentProperties) -> dict[str, str]:
     """Return values for Fn::GetAtt; a few short strings, far under CloudFormation's 4096-byte response."""
     return {
         "PhoneNumberArn": state.arn,
         "PhoneNumberId": state.id,
         "PhoneNumber": state.phone_number,
         "TargetArn": state.target_arn,
-        "PreviousTargetArn": state.tags.get(PREVIOUS_TARGET_TAG, ""),
+        "PreviousTargetArn": record.previous_target_arn,
         "ContactFlowArn": properties.contact_flow.arn if properties.contact_flow else "",
     }

@@ -1,9 +1,11 @@
-"""Whether another stack's native AWS::Connect::PhoneNumber still manages a number.
+"""Whether a stack resource still holds a number, as CloudFormation says.
 
-CloudFormation tags what it creates with ``aws:cloudformation:stack-id`` and ``logical-id``. A number
-claimed by a native AWS::Connect::PhoneNumber keeps those tags, and deleting that stack *releases* the
-number (up to 180 days before it can be claimed again). So a number with another stack's tags is only taken
-once that stack no longer holds the resource; when that cannot be checked, it is not taken at all.
+Two kinds of holder are asked about. A native AWS::Connect::PhoneNumber of another stack: CloudFormation
+tags what it creates with ``aws:cloudformation:stack-id`` and ``logical-id``, and deleting that stack
+*releases* the number (up to 180 days before it can be claimed again). And the owner this provider recorded:
+CloudFormation sends no Delete for a custom resource with DeletionPolicy or UpdateReplacePolicy Retain, so
+an owner can outlive its stack resource. Either is only passed over once CloudFormation says the resource
+no longer holds the number; when that cannot be checked, the number is not taken at all.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .connect import PhoneNumberState
 from .errors import (
     ManagedByAnotherStack,
+    OwnerNotChecked,
     error_code,
     error_message,
     quote,
     says_stack_or_resource_missing,
 )
+from .tags import Owner
 from .telemetry import logger
 
 STACK_ID_TAG = "aws:cloudformation:stack-id"
@@ -47,44 +51,92 @@ def refuse_if_managed_elsewhere(
         "then deploy this stack."
     )
     try:
-        detail = cloudformation().describe_stack_resource(StackName=stack_id, LogicalResourceId=logical_id)
-    except ClientError as error:
-        if says_stack_or_resource_missing(error):
-            logger.info(
-                "The stack that created the number no longer holds it; taking it",
-                extra={"native_stack_id": stack_id, "native_logical_id": logical_id},
-            )
-            return
-        said = f"CloudFormation said {error_code(error)}: {quote(error_message(error))}"
-        raise _unchecked(state, stack_id, logical_id, said) from None
-    except BotoCoreError as error:
-        said = f"{type(error).__name__}: {quote(str(error))}"
-        raise _unchecked(state, stack_id, logical_id, said) from None
-    resource = detail.get("StackResourceDetail") or {}
-    status = resource.get("ResourceStatus", "")
-    physical_id = resource.get("PhysicalResourceId", "")
-    if status in RELEASED_BY_STACK or (physical_id and not _names(physical_id, state)):
+        resource = _stack_resource(Owner(stack_id, logical_id), cloudformation)
+    except _Unanswered as unanswered:
+        raise ManagedByAnotherStack(
+            f"Phone number {state.label} carries the CloudFormation tags of {logical_id or 'a resource'} in "
+            f"stack {stack_id}, and the provider could not check whether that stack still manages it "
+            f"({unanswered}). It is not taken: if that stack still holds it, deleting that stack would release "
+            "the number. Check that the provider's role may call cloudformation:DescribeStackResource, then "
+            "retry."
+        ) from None
+    if not _holds(resource, state):
         logger.info(
             "The stack that created the number no longer manages it; taking it",
-            extra={"native_stack_id": stack_id, "native_logical_id": logical_id, "native_status": status},
+            extra={
+                "native_stack_id": stack_id,
+                "native_logical_id": logical_id,
+                "native_status": _status(resource),
+            },
         )
         return
     raise ManagedByAnotherStack(
         f"Phone number {state.label} is managed by {resource.get('ResourceType') or 'a resource'} "
-        f"{logical_id} of stack {stack_id} ({status or 'status unknown'}); deleting that stack would release "
-        f"the number. {how_to_hand_over}"
+        f"{logical_id} of stack {stack_id} ({_status(resource) or 'status unknown'}); deleting that stack would "
+        f"release the number. {how_to_hand_over}"
     )
+
+
+def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[[], Any]) -> bool:
+    """Whether CloudFormation says ``owner``'s stack resource still holds the number.
+
+    It no longer does when the stack or the logical ID is gone, the resource is DELETE_COMPLETE or
+    DELETE_SKIPPED (DeletionPolicy: Retain: CloudFormation sends no Delete for it), or its physical ID names
+    something else (UpdateReplacePolicy: Retain left this number behind). A resource still being created has
+    no physical ID yet and holds the number. Raises OwnerNotChecked when CloudFormation cannot be asked: a
+    number is never taken on a guess.
+    """
+    try:
+        resource = _stack_resource(owner, cloudformation)
+    except _Unanswered as unanswered:
+        raise OwnerNotChecked(
+            f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider could "
+            f"not ask CloudFormation whether that stack still holds it ({unanswered}). It is not taken. Check "
+            "that the provider's role may call cloudformation:DescribeStackResource on that stack, then retry."
+        ) from None
+    return _holds(resource, state)
+
+
+def stack_status(stack_id: str, cloudformation: Callable[[], Any]) -> str:
+    """The stack's status (UPDATE_IN_PROGRESS, ...); "" when CloudFormation does not answer with one."""
+    try:
+        stacks = cloudformation().describe_stacks(StackName=stack_id).get("Stacks") or []
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("Could not read the stack's status", extra={"error": str(error)[:300]})
+        return ""
+    return stacks[0].get("StackStatus", "") if stacks else ""
+
+
+class _Unanswered(Exception):
+    """CloudFormation could not be asked; the message says what it said."""
+
+
+def _stack_resource(owner: Owner, cloudformation: Callable[[], Any]) -> dict[str, Any] | None:
+    """DescribeStackResource's detail, or None when the stack or the logical ID does not exist."""
+    try:
+        detail = cloudformation().describe_stack_resource(
+            StackName=owner.stack_id, LogicalResourceId=owner.logical_id
+        )
+    except ClientError as error:
+        if says_stack_or_resource_missing(error):
+            return None
+        raise _Unanswered(f"CloudFormation said {error_code(error)}: {quote(error_message(error))}") from None
+    except BotoCoreError as error:
+        raise _Unanswered(f"{type(error).__name__}: {quote(str(error))}") from None
+    return detail.get("StackResourceDetail") or {}
+
+
+def _holds(resource: dict[str, Any] | None, state: PhoneNumberState) -> bool:
+    if resource is None:
+        return False
+    physical_id = resource.get("PhysicalResourceId", "")
+    return _status(resource) not in RELEASED_BY_STACK and not (physical_id and not _names(physical_id, state))
+
+
+def _status(resource: dict[str, Any] | None) -> str:
+    return (resource or {}).get("ResourceStatus", "")
 
 
 def _names(physical_id: str, state: PhoneNumberState) -> bool:
-    """Whether a native resource's physical ID (the number's ARN; its ID is accepted too) is this number."""
+    """Whether a resource's physical ID (the number's ARN; its ID is accepted too) is this number."""
     return physical_id in (state.arn, state.id)
-
-
-def _unchecked(state: PhoneNumberState, stack_id: str, logical_id: str, why: str) -> ManagedByAnotherStack:
-    return ManagedByAnotherStack(
-        f"Phone number {state.label} carries the CloudFormation tags of {logical_id or 'a resource'} in "
-        f"stack {stack_id}, and the provider could not check whether that stack still manages it ({why}). "
-        "It is not taken: if that stack still holds it, deleting that stack would release the number. "
-        "Check that the provider's role may call cloudformation:DescribeStackResource, then retry."
-    )

@@ -1,177 +1,320 @@
-"""The claim protocol on the emulator, with its clocks injected: expired claims, slow claim writes.
+"""The ownership record and the rules for taking it, against moto's DynamoDB and CloudFormation.
 
-Injected clocks and sleep keep these tests from waiting CLAIM_SETTLE_SECONDS for real, and let them place a
-claim exactly either side of CLAIM_EXPIRY_SECONDS.
+CloudFormation's answers about stack resources come from the emulator's record of played stacks
+(local_aws/connect/played_stacks.py), as the handler-level tests get them.
 """
 
 from __future__ import annotations
 
+import boto3
 import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
 
+from local_aws.cloudformation import stack_arn
+from local_aws.connect.install import install as install_emulator
+from local_aws.connect.played_stacks import play
 from phone_number_assignment import ownership
-from phone_number_assignment.connect import PhoneNumbers
-from phone_number_assignment.errors import ClaimInProgress, TagsNotVisible
-from phone_number_assignment.tags import Owner, claim_key, owner_tags
+from phone_number_assignment.connect import PhoneNumberState
+from phone_number_assignment.errors import (
+    CreationCancelled,
+    DuplicateAssignment,
+    OwnerNotChecked,
+    OwnershipConflict,
+    ServiceUnavailable,
+)
+from phone_number_assignment.records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
+from phone_number_assignment.tags import Owner, owner_tags
 from phone_number_assignment.waiting import Budget
-from tests.conftest import describe
 
-NOW = 1_800_000_000.0  # wall clock, seconds
-OURS = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/ours/1", "MainLine")
-DEAD = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/dead/2", "Line")
-
-
-class Clocks:
-    """A fixed wall clock, a monotonic clock each tag call can be made to take time on, and a sleep that
-    only records."""
-
-    def __init__(self, claim_write_seconds: list[float] | None = None) -> None:
-        self.monotonic_now = 0.0
-        self.slept: list[float] = []
-        # How long each successive claim write takes, as the monotonic clock sees it.
-        self._write_seconds = list(claim_write_seconds or [])
-        self._reads = 0
-
-    def wall_clock(self) -> float:
-        return NOW
-
-    def monotonic(self) -> float:
-        # acquire() reads the monotonic clock just before and just after writing its claim.
-        self._reads += 1
-        if self._reads % 2 == 0 and self._write_seconds:
-            self.monotonic_now += self._write_seconds.pop(0)
-        return self.monotonic_now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-
-def claim_tag(owner: Owner, written_at: float) -> dict[str, str]:
-    return {claim_key(owner): f"{int(written_at * 1000)} {owner.stack_id} {owner.logical_id}"}
+REGION = "us-east-1"
+NUMBER = "arn:aws:connect:us-east-1:123456789012:phone-number/11111111-1111-4111-8111-111111111111"
+HOME = "arn:aws:connect:us-east-1:123456789012:instance/22222222-2222-4222-8222-222222222222"
+AWAY = "arn:aws:connect:us-east-1:123456789012:instance/33333333-3333-4333-8333-333333333333"
+STACK = stack_arn("consumer", stack_uuid="44444444-4444-4444-8444-444444444444")
+OTHER_STACK = stack_arn("other", stack_uuid="55555555-5555-4555-8555-555555555555")
+ME = Owner(STACK, "MainLine")
+NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-def numbers(connect):
-    return PhoneNumbers(connect, Budget(60))
+def aws(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_CLOUDFORMATION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    install_emulator()
+    with mock_aws():
+        yield
 
 
-def acquire(numbers, world, clocks):
-    """Acquire as the lifecycle does, then confirm as a request that succeeded does."""
-    state = numbers.describe_existing(world.number_arn)
-    acquired = ownership.acquire(
-        numbers,
-        state,
-        OURS,
-        world.instance_b_arn,
-        wall_clock=clocks.wall_clock,
-        monotonic=clocks.monotonic,
-        sleep=clocks.sleep,
+@pytest.fixture
+def records(aws) -> OwnershipRecords:
+    return OwnershipRecords(boto3.client("dynamodb", region_name=REGION), Budget(30), sleep=lambda _: None)
+
+
+@pytest.fixture
+def cloudformation(aws):
+    client = boto3.client("cloudformation", region_name=REGION)
+    return lambda: client
+
+
+def number(target: str = HOME, tags: dict[str, str] | None = None) -> PhoneNumberState:
+    return PhoneNumberState(
+        NUMBER, NUMBER.rsplit("/", 1)[1], "+15555550100", target, "CLAIMED", "", tags or {}
     )
-    return ownership.confirm(numbers, acquired, OURS, now=NOW)
 
 
-def test_an_expired_claim_of_a_dead_invocation_does_not_block_and_is_cleared(numbers, connect, world):
-    stale = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS - 1)
-    garbled = {claim_key(Owner("garbled", "")): "not-a-time garbled"}
-    connect.tag_resource(resourceArn=world.number_arn, tags={**stale, **garbled})
-    clocks = Clocks()
-
-    acquired = acquire(numbers, world, clocks)
-
-    expected = owner_tags(OURS, world.instance_a_arn)
-    assert acquired.tags == expected
-    assert describe(connect, world.number_arn).get("Tags", {}) == expected
-    assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
-
-
-def test_a_claim_just_inside_the_expiry_still_wins(numbers, connect, world):
-    live = claim_tag(DEAD, NOW - ownership.CLAIM_EXPIRY_SECONDS + 1)
-    connect.tag_resource(resourceArn=world.number_arn, tags=live)
-
-    with pytest.raises(ClaimInProgress, match=f"being claimed by Line in stack {DEAD.stack_id}"):
-        acquire(numbers, world, Clocks())
-
-    # Ours was never written; the rival's claim stays for it to convert.
-    assert describe(connect, world.number_arn).get("Tags", {}) == live
-
-
-def test_a_claim_written_too_slowly_is_written_again_with_a_fresh_time(numbers, connect, aws_env, world):
-    # The first write takes longer than the lease: a rival may not have seen it when it read the claims.
-    clocks = Clocks(claim_write_seconds=[ownership.CLAIM_WRITE_LEASE_SECONDS + 0.5, 0.01])
-    since = len(aws_env.control.calls())
-
-    acquired = acquire(numbers, world, clocks)
-
-    tag_calls = [
-        call["operation"]
-        for call in aws_env.control.calls()[since:]
-        if call["operation"] in ("TagResource", "UntagResource")
-    ]
-    # Claim, claim again (same key, fresh time), then the owner tags (with the pending marker), then
-    # confirming removes the marker and the claim.
-    assert tag_calls == ["TagResource", "TagResource", "TagResource", "UntagResource"]
-    # Only the second, fast claim was waited on.
-    assert clocks.slept == [ownership.CLAIM_SETTLE_SECONDS]
-    assert acquired.tags == owner_tags(OURS, world.instance_a_arn)
-    assert describe(connect, world.number_arn).get("Tags", {}) == acquired.tags
-
-
-class SteppingClocks:
-    """A wall clock that reads ``values`` in turn (then the last one), and a monotonic clock that only moves
-    when the code under test sleeps."""
-
-    def __init__(self, values: list[float]) -> None:
-        self._values = list(values)
-        self.monotonic_now = 0.0
-
-    def wall_clock(self) -> float:
-        return self._values.pop(0) if len(self._values) > 1 else self._values[0]
-
-    def monotonic(self) -> float:
-        return self.monotonic_now
-
-    def sleep(self, seconds: float) -> None:
-        self.monotonic_now += seconds
-
-
-def test_claim_writes_slower_than_the_lease_every_time_give_up_and_leave_nothing(numbers, connect, world):
-    slow = ownership.CLAIM_WRITE_LEASE_SECONDS + 0.5
-    clocks = Clocks(claim_write_seconds=[slow] * ownership.CLAIM_WRITE_ATTEMPTS)
-
-    with pytest.raises(TagsNotVisible, match="tag writes in a row"):
-        acquire(numbers, world, clocks)
-
-    assert describe(connect, world.number_arn).get("Tags", {}) == {}
-
-
-def test_a_claim_not_visible_within_the_bound_is_withdrawn_and_refused(numbers, connect, aws_env, world):
-    aws_env.control.configure(tag_visibility_seconds=60)
-    clocks = SteppingClocks([NOW])
-
-    with pytest.raises(TagsNotVisible, match="was not visible"):
-        acquire(numbers, world, clocks)
-
-    # It looked until the bound, no longer.
-    assert clocks.monotonic_now > ownership.CLAIM_VISIBILITY_BOUND_SECONDS
-    assert clocks.monotonic_now <= (
-        ownership.CLAIM_VISIBILITY_BOUND_SECONDS + ownership.CLAIM_VISIBILITY_POLL_SECONDS
+def acquire(records, cloudformation, owner=ME, state=None, *, target=AWAY, requested_at=NOW):
+    return ownership.acquire(
+        records, state or number(), owner, target, requested_at=requested_at, cloudformation=cloudformation
     )
-    writes = [
-        c["operation"] for c in aws_env.control.calls() if c["operation"] in ("TagResource", "UntagResource")
-    ]
-    assert writes == ["TagResource", "UntagResource"]
 
 
-def test_a_claim_too_old_to_convert_is_withdrawn_and_made_again(numbers, connect, aws_env, world):
-    # The first round's check finds the claim written CLAIM_CONVERT_BY_SECONDS ago (a stalled invocation):
-    # rivals may take it for dead, so it is withdrawn and a fresh one made.
-    late = NOW + ownership.CLAIM_CONVERT_BY_SECONDS + 1
-    clocks = SteppingClocks([NOW, NOW, NOW, late])
+# ---- the record ----------------------------------------------------------------------------------------
 
-    acquired = acquire(numbers, world, clocks)
 
-    writes = [
-        c["operation"] for c in aws_env.control.calls() if c["operation"] in ("TagResource", "UntagResource")
-    ]
-    # Claim, withdraw, claim again, owner tags, confirm.
-    assert writes == ["TagResource", "UntagResource", "TagResource", "TagResource", "UntagResource"]
-    assert acquired.tags == owner_tags(OURS, world.instance_a_arn)
+def test_a_record_survives_the_round_trip_through_dynamodb_whole(records):
+    record = Record(
+        NUMBER,
+        ME,
+        State.CANCELLED,
+        AWAY,
+        HOME,
+        "arn:aws:connect:us-east-1:123456789012:instance/x/contact-flow/y",
+        Predecessor(Owner(STACK, "OldName"), HOME, AWAY, ""),
+        cancelled_at=NOW,
+    )
+
+    assert records.create(record)
+
+    assert records.get(NUMBER) == record
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=OWNERSHIP_TABLE, Key={"PhoneNumberArn": {"S": NUMBER}}
+    )
+    assert item["Item"]["SchemaVersion"] == {"N": "1"}
+
+
+def test_reading_before_any_write_creates_no_table(records):
+    assert records.get(NUMBER) is None
+    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+
+
+def test_writes_are_conditional_on_what_was_read(records):
+    first = Record(NUMBER, ME, State.PENDING, AWAY, HOME)
+    assert records.create(first)
+    assert not records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.PENDING, AWAY, HOME))
+
+    moved = first.next(state=State.MOVING)
+    assert records.replace(first, moved)
+    assert not records.replace(first, first.next(state=State.ASSIGNED))  # stale version
+    assert not records.delete(first)
+    assert records.delete(moved)
+    assert records.get(NUMBER) is None
+
+
+def test_throttled_dynamodb_calls_are_retried_within_the_budget():
+    client = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    slept: list[float] = []
+    records = OwnershipRecords(client, Budget(30), sleep=slept.append)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_item", "ProvisionedThroughputExceededException", http_status_code=400)
+        stub.add_client_error("get_item", "ThrottlingException", http_status_code=400)
+        stub.add_response("get_item", {})
+
+        assert records.get(NUMBER) is None
+
+    assert len(slept) == 2
+
+
+def test_dynamodb_throttling_past_the_budget_is_a_clear_failure():
+    client = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    records = OwnershipRecords(client, Budget(0), sleep=lambda _: None)
+    with Stubber(client) as stub:
+        stub.add_client_error("put_item", "ThrottlingException", http_status_code=400)
+        with pytest.raises(ServiceUnavailable, match="DynamoDB kept answering ThrottlingException"):
+            records.create(Record(NUMBER, ME, State.PENDING, AWAY, HOME))
+
+
+# ---- taking a number -----------------------------------------------------------------------------------
+
+
+def test_a_fresh_number_is_taken_pending_with_where_it_is_as_the_restore_target(records, cloudformation):
+    record, taken = acquire(records, cloudformation)
+
+    assert taken
+    assert (record.owner, record.state, record.target_arn, record.previous_target_arn) == (
+        ME,
+        State.PENDING,
+        AWAY,
+        HOME,
+    )
+    assert records.get(NUMBER) == record
+
+
+def test_its_owner_takes_it_again_without_writing(records, cloudformation):
+    first, _ = acquire(records, cloudformation)
+
+    again, taken = acquire(records, cloudformation, state=number(AWAY))
+
+    assert not taken
+    assert again == first
+
+
+def test_a_live_owner_of_another_stack_is_refused(records, cloudformation):
+    play(
+        OTHER_STACK,
+        stack_status="CREATE_COMPLETE",
+        logical_id="Line",
+        resource_status="CREATE_COMPLETE",
+        physical_id=NUMBER,
+    )
+    held = Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME)
+    assert records.create(held)
+
+    with pytest.raises(OwnershipConflict, match=f"already assigned by Line in stack {OTHER_STACK}"):
+        acquire(records, cloudformation)
+    assert records.get(NUMBER) == held
+
+
+def test_another_stacks_request_in_flight_is_refused_as_unfinished(records, cloudformation):
+    play(OTHER_STACK, logical_id="Line", resource_status="CREATE_IN_PROGRESS")  # no physical ID yet
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.MOVING, HOME, HOME))
+
+    with pytest.raises(OwnershipConflict, match="in a stack operation that has not succeeded"):
+        acquire(records, cloudformation)
+
+
+@pytest.mark.parametrize(
+    ("resource_status", "physical_id"),
+    [
+        ("DELETE_COMPLETE", NUMBER),
+        ("DELETE_SKIPPED", NUMBER),
+        ("UPDATE_COMPLETE", NUMBER.replace("1111", "9999")),
+    ],
+)
+def test_an_owner_whose_stack_resource_let_go_is_replaced(
+    records, cloudformation, resource_status, physical_id
+):
+    play(OTHER_STACK, logical_id="Line", resource_status=resource_status, physical_id=physical_id)
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
+
+    record, taken = acquire(records, cloudformation, state=number(HOME))
+
+    assert taken
+    assert (record.owner, record.state, record.version) == (ME, State.PENDING, 1)
+
+
+def test_an_owner_cloudformation_cannot_be_asked_about_is_kept(records):
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
+    client = boto3.client("cloudformation", region_name=REGION)
+
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_stack_resource", "AccessDenied", http_status_code=403)
+        with pytest.raises(OwnerNotChecked, match="cloudformation:DescribeStackResource"):
+            acquire(records, lambda: client)
+    assert records.get(NUMBER).owner == Owner(OTHER_STACK, "Line")
+
+
+def test_tags_without_a_record_still_name_an_owner(records, cloudformation):
+    play(OTHER_STACK, logical_id="Line", resource_status="UPDATE_COMPLETE", physical_id=NUMBER)
+    tagged = number(tags=owner_tags(Owner(OTHER_STACK, "Line"), HOME))
+
+    with pytest.raises(OwnershipConflict, match="already assigned by Line"):
+        acquire(records, cloudformation, state=tagged)
+
+
+def test_its_own_tags_without_a_record_are_adopted(records, cloudformation):
+    tagged = number(AWAY, tags=owner_tags(ME, HOME))
+
+    record, taken = acquire(records, cloudformation, state=tagged)
+
+    assert not taken
+    assert (record.state, record.previous_target_arn) == (State.ASSIGNED, HOME)
+    assert records.get(NUMBER) == record
+
+
+# ---- one stack, two logical IDs ---------------------------------------------------------------------------
+
+
+def _held_by_old_name(records, state: State = State.ASSIGNED) -> Record:
+    play(STACK, logical_id="OldName", resource_status="CREATE_COMPLETE", physical_id=NUMBER)
+    held = Record(NUMBER, Owner(STACK, "OldName"), state, AWAY, HOME)
+    assert records.create(held)
+    return held
+
+
+def test_a_rename_in_a_stack_update_takes_over_and_remembers_the_old_owner(records, cloudformation):
+    held = _held_by_old_name(records)
+    play(STACK, stack_status="UPDATE_IN_PROGRESS")
+
+    record, taken = acquire(records, cloudformation, state=number(AWAY), target=HOME)
+
+    assert taken
+    assert record.owner == ME
+    assert record.previous_target_arn == HOME  # the old owner's restore target, not where it is now
+    assert record.predecessor == Predecessor(held.owner, AWAY, HOME, "")
+
+
+@pytest.mark.parametrize(
+    ("stack_status", "held_state"),
+    [("CREATE_IN_PROGRESS", State.ASSIGNED), ("UPDATE_IN_PROGRESS", State.PENDING)],
+)
+def test_a_duplicate_in_one_stack_is_refused_naming_the_holder(
+    records, cloudformation, stack_status, held_state
+):
+    held = _held_by_old_name(records, held_state)
+    play(STACK, stack_status=stack_status)
+
+    with pytest.raises(DuplicateAssignment, match="already declared by OldName in this stack"):
+        acquire(records, cloudformation, state=number(AWAY))
+    assert records.get(NUMBER) == held
+
+
+# ---- cancellations ----------------------------------------------------------------------------------------
+
+
+def test_a_tombstone_stops_the_create_it_cancelled_and_no_other(records, cloudformation):
+    assert records.create(Record(NUMBER, ME, State.CANCELLED, "", HOME, cancelled_at=NOW))
+
+    with pytest.raises(CreationCancelled, match="cancelled this Create"):
+        acquire(records, cloudformation, requested_at=NOW - 5)
+    later, _ = acquire(records, cloudformation, requested_at=NOW + 5)
+    assert later.state is State.PENDING
+
+
+def test_a_tombstone_leaves_the_number_free_for_everyone_else(records, cloudformation):
+    assert records.create(
+        Record(NUMBER, Owner(OTHER_STACK, "Line"), State.CANCELLED, "", HOME, cancelled_at=NOW)
+    )
+
+    record, taken = acquire(records, cloudformation, requested_at=NOW - 5)
+
+    assert taken
+    assert record.owner == ME
+
+
+def test_a_fence_finds_the_cancellation(records, cloudformation):
+    record, _ = acquire(records, cloudformation)
+    assert records.replace(record, record.next(state=State.CANCELLED, cancelled_at=NOW))
+
+    with pytest.raises(CreationCancelled):
+        ownership.advance(records, number(), record, state=State.MOVING)
+
+
+def test_a_fence_builds_on_a_second_delivery_of_the_same_request(records, cloudformation):
+    record, _ = acquire(records, cloudformation)
+    assert records.replace(record, record.next(state=State.MOVING))
+
+    advanced = ownership.advance(records, number(), record, state=State.MOVING)
+
+    assert (advanced.state, advanced.version) == (State.MOVING, 2)
+
+
+def test_a_fence_refuses_when_someone_else_holds_the_record(records, cloudformation):
+    record, _ = acquire(records, cloudformation)
+    stolen = Record(NUMBER, Owner(OTHER_STACK, "Line"), State.PENDING, HOME, HOME, version=record.version + 1)
+    assert records.replace(record, stolen)
+
+    with pytest.raises(OwnershipConflict, match="changed by Line"):
+        ownership.advance(records, number(), record, state=State.MOVING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,29 @@ def provider_tags(connect: Any, arn: str) -> dict[str, str]:
         for k, v in describe(connect, arn).get("Tags", {}).items()
         if k.startswith("PhoneNumberAssignment:")
     }
+
+
+def wait_until(condition: Any, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds (a test arranging a race), or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.05)
+
+
+def ownership_record(endpoint_url: str, arn: str) -> dict[str, Any] | None:
+    """The number's item in the provider's ownership table (strongly consistent), or None."""
+    import boto3
+
+    from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    try:
+        item = dynamodb.get_item(TableName=OWNERSHIP_TABLE, Key={KEY: {"S": arn}}, ConsistentRead=True)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return None
+    found = item.get("Item")
+    return {name: next(iter(value.values())) for name, value in found.items()} if found else None
 
 
 def seed_numbers(control: Any, count: int, instance_id: str, *, prefix: str = "+1555200") -> list[str]:

@@ -8,83 +8,65 @@ declares.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from phone_number_assignment import ownership
-from phone_number_assignment.tags import CLAIM_TAG_PREFIX, PENDING_TAG, STACK_TAG, Owner, claim_key
-from tests.reliability.helpers import mutating, operations, props, provider_tags, state_of
+from phone_number_assignment import lifecycle, ownership
+from phone_number_assignment.tags import STACK_TAG
+from tests.reliability.helpers import (
+    mutating,
+    operations,
+    ownership_record,
+    props,
+    provider_tags,
+    state_of,
+    wait_until,
+)
 
 CLAIMED, FAILED = "CLAIMED", "FAILED"
 
 
-def assert_untouched(connect, world, arn=None):
-    """Where it was before the stack, without a tag of this provider."""
+def assert_untouched(connect, world, arn=None, *, aws_env=None):
+    """Where it was before the stack, without a tag of this provider (nor, given ``aws_env``, a record)."""
     arn = arn or world.number_arn
     assert provider_tags(connect, arn) == {}
     assert state_of(connect, arn)["target"] == world.instance_a_arn
+    if aws_env is not None:
+        assert ownership_record(aws_env.endpoint_url, arn) is None
 
 
 # ---- a failed Create leaves nothing owned --------------------------------------------------------------
 
 
-def test_a_create_whose_claim_write_is_denied_leaves_nothing(stack, world, connect, aws_env):
-    aws_env.control.inject_error("TagResource", "AccessDeniedException")
-
-    response = stack.create("MainLine", props(world))
-
-    assert response.status == "FAILED"
-    assert "connect:TagResource" in response.reason
-    assert response.physical_id == world.number_arn
-    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
-    assert rollback.ok, rollback.reason
-    assert_untouched(connect, world)
-
-
-@pytest.mark.parametrize("step", ["_until_visible", "owner_tags"])
-def test_a_create_failing_inside_the_ownership_step_is_undone(monkeypatch, step, stack, world, connect):
-    # An unexpected error after the claim was written (step 2), or while converting it into owner tags.
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(ownership, step, broken)
-
-    response = stack.create("MainLine", props(world))
-
-    assert response.status == "FAILED"
-    assert "Internal error" in response.reason
-    assert response.physical_id == world.number_arn
-    monkeypatch.undo()
-    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
-    assert rollback.ok, rollback.reason
-    assert_untouched(connect, world)
-
-
-def test_a_create_failing_after_the_move_is_moved_back_by_its_rollback_even_with_retain(
+def test_a_create_whose_tag_write_is_denied_is_moved_back_by_its_rollback_even_with_retain(
     stack, world, connect, aws_env
 ):
-    # The pending marker is removed by the last write; denying it fails the Create after the move.
-    aws_env.control.inject_error("UntagResource", "AccessDeniedException")
+    # The owner tags are written once the number is on its target: denying them fails the Create after the
+    # move, with the record still saying the request never succeeded.
+    aws_env.control.inject_error("TagResource", "AccessDeniedException")
 
     response = stack.create("MainLine", props(world, OnDelete="Retain"))
 
     assert response.status == "FAILED"
+    assert "connect:TagResource" in response.reason
+    assert response.physical_id == world.number_arn
     assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
-    assert PENDING_TAG in provider_tags(connect, world.number_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "MOVING"
     rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
     assert rollback.ok, rollback.reason
     # The assignment never existed: Retain does not apply to it.
-    assert_untouched(connect, world)
+    assert_untouched(connect, world, aws_env=aws_env)
 
 
-def test_an_unexpected_exception_answers_with_the_number_and_its_rollback_cleans_up(
-    monkeypatch, stack, world, connect
-):
-    def broken_confirm(*args, **kwargs):
+@pytest.mark.parametrize("step", ["advance", "_write_tags"])
+def test_a_create_failing_inside_the_ownership_step_is_undone(monkeypatch, step, stack, world, connect, aws_env):
+    # An unexpected error once the record was written: before the move (its fence), or after it.
+    def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ownership, "confirm", broken_confirm)
+    monkeypatch.setattr(ownership if step == "advance" else lifecycle, step, broken)
 
     response = stack.create("MainLine", props(world))
 
@@ -95,7 +77,7 @@ def test_an_unexpected_exception_answers_with_the_number_and_its_rollback_cleans
     monkeypatch.undo()
     rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
     assert rollback.ok, rollback.reason
-    assert_untouched(connect, world)
+    assert_untouched(connect, world, aws_env=aws_env)
 
 
 def test_a_create_cloudformation_timed_out_is_undone_by_a_delete_without_its_arn(
@@ -114,17 +96,33 @@ def test_a_create_cloudformation_timed_out_is_undone_by_a_delete_without_its_arn
     assert_untouched(connect, world)
 
 
-def test_a_delete_without_an_arn_never_touches_a_number_it_did_not_leave_pending(
+def test_a_delete_without_an_arn_undoes_a_create_that_succeeded_after_cloudformation_gave_up(
+    stack, world, connect, aws_env
+):
+    # The Create finished, but CloudFormation never heard (it had cancelled or timed the Create out): the
+    # stack does not declare the number, so its Delete, carrying a physical ID CloudFormation made up, puts
+    # it back whatever OnDelete says.
+    assert stack.create("MainLine", props(world, OnDelete="Retain")).ok
+
+    response = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-unassigned-1234")
+
+    assert response.ok, response.reason
+    assert provider_tags(connect, world.number_arn) == {}
+    assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
+def test_a_delete_without_an_arn_never_touches_a_number_another_resource_holds(
     stack, world, connect, aws_env
 ):
     assert stack.create("MainLine", props(world)).ok
     since = len(aws_env.control.calls())
 
-    response = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-unassigned-1234")
+    response = stack.send("Delete", "OtherLine", props(world), physical_id="OtherLine-unassigned-1234")
 
     assert response.ok, response.reason
     assert mutating(operations(aws_env.control, since)) == []
     assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["LogicalResourceId"] == "MainLine"
 
 
 # ---- a failed replacement gives the new number up --------------------------------------------------------
@@ -237,36 +235,29 @@ def test_a_non_owners_delete_answers_without_waiting_for_someone_elses_move(
     assert [name for name, _ in operations(aws_env.control, since)] == ["DescribePhoneNumber"]
 
 
-def _claim_tag(owner: Owner, written_at: float) -> dict[str, str]:
-    return {claim_key(owner): f"{int(written_at * 1000)} {owner.stack_id} {owner.logical_id}"}
+def test_a_number_another_stacks_create_is_still_taking_is_reported_as_such_and_changes_nothing(
+    stack, new_stack, world, connect, aws_env
+):
+    # The rival's Create has written its record and is waiting for its move (CREATE_IN_PROGRESS).
+    rival = new_stack("rival")
+    aws_env.control.configure(move_seconds=3)
+    racing = threading.Thread(target=rival.create, args=("Line", props(world, TargetArn=world.tdg_arn)))
+    racing.start()
+    try:
+        wait_until(lambda: aws_env.control.moves())
+        since = len(aws_env.control.calls())
 
-
-def test_a_claim_in_progress_is_reported_as_such_and_changes_nothing(stack, world, connect, aws_env):
-    rival = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/rival/1", "Line")
-    connect.tag_resource(resourceArn=world.number_arn, tags=_claim_tag(rival, time.time()))
-    since = len(aws_env.control.calls())
-
-    response = stack.create("MainLine", props(world))
+        response = stack.create("MainLine", props(world))
+    finally:
+        racing.join()
 
     assert response.status == "FAILED"
-    assert "is being claimed by Line in stack" in response.reason
-    assert "nothing has been assigned" in response.reason
-    assert "expires at" in response.reason
-    assert "already assigned" not in response.reason
-    assert mutating(operations(aws_env.control, since)) == []
-
-
-def test_a_dead_claim_stops_blocking_after_its_expiry_and_is_cleared(stack, world, connect):
-    rival = Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/crashed/1", "Line")
-    dead = time.time() - ownership.CLAIM_EXPIRY_SECONDS - 1
-    connect.tag_resource(resourceArn=world.number_arn, tags=_claim_tag(rival, dead))
-
-    response = stack.create("MainLine", props(world))
-
-    assert response.ok, response.reason
-    tags = provider_tags(connect, world.number_arn)
-    assert [key for key in tags if key.startswith(CLAIM_TAG_PREFIX)] == []
-    assert tags[STACK_TAG] == stack.stack_id
+    assert f"was taken by Line in stack {rival.stack_id} in a stack operation that has not succeeded" in (
+        response.reason
+    )
+    # Only the rival's own last write (its owner tags) may have landed meanwhile.
+    assert [call for call in mutating(operations(aws_env.control, since)) if call[0] != "TagResource"] == []
+    assert provider_tags(connect, world.number_arn)[STACK_TAG] == rival.stack_id
 
 
 # ---- the number's status -----------------------------------------------------------------------------------
@@ -292,10 +283,10 @@ def test_a_number_failed_on_the_declared_target_counts_as_on_it(stack, world, co
 def test_a_rollback_delete_arriving_while_describe_still_lags_the_move_waits_it_out(
     stack, world, connect, aws_env
 ):
-    # Describe shows the number CLAIMED where it was for 8 s after the move is accepted; the Create (6 s of
+    # Describe shows the number CLAIMED where it was for 10 s after the move is accepted; the Create (8 s of
     # budget) gives up before that, and its rollback's Delete arrives while the number still looks unmoved.
-    aws_env.control.configure(move_seconds=9, stale_seconds=8)
-    failed = stack.create("MainLine", props(world), timeout_seconds=24)
+    aws_env.control.configure(move_seconds=11, stale_seconds=10)
+    failed = stack.create("MainLine", props(world), timeout_seconds=26)
     assert failed.status == "FAILED"
     assert len(aws_env.control.moves()) == 1
     aws_env.control.configure(move_seconds=0.6, stale_seconds=0.2)

@@ -1,0 +1,116 @@
+"""What CloudFormation says about the stacks the local CloudFormation stand-in plays (local_aws.stack).
+
+The provider asks CloudFormation whether the stack resource recorded as a number's owner still holds it
+(DescribeStackResource) and whether its own stack is being updated (DescribeStacks: renames). Those stacks
+are played by ``local_aws.stack.CustomResourceStack``, which sends the events; moto never saw them. So the
+stand-in tells the emulator what real CloudFormation would know (each resource's status and physical ID, the
+stack's status) through the control API, and moto's CloudFormation answers from that for those stacks, in
+the shapes and with the errors real CloudFormation uses. Stacks moto created itself (native numbers) are
+answered by moto as before.
+
+The record hangs off moto's CloudFormation backend, so moto's own reset forgets it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation.exceptions import ValidationError
+
+_lock = threading.Lock()
+
+
+@dataclass
+class PlayedResource:
+    logical_resource_id: str
+    physical_resource_id: str
+    resource_status: str
+    cf_resource_type: str = "Custom::PhoneNumberAssignment"
+
+
+@dataclass
+class PlayedStack:
+    """Attribute names are those moto's serializer reads from its own Stack."""
+
+    stack_id: str
+    name: str
+    status: str
+    resources: dict[str, PlayedResource] = field(default_factory=dict)
+    creation_time: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
+    tags: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    output_map: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    notification_arns: list[str] = field(default_factory=list)
+    role_arn: str | None = None
+    timeout_in_mins: int | None = None
+    enable_termination_protection: bool = False
+
+    @property
+    def stack_resources(self) -> list[PlayedResource]:
+        return list(self.resources.values())
+
+
+def _played(backend: Any) -> dict[str, PlayedStack]:
+    if not hasattr(backend, "played_stacks"):
+        backend.played_stacks = {}
+    return backend.played_stacks
+
+
+def _backend_of(stack_id: str) -> Any:
+    # arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
+    parts = stack_id.split(":")
+    return cfn_models.cloudformation_backends[parts[4]][parts[3]]
+
+
+def play(
+    stack_id: str,
+    *,
+    stack_status: str | None = None,
+    logical_id: str | None = None,
+    resource_status: str | None = None,
+    physical_id: str | None = None,
+) -> None:
+    """Record what CloudFormation knows about a played stack, or one of its resources."""
+    with _lock:
+        stacks = _played(_backend_of(stack_id))
+        name = stack_id.split("/")[1]
+        stack = stacks.setdefault(stack_id, PlayedStack(stack_id, name, stack_status or "CREATE_IN_PROGRESS"))
+        if stack_status:
+            stack.status = stack_status
+        if logical_id is not None:
+            resource = stack.resources.setdefault(logical_id, PlayedResource(logical_id, "", "CREATE_IN_PROGRESS"))
+            if resource_status:
+                resource.resource_status = resource_status
+            if physical_id is not None:
+                resource.physical_resource_id = physical_id
+
+
+def install() -> None:
+    """Make moto's CloudFormation answer DescribeStackResource and DescribeStacks for played stacks."""
+    original_resource = cfn_models.CloudFormationBackend.describe_stack_resource
+    original_stacks = cfn_models.CloudFormationBackend.describe_stacks
+
+    def describe_stack_resource(self: Any, stack_name: str, logical_resource_id: str) -> Any:
+        stack = _played(self).get(stack_name)
+        if stack is None:
+            return original_resource(self, stack_name, logical_resource_id)
+        resource = stack.resources.get(logical_resource_id)
+        if resource is None:
+            raise ValidationError(
+                stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}"
+            )
+        return stack, resource
+
+    def describe_stacks(self: Any, name_or_stack_id: str) -> Any:
+        stack = _played(self).get(name_or_stack_id) if name_or_stack_id else None
+        if stack is None:
+            return original_stacks(self, name_or_stack_id)
+        return [stack]
+
+    cfn_models.CloudFormationBackend.describe_stack_resource = describe_stack_resource  # type: ignore[method-assign]
+    cfn_models.CloudFormationBackend.describe_stacks = describe_stacks  # type: ignore[method-assign]

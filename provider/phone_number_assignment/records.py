@@ -1,0 +1,323 @@
+"""The ownership record: who holds a phone number, kept where a write can be made conditional.
+
+Tags on a number are last-writer-wins, so two stacks writing them at once can both believe they won, and any
+protocol built on them rests on how fast writes become visible. A DynamoDB item per number can be written
+with a condition that DynamoDB checks atomically ("only if it does not exist", "only if its Version is still
+the one I read"), and a strongly consistent read returns every write acknowledged before it (both are
+documented guarantees; docs/reliability.md). Every provider deployment in an account and Region uses the one
+table named OWNERSHIP_TABLE, so ownership holds across deployments (nested from the Serverless Application
+Repository, rolled out by StackSets, or deployed twice by hand). The provider creates the table the first
+time it needs to write one; it is never deleted.
+
+The tags on the number (tags.py) stay the record people see in the console; this record decides.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import (
+    ProviderError,
+    from_client_error,
+    is_condition_failed,
+    is_retryable,
+    is_table_being_created,
+    is_table_missing,
+)
+from .tags import SCHEMA_VERSION, Owner
+from .telemetry import logger
+from .waiting import Budget, Pacing
+
+OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"
+KEY = "PhoneNumberArn"
+# How often to look at a table being created (it takes seconds, once per account and Region).
+TABLE_POLL_SECONDS = 1.0
+
+
+class State(enum.StrEnum):
+    # Taken by a Create or replacement that has not succeeded; no move started by it yet.
+    PENDING = "PENDING"
+    # That request may have started a move: undoing it means looking where the number went.
+    MOVING = "MOVING"
+    # The request that took the number succeeded.
+    ASSIGNED = "ASSIGNED"
+    # A tombstone: a Delete cancelled a Create still running (CloudFormation's "Resource creation
+    # cancelled"); that Create may change nothing more.
+    CANCELLED = "CANCELLED"
+
+
+UNSETTLED = frozenset({State.PENDING, State.MOVING})
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """The same stack's previous owner while a rename (a new logical ID taking the number over) is in
+    progress: what to hand back if the stack operation rolls back."""
+
+    owner: Owner
+    target_arn: str
+    previous_target_arn: str
+    contact_flow_arn: str = ""
+
+
+@dataclass(frozen=True)
+class Record:
+    phone_number_arn: str
+    owner: Owner
+    state: State
+    target_arn: str
+    previous_target_arn: str
+    contact_flow_arn: str = ""
+    predecessor: Predecessor | None = None
+    version: int = 0
+    # Wall-clock seconds, CANCELLED only.
+    cancelled_at: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.state not in UNSETTLED
+
+    def next(self, **changes: Any) -> Record:
+        """The record as the next write leaves it."""
+        return replace(self, version=self.version + 1, **changes)
+
+    def to_item(self, now: float) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            KEY: {"S": self.phone_number_arn},
+            "SchemaVersion": {"N": str(SCHEMA_VERSION)},
+            "Version": {"N": str(self.version)},
+            "StackId": {"S": self.owner.stack_id},
+            "LogicalResourceId": {"S": self.owner.logical_id},
+            "State": {"S": self.state.value},
+            "TargetArn": {"S": self.target_arn},
+            "PreviousTargetArn": {"S": self.previous_target_arn},
+            "UpdatedAt": {"S": _iso(now)},
+        }
+        if self.contact_flow_arn:
+            item["ContactFlowArn"] = {"S": self.contact_flow_arn}
+        if self.predecessor is not None:
+            predecessor = {
+                "StackId": {"S": self.predecessor.owner.stack_id},
+                "LogicalResourceId": {"S": self.predecessor.owner.logical_id},
+                "TargetArn": {"S": self.predecessor.target_arn},
+                "PreviousTargetArn": {"S": self.predecessor.previous_target_arn},
+            }
+            if self.predecessor.contact_flow_arn:
+                predecessor["ContactFlowArn"] = {"S": self.predecessor.contact_flow_arn}
+            item["Predecessor"] = {"M": predecessor}
+        if self.cancelled_at is not None:
+            item["CancelledAt"] = {"S": _iso(self.cancelled_at)}
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Record:
+        def text(attributes: Mapping[str, Any], name: str) -> str:
+            return (attributes.get(name) or {}).get("S", "")
+
+        predecessor = None
+        if "Predecessor" in item:
+            fields = item["Predecessor"]["M"]
+            predecessor = Predecessor(
+                owner=Owner(text(fields, "StackId"), text(fields, "LogicalResourceId")),
+                target_arn=text(fields, "TargetArn"),
+                previous_target_arn=text(fields, "PreviousTargetArn"),
+                contact_flow_arn=text(fields, "ContactFlowArn"),
+            )
+        cancelled_at = text(item, "CancelledAt")
+        return cls(
+            phone_number_arn=text(item, KEY),
+            owner=Owner(text(item, "StackId"), text(item, "LogicalResourceId")),
+            state=State(text(item, "State")),
+            target_arn=text(item, "TargetArn"),
+            previous_target_arn=text(item, "PreviousTargetArn"),
+            contact_flow_arn=text(item, "ContactFlowArn"),
+            predecessor=predecessor,
+            version=int(item["Version"]["N"]),
+            cancelled_at=datetime.datetime.fromisoformat(cancelled_at).timestamp() if cancelled_at else None,
+        )
+
+
+def _iso(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class OwnershipRecords:
+    """Reads and conditional writes of the ownership table, bounded by one invocation's Budget."""
+
+    def __init__(
+        self,
+        client: Any,
+        budget: Budget,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._budget = budget
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
+
+    def now(self) -> float:
+        return self._wall_clock()
+
+    def get(self, phone_number_arn: str) -> Record | None:
+        """The number's record, as of every write acknowledged so far (a strongly consistent read)."""
+        try:
+            response = self._call(
+                "GetItem",
+                f"reading the ownership record of {phone_number_arn}",
+                Key={KEY: {"S": phone_number_arn}},
+                ConsistentRead=True,
+            )
+        except _TableMissing:
+            return None
+        item = response.get("Item")
+        return Record.from_item(item) if item else None
+
+    def create(self, record: Record) -> bool:
+        """Write ``record`` if the number has none; False if it has one (someone else's, or an older one)."""
+        return self._put(record, "attribute_not_exists(#key)", {"#key": KEY}, {})
+
+    def replace(self, current: Record, new: Record) -> bool:
+        """Write ``new`` over ``current`` only if the record is still ``current``; False if it changed."""
+        return self._put(
+            new,
+            "#version = :version",
+            {"#version": "Version"},
+            {":version": {"N": str(current.version)}},
+        )
+
+    def delete(self, current: Record) -> bool:
+        """Remove the record only if it is still ``current``; False if it changed (or is already gone)."""
+        try:
+            self._call(
+                "DeleteItem",
+                f"removing the ownership record of {current.phone_number_arn}",
+                Key={KEY: {"S": current.phone_number_arn}},
+                ConditionExpression="#version = :version",
+                ExpressionAttributeNames={"#version": "Version"},
+                ExpressionAttributeValues={":version": {"N": str(current.version)}},
+            )
+        except (_ConditionFailed, _TableMissing):
+            return False
+        return True
+
+    def _put(self, record: Record, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+        params: dict[str, Any] = {
+            "Item": record.to_item(self.now()),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            params["ExpressionAttributeValues"] = values
+        subject = f"writing the ownership record of {record.phone_number_arn}"
+        while True:
+            try:
+                self._call("PutItem", subject, **params)
+            except _ConditionFailed:
+                return False
+            except _TableMissing:
+                self._create_table()
+                continue
+            return True
+
+    def _create_table(self) -> None:
+        """Create the shared table (the first write in an account and Region) and wait until it is ACTIVE."""
+        logger.info("Creating the ownership table", extra={"table": OWNERSHIP_TABLE})
+        try:
+            self._call(
+                "CreateTable",
+                f"creating the ownership table {OWNERSHIP_TABLE}",
+                TableName=OWNERSHIP_TABLE,
+                AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except _TableBeingCreated:
+            pass  # another invocation got there first
+        while True:
+            try:
+                status = self._call(
+                    "DescribeTable",
+                    f"waiting for the ownership table {OWNERSHIP_TABLE}",
+                    TableName=OWNERSHIP_TABLE,
+                )["Table"]["TableStatus"]
+            except _TableMissing:
+                status = "CREATING"  # not visible yet
+            if status == "ACTIVE":
+                return
+            self._pause(TABLE_POLL_SECONDS, f"the ownership table {OWNERSHIP_TABLE} to be created")
+
+    def _pause(self, delay: float, waiting_for: str) -> None:
+        remaining = self._budget.remaining()
+        if remaining <= delay:
+            raise ProviderError(
+                f"Gave up after {self._budget.seconds:.0f} s waiting for {waiting_for}; nothing was assigned. "
+                "Retry the stack operation."
+            )
+        self._sleep(delay)
+
+    def _call(self, operation: str, subject: str, **params: Any) -> dict[str, Any]:
+        """One DynamoDB call, retried on throttling and internal errors while the budget lasts.
+
+        The same policy as connect.PhoneNumbers._call, apart from the answers this store handles itself.
+        """
+        method = getattr(self._client, _snake(operation))
+        if "TableName" not in params:
+            params["TableName"] = OWNERSHIP_TABLE
+        attempt = 0
+        while True:
+            try:
+                return method(**params)
+            except ClientError as error:
+                if is_condition_failed(error):
+                    raise _ConditionFailed from error
+                if is_table_missing(error):
+                    raise _TableMissing from error
+                if operation == "CreateTable" and is_table_being_created(error):
+                    raise _TableBeingCreated from error
+                if not is_retryable(error):
+                    raise from_client_error(error, subject=subject, service="dynamodb") from error
+                self._pacing.note_throttled()
+                attempt += 1
+                delay = self._pacing.retry_delay(attempt)
+                if delay >= self._budget.remaining():
+                    raise from_client_error(error, subject=subject, service="dynamodb") from error
+                logger.info(
+                    "DynamoDB call will be retried",
+                    extra={"operation": operation, "retry_in": round(delay, 2)},
+                )
+                self._sleep(delay)
+
+
+def _snake(operation: str) -> str:
+    return {
+        "GetItem": "get_item",
+        "PutItem": "put_item",
+        "DeleteItem": "delete_item",
+        "CreateTable": "create_table",
+        "DescribeTable": "describe_table",
+    }[operation]
+
+
+class _ConditionFailed(Exception):
+    pass
+
+
+class _TableMissing(Exception):
+    pass
+
+
+class _TableBeingCreated(Exception):
+    pass
