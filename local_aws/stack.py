@@ -51,7 +51,11 @@ class Resource:
 
 
 # The status CloudFormation shows for a resource while a request runs, and after it answered.
-_IN_PROGRESS = {"Create": "CREATE_IN_PROGRESS", "Update": "UPDATE_IN_PROGRESS", "Delete": "DELETE_IN_PROGRESS"}
+_IN_PROGRESS = {
+    "Create": "CREATE_IN_PROGRESS",
+    "Update": "UPDATE_IN_PROGRESS",
+    "Delete": "DELETE_IN_PROGRESS",
+}
 _ANSWERED = {
     ("Create", "SUCCESS"): "CREATE_COMPLETE",
     ("Create", "FAILED"): "CREATE_FAILED",

@@ -83,7 +83,9 @@ def play(
         if stack_status:
             stack.status = stack_status
         if logical_id is not None:
-            resource = stack.resources.setdefault(logical_id, PlayedResource(logical_id, "", "CREATE_IN_PROGRESS"))
+            resource = stack.resources.setdefault(
+                logical_id, PlayedResource(logical_id, "", "CREATE_IN_PROGRESS")
+            )
             if resource_status:
                 resource.resource_status = resource_status
             if physical_id is not None:

@@ -1,8 +1,8 @@
 """Where the provider's AWS clients are created: nowhere else.
 
 botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL_DYNAMODB and
-AWS_ENDPOINT_URL_CLOUDFORMATION (or AWS_ENDPOINT_URL) point the same code at the local emulator; tests can also pass their own clients to the
-lifecycle.
+AWS_ENDPOINT_URL_CLOUDFORMATION (or AWS_ENDPOINT_URL) point the same code at the local emulator; tests can
+also pass their own clients to the lifecycle.
 """
 
 from __future__ import annotations

@@ -196,8 +196,8 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
         )
     if code in RETRYABLE_CODES:
         return ServiceUnavailable(
-            f"{SERVICE_NAMES.get(service, service)} kept answering {code} {subject} until the provider's time "
-            "budget ran out; retry the stack operation later or raise the API quota."
+            f"{SERVICE_NAMES.get(service, service)} kept answering {code} {subject} until the provider's "
+            "time budget ran out; retry the stack operation later or raise the API quota."
         )
     if code == IN_USE_CODE:
         return ServiceUnavailable(

@@ -468,10 +468,13 @@ def _release(
     """Delete of a resource whose request succeeded: back to where it was if ``restore``, else stay; and
     if this was a rename that is being rolled back, the old logical ID gets it back instead."""
     numbers = services.numbers
-    if record is not None and record.predecessor is not None:
-        if _predecessor_holds(services, state, record.predecessor):
-            _undo(request, services, state, record)
-            return
+    if (
+        record is not None
+        and record.predecessor is not None
+        and _predecessor_holds(services, state, record.predecessor)
+    ):
+        _undo(request, services, state, record)
+        return
     if restore:
         state = numbers.settle(state)
         previous = record.previous_target_arn if record else state.tags.get(PREVIOUS_TARGET_TAG, "")
@@ -526,14 +529,18 @@ def _move(
     return state, record
 
 
-def _correct_restore_target(services: Services, state: PhoneNumberState, record: Record | None) -> Record | None:
+def _correct_restore_target(
+    services: Services, state: PhoneNumberState, record: Record | None
+) -> Record | None:
     """Someone else's move was in flight when this request took the number: where it settled is the restore
     target (where it would be had this stack never taken it), not where Describe, lagging, showed it."""
     if record is None or record.settled or record.predecessor is not None:
         return record
     if state.arn in services.numbers.moves_started or record.previous_target_arn == state.target_arn:
         return record
-    logger.info("Restore target corrected", extra={"was": record.previous_target_arn, "now": state.target_arn})
+    logger.info(
+        "Restore target corrected", extra={"was": record.previous_target_arn, "now": state.target_arn}
+    )
     return ownership.advance(services.records, state, record, previous_target_arn=state.target_arn)
 
 
@@ -634,9 +641,9 @@ def _restore_to(
             if_deleted="set OnDelete to Retain (or DeletionPolicy: Retain) to keep the number where it is, "
             "and delete again.",
         ) or RestoreTargetGone(
-            f"The number's previous target {previous} no longer exists (Connect said {quote(str(missing))}); "
-            f"{state.phone_number or state.arn} was left on {state.target_arn}. To keep it there, set OnDelete "
-            "to Retain (or DeletionPolicy: Retain) and delete again."
+            f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
+            f"{quote(str(missing))}); {state.phone_number or state.arn} was left on {state.target_arn}. To "
+            "keep it there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
         ) from None
 
 

@@ -61,11 +61,10 @@ def acquire(
         if record.owner == owner:
             if record.state is State.CANCELLED:
                 raise cancelled(state, record)
-            if stored is None:
-                # Tags say this resource owns the number but there is no record (the table was lost, or a
-                # release stopped half-way): adopt what the tags say.
-                if not records.create(record):
-                    continue
+            # Tags saying this resource owns the number without a record (the table was lost, or a release
+            # stopped half-way): adopt what the tags say.
+            if stored is None and not records.create(record):
+                continue
             return record, False
         taken = _write(records, stored, _take_over(state, record, owner, target_arn, cloudformation))
         if taken is not None:

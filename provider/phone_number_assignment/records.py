@@ -245,7 +245,7 @@ class OwnershipRecords:
                 BillingMode="PAY_PER_REQUEST",
             )
         except _TableBeingCreated:
-            pass  # another invocation got there first
+            logger.info("Another invocation is creating the ownership table")
         while True:
             try:
                 status = self._call(
@@ -263,8 +263,8 @@ class OwnershipRecords:
         remaining = self._budget.remaining()
         if remaining <= delay:
             raise ProviderError(
-                f"Gave up after {self._budget.seconds:.0f} s waiting for {waiting_for}; nothing was assigned. "
-                "Retry the stack operation."
+                f"Gave up after {self._budget.seconds:.0f} s waiting for {waiting_for}; nothing was "
+                "assigned. Retry the stack operation."
             )
         self._sleep(delay)
 

@@ -72,8 +72,8 @@ def refuse_if_managed_elsewhere(
         return
     raise ManagedByAnotherStack(
         f"Phone number {state.label} is managed by {resource.get('ResourceType') or 'a resource'} "
-        f"{logical_id} of stack {stack_id} ({_status(resource) or 'status unknown'}); deleting that stack would "
-        f"release the number. {how_to_hand_over}"
+        f"{logical_id} of stack {stack_id} ({_status(resource) or 'status unknown'}); deleting that stack "
+        f"would release the number. {how_to_hand_over}"
     )
 
 
@@ -90,9 +90,10 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
         resource = _stack_resource(owner, cloudformation)
     except _Unanswered as unanswered:
         raise OwnerNotChecked(
-            f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider could "
-            f"not ask CloudFormation whether that stack still holds it ({unanswered}). It is not taken. Check "
-            "that the provider's role may call cloudformation:DescribeStackResource on that stack, then retry."
+            f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider "
+            f"could not ask CloudFormation whether that stack still holds it ({unanswered}). It is not taken. "
+            "Check that the provider's role may call cloudformation:DescribeStackResource on that stack, "
+            "then retry."
         ) from None
     return _holds(resource, state)
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from local_aws.cloudformation import build_event
 from tests.conftest import describe

@@ -61,7 +61,9 @@ def test_a_create_whose_tag_write_is_denied_is_moved_back_by_its_rollback_even_w
 
 
 @pytest.mark.parametrize("step", ["advance", "_write_tags"])
-def test_a_create_failing_inside_the_ownership_step_is_undone(monkeypatch, step, stack, world, connect, aws_env):
+def test_a_create_failing_inside_the_ownership_step_is_undone(
+    monkeypatch, step, stack, world, connect, aws_env
+):
     # An unexpected error once the record was written: before the move (its fence), or after it.
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
