@@ -56,8 +56,8 @@ def refuse_if_managed_elsewhere(
         raise ManagedByAnotherStack(
             f"Phone number {state.label} carries the CloudFormation tags of {logical_id or 'a resource'} in "
             f"stack {stack_id}, and the provider could not check whether that stack still manages it "
-            f"({unanswered}). It is not taken: if that stack still holds it, deleting that stack would release "
-            "the number. Check that the provider's role may call cloudformation:DescribeStackResource, then "
+            f"({unanswered}). It is not taken: if that stack still holds it, deleting that stack would "
+            "release the number. Check that the provider's role may call cloudformation:DescribeStackResource, then "
             "retry."
         ) from None
     if not _holds(resource, state):
@@ -91,9 +91,9 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
     except _Unanswered as unanswered:
         raise OwnerNotChecked(
             f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider "
-            f"could not ask CloudFormation whether that stack still holds it ({unanswered}). It is not taken. "
-            "Check that the provider's role may call cloudformation:DescribeStackResource on that stack, "
-            "then retry."
+            f"could not ask CloudFormation whether that stack still holds it ({unanswered}). It is not "
+            "taken. Check that the provider's role may call cloudformation:DescribeStackResource on that "
+            "stack, then retry."
         ) from None
     return _holds(resource, state)
 
