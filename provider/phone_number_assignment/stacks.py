@@ -57,8 +57,8 @@ def refuse_if_managed_elsewhere(
             f"Phone number {state.label} carries the CloudFormation tags of {logical_id or 'a resource'} in "
             f"stack {stack_id}, and the provider could not check whether that stack still manages it "
             f"({unanswered}). It is not taken: if that stack still holds it, deleting that stack would "
-            "release the number. Check that the provider's role may call cloudformation:DescribeStackResource, then "
-            "retry."
+            "release the number. Check that the provider's role may call "
+            "cloudformation:DescribeStackResource, then retry."
         ) from None
     if not _holds(resource, state):
         logger.info(
