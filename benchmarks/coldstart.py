@@ -98,6 +98,8 @@ def lambda_environment(code_dir: Path, aws: LocalAws, *, traced_to: str | None) 
         "POWERTOOLS_LOG_LEVEL": "INFO",
         # the local stand-ins
         "AWS_ENDPOINT_URL_CONNECT": aws.emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": aws.emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_CLOUDFORMATION": aws.emulator.endpoint_url,
         "SSL_CERT_FILE": aws.trust_bundle,
     }
     if traced_to:

@@ -83,7 +83,9 @@ def main() -> int:
 
 
 def _point_boto3_at(endpoint_url: str) -> None:
-    os.environ["AWS_ENDPOINT_URL_CONNECT"] = endpoint_url
+    # moto serves DynamoDB (the ownership records) and CloudFormation on the emulator's port too.
+    for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION"):
+        os.environ[f"AWS_ENDPOINT_URL_{service}"] = endpoint_url
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = REGION

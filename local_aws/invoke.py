@@ -555,7 +555,9 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
         receiver = stack.enter_context(ResponseReceiver())
         home = stack.enter_context(tempfile.TemporaryDirectory(prefix="local-invoke-home-"))
         resolved = resolve_environment(function, env_values, aws_creds=aws_creds)
-        resolved["AWS_ENDPOINT_URL_CONNECT"] = endpoint
+        # The emulator (moto) serves DynamoDB (the ownership records) and CloudFormation on the same port.
+        for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION"):
+            resolved[f"AWS_ENDPOINT_URL_{service}"] = endpoint
         resolved["SSL_CERT_FILE"] = receiver.trust_bundle()
         env = runtime_environment(function, resolved, home)
 
