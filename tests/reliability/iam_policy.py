@@ -200,9 +200,11 @@ def review(statements: list[dict[str, Any]]) -> Review:
             result.problem(f"{where}: every statement needs a Sid")
         if statement.get("Effect") != "Allow":
             result.problem(f"{where}: only Allow statements are expected, not {statement.get('Effect')!r}")
-        for negated in ("NotAction", "NotResource", "NotPrincipal", "Principal"):
+        for negated in ("NotAction", "NotResource"):
             if negated in statement:
                 result.problem(f"{where}: {negated} grants by exclusion; name what is granted")
+        if "Principal" in statement or "NotPrincipal" in statement:
+            result.problem(f"{where}: a role's own policy names no principal")
         actions = as_list(statement.get("Action", []))
         resources = as_list(statement.get("Resource", []))
         if not actions or not resources:

@@ -145,7 +145,8 @@ def test_the_role_grants_exactly_what_the_code_calls(statements):
 
 def _operations_in_source(services: set[str]) -> set[str]:
     """service:Operation for every AWS call in provider/: Connect's through PhoneNumbers._call("Operation"),
-    every other service's as a boto3 client method (or a waiter), named by botocore's own models."""
+    every other service's as a boto3 client method (or a waiter), named by botocore's own models. A method
+    name two services share counts for both: the test then asks a person to look."""
     source = "\n".join(path.read_text() for path in sorted(PROVIDER.glob("*.py")))
     called = {
         f"connect:{op}"
@@ -154,6 +155,8 @@ def _operations_in_source(services: set[str]) -> set[str]:
     methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", source))
     waiters = set(re.findall(r"get_waiter\(\s*\"(\w+)\"", source))
     session = botocore.session.get_session()
+    # Connect's client is called only through _call (getattr by operation name); PhoneNumbers' own method
+    # names (associate_flow, ...) would read as Connect operations.
     for service in services - {"connect"}:
         model = session.get_service_model(service)
         called |= {f"{service}:{op}" for op in model.operation_names if xform_name(op) in methods}
