@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from .errors import (
@@ -273,7 +274,7 @@ class OwnershipRecords:
 
         The same policy as connect.PhoneNumbers._call, apart from the answers this store handles itself.
         """
-        method = getattr(self._client, _snake(operation))
+        method = getattr(self._client, xform_name(operation))
         if "TableName" not in params:
             params["TableName"] = OWNERSHIP_TABLE
         attempt = 0
@@ -299,16 +300,6 @@ class OwnershipRecords:
                     extra={"operation": operation, "retry_in": round(delay, 2)},
                 )
                 self._sleep(delay)
-
-
-def _snake(operation: str) -> str:
-    return {
-        "GetItem": "get_item",
-        "PutItem": "put_item",
-        "DeleteItem": "delete_item",
-        "CreateTable": "create_table",
-        "DescribeTable": "describe_table",
-    }[operation]
 
 
 class _ConditionFailed(Exception):

@@ -2,28 +2,37 @@
 
 * The ResponseURL is a presigned URL: whoever reads it can answer CloudFormation for the stack. No log line
   may carry it (or its signature), at the shipped log level or at DEBUG.
-* The function's IAM policy grants exactly the Connect actions the code calls, on this account and Region.
+* The function's IAM policy grants exactly the Connect actions the code calls, each on the ARNs it touches
+  (test_iam_policy.py checks the policy against AWS's published authorization data).
 * Property values never run, and never act as format strings: they come back quoted in Reasons only.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import cfnlint.decode
+import boto3
 import pytest
 
 from local_aws.cloudformation import build_event, invoke_handler, response_problems
 from tests.conftest import ACCOUNT, REGION
 from tests.reliability.helpers import captured_logs, props
+from tests.reliability.iam_policy import (
+    arn_pattern_matches,
+    as_list,
+    resolve,
+    role_statements,
+    translated_template,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = ROOT / "provider" / "phone_number_assignment"
+# The pseudo parameters of the emulator's account and Region, where the lifecycle below runs.
+HERE = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
 
 
 # ---- the ResponseURL never reaches a log -----------------------------------------------------------------
@@ -118,33 +127,21 @@ def test_no_log_line_carries_the_response_url(log_level, stack, world, aws_env, 
 # ---- least privilege -------------------------------------------------------------------------------------
 
 
-def _policy_statements():
-    template, problems = cfnlint.decode.decode(str(ROOT / "template.yaml"))
-    assert not problems
-    statements = []
-    for resource in template["Resources"].values():
-        for policy in resource.get("Properties", {}).get("Policies", []) or []:
-            if isinstance(policy, str):
-                # A managed policy by name: none may grant Connect (their contents are not in the template).
-                assert "connect" not in policy.lower(), policy
-                continue
-            statements.extend(policy.get("Statement", []))
-    return statements
+@pytest.fixture
+def statements():
+    """The statements of the function's role as SAM deploys them."""
+    return role_statements(translated_template())
 
 
-def _connect_grants(statements):
-    actions, resources = set(), []
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        assert "NotAction" not in statement
-        assert "NotResource" not in statement
-        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        granted = {action for action in listed if action.lower().startswith("connect:")}
-        if granted:
-            actions |= granted
-            scoped = statement["Resource"]
-            resources.extend(scoped if isinstance(scoped, list) else [scoped])
-    return actions, resources
+def _grants(statements, service: str) -> dict[str, list[str]]:
+    """service:Action -> the ARN patterns granted to it, in the tests' account and Region."""
+    grants: dict[str, list[str]] = {}
+    for raw in statements:
+        statement = resolve(raw, HERE)
+        for action in as_list(statement["Action"]):
+            if action.startswith(f"{service}:"):
+                grants.setdefault(action, []).extend(as_list(statement["Resource"]))
+    return grants
 
 
 def _operations_in_source() -> set[str]:
@@ -152,26 +149,44 @@ def _operations_in_source() -> set[str]:
     return set(re.findall(r"_call\(\s*\"([A-Za-z]+)\"", (PROVIDER / "connect.py").read_text()))
 
 
-def test_the_only_cloudformation_grant_is_the_read_the_code_makes():
+def test_the_only_cloudformation_grants_are_the_stack_reads_the_code_makes(statements):
     source = "\n".join(path.read_text() for path in PROVIDER.glob("*.py"))
     called = set(re.findall(r"cloudformation\.([a-z_]+)\(", source)) | set(
         re.findall(r"cloudformation\(\)\.([a-z_]+)\(", source)
     )
-    granted = [
-        statement
-        for statement in _policy_statements()
-        if any(str(action).startswith("cloudformation:") for action in statement["Action"])
-    ]
+    granted = [s for s in statements if any(a.startswith("cloudformation:") for a in as_list(s["Action"]))]
 
+    # DescribeStackResource: does an owner's stack resource still hold the number; DescribeStacks: is a
+    # same-stack takeover a rename in an update.
     assert called == {"describe_stack_resource", "describe_stacks"}
     [statement] = granted
-    assert statement["Action"] == ["cloudformation:DescribeStackResource", "cloudformation:DescribeStacks"]
-    assert statement["Resource"] == [
+    assert sorted(as_list(statement["Action"])) == [
+        "cloudformation:DescribeStackResource",
+        "cloudformation:DescribeStacks",
+    ]
+    assert as_list(statement["Resource"]) == [
         {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*/*"}
     ]
+    assert "Condition" not in statement
 
 
-def test_policy_grants_exactly_the_connect_actions_the_code_calls(stack, new_stack, world, aws_env):
+def _authorized_arns(call: dict) -> list[str]:
+    """The ARNs IAM authorizes a Connect call on (Service Authorization Reference), from its parameters."""
+    params = call["params"]
+    arns = [
+        value
+        for key, value in params.items()
+        if key in ("PhoneNumberId", "TargetArn", "resourceArn", "TrafficDistributionGroupId")
+    ]
+    if call["operation"] == "AssociatePhoneNumberContactFlow":
+        instance = params["InstanceId"]
+        if not instance.startswith("arn:"):
+            instance = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"
+        arns.append(f"{instance}/contact-flow/{params['ContactFlowId']}")
+    return arns
+
+
+def test_policy_grants_each_connect_call_exactly_what_it_needs(statements, stack, new_stack, world, aws_env):
     # A lifecycle through every path that calls Connect: claim, move, contact flow on and off, a move away
     # from a flow, an ownership conflict, and a Restore that moves the number back.
     restore_with_flow = props(world, OnDelete="Restore", ContactFlowArn=world.flow_b_arn)
@@ -182,33 +197,48 @@ def test_policy_grants_exactly_the_connect_actions_the_code_calls(stack, new_sta
     # Back home with a flow there: the Restore does not move it, so it removes the association itself.
     home = props(world, OnDelete="Restore", TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
     assert stack.update("MainLine", home).ok
+    # The ownership record's key passes the statement's dynamodb:LeadingKeys condition.
+    _assert_ownership_keys_are_phone_numbers(statements, aws_env)
     assert stack.delete("MainLine").ok
-    observed = {call["operation"] for call in aws_env.control.calls()}
+    calls = aws_env.control.calls()
+    observed = {call["operation"] for call in calls}
 
-    actions, resources = _connect_grants(_policy_statements())
+    grants = _grants(statements, "connect")
 
-    assert {f"connect:{operation}" for operation in observed} == actions
+    assert {f"connect:{operation}" for operation in observed} == set(grants)
     # Paths the lifecycle above may not reach are still covered by the policy.
-    assert {f"connect:{operation}" for operation in _operations_in_source()} == actions
-    assert observed <= _operations_in_source()
+    assert {f"connect:{operation}" for operation in _operations_in_source()} == set(grants)
+    # Each call is allowed on every ARN it touches by its own action's grant, not another action's.
+    denied = [
+        (call["operation"], arn)
+        for call in calls
+        for arn in _authorized_arns(call)
+        if not any(arn_pattern_matches(pattern, arn) for pattern in grants[f"connect:{call['operation']}"])
+    ]
+    assert denied == []
+    assert {call["operation"] for call in calls if _authorized_arns(call)} == observed
+    # ...and every tag key the provider wrote or removed passes the tagging statement's condition.
+    [tagging] = [s for s in statements if "connect:TagResource" in as_list(s["Action"])]
+    patterns = as_list(tagging["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"])
+    keys = [
+        key
+        for call in calls
+        if call["operation"] in ("TagResource", "UntagResource")
+        for key in (call["params"].get("tags") or {}).keys() | set(call["params"].get("tagKeys") or [])
+    ]
+    assert keys
+    assert [key for key in keys if not any(arn_pattern_matches(p, key) for p in patterns)] == []
 
-    prefix = "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:"
-    patterns = []
-    for resource in resources:
-        assert set(resource) == {"Fn::Sub"}, resource
-        assert resource["Fn::Sub"].startswith(prefix), resource
-        tail = resource["Fn::Sub"][len(prefix) :]
-        assert tail not in ("", "*"), resource
-        patterns.append(f"arn:aws:connect:{REGION}:{ACCOUNT}:{tail}")
-    # ...and scoped wide enough for every ARN the provider really passed.
-    passed = {
-        value
-        for call in aws_env.control.calls()
-        for key, value in call["params"].items()
-        if key in ("PhoneNumberId", "TargetArn", "resourceArn") and str(value).startswith("arn:")
-    }
-    assert passed
-    assert [arn for arn in passed if not any(fnmatch.fnmatchcase(arn, p) for p in patterns)] == []
+
+def _assert_ownership_keys_are_phone_numbers(statements, aws_env):
+    """The records' keys pass the statement's dynamodb:LeadingKeys condition."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    [records] = [resolve(s, HERE) for s in statements if "dynamodb:PutItem" in as_list(s["Action"])]
+    patterns = as_list(records["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+    items = dynamodb.scan(TableName="PhoneNumberAssignment-Ownership", ConsistentRead=True)["Items"]
+    assert items
+    keys = [item["PhoneNumberArn"]["S"] for item in items]
+    assert [key for key in keys if not any(arn_pattern_matches(p, key) for p in patterns)] == []
 
 
 # ---- property values are data ----------------------------------------------------------------------------
