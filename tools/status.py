@@ -680,7 +680,15 @@ def _tags_agreement(
                 )
             )
         return
-    if tag_owner != view.owner:
+    predecessor = record.get("Predecessor")
+    renamed_from = (
+        Owner(str(predecessor.get("StackId", "")), str(predecessor.get("LogicalResourceId", "")))
+        if isinstance(predecessor, Mapping)
+        else None
+    )
+    # Tags are written once a request succeeded: until then (a marker) they still name the previous owner, and
+    # during a rename the old logical ID; neither is a disagreement.
+    if state == ASSIGNED and tag_owner not in (view.owner, renamed_from):
         holding = check.holding(tag_owner, view.arn, view.id)
         flag = Flag(
             "tags-disagree",
@@ -712,6 +720,8 @@ def _row(view: NumberView) -> tuple[str, ...]:
         if view.owner_source == "tags":
             owner += " (tags)"
     holding = view.holding.detail if view.holding is not None else "-"
+    if holding.startswith("stale: its physical ID"):
+        holding = "stale: another physical ID"  # the full ID is under "Needs attention"
     notes = []
     if view.marker:
         notes.append(view.marker)
