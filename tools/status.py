@@ -522,7 +522,7 @@ def judge(view: NumberView, check: CloudFormationCheck, region: str, now: dateti
         return
 
     if record is not None and state == CANCELLED:
-        _tombstone(view, record, check, region, now)
+        _tombstone(view, record, region, now)
     if record is not None and isinstance(record.get("Predecessor"), Mapping):
         _rename(view, record, check, region)
 
@@ -609,9 +609,7 @@ def _after(record: Mapping[str, Any], field_name: str) -> str:
     return (written + REQUEST_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _tombstone(
-    view: NumberView, record: dict[str, Any], check: CloudFormationCheck, region: str, now: datetime
-) -> None:
+def _tombstone(view: NumberView, record: dict[str, Any], region: str, now: datetime) -> None:
     owner = Owner(str(record.get("StackId", "")), str(record.get("LogicalResourceId", "")))
     if _may_be_running(record, "CancelledAt", now):
         return  # the cancelled Create may still be running: the tombstone is what stops it

@@ -33,6 +33,7 @@ CONNECT_READS = {
     "ListFlowAssociations",
     "DescribeTrafficDistributionGroup",
 }
+# The SPEC's names, typed here on purpose: the tests check the tool against the SPEC, not against itself.
 TABLE = "PhoneNumberAssignment-Ownership"
 STACK_TAG = "PhoneNumberAssignment:StackId"
 LOGICAL_ID_TAG = "PhoneNumberAssignment:LogicalResourceId"
@@ -858,3 +859,27 @@ def test_a_target_of_the_wrong_shape_is_refused_before_any_call(env):
     assert out == ""
     assert "TARGET must be the ARN of an Amazon Connect instance or traffic distribution group" in err
     assert env.control.calls() == []
+
+
+def test_under_connects_quotas_every_number_is_still_read(env):
+    """2 requests per second, burst 5: the adaptive retry mode waits out the throttling instead of failing."""
+    instance = str(uuid.uuid4())
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": instance, "alias": "busy"}],
+            "phone_numbers": [
+                {"id": number, "phone_number": f"+1555557{1000 + i}", "target": instance}
+                for i, number in enumerate(ids)
+            ],
+        }
+    )
+    env.control.use_default_quotas()
+    report, _ = status_json()
+
+    assert {n["phoneNumberId"] for n in report["numbers"]} == set(ids)
+    assert all(n["status"] == "CLAIMED" for n in report["numbers"])
+    throttled = [c for c in env.control.calls() if c["error"] == "ThrottlingException"]
+    assert throttled, "12 Describes after a listing exceed the burst of 5: some must have been throttled"
