@@ -414,8 +414,11 @@ def _instance_of(client: Any, view: NumberView, homes: dict[str, str | None]) ->
     return None
 
 
-def _flows(client: Any, instance_ids: Iterable[str], status: Status) -> dict[str, str]:
-    """Phone-number ID -> contact flow ARN, from ListFlowAssociations in each instance."""
+def _flows(client: Any, instance_ids: Iterable[str], arn_prefix: str, status: Status) -> dict[str, str]:
+    """Phone-number ID -> contact flow ARN, from ListFlowAssociations in each instance.
+
+    ``arn_prefix`` (``arn:<partition>:connect:<region>:<account>``) makes an ARN of a flow given by its ID.
+    """
     flows: dict[str, str] = {}
     for instance_id in sorted(set(instance_ids)):
         try:
@@ -428,9 +431,7 @@ def _flows(client: Any, instance_ids: Iterable[str], status: Status) -> dict[str
                     number_id = association["ResourceId"].rsplit("/", 1)[-1].lower()
                     flow = association["FlowId"]
                     if not flow.startswith("arn:"):
-                        # An ID: the flow's ARN is under the instance, in the number's partition and Region.
-                        prefix = association["ResourceId"].split(":phone-number/")[0]
-                        flow = f"{prefix}:instance/{instance_id}/contact-flow/{flow}"
+                        flow = f"{arn_prefix}:instance/{instance_id}/contact-flow/{flow}"
                     flows[number_id] = flow
         except ClientError as error:
             status.notes.append(
@@ -469,7 +470,8 @@ def collect(
     instances = {
         v.arn: _instance_of(clients.connect, v, homes) for v in views.values() if v.status != "NOT_FOUND"
     }
-    flows = _flows(clients.connect, (i for i in instances.values() if i), status)
+    arn_prefix = next(iter(views)).split(":phone-number/")[0] if views else ""
+    flows = _flows(clients.connect, (i for i in instances.values() if i), arn_prefix, status)
     check = CloudFormationCheck(clients.cloudformation)
     for view in views.values():
         view.contact_flow_arn = flows.get(view.id)

@@ -883,3 +883,23 @@ def test_under_connects_quotas_every_number_is_still_read(env):
     assert all(n["status"] == "CLAIMED" for n in report["numbers"])
     throttled = [c for c in env.control.calls() if c["error"] == "ThrottlingException"]
     assert throttled, "12 Describes after a listing exceed the burst of 5: some must have been throttled"
+
+
+def test_a_flow_given_by_its_id_is_shown_as_its_arn():
+    """ListFlowAssociations documents FlowId as "the identifier of the flow": an ID is made an ARN."""
+    connect = boto3.client("connect", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    number_arn, flow_id = arn("phone-number/n1"), "f1"
+    with Stubber(connect) as stub:
+        stub.add_response(
+            "list_flow_associations",
+            {
+                "FlowAssociationSummaryList": [
+                    {"ResourceId": number_arn, "FlowId": flow_id, "ResourceType": "VOICE_PHONE_NUMBER"}
+                ]
+            },
+            {"InstanceId": "i1", "ResourceType": "VOICE_PHONE_NUMBER"},
+        )
+        flows = status._flows(
+            connect, ["i1"], f"arn:aws:connect:{REGION}:{ACCOUNT}", status.Status(REGION, None)
+        )
+    assert flows == {"n1": arn("instance/i1/contact-flow/f1")}
