@@ -814,6 +814,13 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
     except (BotoCoreError, NoRegionError) as error:
         print(f"make status: reading {region} failed: {error}", file=stderr)
         return 1
+    except Exception as error:  # noqa: BLE001 - an operator's view ends in one line, never a traceback
+        print(
+            f"make status: unexpected {type(error).__name__} while reading {region}: {error} (a bug: please "
+            "report it with this line)",
+            file=stderr,
+        )
+        return 1
     stdout.write(render_json(status) if args.format == "json" else render_table(status))
     return 0
 

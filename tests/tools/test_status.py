@@ -903,3 +903,16 @@ def test_a_flow_given_by_its_id_is_shown_as_its_arn():
             connect, ["i1"], f"arn:aws:connect:{REGION}:{ACCOUNT}", status.Status(REGION, None)
         )
     assert flows == {"n1": arn("instance/i1/contact-flow/f1")}
+
+
+def test_even_a_bug_ends_in_one_line_not_a_traceback(env, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("PhoneNumberArn")
+
+    monkeypatch.setattr(status, "collect", broken)
+    code, out, err = run_status()
+
+    assert code == 1
+    assert out == ""
+    assert "Traceback" not in err
+    assert "make status: unexpected KeyError while reading us-east-1: 'PhoneNumberArn'" in err
