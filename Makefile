@@ -21,7 +21,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test coverage lint format validate lint-template export emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv test coverage lint format validate lint-template export status emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN;
 	@$(MAKE) --no-print-directory -s venv >&2
 	@test -n "$(TARGET)" || { echo "usage: make export TARGET=<instance or traffic distribution group ARN> [PREFIX=+1206]" >&2; exit 2; }
 	@PYTHONPATH=provider $(BIN)/python -m tools.export $(TARGET) $(if $(PREFIX),--prefix $(PREFIX))
+
+# Read-only, like export; stdout carries only the table or JSON (`make status FORMAT=json | jq ...`): the venv's
+# bootstrap, the progress line and any error go to stderr.
+status: ## Show every number, its owner, what CloudFormation says and anything stuck (read-only; TARGET=arn, FORMAT=json)
+	@$(MAKE) --no-print-directory -s venv >&2
+	@PYTHONPATH=provider $(BIN)/python -m tools.status $(if $(TARGET),--target $(TARGET)) $(if $(FORMAT),--format $(FORMAT))
 
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))

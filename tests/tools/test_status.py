@@ -1,0 +1,918 @@
+"""make status: every number, its owner (ownership record and tags), what CloudFormation says about that
+owner, markers, tombstones, renames, native stacks and flows, read through the emulator (Connect, and moto's
+DynamoDB and CloudFormation on the same endpoint); the commands it prints clear what it flags."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore import xform_name
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from local_aws import custom_resource
+from local_aws.connect.native import deploy_native_number_stack
+from tests.conftest import ACCOUNT, REGION
+from tools import status
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECT_READS = {
+    "ListPhoneNumbersV2",
+    "DescribePhoneNumber",
+    "ListFlowAssociations",
+    "DescribeTrafficDistributionGroup",
+}
+# The SPEC's names, typed here on purpose: the tests check the tool against the SPEC, not against itself.
+TABLE = "PhoneNumberAssignment-Ownership"
+STACK_TAG = "PhoneNumberAssignment:StackId"
+LOGICAL_ID_TAG = "PhoneNumberAssignment:LogicalResourceId"
+PREVIOUS_TARGET_TAG = "PhoneNumberAssignment:PreviousTargetArn"
+SCHEMA_VERSION_TAG = "PhoneNumberAssignment:SchemaVersion"
+LONG_AGO = datetime.now(UTC) - timedelta(hours=2)
+
+
+def arn(resource: str) -> str:
+    return f"arn:aws:connect:{REGION}:{ACCOUNT}:{resource}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- stacks that hold numbers through the provider -----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def custom_resources_in_moto():
+    custom_resource.register()
+
+
+def owner_stack(cfn, name: str, resources: dict[str, dict[str, Any]]) -> str:
+    """A stack of custom resources (local_aws.custom_resource stand-ins); returns its stack ID."""
+    template = custom_resource.owner_stack_template(resources, arn("function-stand-in"))
+    return cfn.create_stack(StackName=name, TemplateBody=template)["StackId"]
+
+
+# ---- the ownership table, as the SPEC says the provider writes it ---------------------------------------
+
+
+def create_table(ddb) -> None:
+    ddb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "PhoneNumberArn", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "PhoneNumberArn", "KeyType": "HASH"}],
+    )
+    ddb.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+
+
+def put_record(
+    ddb,
+    number_arn: str,
+    stack_id: str,
+    logical_id: str,
+    state: str,
+    target_arn: str,
+    previous_target_arn: str,
+    *,
+    version: int = 1,
+    updated_at: datetime = LONG_AGO,
+    cancelled_at: datetime | None = None,
+    predecessor: dict[str, str] | None = None,
+    contact_flow_arn: str | None = None,
+) -> None:
+    item: dict[str, Any] = {
+        "PhoneNumberArn": {"S": number_arn},
+        "SchemaVersion": {"N": "1"},
+        "Version": {"N": str(version)},
+        "StackId": {"S": stack_id},
+        "LogicalResourceId": {"S": logical_id},
+        "State": {"S": state},
+        "TargetArn": {"S": target_arn},
+        "PreviousTargetArn": {"S": previous_target_arn},
+        "UpdatedAt": {"S": iso(updated_at)},
+    }
+    if cancelled_at is not None:
+        item["CancelledAt"] = {"S": iso(cancelled_at)}
+    if contact_flow_arn:
+        item["ContactFlowArn"] = {"S": contact_flow_arn}
+    if predecessor is not None:
+        item["Predecessor"] = {"M": {k: {"S": v} for k, v in predecessor.items()}}
+    ddb.put_item(TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(PhoneNumberArn)")
+
+
+def owner_tags(stack_id: str, logical_id: str, previous_target_arn: str) -> dict[str, str]:
+    return {
+        STACK_TAG: stack_id,
+        LOGICAL_ID_TAG: logical_id,
+        PREVIOUS_TARGET_TAG: previous_target_arn,
+        SCHEMA_VERSION_TAG: "1",
+    }
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(aws_env, monkeypatch):
+    # moto serves DynamoDB on the emulator's port too.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws_env.endpoint_url)
+    return aws_env
+
+
+def client(env, service: str):
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=env.endpoint_url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def ddb(env):
+    return client(env, "dynamodb")
+
+
+@pytest.fixture
+def cfn(env):
+    return client(env, "cloudformation")
+
+
+class Estate:
+    """Instance A (a flow, a traffic distribution group) and instance B, and one number per case."""
+
+    CASES = (
+        "live",
+        "deleted",
+        "removed",
+        "retained",
+        "replaced",
+        "creating",
+        "stuck_pending",
+        "stuck_moving",
+        "recent_moving",
+        "old_tombstone",
+        "recent_tombstone",
+        "renaming",
+        "rename_left",
+        "tags_only",
+        "record_only",
+        "disagree",
+        "free",
+        "on_tdg",
+        "on_b",
+    )
+
+    def __init__(self) -> None:
+        self.instance_a, self.instance_b, self.tdg, self.flow = (str(uuid.uuid4()) for _ in range(4))
+        self.ids = {case: str(uuid.uuid4()) for case in self.CASES}
+        self.phone = {case: f"+1555555{2000 + i}" for i, case in enumerate(self.CASES)}
+        self.gone_number = arn(f"phone-number/{uuid.uuid4()}")
+        self.stacks: dict[str, str] = {}
+        self.native_live = self.native_gone = ""
+
+    @property
+    def a(self) -> str:
+        return arn(f"instance/{self.instance_a}")
+
+    @property
+    def b(self) -> str:
+        return arn(f"instance/{self.instance_b}")
+
+    @property
+    def tdg_arn(self) -> str:
+        return arn(f"traffic-distribution-group/{self.tdg}")
+
+    @property
+    def flow_arn(self) -> str:
+        return f"{self.a}/contact-flow/{self.flow}"
+
+    def number(self, case: str) -> str:
+        return arn(f"phone-number/{self.ids[case]}")
+
+    def seed(self, control, tags: dict[str, dict[str, str]]) -> None:
+        numbers = []
+        for case in self.CASES:
+            target = {"on_tdg": self.tdg, "on_b": self.instance_b}.get(case, self.instance_a)
+            entry: dict[str, Any] = {"id": self.ids[case], "phone_number": self.phone[case], "target": target}
+            if case == "live":
+                entry["contact_flow_id"] = self.flow
+            if case in tags:
+                entry["tags"] = tags[case]
+            numbers.append(entry)
+        control.seed(
+            {
+                "account_id": ACCOUNT,
+                "region": REGION,
+                "instances": [
+                    {"id": self.instance_a, "alias": "alpha"},
+                    {"id": self.instance_b, "alias": "bravo"},
+                ],
+                "traffic_distribution_groups": [
+                    {"id": self.tdg, "name": "tdg", "instance_id": self.instance_a}
+                ],
+                "contact_flows": [{"id": self.flow, "instance_id": self.instance_a, "name": "Main"}],
+                "phone_numbers": numbers,
+            }
+        )
+
+
+@pytest.fixture
+def estate(env, ddb, cfn) -> Estate:
+    e = Estate()
+    n = e.number
+    app = owner_stack(
+        cfn,
+        "app",
+        {
+            "MainLine": {"PhoneNumberId": n("live")},
+            "NewLine": {"PhoneNumberId": n("renaming")},
+            "OldLine": {"PhoneNumberId": n("renaming")},
+            "Renamed": {"PhoneNumberId": n("rename_left")},
+            "TagOnly": {"PhoneNumberId": n("tags_only")},
+            "NoTags": {"PhoneNumberId": n("record_only")},
+            "Disagree": {"PhoneNumberId": n("disagree")},
+        },
+    )
+    creating = owner_stack(
+        cfn, "creating", {"Line": {"PhoneNumberId": n("creating"), "CreateInProgress": "true"}}
+    )
+    gone = owner_stack(
+        cfn,
+        "gone",
+        {
+            "Line": {"PhoneNumberId": n("deleted")},
+            "Pending": {"PhoneNumberId": n("stuck_pending")},
+            "Moving": {"PhoneNumberId": n("stuck_moving")},
+            "RecentMoving": {"PhoneNumberId": n("recent_moving")},
+            "Cancelled": {"PhoneNumberId": n("old_tombstone")},
+            "JustCancelled": {"PhoneNumberId": n("recent_tombstone")},
+            "Old": {"PhoneNumberId": n("disagree")},
+        },
+    )
+    kept = owner_stack(cfn, "kept", {"Line": {"PhoneNumberId": n("retained"), "Retain": True}})
+    moved = owner_stack(
+        cfn, "moved", {"Line": {"PhoneNumberId": n("replaced"), "AnsweredPhysicalId": n("free")}}
+    )
+    cfn.delete_stack(StackName=gone)
+    cfn.delete_stack(StackName=kept)
+    e.stacks = {"app": app, "creating": creating, "gone": gone, "kept": kept, "moved": moved}
+
+    e.seed(
+        env.control,
+        {
+            "live": owner_tags(app, "MainLine", e.b),
+            "deleted": owner_tags(gone, "Line", e.b),
+            "removed": owner_tags(app, "RemovedLine", e.b),
+            "retained": owner_tags(kept, "Line", e.b),
+            "replaced": owner_tags(moved, "Line", e.b),
+            "renaming": owner_tags(app, "OldLine", e.b),
+            "rename_left": owner_tags(app, "Renamed", e.b),
+            "tags_only": owner_tags(app, "TagOnly", e.b),
+            "disagree": owner_tags(gone, "Old", e.b),
+        },
+    )
+    create_table(ddb)
+    a, b = e.a, e.b
+    put_record(ddb, n("live"), app, "MainLine", "ASSIGNED", a, b, version=3, contact_flow_arn=e.flow_arn)
+    put_record(ddb, n("deleted"), gone, "Line", "ASSIGNED", a, b)
+    put_record(ddb, n("removed"), app, "RemovedLine", "ASSIGNED", a, b)
+    put_record(ddb, n("retained"), kept, "Line", "ASSIGNED", a, b)
+    put_record(ddb, n("replaced"), moved, "Line", "ASSIGNED", a, b)
+    put_record(ddb, n("creating"), creating, "Line", "PENDING", a, b, updated_at=datetime.now(UTC))
+    put_record(ddb, n("stuck_pending"), gone, "Pending", "PENDING", a, b, version=2)
+    put_record(ddb, n("stuck_moving"), gone, "Moving", "MOVING", a, b, version=2)
+    put_record(ddb, n("recent_moving"), gone, "RecentMoving", "MOVING", a, b, updated_at=datetime.now(UTC))
+    put_record(ddb, n("old_tombstone"), gone, "Cancelled", "CANCELLED", a, b, cancelled_at=LONG_AGO)
+    now = datetime.now(UTC)
+    put_record(
+        ddb, n("recent_tombstone"), gone, "JustCancelled", "CANCELLED", a, b, updated_at=now, cancelled_at=now
+    )
+    old_line = {"StackId": app, "LogicalResourceId": "OldLine", "TargetArn": a, "PreviousTargetArn": b}
+    put_record(ddb, n("renaming"), app, "NewLine", "ASSIGNED", a, b, version=4, predecessor=old_line)
+    left = {"StackId": app, "LogicalResourceId": "Removed", "TargetArn": a, "PreviousTargetArn": b}
+    put_record(ddb, n("rename_left"), app, "Renamed", "ASSIGNED", a, b, version=5, predecessor=left)
+    put_record(ddb, n("record_only"), app, "NoTags", "ASSIGNED", a, b)
+    put_record(ddb, n("disagree"), app, "Disagree", "ASSIGNED", a, b)
+    put_record(ddb, e.gone_number, gone, "Line", "ASSIGNED", a, b)
+
+    e.native_live = deploy_native_number_stack(cfn, "native-live", e.a, "+15555553001")[1]
+    native_gone_stack, e.native_gone = deploy_native_number_stack(
+        cfn, "native-gone", e.a, "+15555553002", True
+    )
+    cfn.delete_stack(StackName=native_gone_stack)
+    return e
+
+
+def run_status(*argv: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = status.main(list(argv), stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def status_json(*argv: str) -> tuple[dict, str]:
+    code, out, err = run_status("--format", "json", *argv)
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def by_arn(report: dict) -> dict[str, dict]:
+    return {entry["phoneNumberArn"]: entry for entry in report["numbers"]}
+
+
+def codes(entry: dict) -> list[str]:
+    return [flag["code"] for flag in entry["flags"]]
+
+
+# ---- running the printed commands, as the AWS CLI would ---------------------------------------------------
+
+
+def run_cli(env, command: str) -> dict:
+    """Run an ``aws <service> <operation> --param value ...`` line against the emulator through boto3.
+
+    The AWS CLI names each parameter ``--`` + xform_name(member, "-") of the operation's input shape in
+    botocore's model; every name here is looked up there, so a misspelt parameter fails the test.
+    """
+    words = shlex.split(command)
+    assert words[0] == "aws", command
+    service, operation_cli = words[1], words[2]
+    api = client(env, service)
+    model = api.meta.service_model
+    [operation] = [op for op in model.operation_names if xform_name(op, "-") == operation_cli]
+    members = model.operation_model(operation).input_shape.members
+    by_cli = {xform_name(name, "-"): name for name in members}
+    params: dict[str, Any] = {}
+    i = 3
+    while i < len(words):
+        option = words[i].removeprefix("--")
+        values = []
+        i += 1
+        while i < len(words) and not words[i].startswith("--"):
+            values.append(words[i])
+            i += 1
+        if option == "region":
+            assert values == [REGION]
+            continue
+        assert option in by_cli, f"--{option} is not a parameter of {operation}"
+        shape = members[by_cli[option]]
+        if shape.type_name == "list":
+            params[by_cli[option]] = values
+        elif shape.type_name in ("structure", "map"):
+            [value] = values
+            params[by_cli[option]] = json.loads(value)
+        else:
+            [value] = values
+            params[by_cli[option]] = value
+    return getattr(api, xform_name(operation))(**params)
+
+
+# ---- the view ---------------------------------------------------------------------------------------------
+
+
+def test_status_shows_each_owner_and_what_cloudformation_says(estate):
+    report, _ = status_json()
+    numbers = by_arn(report)
+
+    live = numbers[estate.number("live")]
+    assert live["phoneNumber"] == estate.phone["live"]
+    assert live["targetArn"] == estate.a
+    assert live["status"] == "CLAIMED"
+    assert live["owner"] == {
+        "stackId": estate.stacks["app"],
+        "stackName": "app",
+        "logicalResourceId": "MainLine",
+        "source": "record",
+    }
+    assert live["cloudFormation"]["holds"] is True
+    assert live["cloudFormation"]["resourceStatus"] == "CREATE_COMPLETE"
+    assert live["contactFlowArn"] == estate.flow_arn
+    assert live["record"]["Version"] == 3
+    assert live["tags"][STACK_TAG] == estate.stacks["app"]
+    assert live["flags"] == []
+
+    free = numbers[estate.number("free")]
+    assert free["owner"] is None
+    assert free["cloudFormation"] is None
+    assert free["flags"] == []
+    assert numbers[estate.number("on_tdg")]["targetArn"] == estate.tdg_arn
+    assert numbers[estate.number("on_b")]["targetArn"] == estate.b
+
+
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [
+        ("deleted", "stale: DELETE_COMPLETE"),
+        ("removed", "stale: the stack or its logical ID no longer exists"),
+        ("retained", "stale: DELETE_SKIPPED"),
+        ("replaced", "stale: its physical ID is "),
+    ],
+)
+def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear_it(estate, env, case, why):
+    report, _ = status_json()
+    entry = by_arn(report)[estate.number(case)]
+
+    assert entry["cloudFormation"]["holds"] is False
+    assert entry["cloudFormation"]["detail"].startswith(why)
+    [flag] = entry["flags"]
+    assert flag["code"] == "stale-owner"
+    delete, untag = flag["commands"]
+    assert delete.startswith(f"aws dynamodb delete-item --region {REGION} --table-name {TABLE} ")
+    assert "--condition-expression" in delete
+    assert untag.startswith(
+        f"aws connect untag-resource --region {REGION} --resource-arn {estate.number(case)} "
+    )
+
+    # A user's own tag on the number survives: the command names only the provider's keys.
+    connect = client(env, "connect")
+    connect.tag_resource(resourceArn=estate.number(case), tags={"team": "support"})
+    for command in flag["commands"]:
+        run_cli(env, command)
+
+    after = by_arn(status_json()[0])[estate.number(case)]
+    assert after["owner"] is None
+    assert after["record"] is None
+    assert after["flags"] == []
+    tags = connect.describe_phone_number(PhoneNumberId=estate.number(case))["ClaimedPhoneNumberSummary"][
+        "Tags"
+    ]
+    assert tags == {"team": "support"}
+
+
+def test_the_delete_command_deletes_nothing_once_the_record_changed(estate, env, ddb):
+    report, _ = status_json()
+    [delete, _untag] = by_arn(report)[estate.number("deleted")]["flags"][0]["commands"]
+    ddb.update_item(
+        TableName=TABLE,
+        Key={"PhoneNumberArn": {"S": estate.number("deleted")}},
+        UpdateExpression="SET #v = #v + :one",
+        ExpressionAttributeNames={"#v": "Version"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        run_cli(env, delete)
+    assert "Item" in ddb.get_item(TableName=TABLE, Key={"PhoneNumberArn": {"S": estate.number("deleted")}})
+
+
+def test_a_pending_marker_of_a_create_in_progress_is_shown_not_flagged(estate):
+    entry = by_arn(status_json()[0])[estate.number("creating")]
+
+    assert entry["marker"] == "PENDING"
+    assert entry["owner"]["stackName"] == "creating"
+    assert entry["cloudFormation"]["holds"] is True
+    assert entry["cloudFormation"]["resourceStatus"] == "CREATE_IN_PROGRESS"
+    assert entry["tags"] == {}
+    assert entry["flags"] == []
+
+
+def test_a_stuck_pending_marker_is_flagged_with_the_delete_that_clears_it(estate, env):
+    entry = by_arn(status_json()[0])[estate.number("stuck_pending")]
+
+    assert entry["marker"] == "PENDING"
+    [flag] = entry["flags"]
+    assert flag["code"] == "stuck-pending"
+    [delete] = flag["commands"]  # no tags were written: the request never succeeded
+    run_cli(env, delete)
+    assert by_arn(status_json()[0])[estate.number("stuck_pending")]["record"] is None
+
+
+def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(estate, env):
+    entry = by_arn(status_json()[0])[estate.number("stuck_moving")]
+
+    [flag] = entry["flags"]
+    assert flag["code"] == "stuck-moving"
+    assert "First wait for the move to finish" in flag["advice"]
+    assert (
+        f"aws connect update-phone-number --region {REGION} "
+        f"--phone-number-id {estate.number('stuck_moving')} --target-arn {estate.b}" in flag["advice"]
+    )
+    [delete] = flag["commands"]
+    assert "delete-item" in delete
+
+
+def test_a_marker_young_enough_to_belong_to_a_running_request_is_never_offered_for_deletion(estate):
+    entry = by_arn(status_json()[0])[estate.number("recent_moving")]
+
+    [flag] = entry["flags"]
+    assert flag["code"] == "moving-owner-gone"
+    assert flag["commands"] == []
+    assert "may still be running" in flag["message"]
+
+
+def test_cancelled_tombstones_are_shown_and_old_ones_can_be_cleared(estate, env):
+    numbers = by_arn(status_json()[0])
+    recent, old = numbers[estate.number("recent_tombstone")], numbers[estate.number("old_tombstone")]
+
+    assert recent["marker"] == old["marker"] == "CANCELLED"
+    assert recent["owner"] is None
+    assert recent["flags"] == []
+    [flag] = old["flags"]
+    assert flag["code"] == "cancelled-tombstone"
+    [delete] = flag["commands"]
+    run_cli(env, delete)
+    assert by_arn(status_json()[0])[estate.number("old_tombstone")]["marker"] is None
+
+
+def test_a_rename_in_progress_shows_its_predecessor_and_a_left_over_one_is_flagged(estate, env):
+    numbers = by_arn(status_json()[0])
+    renaming, left = numbers[estate.number("renaming")], numbers[estate.number("rename_left")]
+
+    assert renaming["owner"]["logicalResourceId"] == "NewLine"
+    assert renaming["rename"]["from"]["logicalResourceId"] == "OldLine"
+    assert renaming["rename"]["cloudFormation"]["holds"] is True
+    # The tags still name the old resource until the rename settles: not a disagreement.
+    assert renaming["tags"][LOGICAL_ID_TAG] == "OldLine"
+    assert renaming["flags"] == []
+
+    assert left["rename"]["cloudFormation"]["holds"] is False
+    [flag] = left["flags"]
+    assert flag["code"] == "stale-predecessor"
+    [update] = flag["commands"]
+    run_cli(env, update)
+    after = by_arn(status_json()[0])[estate.number("rename_left")]
+    assert after["rename"] is None
+    assert after["record"]["Version"] == 6
+    assert after["owner"]["logicalResourceId"] == "Renamed"
+
+
+def test_tags_and_record_that_disagree_are_flagged(estate, env):
+    numbers = by_arn(status_json()[0])
+
+    tags_only = numbers[estate.number("tags_only")]
+    assert tags_only["owner"]["source"] == "tags"
+    assert tags_only["owner"]["logicalResourceId"] == "TagOnly"
+    assert tags_only["cloudFormation"]["holds"] is True
+    assert codes(tags_only) == ["tags-without-record"]
+
+    record_only = numbers[estate.number("record_only")]
+    assert record_only["owner"]["source"] == "record"
+    assert codes(record_only) == ["record-without-tags"]
+
+    disagree = numbers[estate.number("disagree")]
+    assert disagree["owner"]["logicalResourceId"] == "Disagree"
+    [flag] = disagree["flags"]
+    assert flag["code"] == "tags-disagree"
+    [untag] = flag["commands"]  # the tags name a stack that is gone
+    run_cli(env, untag)
+    after = by_arn(status_json()[0])[estate.number("disagree")]
+    assert after["tags"] == {}
+    assert codes(after) == ["record-without-tags"]
+
+
+def test_a_record_for_a_number_not_in_the_region_is_flagged(estate, env):
+    entry = by_arn(status_json()[0])[estate.gone_number]
+
+    assert entry["status"] == "NOT_FOUND"
+    [flag] = entry["flags"]
+    assert flag["code"] == "record-without-number"
+    run_cli(env, flag["commands"][0])
+    assert estate.gone_number not in by_arn(status_json()[0])
+
+
+def test_native_stack_tags_get_the_same_cloudformation_check(estate):
+    numbers = by_arn(status_json()[0])
+
+    live, gone = numbers[estate.native_live]["nativeStack"], numbers[estate.native_gone]["nativeStack"]
+    assert live["stackName"] == "native-live"
+    assert live["logicalResourceId"] == "NativeNumber"
+    assert live["cloudFormation"]["holds"] is True
+    assert gone["stackName"] == "native-gone"
+    assert gone["cloudFormation"] == {
+        "holds": False,
+        "resourceStatus": "DELETE_SKIPPED",
+        "detail": "stale: DELETE_SKIPPED",
+    }
+    assert numbers[estate.native_live]["owner"] is None
+
+
+def test_the_summary_counts_owners_stale_ones_and_markers(estate):
+    report, _ = status_json()
+    numbers = report["numbers"]
+
+    summary = report["summary"]
+    assert summary["numbers"] == len(numbers) == len(Estate.CASES) + 3  # + two native numbers, one record
+    assert summary["owned"] == sum(1 for n in numbers if n["owner"] is not None)
+    assert summary["stale"] == sum(
+        1 for n in numbers if n["owner"] is not None and n["cloudFormation"]["holds"] is False
+    )
+    assert summary["pending"] == sum(1 for n in numbers if n["marker"] in ("PENDING", "MOVING"))
+    assert summary["flagged"] == sum(1 for n in numbers if n["flags"])
+    assert summary["stale"] >= 7
+    assert summary["pending"] == 4
+
+
+def test_the_json_shape_is_the_documented_one(estate):
+    report, _ = status_json()
+
+    assert set(report) == {"version", "region", "target", "ownershipTable", "numbers", "notes", "summary"}
+    assert report["version"] == 1
+    assert report["region"] == REGION
+    assert report["target"] is None
+    assert report["ownershipTable"] == {"name": TABLE, "state": "present", "message": None}
+    assert set(report["summary"]) == {"numbers", "owned", "stale", "pending", "flagged"}
+    for entry in report["numbers"]:
+        assert set(entry) == {
+            "phoneNumber",
+            "phoneNumberId",
+            "phoneNumberArn",
+            "targetArn",
+            "status",
+            "statusMessage",
+            "owner",
+            "cloudFormation",
+            "marker",
+            "record",
+            "tags",
+            "rename",
+            "nativeStack",
+            "contactFlowArn",
+            "flags",
+        }
+        for flag in entry["flags"]:
+            assert set(flag) == {"code", "message", "advice", "commands"}
+
+
+def test_the_table_lists_every_number_and_every_flag_with_its_command(estate):
+    code, out, err = run_status()
+
+    assert code == 0, err
+    [header] = [line for line in out.splitlines() if line.startswith("NUMBER ")]
+    assert header.split() == [
+        "NUMBER",
+        "STATUS",
+        "TARGET",
+        "OWNER",
+        "CLOUDFORMATION",
+        "CONTACT",
+        "FLOW",
+        "NOTES",
+    ]
+    for case in Estate.CASES:
+        assert estate.phone[case] in out
+    live_row = next(line for line in out.splitlines() if line.startswith(estate.phone["live"]))
+    assert f"instance/{estate.instance_a}" in live_row
+    assert "MainLine @ app" in live_row
+    assert "holds (CREATE_COMPLETE)" in live_row
+    assert f"contact-flow/{estate.flow}" in live_row
+    replaced_row = next(line for line in out.splitlines() if line.startswith(estate.phone["replaced"]))
+    assert "stale: another physical ID" in replaced_row
+    assert f"its physical ID is {estate.number('free')}, not this number" in out
+    assert "Needs attention" in out
+    assert "[stale-owner]" in out
+    assert "    $ aws dynamodb delete-item" in out
+    assert "    $ aws connect untag-resource" in out
+    summary = status_json()[0]["summary"]
+    assert out.splitlines()[-1] == (
+        f"{summary['numbers']} numbers, {summary['owned']} owned, {summary['stale']} stale, "
+        f"{summary['pending']} pending ({summary['flagged']} flagged)"
+    )
+
+
+def test_status_only_reads(estate, env, ddb):
+    before = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    run_status()
+    run_status("--target", estate.tdg_arn)
+
+    operations = {call["operation"] for call in env.control.calls()}
+    assert "DescribePhoneNumber" in operations
+    assert operations <= CONNECT_READS
+    flows = [c for c in env.control.calls() if c["operation"] == "ListFlowAssociations"]
+    assert flows
+    assert all(not str(c["params"].get("InstanceId", "")).startswith("arn:") for c in flows)
+    after = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    assert sorted(map(json.dumps, after)) == sorted(map(json.dumps, before))
+
+
+def test_target_limits_the_view_to_the_numbers_listed_on_it(estate):
+    report, _ = status_json("--target", estate.tdg_arn)
+
+    assert report["target"] == estate.tdg_arn
+    assert set(by_arn(report)) == {estate.number("on_tdg")}
+
+    on_a = by_arn(status_json("--target", estate.a)[0])
+    assert estate.number("on_b") not in on_a
+    assert estate.number("live") in on_a
+    assert estate.number("on_tdg") in on_a  # Connect lists an instance's groups' numbers with it
+    assert estate.gone_number in on_a  # its record moves it to A
+
+
+def test_without_the_table_status_says_there_are_no_records_yet(env):
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": "00000000-0000-4000-8000-000000000001", "alias": "x"}],
+            "phone_numbers": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "phone_number": "+15555554000",
+                    "target": "00000000-0000-4000-8000-000000000001",
+                }
+            ],
+        }
+    )
+    code, out, err = run_status()
+    assert code == 0, err
+    assert "no ownership records yet (table not created)" in out
+    assert "Traceback" not in err
+
+    report, _ = status_json()
+    assert report["ownershipTable"]["state"] == "missing"
+    assert report["ownershipTable"]["message"] == "no ownership records yet (table not created)"
+    assert report["summary"]["numbers"] == 1
+
+
+def test_a_progress_line_while_reading_many_numbers(env):
+    instance = str(uuid.uuid4())
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": instance, "alias": "many"}],
+            "phone_numbers": [
+                {"id": str(uuid.uuid4()), "phone_number": f"+1555556{1000 + i}", "target": instance}
+                for i in range(25)
+            ],
+        }
+    )
+    code, out, err = run_status()
+
+    assert code == 0, err
+    progress = [line for line in err.splitlines() if line.startswith("read ")]
+    assert progress == ["read 10/25 numbers…", "read 20/25 numbers…", "read 25/25 numbers…"]
+    assert "read " not in out
+
+
+def test_no_progress_line_for_a_few_numbers(world, env):
+    code, _, err = run_status()
+    assert code == 0, err
+    assert not [line for line in err.splitlines() if line.startswith("read ")]
+
+
+def test_unreadable_flows_still_show_everything_else(estate, env):
+    env.control.inject_error("ListFlowAssociations", "AccessDeniedException", count=10)
+    report, _ = status_json()
+
+    assert by_arn(report)[estate.number("live")]["contactFlowArn"] is None
+    assert by_arn(report)[estate.number("live")]["owner"]["logicalResourceId"] == "MainLine"
+    assert any("needs connect:ListFlowAssociations" in note for note in report["notes"])
+
+
+def test_cloudformation_access_denied_makes_the_owner_unknown_not_stale():
+    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(cfn) as stub:
+        stub.add_client_error(
+            "describe_stack_resource", service_error_code="AccessDenied", http_status_code=403
+        )
+        holding = status.CloudFormationCheck(cfn).holding(
+            status.Owner("arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "L"),
+            arn("phone-number/1"),
+            "1",
+        )
+    assert holding.holds is None
+    assert holding.detail == "unknown (needs cloudformation:DescribeStackResource)"
+
+
+def test_an_unreadable_table_is_said_not_fatal():
+    ddb = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    view = status.Status(REGION, None)
+    with Stubber(ddb) as stub:
+        stub.add_client_error("scan", service_error_code="AccessDeniedException", http_status_code=400)
+        assert status.read_records(ddb, view) == {}
+    assert view.table_state == "unreadable"
+    assert "needs dynamodb:Scan" in view.table_message
+
+
+def test_a_connect_error_is_one_line_and_non_zero(estate, env):
+    env.control.inject_error("ListPhoneNumbersV2", "AccessDeniedException")
+    code, out, err = run_status()
+
+    assert code == 1
+    assert out == ""
+    [line] = [line for line in err.splitlines() if line.startswith("make status:")]
+    assert "ListPhoneNumbersV2" in line
+    assert "AccessDeniedException" in line
+
+
+@pytest.mark.parametrize(
+    ("drop", "says"),
+    [
+        (("AWS_REGION", "AWS_DEFAULT_REGION"), "no AWS Region configured"),
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "Unable to locate credentials"),
+    ],
+)
+def test_without_region_or_credentials_make_status_says_so_in_one_line(env, tmp_path, drop, says):
+    variables = {k: v for k, v in os.environ.items() if k not in drop}
+    variables.update(
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH="provider",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.status"],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("make status:")]
+    assert says in line
+
+
+def test_make_status_prints_only_json_on_stdout(estate, env):
+    done = subprocess.run(  # noqa: S603 - our own Makefile
+        ["make", "--no-print-directory", "status", "FORMAT=json", f"TARGET={estate.tdg_arn}"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [n["phoneNumberArn"] for n in report["numbers"]] == [estate.number("on_tdg")]
+    assert status.READ_ONLY_NOTICE in done.stderr
+
+
+def test_a_target_of_the_wrong_shape_is_refused_before_any_call(env):
+    code, out, err = run_status("--target", "arn:aws:s3:::bucket")
+
+    assert code == 2
+    assert out == ""
+    assert "TARGET must be the ARN of an Amazon Connect instance or traffic distribution group" in err
+    assert env.control.calls() == []
+
+
+def test_under_connects_quotas_every_number_is_still_read(env):
+    """2 requests per second, burst 5: the adaptive retry mode waits out the throttling instead of failing."""
+    instance = str(uuid.uuid4())
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": instance, "alias": "busy"}],
+            "phone_numbers": [
+                {"id": number, "phone_number": f"+1555557{1000 + i}", "target": instance}
+                for i, number in enumerate(ids)
+            ],
+        }
+    )
+    env.control.use_default_quotas()
+    report, _ = status_json()
+
+    assert {n["phoneNumberId"] for n in report["numbers"]} == set(ids)
+    assert all(n["status"] == "CLAIMED" for n in report["numbers"])
+    throttled = [c for c in env.control.calls() if c["error"] == "ThrottlingException"]
+    assert throttled, "12 Describes after a listing exceed the burst of 5: some must have been throttled"
+
+
+def test_a_flow_given_by_its_id_is_shown_as_its_arn():
+    """ListFlowAssociations documents FlowId as "the identifier of the flow": an ID is made an ARN."""
+    connect = boto3.client("connect", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    number_arn, flow_id = arn("phone-number/n1"), "f1"
+    with Stubber(connect) as stub:
+        stub.add_response(
+            "list_flow_associations",
+            {
+                "FlowAssociationSummaryList": [
+                    {"ResourceId": number_arn, "FlowId": flow_id, "ResourceType": "VOICE_PHONE_NUMBER"}
+                ]
+            },
+            {"InstanceId": "i1", "ResourceType": "VOICE_PHONE_NUMBER"},
+        )
+        flows = status._flows(
+            connect, ["i1"], f"arn:aws:connect:{REGION}:{ACCOUNT}", status.Status(REGION, None)
+        )
+    assert flows == {"n1": arn("instance/i1/contact-flow/f1")}
+
+
+def test_even_a_bug_ends_in_one_line_not_a_traceback(env, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("PhoneNumberArn")
+
+    monkeypatch.setattr(status, "collect", broken)
+    code, out, err = run_status()
+
+    assert code == 1
+    assert out == ""
+    assert "Traceback" not in err
+    assert "make status: unexpected KeyError while reading us-east-1: 'PhoneNumberArn'" in err

@@ -1,0 +1,832 @@
+"""``make status [TARGET=<instance or traffic distribution group ARN>] [FORMAT=json]``: who owns what.
+
+The operator's view, read-only. For every phone number in the Region (or listed on TARGET) it shows where the
+number is (its target ARN), its status (DescribePhoneNumber's PhoneNumberStatus), its owner (stack and logical
+ID) from the ownership record (the DynamoDB table ``PhoneNumberAssignment-Ownership``, one Scan) and from the
+number's ``PhoneNumberAssignment:*`` tags, whether CloudFormation still holds that owner
+(DescribeStackResource), pending markers, cancelled tombstones, renames in progress, the stack of a native
+``AWS::Connect::PhoneNumber`` (CloudFormation's ``aws:cloudformation:*`` tags) and the number's contact flow
+(ListFlowAssociations). Stale owners and stuck markers are flagged with the one command that clears each; this
+tool runs none of them.
+
+Calls, all reads: connect:ListPhoneNumbersV2, connect:DescribePhoneNumber (one per number),
+connect:ListFlowAssociations (one listing per instance), connect:DescribeTrafficDistributionGroup (only for a
+number whose listing names no instance), dynamodb:Scan, cloudformation:DescribeStackResource (once per stack
+resource named). Clients are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in
+TARGET's Region, or the configured Region without TARGET, with botocore's adaptive retry mode: every Connect
+operation's default quota is 2 requests per second, so reading many numbers takes time, and a progress line
+on standard error says how far it got.
+
+Runs on the operator's machine, never in the Lambda: it lives outside provider/ and is not shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TextIO
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+from tools.export import Target, UsageError, parse_target
+
+# ---- the ownership record, schema version 1 --------------------------------------------------------------
+# These mirror SPEC-ownership-v1 (issue 16): the provider's module defines them too; at merge they should be
+# imported from there so the two cannot drift.
+TABLE_NAME = "PhoneNumberAssignment-Ownership"
+TAG_PREFIX = "PhoneNumberAssignment:"
+STACK_TAG = f"{TAG_PREFIX}StackId"
+LOGICAL_ID_TAG = f"{TAG_PREFIX}LogicalResourceId"
+PREVIOUS_TARGET_TAG = f"{TAG_PREFIX}PreviousTargetArn"
+CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
+SCHEMA_VERSION_TAG = f"{TAG_PREFIX}SchemaVersion"
+PENDING, MOVING, ASSIGNED, CANCELLED = "PENDING", "MOVING", "ASSIGNED", "CANCELLED"
+MARKERS = (PENDING, MOVING)
+# CloudFormation's own tags on what a stack creates (a native AWS::Connect::PhoneNumber).
+NATIVE_STACK_ID_TAG = "aws:cloudformation:stack-id"
+NATIVE_LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
+# A stack resource in one of these states no longer holds anything (DELETE_SKIPPED: DeletionPolicy Retain).
+RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
+# No Lambda invocation outlives Lambda's maximum timeout (900 s). A marker or tombstone younger than that may
+# still belong to a running request (a cancelled Create keeps running after CloudFormation moved on), so it is
+# never offered for deletion before then.
+REQUEST_LIFETIME = timedelta(minutes=15)
+PROGRESS_EVERY = 10
+
+READ_ONLY_NOTICE = (
+    "make status is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
+    "DescribeTrafficDistributionGroup, dynamodb:Scan and cloudformation:DescribeStackResource."
+)
+TABLE_MISSING = "no ownership records yet (table not created)"
+OUTPUT_VERSION = 1
+
+
+# ---- what CloudFormation says -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    stack_id: str
+    logical_id: str
+
+    @property
+    def stack_name(self) -> str:
+        # arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
+        parts = self.stack_id.split(":", 5)[-1].split("/")
+        return parts[1] if len(parts) >= 3 and parts[0] == "stack" else self.stack_id
+
+    def label(self) -> str:
+        return f"{self.logical_id or '?'} in stack {self.stack_name}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"stackId": self.stack_id, "stackName": self.stack_name, "logicalResourceId": self.logical_id}
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Whether the owner's stack resource still holds the number: True, False (stale) or None (unknown)."""
+
+    holds: bool | None
+    resource_status: str | None
+    detail: str
+
+    @property
+    def in_progress(self) -> bool:
+        return bool(self.resource_status and self.resource_status.endswith("_IN_PROGRESS"))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"holds": self.holds, "resourceStatus": self.resource_status, "detail": self.detail}
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+class CloudFormationCheck:
+    """DescribeStackResource once per (stack ID, logical ID), judged per number as the provider judges it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._answers: dict[Owner, tuple[str, Any]] = {}
+
+    def _answer(self, owner: Owner) -> tuple[str, Any]:
+        if owner not in self._answers:
+            try:
+                detail = self._client.describe_stack_resource(
+                    StackName=owner.stack_id, LogicalResourceId=owner.logical_id
+                )
+                self._answers[owner] = ("resource", detail.get("StackResourceDetail") or {})
+            except ClientError as error:
+                # CloudFormation has no code of its own for "no such stack/logical ID": a ValidationError that
+                # says "does not exist" (as provider/phone_number_assignment/errors.py reads it).
+                if _error_code(error) == "ValidationError" and "does not exist" in _error_message(error):
+                    self._answers[owner] = ("missing", _error_message(error))
+                else:
+                    self._answers[owner] = ("error", _error_code(error) or type(error).__name__)
+            except BotoCoreError as error:
+                self._answers[owner] = ("error", type(error).__name__)
+        return self._answers[owner]
+
+    def holding(self, owner: Owner, number_arn: str, number_id: str) -> Holding:
+        if not owner.stack_id or not owner.logical_id:
+            return Holding(False, None, "stale: the record names no stack resource")
+        kind, answer = self._answer(owner)
+        if kind == "missing":
+            return Holding(False, None, "stale: the stack or its logical ID no longer exists")
+        if kind == "error":
+            if answer in ("AccessDenied", "AccessDeniedException"):
+                return Holding(None, None, "unknown (needs cloudformation:DescribeStackResource)")
+            return Holding(None, None, f"unknown (DescribeStackResource: {answer})")
+        status = answer.get("ResourceStatus") or None
+        physical_id = answer.get("PhysicalResourceId") or ""
+        if status in RELEASED_BY_STACK:
+            return Holding(False, status, f"stale: {status}")
+        # A custom resource's physical ID is the number's ARN (the provider answers with it); a native
+        # AWS::Connect::PhoneNumber's too. A Create still in progress has none yet.
+        if physical_id and physical_id.lower() not in (number_arn.lower(), number_id.lower()):
+            return Holding(False, status, f"stale: its physical ID is {physical_id}, not this number")
+        return Holding(True, status, f"holds ({status or 'status unknown'})")
+
+
+# ---- one number ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Flag:
+    code: str
+    message: str
+    commands: list[str] = field(default_factory=list)
+    advice: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "advice": self.advice, "commands": self.commands}
+
+
+@dataclass
+class NumberView:
+    arn: str
+    id: str
+    phone_number: str = ""
+    target_arn: str | None = None
+    instance_id: str | None = None
+    status: str = "UNKNOWN"
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    record: dict[str, Any] | None = None
+    owner: Owner | None = None
+    owner_source: str | None = None
+    holding: Holding | None = None
+    rename: dict[str, Any] | None = None
+    native: dict[str, Any] | None = None
+    contact_flow_arn: str | None = None
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.phone_number or self.id
+
+    @property
+    def marker(self) -> str | None:
+        state = (self.record or {}).get("State")
+        return state if state in (*MARKERS, CANCELLED) else None
+
+    @property
+    def provider_tags(self) -> dict[str, str]:
+        return {k: v for k, v in self.tags.items() if k.startswith(TAG_PREFIX)}
+
+    @property
+    def tag_owner(self) -> Owner | None:
+        if STACK_TAG not in self.tags:
+            return None
+        return Owner(self.tags[STACK_TAG], self.tags.get(LOGICAL_ID_TAG, ""))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "phoneNumber": self.phone_number or None,
+            "phoneNumberId": self.id,
+            "phoneNumberArn": self.arn,
+            "targetArn": self.target_arn,
+            "status": self.status,
+            "statusMessage": self.status_message,
+            "owner": None if self.owner is None else {**self.owner.as_json(), "source": self.owner_source},
+            "cloudFormation": None if self.holding is None else self.holding.as_json(),
+            "marker": self.marker,
+            "record": self.record,
+            "tags": self.provider_tags,
+            "rename": self.rename,
+            "nativeStack": self.native,
+            "contactFlowArn": self.contact_flow_arn,
+            "flags": [flag.as_json() for flag in self.flags],
+        }
+
+
+@dataclass
+class Status:
+    region: str
+    target: Target | None
+    table_state: str = "present"  # present | missing | unreadable
+    table_message: str | None = None
+    numbers: list[NumberView] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        owned = [n for n in self.numbers if n.owner is not None]
+        return {
+            "numbers": len(self.numbers),
+            "owned": len(owned),
+            "stale": sum(1 for n in owned if n.holding is not None and n.holding.holds is False),
+            "pending": sum(1 for n in self.numbers if n.marker in MARKERS),
+            "flagged": sum(1 for n in self.numbers if n.flags),
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": OUTPUT_VERSION,
+            "region": self.region,
+            "target": None if self.target is None else self.target.arn,
+            "ownershipTable": {"name": TABLE_NAME, "state": self.table_state, "message": self.table_message},
+            "numbers": [number.as_json() for number in self.numbers],
+            "notes": self.notes,
+            "summary": self.summary(),
+        }
+
+
+# ---- the commands that clear a flag ----------------------------------------------------------------------
+
+
+def _json_arg(value: Any) -> str:
+    return shlex.quote(json.dumps(value, separators=(",", ":")))
+
+
+def delete_record_command(record: Mapping[str, Any], region: str) -> str:
+    """``aws dynamodb delete-item`` of exactly this record: conditioned on the Version read (every provider
+    write increments it) and on the owner and State seen, so it deletes nothing that changed since."""
+    key = {"PhoneNumberArn": {"S": record["PhoneNumberArn"]}}
+    names = {"#v": "Version", "#st": "State", "#sid": "StackId", "#lid": "LogicalResourceId"}
+    values = {
+        ":v": {"N": str(record.get("Version", 0))},
+        ":st": {"S": str(record.get("State", ""))},
+        ":sid": {"S": str(record.get("StackId", ""))},
+        ":lid": {"S": str(record.get("LogicalResourceId", ""))},
+    }
+    return (
+        f"aws dynamodb delete-item --region {region} --table-name {TABLE_NAME} --key {_json_arg(key)} "
+        "--condition-expression '#v = :v AND #st = :st AND #sid = :sid AND #lid = :lid' "
+        f"--expression-attribute-names {_json_arg(names)} --expression-attribute-values {_json_arg(values)}"
+    )
+
+
+def clear_predecessor_command(record: Mapping[str, Any], region: str) -> str:
+    """``aws dynamodb update-item`` removing a left-over Predecessor, as a provider write would (Version + 1,
+    conditioned on the Version read)."""
+    key = {"PhoneNumberArn": {"S": record["PhoneNumberArn"]}}
+    names = {"#p": "Predecessor", "#v": "Version"}
+    values = {":v": {"N": str(record.get("Version", 0))}, ":one": {"N": "1"}}
+    return (
+        f"aws dynamodb update-item --region {region} --table-name {TABLE_NAME} --key {_json_arg(key)} "
+        "--update-expression 'REMOVE #p SET #v = #v + :one' --condition-expression '#v = :v' "
+        f"--expression-attribute-names {_json_arg(names)} --expression-attribute-values {_json_arg(values)}"
+    )
+
+
+def untag_command(number: NumberView, region: str) -> str:
+    """``aws connect untag-resource`` of the provider's own keys on the number, never anyone else's tags."""
+    keys = " ".join(shlex.quote(key) for key in sorted(number.provider_tags))
+    return f"aws connect untag-resource --region {region} --resource-arn {number.arn} --tag-keys {keys}"
+
+
+# ---- reading ---------------------------------------------------------------------------------------------
+
+
+def _config() -> Config:
+    return Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+
+@dataclass
+class Clients:
+    connect: Any
+    dynamodb: Any
+    cloudformation: Any
+
+    @classmethod
+    def for_region(cls, region: str) -> Clients:
+        session = boto3.session.Session(region_name=region)
+        return cls(
+            session.client("connect", config=_config()),
+            session.client("dynamodb", config=_config()),
+            session.client("cloudformation", config=_config()),
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A deserialized DynamoDB value as JSON-friendly Python (numbers are Decimals)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
+    """Every ownership record, by lower-cased phone-number ARN: one consistent Scan, every page."""
+    deserializer = TypeDeserializer()
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        for page in client.get_paginator("scan").paginate(TableName=TABLE_NAME, ConsistentRead=True):
+            for item in page.get("Items", []):
+                record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
+                records[str(record.get("PhoneNumberArn", "")).lower()] = record
+    except ClientError as error:
+        code = _error_code(error)
+        if code == "ResourceNotFoundException":
+            status.table_state, status.table_message = "missing", TABLE_MISSING
+        elif code in ("AccessDenied", "AccessDeniedException"):
+            status.table_state = "unreadable"
+            status.table_message = "ownership records unknown (needs dynamodb:Scan on the table)"
+        else:
+            raise
+    return records
+
+
+def _list_numbers(client: Any, target: Target | None) -> list[dict[str, Any]]:
+    listing: dict[str, Any] = {"TargetArn": target.arn} if target else {}
+    summaries = []
+    for page in client.get_paginator("list_phone_numbers_v2").paginate(**listing):
+        summaries.extend(page.get("ListPhoneNumbersSummaryList", []))
+    return summaries
+
+
+def _relevant(record: Mapping[str, Any], target: Target | None) -> bool:
+    """Without TARGET every record; with it, the records whose request moves a number to or from TARGET."""
+    if target is None:
+        return True
+    arns = {str(record.get("TargetArn", "")).lower(), str(record.get("PreviousTargetArn", "")).lower()}
+    return target.arn.lower() in arns
+
+
+def _describe(client: Any, view: NumberView) -> None:
+    try:
+        described = client.describe_phone_number(PhoneNumberId=view.arn)["ClaimedPhoneNumberSummary"]
+    except ClientError as error:
+        if _error_code(error) == "ResourceNotFoundException":
+            view.status = "NOT_FOUND"
+            return
+        raise
+    view.phone_number = described.get("PhoneNumber", view.phone_number)
+    view.target_arn = described.get("TargetArn")
+    view.instance_id = described.get("InstanceId") or view.instance_id
+    number_status = described.get("PhoneNumberStatus") or {}
+    view.status = number_status.get("Status", "UNKNOWN")
+    view.status_message = number_status.get("Message")
+    view.tags = dict(described.get("Tags") or {})
+
+
+def _instance_of(client: Any, view: NumberView, homes: dict[str, str | None]) -> str | None:
+    """The instance whose flow associations name the number: its own, or its traffic distribution group's."""
+    if view.instance_id:
+        return view.instance_id
+    target = (view.target_arn or "").lower()
+    if ":instance/" in target:
+        return target.rsplit("/", 1)[-1]
+    if ":traffic-distribution-group/" in target:
+        if target not in homes:
+            try:
+                group = client.describe_traffic_distribution_group(TrafficDistributionGroupId=view.target_arn)
+                homes[target] = group["TrafficDistributionGroup"]["InstanceArn"].rsplit("/", 1)[-1]
+            except ClientError:
+                homes[target] = None
+        return homes[target]
+    return None
+
+
+def _flows(client: Any, instance_ids: Iterable[str], arn_prefix: str, status: Status) -> dict[str, str]:
+    """Phone-number ID -> contact flow ARN, from ListFlowAssociations in each instance.
+
+    ``arn_prefix`` (``arn:<partition>:connect:<region>:<account>``) makes an ARN of a flow given by its ID.
+    """
+    flows: dict[str, str] = {}
+    for instance_id in sorted(set(instance_ids)):
+        try:
+            # InstanceId is the instance's ID: the ARN is not accepted here.
+            pages = client.get_paginator("list_flow_associations").paginate(
+                InstanceId=instance_id, ResourceType="VOICE_PHONE_NUMBER"
+            )
+            for page in pages:
+                for association in page.get("FlowAssociationSummaryList", []):
+                    number_id = association["ResourceId"].rsplit("/", 1)[-1].lower()
+                    flow = association["FlowId"]
+                    if not flow.startswith("arn:"):
+                        flow = f"{arn_prefix}:instance/{instance_id}/contact-flow/{flow}"
+                    flows[number_id] = flow
+        except ClientError as error:
+            status.notes.append(
+                f"contact flows of instance {instance_id} unknown ({_error_code(error)}: needs "
+                f"connect:{error.operation_name})"
+            )
+    return flows
+
+
+def collect(
+    clients: Clients, region: str, target: Target | None, progress: TextIO, now: datetime | None = None
+) -> Status:
+    status = Status(region, target)
+    summaries = _list_numbers(clients.connect, target)
+    records = read_records(clients.dynamodb, status)
+    views: dict[str, NumberView] = {}
+    for summary in summaries:
+        arn = summary["PhoneNumberArn"]
+        views[arn.lower()] = NumberView(
+            arn,
+            summary["PhoneNumberId"].lower(),
+            summary.get("PhoneNumber", ""),
+            instance_id=summary.get("InstanceId"),
+        )
+    for key, record in records.items():
+        if key not in views and _relevant(record, target):
+            arn = str(record.get("PhoneNumberArn", ""))
+            views[key] = NumberView(arn, arn.rsplit("/", 1)[-1].lower())
+    total = len(views)
+    for count, view in enumerate(views.values(), start=1):
+        _describe(clients.connect, view)
+        view.record = records.get(view.arn.lower())
+        if total >= PROGRESS_EVERY and (count % PROGRESS_EVERY == 0 or count == total):
+            print(f"read {count}/{total} numbers…", file=progress, flush=True)
+    homes: dict[str, str | None] = {}
+    instances = {
+        v.arn: _instance_of(clients.connect, v, homes) for v in views.values() if v.status != "NOT_FOUND"
+    }
+    arn_prefix = next(iter(views)).split(":phone-number/")[0] if views else ""
+    flows = _flows(clients.connect, (i for i in instances.values() if i), arn_prefix, status)
+    check = CloudFormationCheck(clients.cloudformation)
+    for view in views.values():
+        view.contact_flow_arn = flows.get(view.id)
+        judge(view, check, region, now or datetime.now(UTC))
+    status.numbers = sorted(views.values(), key=lambda v: (v.phone_number or "~", v.id))
+    return status
+
+
+# ---- judging ---------------------------------------------------------------------------------------------
+
+
+def _age(record: Mapping[str, Any], field_name: str, now: datetime) -> timedelta | None:
+    try:
+        written = datetime.fromisoformat(str(record[field_name]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=UTC)
+    return now - written
+
+
+def _may_be_running(record: Mapping[str, Any], field_name: str, now: datetime) -> bool:
+    age = _age(record, field_name, now)
+    return age is not None and age < REQUEST_LIFETIME
+
+
+def judge(view: NumberView, check: CloudFormationCheck, region: str, now: datetime) -> None:
+    """Owner, CloudFormation's verdict and flags for one number, from its record and tags."""
+    record = view.record
+    state = (record or {}).get("State")
+    tag_owner = view.tag_owner
+    if record is not None and state in (*MARKERS, ASSIGNED):
+        view.owner = Owner(str(record.get("StackId", "")), str(record.get("LogicalResourceId", "")))
+        view.owner_source = "record"
+    elif tag_owner is not None:
+        view.owner, view.owner_source = tag_owner, "tags"
+    if view.owner is not None:
+        view.holding = check.holding(view.owner, view.arn, view.id)
+
+    _native(view, check)
+
+    if record is not None and view.status == "NOT_FOUND":
+        view.flags.append(
+            Flag(
+                "record-without-number",
+                f"an ownership record names {view.arn}, which is not in this account and Region (released?)",
+                [delete_record_command(record, region)],
+            )
+        )
+        return
+
+    if record is not None and state == CANCELLED:
+        _tombstone(view, record, region, now)
+    if record is not None and isinstance(record.get("Predecessor"), Mapping):
+        _rename(view, record, check, region)
+
+    if view.owner is not None and view.holding is not None and view.holding.holds is False:
+        _stale(view, record, region, now)
+    elif (
+        state in MARKERS and view.holding is not None and view.holding.holds and not view.holding.in_progress
+    ):
+        view.flags.append(
+            Flag(
+                f"{state.lower()}-after-request",
+                f"{state} marker of {_label(view.owner)}, whose request has ended "
+                f"({view.holding.resource_status}) while CloudFormation still holds the number",
+                advice=(
+                    "Do not delete the record: the stack still declares the number. Update or roll back that "
+                    "stack; the provider settles the marker on its next request for the resource."
+                ),
+            )
+        )
+    _tags_agreement(view, record, check, region)
+
+
+def _label(owner: Owner | None) -> str:
+    return owner.label() if owner is not None else "?"
+
+
+def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: datetime) -> None:
+    owner = view.owner
+    assert owner is not None
+    assert view.holding is not None
+    state = (record or {}).get("State")
+    commands = []
+    if view.owner_source == "record" and record is not None:
+        commands.append(delete_record_command(record, region))
+    if view.tag_owner == owner:
+        commands.append(untag_command(view, region))
+    why = view.holding.detail.removeprefix("stale: ")
+    if state in MARKERS:
+        if _may_be_running(record or {}, "UpdatedAt", now):
+            view.flags.append(
+                Flag(
+                    f"{state.lower()}-owner-gone",
+                    f"{state} marker of {owner.label()}, which CloudFormation no longer holds ({why}), "
+                    f"written at {(record or {}).get('UpdatedAt')}: its request may still be running",
+                    advice=f"Run make status again after {_after(record or {}, 'UpdatedAt')}.",
+                )
+            )
+            return
+        advice = None
+        if state == MOVING:
+            advice = (
+                f"A move may have been started for that request. First wait for the move to finish "
+                f"(DescribePhoneNumber shows it CLAIMED; now {view.status} on {view.target_arn}), then put "
+                "the number where it belongs (to undo the move: aws connect update-phone-number "
+                f"--region {region} --phone-number-id {view.arn} --target-arn "
+                f"{(record or {}).get('PreviousTargetArn', '<where it was>')}); only then clear the marker:"
+            )
+        view.flags.append(
+            Flag(
+                f"stuck-{state.lower()}",
+                f"{state} marker of {owner.label()}, a request that never succeeded and that "
+                f"CloudFormation no longer holds ({why})",
+                commands,
+                advice,
+            )
+        )
+        return
+    view.flags.append(
+        Flag(
+            "stale-owner",
+            f"owned by {owner.label()}, which CloudFormation no longer holds ({why}); the provider lets "
+            "another stack take the number",
+            commands,
+            "Clearing it only tidies the view and the console: no stack needs it.",
+        )
+    )
+
+
+def _after(record: Mapping[str, Any], field_name: str) -> str:
+    try:
+        written = datetime.fromisoformat(str(record[field_name]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return "a while"
+    return (written + REQUEST_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tombstone(view: NumberView, record: dict[str, Any], region: str, now: datetime) -> None:
+    owner = Owner(str(record.get("StackId", "")), str(record.get("LogicalResourceId", "")))
+    if _may_be_running(record, "CancelledAt", now):
+        return  # the cancelled Create may still be running: the tombstone is what stops it
+    view.flags.append(
+        Flag(
+            "cancelled-tombstone",
+            f"cancelled Create of {owner.label()} (tombstone since {record.get('CancelledAt', '?')}); "
+            "no request can still be running for it",
+            [delete_record_command(record, region)],
+            "Harmless: it only tidies the table.",
+        )
+    )
+
+
+def _rename(view: NumberView, record: dict[str, Any], check: CloudFormationCheck, region: str) -> None:
+    predecessor = record["Predecessor"]
+    old = Owner(str(predecessor.get("StackId", "")), str(predecessor.get("LogicalResourceId", "")))
+    holding = check.holding(old, view.arn, view.id)
+    view.rename = {"from": old.as_json(), "cloudFormation": holding.as_json()}
+    if holding.holds is False:
+        view.flags.append(
+            Flag(
+                "stale-predecessor",
+                f"rename from {old.label()} left behind: CloudFormation no longer holds the old resource "
+                f"({holding.detail.removeprefix('stale: ')}), but the record still names it",
+                [clear_predecessor_command(record, region)],
+            )
+        )
+
+
+def _native(view: NumberView, check: CloudFormationCheck) -> None:
+    stack_id = view.tags.get(NATIVE_STACK_ID_TAG)
+    if not stack_id:
+        return
+    native = Owner(stack_id, view.tags.get(NATIVE_LOGICAL_ID_TAG, ""))
+    holding = check.holding(native, view.arn, view.id)
+    view.native = {**native.as_json(), "cloudFormation": holding.as_json()}
+
+
+def _tags_agreement(
+    view: NumberView, record: dict[str, Any] | None, check: CloudFormationCheck, region: str
+) -> None:
+    tag_owner = view.tag_owner
+    state = (record or {}).get("State")
+    if record is None or state not in (*MARKERS, ASSIGNED):
+        # A tags-only owner CloudFormation no longer holds is flagged stale-owner already.
+        stale = view.holding is not None and view.holding.holds is False
+        if tag_owner is not None and view.owner_source == "tags" and not stale:
+            view.flags.append(
+                Flag(
+                    "tags-without-record",
+                    f"tagged as owned by {tag_owner.label()} but no live ownership record names it "
+                    "(table lost, or the record deleted); the provider treats the tagged stack resource "
+                    "as the owner",
+                )
+            )
+        return
+    assert view.owner is not None
+    if tag_owner is None:
+        if state == ASSIGNED:
+            view.flags.append(
+                Flag(
+                    "record-without-tags",
+                    f"the record says {view.owner.label()} owns it, but the number carries no provider tags "
+                    "(removed by hand, or the tag write did not happen); the record decides ownership",
+                )
+            )
+        return
+    predecessor = record.get("Predecessor")
+    renamed_from = (
+        Owner(str(predecessor.get("StackId", "")), str(predecessor.get("LogicalResourceId", "")))
+        if isinstance(predecessor, Mapping)
+        else None
+    )
+    # Tags are written once a request succeeded: until then (a marker) they still name the previous owner, and
+    # during a rename the old logical ID; neither is a disagreement.
+    if state == ASSIGNED and tag_owner not in (view.owner, renamed_from):
+        holding = check.holding(tag_owner, view.arn, view.id)
+        flag = Flag(
+            "tags-disagree",
+            f"the record says {view.owner.label()} ({state}), the tags say {tag_owner.label()}; "
+            "the record decides",
+        )
+        if holding.holds is False:
+            flag.advice = "The tags name a stack resource CloudFormation no longer holds: remove them."
+            flag.commands.append(untag_command(view, region))
+        view.flags.append(flag)
+
+
+# ---- output ----------------------------------------------------------------------------------------------
+
+COLUMNS = ("NUMBER", "STATUS", "TARGET", "OWNER", "CLOUDFORMATION", "CONTACT FLOW", "NOTES")
+
+
+def _resource(arn: str | None) -> str:
+    """The resource part of an ARN (instance/<id>, …): the Region and account are the same for every row."""
+    if not arn:
+        return "-"
+    return arn.split(":", 5)[5] if arn.startswith("arn:") and arn.count(":") >= 5 else arn
+
+
+def _row(view: NumberView) -> tuple[str, ...]:
+    owner = "-"
+    if view.owner is not None:
+        owner = f"{view.owner.logical_id} @ {view.owner.stack_name}"
+        if view.owner_source == "tags":
+            owner += " (tags)"
+    holding = view.holding.detail if view.holding is not None else "-"
+    if holding.startswith("stale: its physical ID"):
+        holding = "stale: another physical ID"  # the full ID is under "Needs attention"
+    notes = []
+    if view.marker:
+        notes.append(view.marker)
+    if view.rename:
+        notes.append(f"rename from {view.rename['from']['logicalResourceId']}")
+    if view.native:
+        native = view.native
+        verdict = {True: "holds", False: "stale", None: "unknown"}[native["cloudFormation"]["holds"]]
+        notes.append(f"native {native['logicalResourceId']} @ {native['stackName']} ({verdict})")
+    notes.extend(f"!{flag.code}" for flag in view.flags)
+    return (
+        view.label,
+        view.status,
+        _resource(view.target_arn),
+        owner,
+        holding,
+        "/".join(view.contact_flow_arn.split("/")[-2:]) if view.contact_flow_arn else "-",
+        ", ".join(notes) or "-",
+    )
+
+
+def render_table(status: Status) -> str:
+    lines = []
+    scope = status.target.arn if status.target else f"every number in {status.region}"
+    lines.append(f"Phone numbers: {scope}")
+    if status.table_message:
+        lines.append(f"Ownership records: {status.table_message}")
+    rows = [COLUMNS, *(_row(view) for view in status.numbers)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    flagged = [view for view in status.numbers if view.flags]
+    if flagged:
+        lines.append("")
+        lines.append("Needs attention (nothing below has been run):")
+        for view in flagged:
+            for flag in view.flags:
+                lines.append(f"- {view.label} ({view.arn}) [{flag.code}]: {flag.message}")
+                if flag.advice:
+                    lines.append(f"    {flag.advice}")
+                for command in flag.commands:
+                    lines.append(f"    $ {command}")
+    for note in status.notes:
+        lines.append(f"note: {note}")
+    s = status.summary()
+    lines.append("")
+    lines.append(
+        f"{s['numbers']} numbers, {s['owned']} owned, {s['stale']} stale, {s['pending']} pending "
+        f"({s['flagged']} flagged)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(status: Status) -> str:
+    return json.dumps(status.as_json(), indent=2, sort_keys=False) + "\n"
+
+
+def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make status", description="Show every phone number, its owner and anything stuck (read-only)."
+    )
+    parser.add_argument(
+        "--target", help="only numbers on this Connect instance or traffic distribution group"
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args(argv)
+    try:
+        target = parse_target(args.target) if args.target else None
+    except UsageError as error:
+        print(f"make status: {error}", file=stderr)
+        return 2
+    region = target.region if target else boto3.session.Session().region_name
+    if not region:
+        print(
+            "make status: no AWS Region configured: set AWS_DEFAULT_REGION (or a profile's region), or "
+            "give TARGET=<ARN>.",
+            file=stderr,
+        )
+        return 1
+    print(READ_ONLY_NOTICE, file=stderr)
+    try:
+        status = collect(Clients.for_region(region), region, target, stderr)
+    except ClientError as error:
+        print(
+            f"make status: {error.operation_name} in {region} failed: "
+            f"{_error_code(error)}: {_error_message(error)}",
+            file=stderr,
+        )
+        return 1
+    except (BotoCoreError, NoRegionError) as error:
+        print(f"make status: reading {region} failed: {error}", file=stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - an operator's view ends in one line, never a traceback
+        print(
+            f"make status: unexpected {type(error).__name__} while reading {region}: {error} (a bug: please "
+            "report it with this line)",
+            file=stderr,
+        )
+        return 1
+    stdout.write(render_json(status) if args.format == "json" else render_table(status))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
