@@ -37,25 +37,26 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
+# The ownership record and tags (schema version 1) by the provider's own names, so the two cannot drift.
+from phone_number_assignment.records import OWNERSHIP_TABLE as TABLE_NAME
+from phone_number_assignment.records import UNSETTLED, State
+from phone_number_assignment.stacks import LOGICAL_ID_TAG as NATIVE_LOGICAL_ID_TAG
+from phone_number_assignment.stacks import RELEASED_BY_STACK
+from phone_number_assignment.stacks import STACK_ID_TAG as NATIVE_STACK_ID_TAG
+from phone_number_assignment.tags import (
+    LOGICAL_ID_TAG,
+    STACK_TAG,
+    TAG_PREFIX,
+)
 from tools.export import Target, UsageError, parse_target
 
-# ---- the ownership record, schema version 1 --------------------------------------------------------------
-# These mirror SPEC-ownership-v1 (issue 16): the provider's module defines them too; at merge they should be
-# imported from there so the two cannot drift.
-TABLE_NAME = "PhoneNumberAssignment-Ownership"
-TAG_PREFIX = "PhoneNumberAssignment:"
-STACK_TAG = f"{TAG_PREFIX}StackId"
-LOGICAL_ID_TAG = f"{TAG_PREFIX}LogicalResourceId"
-PREVIOUS_TARGET_TAG = f"{TAG_PREFIX}PreviousTargetArn"
-CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
-SCHEMA_VERSION_TAG = f"{TAG_PREFIX}SchemaVersion"
-PENDING, MOVING, ASSIGNED, CANCELLED = "PENDING", "MOVING", "ASSIGNED", "CANCELLED"
-MARKERS = (PENDING, MOVING)
-# CloudFormation's own tags on what a stack creates (a native AWS::Connect::PhoneNumber).
-NATIVE_STACK_ID_TAG = "aws:cloudformation:stack-id"
-NATIVE_LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
-# A stack resource in one of these states no longer holds anything (DELETE_SKIPPED: DeletionPolicy Retain).
-RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
+PENDING, MOVING, ASSIGNED, CANCELLED = (
+    State.PENDING.value,
+    State.MOVING.value,
+    State.ASSIGNED.value,
+    State.CANCELLED.value,
+)
+MARKERS = tuple(sorted(state.value for state in UNSETTLED))
 # No Lambda invocation outlives Lambda's maximum timeout (900 s). A marker or tombstone younger than that may
 # still belong to a running request (a cancelled Create keeps running after CloudFormation moved on), so it is
 # never offered for deletion before then.
