@@ -11,10 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from acceptance import scenario as scenario_module
 from acceptance.__main__ import REQUIRED
 from acceptance.aws import CONSUMER_TEMPLATE
 from acceptance.local import LocalBackend
-from acceptance.scenario import PROBES, PROVIDER_TAG_PREFIX, Resources, Scenario, StepFailed
+from acceptance.scenario import (
+    FAILED_PERSISTENCE,
+    FLOW_AFTER_MOVE,
+    PROBES,
+    PROVIDER_TAG_PREFIX,
+    TAG_VISIBILITY,
+    TOKEN_REUSE,
+    Resources,
+    Scenario,
+)
 from tests.conftest import describe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +48,10 @@ def quick_moves(aws_env):
 
 def scenario(backend, world) -> tuple[Scenario, io.StringIO]:
     out = io.StringIO()
-    return Scenario(backend, resources(world), out=out, move_timeout=30, poll_seconds=0.1), out
+    run = Scenario(
+        backend, resources(world), out=out, move_timeout=30, poll_seconds=0.1, quota_pace=0.02, tag_trials=3
+    )
+    return run, out
 
 
 def assert_everything_put_back(connect, world):
@@ -60,8 +73,9 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert any(t.startswith("an update CloudFormation has to roll back") for t in titles)
     assert any(t.startswith("replacement") for t in titles)
     assert any(t.startswith("delete with OnDelete Restore") for t in titles)
-    assert [topic for topic, _ in report.findings] == [name for name, _ in PROBES]
+    assert [topic for topic, _ in report.findings] == [name for name, _ in PROBES] + [FAILED_PERSISTENCE]
     assert not [f for f in report.findings if "could not finish" in f[1]], report.findings
+    assert not report.left_behind
     assert report.restored == {
         world.number_id: world.instance_a_arn,
         world.other_number_id: world.instance_a_arn,
@@ -70,9 +84,14 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert_everything_put_back(connect, world)
     # The emulator's answers to the probes, so a probe that stops observing anything is noticed.
     findings = dict(report.findings)
-    assert "the association is gone" in findings["flow association after a move"]
-    assert findings["tag visibility lag"].startswith("visible after")
-    assert "token reuse after an error" in findings
+    assert "refused move (ResourceNotFoundException): association kept" in findings[FLOW_AFTER_MOVE]
+    assert "moved back: gone" in findings[FLOW_AFTER_MOVE]
+    assert "3 trials" in findings[TAG_VISIBILITY]
+    assert "never an older value after a newer one" in findings[TAG_VISIBILITY]
+    assert "same token, valid target: accepted" in findings[TOKEN_REUSE]
+    table = report.findings_table().splitlines()
+    assert table[0].startswith("| Assumption probed |")
+    assert len(table) == 2 + len(report.findings)
 
 
 class BreaksAfterCreate(LocalBackend):
@@ -85,8 +104,10 @@ class BreaksAfterCreate(LocalBackend):
 def test_a_failing_step_still_tears_down_and_puts_numbers_back(stack, connect, world):
     backend = BreaksAfterCreate(stack, connect)
     run, out = scenario(backend, world)
-    with pytest.raises(ConnectionError):
-        run.run()
+    report = run.run()  # the failure is in the report, not a traceback
+    failed = [(title, detail) for title, ok, detail in report.steps if not ok]
+    assert failed[0][0].startswith("in-place update")
+    assert "lost the connection" in failed[0][1]
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
     assert not backend.consumer_exists()
     assert backend.provider_deployed is False
@@ -98,10 +119,91 @@ def test_a_failing_step_still_tears_down_and_puts_numbers_back(stack, connect, w
 def test_a_move_that_fails_in_connect_fails_the_step_and_changes_nothing(stack, connect, world, aws_env):
     aws_env.control.fail_next_move("The number cannot be moved right now")
     run, _ = scenario(LocalBackend(stack, connect), world)
-    with pytest.raises(StepFailed, match="expected COMPLETE"):
-        run.run()
-    assert run.report.steps[1][1] is False
+    report = run.run()
+    assert report.steps[2][1] is False
+    assert "expected COMPLETE" in report.steps[2][2]
+    assert not report.passed
     assert_everything_put_back(connect, world)
+
+
+def test_the_emulator_catches_an_instance_arn_where_connect_takes_the_id(stack, connect, world, monkeypatch):
+    # The scenario once passed ACCEPTANCE_*_INSTANCE_ARN as InstanceId; real Connect answers that with
+    # InvalidRequestException, and now so does the emulator, so the local run fails as the real one would.
+    monkeypatch.setattr(scenario_module, "resource_id", lambda arn: arn)
+    run, out = scenario(LocalBackend(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    assert "InvalidRequestException" in report.steps[0][2]
+    assert "Invalid input for field InstanceId" in out.getvalue()
+    assert_everything_put_back(connect, world)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"PhoneNumberAssignment:StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"},
+        {"aws:cloudformation:stack-name": "native"},
+    ],
+)
+def test_a_number_another_stack_owns_is_refused_and_nothing_changes(stack, connect, world, aws_env, tags):
+    system = {k: v for k, v in tags.items() if k.startswith("aws:")}
+    if system:
+        seed = world.as_seed()
+        seed["phone_numbers"][0]["tags"] = system
+        aws_env.control.seed(seed)
+    else:
+        connect.tag_resource(resourceArn=world.number_arn, tags=tags)
+    backend = LocalBackend(stack, connect)
+    run, _out = scenario(backend, world)
+    report = run.run()
+    assert not report.passed
+    assert report.steps[0][0].startswith("preflight")
+    assert "nothing was changed" in report.steps[0][2]
+    assert len(report.steps) == 1
+    assert backend.provider_deployed is False
+    assert describe(connect, world.number_arn)["Tags"] == tags
+    assert [
+        c for c in aws_env.control.calls() if c["operation"] in ("UpdatePhoneNumber", "UntagResource")
+    ] == []
+
+
+def test_a_number_not_on_the_declared_instance_is_refused(stack, connect, world, aws_env):
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.instance_b_arn)
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    run.wait_claimed(world.number_id, world.instance_b_arn)
+    report = run.run()
+    assert "not on ACCEPTANCE_INSTANCE_ARN" in report.steps[0][2]
+    assert len(report.steps) == 1
+
+
+def test_teardown_removes_only_its_own_stacks_tags_and_restores_the_flow(stack, connect, world):
+    # The number starts with a flow in its home instance; another stack takes the second number meanwhile.
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+    theirs = {"PhoneNumberAssignment:StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"}
+
+    class TakenMeanwhile(LocalBackend):
+        def deploy_provider(self):
+            super().deploy_provider()
+            connect.tag_resource(resourceArn=world.other_number_arn, tags=theirs)
+
+        def update_consumer(self, properties):
+            raise ConnectionError("stop after the create")
+
+    run, _out = scenario(TakenMeanwhile(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    # Ours: tags gone, number home, its flow back.
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert not [
+        k for k in describe(connect, world.number_arn).get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)
+    ]
+    assert run.flow_of(world.number_id, world.instance_a_arn) == world.flow_a
+    # Theirs: untouched, and the report says so.
+    assert describe(connect, world.other_number_arn)["Tags"] == theirs
+    assert any("tagged by another stack" in detail for _, _, detail in report.steps)
+    assert any("update-phone-number" in command for command in report.left_behind)
 
 
 def test_make_acceptance_without_resources_says_what_it_needs_and_succeeds():
