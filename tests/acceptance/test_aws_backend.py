@@ -11,8 +11,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from acceptance import aws
+from acceptance.__main__ import print_report, region_of
 from acceptance.aws import CloudFormationBackend, OperationTimedOut
-from acceptance.scenario import Outcome, Resources, Scenario
+from acceptance.scenario import Outcome, Report, Resources, Scenario
 
 REGION = "eu-west-2"
 ACCOUNT = "111111111111"
@@ -306,3 +307,38 @@ def test_a_consumer_that_cannot_be_deleted_keeps_the_numbers_and_the_provider(ba
         f"aws cloudformation delete-stack --region {REGION} --stack-name {stack_id(backend.provider_stack)}",
     ]
     assert "delete-stack" in out.getvalue()
+
+
+# ---- the entry point ------------------------------------------------------------------------------------
+
+
+def test_the_region_is_the_one_every_arn_names():
+    arns = {
+        "ACCEPTANCE_INSTANCE_ARN": RESOURCES.instance_arn,
+        "ACCEPTANCE_OTHER_INSTANCE_ARN": RESOURCES.other_instance_arn,
+        "ACCEPTANCE_CONTACT_FLOW_ARN": RESOURCES.contact_flow_arn,
+    }
+    assert region_of(arns) == REGION
+    elsewhere = {
+        **arns,
+        "ACCEPTANCE_OTHER_INSTANCE_ARN": RESOURCES.other_instance_arn.replace(REGION, "us-east-1"),
+    }
+    with pytest.raises(ValueError, match="more than one Region"):
+        region_of(elsewhere)
+    with pytest.raises(ValueError, match="not an ARN"):
+        region_of({**arns, "ACCEPTANCE_TDG_ARN": "tdg-id"})
+
+
+def test_the_report_ends_with_the_summary_findings_and_commands():
+    report = Report(
+        steps=[("create", True, ""), ("teardown: delete the consumer stack", False, "DELETE_FAILED: busy")],
+        findings=[("Describe lag after UpdatePhoneNumber", "previous target shown for 1.50 s")],
+        left_behind=["aws cloudformation delete-stack --region eu-west-2 --stack-name s"],
+    )
+    out = io.StringIO()
+    print_report(report, out)
+    text = out.getvalue()
+    assert "FAIL teardown: delete the consumer stack: DELETE_FAILED: busy" in text
+    assert "| Describe lag after UpdatePhoneNumber | previous target shown for 1.50 s |" in text
+    assert "  aws cloudformation delete-stack --region eu-west-2 --stack-name s\n" in text
+    assert text.rstrip().endswith("FAILED: teardown: delete the consumer stack")
