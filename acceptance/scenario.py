@@ -725,11 +725,11 @@ def probe_token_reuse_after_error(s: Scenario) -> str:
 
 def probe_quotas(s: Scenario) -> str:
     """The applied rate quotas, read-only from Service Quotas (no load is generated)."""
-    client = s.backend.service_quotas
-    if client is None:
+    quotas = s.backend.service_quotas
+    if quotas is None:
         return "unprobed: no Service Quotas client"
     found = []
-    for page in client.get_paginator("list_service_quotas").paginate(ServiceCode="connect"):
+    for page in quotas.get_paginator("list_service_quotas").paginate(ServiceCode="connect"):
         for quota in page.get("Quotas", []):
             name = quota.get("QuotaName", "")
             if "rate" in name.lower() and any(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from acceptance import permissions
 from acceptance import scenario as scenario_module
 from acceptance.__main__ import REQUIRED
 from acceptance.aws import CONSUMER_TEMPLATE
@@ -63,9 +64,34 @@ def assert_everything_put_back(connect, world):
         assert not [k for k in summary.get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)]
 
 
+class Recording:
+    """A boto3 client that records the IAM action of every call made through it."""
+
+    def __init__(self, client, prefix: str, log: set[str]) -> None:
+        self._client, self._prefix, self._log = client, prefix, log
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        api = self._client.meta.method_to_api_mapping
+        if name == "get_paginator":
+            return lambda operation: (self._log.add(f"{self._prefix}:{api[operation]}"), attr(operation))[1]
+        if name in api:
+            return lambda *a, **k: (self._log.add(f"{self._prefix}:{api[name]}"), attr(*a, **k))[1]
+        return attr
+
+
 def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world):
-    run, out = scenario(LocalBackend(stack, connect), world)
+    called: set[str] = set()
+    backend = LocalBackend(stack, Recording(connect, "connect", called))
+    backend.observer = Recording(backend.observer, "connect", called)
+    backend.dynamodb = Recording(backend.dynamodb, "dynamodb", called)
+    run, out = scenario(backend, world)
     report = run.run()
+    # Every call the run made is granted by the runner policy README points at.
+    granted = {a for s in json.loads(permissions.POLICY_FILE.read_text())["Statement"] for a in s["Action"]}
+    assert "connect:ListFlowAssociations" in called
+    assert "dynamodb:GetItem" in called
+    assert called <= granted, called - granted
     text = out.getvalue()
     assert report.passed, text
     titles = [title for title, _, _ in report.steps]
