@@ -246,3 +246,21 @@ def test_the_access_key_pattern_matches_what_it_must():
     assert ACCESS_KEY_SHAPE.search("X-Amz-Credential=AKIAC37F966DE3426CEF%2F20261126")
     assert ACCESS_KEY_SHAPE.search('"ASIABENCHMARKBENCH00"')
     assert not ACCESS_KEY_SHAPE.search("X-Amz-Credential=LOCAL-EXAMPLE-CREDENTIAL%2F20261126")
+
+
+def test_one_default_architecture_everywhere():
+    make_default = re.search(r"^ARCH \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)[1]
+    defaults = {"Makefile ARCH (what make build and make publish build)": make_default}
+    for path in [TEMPLATE, *sorted((ROOT / "samples").glob("*.yaml"))]:
+        template = parse_template(path.read_text())
+        parameter = template.get("Parameters", {}).get("Architecture")
+        if parameter:
+            defaults[str(path.relative_to(ROOT))] = parameter.get("Default")
+        for resource in template.get("Resources", {}).values():
+            if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Application":
+                continue
+            # A nested application takes the published default unless a sample overrides it.
+            passed = resource.get("Properties", {}).get("Parameters", {}).get("Architecture")
+            if isinstance(passed, str):
+                defaults[f"{path.relative_to(ROOT)} passes"] = passed
+    assert set(defaults.values()) == {"x86_64"}, defaults
