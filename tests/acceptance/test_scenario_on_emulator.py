@@ -257,3 +257,20 @@ def test_the_real_backends_consumer_template_is_valid_cloudformation():
         json.dumps(CONSUMER_TEMPLATE), config=cfnlint.api.ManualArgs(regions=["us-east-1"])
     )
     assert matches == []
+
+
+def test_every_probe_is_a_row_of_the_assumptions_table_that_says_it_is_probed():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    table = text[text.index("## Assumptions about the real service") :]
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ")[-1]
+        for line in table.splitlines()
+        if line.startswith("| ")
+    }
+    for name in [name for name, _ in PROBES] + [FAILED_PERSISTENCE]:
+        assert name in rows, f"no row titled {name!r} in docs/reliability.md"
+        assert rows[name].startswith("Probed"), name
+    unprobed = [title for title, cell in rows.items() if cell.startswith("Not probed")]
+    assert unprobed  # and README names them as unprobed too
+    readme = (ROOT / "README.md").read_text()
+    assert "Not probed:" in readme[readme.index("## Acceptance in a real account") :]
