@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+from samcli.vendor.serverlessrepo.parser import parse_template
 
 from acceptance import aws
 from acceptance.__main__ import print_report, region_of
@@ -16,6 +17,7 @@ from acceptance.aws import CloudFormationBackend, OperationTimedOut
 from acceptance.scenario import Outcome, Report, Resources, Scenario
 
 REGION = "eu-west-2"
+CONSUMER_TEMPLATE_RESOURCE = aws.CONSUMER_TEMPLATE["Resources"][aws.LOGICAL_ID]
 ACCOUNT = "111111111111"
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -342,3 +344,13 @@ def test_the_report_ends_with_the_summary_findings_and_commands():
     assert "| Describe lag after UpdatePhoneNumber | previous target shown for 1.50 s |" in text
     assert "  aws cloudformation delete-stack --region eu-west-2 --stack-name s\n" in text
     assert text.rstrip().endswith("FAILED: teardown: delete the consumer stack")
+
+
+def test_the_consumer_declares_a_service_timeout_every_wait_outlasts():
+    timeout = CONSUMER_TEMPLATE_RESOURCE["Properties"]["ServiceTimeout"]
+    function_timeout = parse_template((aws.ROOT / "template.yaml").read_text())["Resources"][
+        "ProviderFunction"
+    ]["Properties"]["Timeout"]
+    assert function_timeout < timeout <= 3600  # the provider answers before CloudFormation gives up on it
+    # An update and its rollback (or a replacement and its cleanup) are two provider requests in a row.
+    assert 2 * timeout < aws.OPERATION_BUDGET

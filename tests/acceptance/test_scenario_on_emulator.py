@@ -3,12 +3,15 @@ so the code that runs in a real account is exercised on every `make test`."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 
 from acceptance import permissions
@@ -19,12 +22,15 @@ from acceptance.local import LocalBackend
 from acceptance.scenario import (
     FAILED_PERSISTENCE,
     FLOW_AFTER_MOVE,
+    OWNERSHIP_TABLE,
     PROBES,
     PROVIDER_TAG_PREFIX,
     TAG_VISIBILITY,
     TOKEN_REUSE,
+    Outcome,
     Resources,
     Scenario,
+    StepFailed,
 )
 from tests.conftest import describe
 
@@ -274,3 +280,117 @@ def test_every_probe_is_a_row_of_the_assumptions_table_that_says_it_is_probed():
     assert unprobed  # and README names them as unprobed too
     readme = (ROOT / "README.md").read_text()
     assert "Not probed:" in readme[readme.index("## Acceptance in a real account") :]
+
+
+def test_a_failed_status_an_earlier_move_left_does_not_end_the_next_wait(stack, connect, world, aws_env):
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    aws_env.control.fail_next_move("The number cannot be moved right now")
+    with pytest.raises(StepFailed, match="FAILED"):
+        run.move(world.number_id, world.instance_b_arn)
+    assert run.failed_moves  # recorded for the FAILED-persistence finding
+    # Describe still shows that FAILED right after the next UpdatePhoneNumber: not this move's outcome.
+    aws_env.control.configure(move_seconds=0.1, stale_seconds=0.3)
+    run.move(world.number_id, world.instance_b_arn)
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
+
+
+def ownership_table(connect):
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=connect.meta.endpoint_url)
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=OWNERSHIP_TABLE,
+            AttributeDefinitions=[{"AttributeName": "PhoneNumberArn", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "PhoneNumberArn", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return dynamodb
+
+
+def record(number_arn: str, stack_id: str, state: str = "ASSIGNED") -> dict:
+    return {
+        "PhoneNumberArn": {"S": number_arn},
+        "SchemaVersion": {"N": "1"},
+        "Version": {"N": "3"},
+        "StackId": {"S": stack_id},
+        "LogicalResourceId": {"S": "MainLine"},
+        "State": {"S": state},
+    }
+
+
+def test_a_number_with_another_stacks_ownership_record_is_refused(stack, connect, world, aws_env):
+    dynamodb = ownership_table(connect)
+    theirs = "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"
+    dynamodb.put_item(TableName=OWNERSHIP_TABLE, Item=record(world.other_number_arn, theirs))
+    backend = LocalBackend(stack, connect)
+    run, _ = scenario(backend, world)
+    report = run.run()
+    assert "has an ownership record" in report.steps[0][2]
+    assert theirs in report.steps[0][2]
+    assert len(report.steps) == 1
+    assert backend.provider_deployed is False
+
+
+def test_teardown_reports_a_record_its_consumer_left_and_touches_no_other(stack, connect, world, aws_env):
+    dynamodb = ownership_table(connect)
+    theirs = "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"
+    elsewhere = "arn:aws:connect:us-east-1:123456789012:phone-number/0d9c8b7a-6f5e-4d3c-8b2a-190817263544"
+    dynamodb.put_item(TableName=OWNERSHIP_TABLE, Item=record(elsewhere, theirs))
+
+    class LeavesARecord(LocalBackend):
+        def delete_consumer(self):
+            outcome = super().delete_consumer()
+            dynamodb.put_item(
+                TableName=OWNERSHIP_TABLE, Item=record(world.number_arn, self.consumer_stack_id)
+            )
+            return outcome
+
+    run, _ = scenario(LeavesARecord(stack, connect), world)
+    report = run.run(probes=False)
+    assert not report.passed
+    assert any(title == "teardown: check the ownership table" for title, ok, _ in report.steps if not ok)
+    command = next(c for c in report.left_behind if "dynamodb delete-item" in c)
+    assert world.number_arn in command
+    assert stack.stack_id in command
+    assert "StackId = :stack" in command
+    # Read-only: both records are still there.
+    left = dynamodb.scan(TableName=OWNERSHIP_TABLE)["Items"]
+    assert {item["StackId"]["S"] for item in left} == {theirs, stack.stack_id}
+
+
+def test_ctrl_c_tears_down_and_a_second_ctrl_c_does_not_stop_the_teardown(stack, connect, world):
+    class Interrupted(LocalBackend):
+        def update_consumer(self, properties):
+            raise KeyboardInterrupt
+
+        def remove_provider(self):
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
+            super().remove_provider()
+
+    backend = Interrupted(stack, connect)
+    run, out = scenario(backend, world)
+    report = run.run()
+    assert report.interrupted
+    assert not report.passed
+    assert "Ctrl-C ignored" in out.getvalue()
+    assert backend.provider_deployed is False
+    assert not backend.consumer_exists()
+    assert_everything_put_back(connect, world)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_consumer_that_cannot_be_deleted_keeps_its_numbers_and_the_provider(stack, connect, world):
+    class Undeletable(LocalBackend):
+        def update_consumer(self, properties):
+            raise ConnectionError("stop after the create")
+
+        def delete_consumer(self):
+            return Outcome("FAILED", "DELETE_FAILED: busy")
+
+    backend = Undeletable(stack, connect)
+    run, out = scenario(backend, world)
+    report = run.run()
+    assert backend.consumer_exists()
+    assert backend.provider_deployed is True
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn  # as the stack left it
+    assert report.left_behind
+    assert "the consumer stack is still there" in out.getvalue()
