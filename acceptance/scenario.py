@@ -292,8 +292,9 @@ class Scenario:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.out.write("   interrupted: tearing down (a second Ctrl-C does not stop the teardown)\n")
-        except Exception:  # noqa: BLE001, S110 - the step recorded it; teardown and the report follow
-            pass
+        except Exception as exc:  # noqa: BLE001 - teardown and the report follow
+            if not self.report.steps or self.report.steps[-1][1]:  # raised outside any step: record it
+                self.report.steps.append(("run", False, f"{type(exc).__name__}: {exc}"))
         finally:
             self.teardown()
         return self.report
