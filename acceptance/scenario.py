@@ -98,6 +98,10 @@ class Refused(StepFailed):
     """The variables point at something the run must not touch: nothing was changed."""
 
 
+class OwnedElsewhere(StepFailed):
+    """Another stack took the number during the run: it is that stack's now, and left as it is."""
+
+
 @dataclass
 class Original:
     target: str
@@ -460,6 +464,8 @@ class Scenario:
                 self._put_back(number, original)
                 self.report.restored[number] = self.where(number)[0]
                 self.out.write(f"   {number} is on {self.report.restored[number]}\n")
+            except OwnedElsewhere as exc:  # no command either: moving it would take it from that stack
+                problems.append(f"{number}: {exc}")
             except Exception as exc:  # noqa: BLE001 - try the next number; say how to finish this one
                 problems.append(f"{number}: {exc}")
                 self.report.left_behind.extend(
@@ -472,12 +478,17 @@ class Scenario:
         summary = self.describe(number)
         stack_id = self.backend.consumer_stack_id
         tags = summary.get("Tags", {})
+        record = self.ownership_record(summary["PhoneNumberArn"])
+        if record and record.get("StackId") != stack_id and record.get("State") != "CANCELLED":
+            raise OwnedElsewhere(f"owned by stack {record.get('StackId')} ({OWNERSHIP_TABLE}): left as it is")
         if stack_id and tags.get(STACK_ID_TAG) == stack_id:
             # Only what this run's consumer stack wrote; another stack's tags are its ownership record.
             mine = [k for k in tags if k.startswith(PROVIDER_TAG_PREFIX)]
             self.connect.untag_resource(resourceArn=summary["PhoneNumberArn"], tagKeys=mine)
-        elif any(k.startswith(PROVIDER_TAG_PREFIX) for k in tags):
-            raise StepFailed(f"tagged by another stack ({tags.get(STACK_ID_TAG)}): left as it is")
+        elif any(k.startswith((PROVIDER_TAG_PREFIX, CLOUDFORMATION_TAG_PREFIX)) for k in tags):
+            raise OwnedElsewhere(
+                f"tagged by another stack ({tags.get(STACK_ID_TAG, 'CloudFormation')}): left as it is"
+            )
         self.move(number, original.target)
         instance = original.target
         now = self.flow_of(number, instance)

@@ -235,7 +235,8 @@ def test_teardown_removes_only_its_own_stacks_tags_and_restores_the_flow(stack, 
     # Theirs: untouched, and the report says so.
     assert describe(connect, world.other_number_arn)["Tags"] == theirs
     assert any("tagged by another stack" in detail for _, _, detail in report.steps)
-    assert any("update-phone-number" in command for command in report.left_behind)
+    # Not even a command to move it: that would take it from the stack that owns it now.
+    assert not [c for c in report.left_behind if world.other_number_id in c or world.other_number_arn in c]
 
 
 def test_make_acceptance_without_resources_says_what_it_needs_and_succeeds():
@@ -394,3 +395,37 @@ def test_a_consumer_that_cannot_be_deleted_keeps_its_numbers_and_the_provider(st
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn  # as the stack left it
     assert report.left_behind
     assert "the consumer stack is still there" in out.getvalue()
+
+
+def test_a_number_teardown_cannot_move_back_is_left_with_the_commands_that_would(
+    stack, connect, world, monkeypatch
+):
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+
+    class StopsAfterCreate(LocalBackend):
+        def update_consumer(self, properties):
+            # The consumer's Delete (Restore) will not get the number back either: Connect refuses moves now.
+            monkeypatch.setattr(
+                run, "move", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no route"))
+            )
+            raise ConnectionError("stop after the create")
+
+        def delete_consumer(self):
+            del self.stack.resources["MainLine"]  # CloudFormation gave up on it (DeletionPolicy-like)
+            return Outcome("COMPLETE")
+
+    run, _ = scenario(StopsAfterCreate(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    region = "us-east-1"
+    assert (
+        f"aws connect update-phone-number --region {region} --phone-number-id {world.number_id} "
+        f"--target-arn {world.instance_a_arn}"
+    ) in report.left_behind
+    assert (
+        f"aws connect associate-phone-number-contact-flow --region {region} "
+        f"--phone-number-id {world.number_arn} --instance-id {world.instance_a} "
+        f"--contact-flow-id {world.flow_a}"
+    ) in report.left_behind
