@@ -148,7 +148,7 @@ class Scenario:
         out: TextIO,
         move_timeout: float = 600,
         poll_seconds: float = 2,
-        quota_pace: float = 0.5,
+        quota_pace: float = 0.6,
         tag_trials: int = 20,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -159,7 +159,7 @@ class Scenario:
         self.out = out
         self.move_timeout = move_timeout
         self.poll_seconds = poll_seconds
-        self.quota_pace = quota_pace  # 2 requests/s: Connect's default rate for these operations
+        self.quota_pace = quota_pace  # under 2 requests/s, Connect's default rate for these operations
         self.tag_trials = tag_trials
         self.sleep = sleep
         self.clock = clock
@@ -306,6 +306,10 @@ class Scenario:
     def preflight(self) -> None:
         r = self.resources
         problems = []
+        if not r.contact_flow_arn.startswith(r.other_instance_arn + "/contact-flow/"):
+            problems.append(
+                f"ACCEPTANCE_CONTACT_FLOW_ARN {r.contact_flow_arn} is not a flow of the other instance"
+            )
         for number in r.numbers:
             summary = self.describe(number)
             self.arns[number] = summary["PhoneNumberArn"]
@@ -582,7 +586,7 @@ FAILED_PERSISTENCE = "`PhoneNumberStatus` after a failed move"
 
 def probe_tag_visibility(s: Scenario) -> str:
     """Fresh values of one key written by one client, read by another with DescribePhoneNumber and
-    ListTagsForResource at the quota's pace: the maximum lag over the trials, and any older value seen
+    ListTagsForResource at a pace under the quota: the maximum lag over the trials, and any older value seen
     after a newer one was."""
     number = s.resources.phone_number_id
     arn = s.arns[number]

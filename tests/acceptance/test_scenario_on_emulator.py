@@ -4,6 +4,7 @@ so the code that runs in a real account is exercised on every `make test`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -429,3 +430,11 @@ def test_a_number_teardown_cannot_move_back_is_left_with_the_commands_that_would
         f"--phone-number-id {world.number_arn} --instance-id {world.instance_a} "
         f"--contact-flow-id {world.flow_a}"
     ) in report.left_behind
+
+
+def test_a_contact_flow_outside_the_other_instance_is_refused(stack, connect, world):
+    out = io.StringIO()
+    wrong = dataclasses.replace(resources(world), contact_flow_arn=world.flow_a_arn)  # instance A's flow
+    report = Scenario(LocalBackend(stack, connect), wrong, out=out, move_timeout=30, poll_seconds=0.1).run()
+    assert "is not a flow of the other instance" in report.steps[0][2]
+    assert len(report.steps) == 1
