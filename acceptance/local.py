@@ -2,12 +2,15 @@
 
 LocalStack sends one request per call; what CloudFormation does around a request is added here, the way
 CloudFormation does it: a failed update is rolled back with an Update carrying the old properties, and an
-update that returns a new physical ID (a replacement) is followed by a Delete of the old resource.
+update that returns a new physical ID (a replacement) is followed by a Delete of the old resource. Stack
+operations here end before the call returns, so there is never one in flight to wait for.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import boto3
 
 from acceptance.scenario import Outcome
 from local_aws.stack import LocalStack
@@ -19,18 +22,38 @@ class LocalBackend:
     def __init__(self, stack: LocalStack, connect: Any) -> None:
         self.stack = stack
         self.connect = connect
+        self.region = stack.region
+        endpoint = connect.meta.endpoint_url
+        # A second connection, as a reader other than the writer; moto serves every service on one port.
+        self.observer = boto3.client("connect", region_name=self.region, endpoint_url=endpoint)
+        self.dynamodb = boto3.client("dynamodb", region_name=self.region, endpoint_url=endpoint)
+        self.service_quotas = None  # moto does not serve ListServiceQuotas: the probe says it is unprobed
         self.provider_deployed = False
+        self.created = False
+
+    @property
+    def consumer_stack_id(self) -> str | None:
+        return self.stack.stack_id if self.created else None
 
     def deploy_provider(self) -> None:
         self.provider_deployed = True  # the handler is already importable in this process
 
     def remove_provider(self) -> None:
+        if self.consumer_exists():
+            raise RuntimeError("the consumer stack still exists: the provider stays")
         self.provider_deployed = False
 
     def consumer_exists(self) -> bool:
         return LOGICAL_ID in self.stack.resources
 
+    def settle_consumer(self) -> str | None:
+        return "CREATE_COMPLETE" if self.consumer_exists() else None
+
+    def cleanup_commands(self) -> list[str]:
+        return [f"(local) delete {LOGICAL_ID} of {self.stack.stack_id}"] if self.consumer_exists() else []
+
     def create_consumer(self, properties: dict[str, str]) -> Outcome:
+        self.created = True
         response = self.stack.create(LOGICAL_ID, _without_empty(properties))
         if response.ok:
             return Outcome("COMPLETE")

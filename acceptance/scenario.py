@@ -3,12 +3,23 @@ or the local CloudFormation stand-in + the Connect emulator (`acceptance.local`,
 
 Steps, each checked with DescribePhoneNumber: create, in-place update, a flow change, an update that must
 roll back, a replacement (when a second number is given), delete with Restore. Then probes of what only
-the real service can settle, each printed as a finding. Whatever happens, `run` tears down what it
-created, never releases a number, and moves every number back to the target it found it on.
+the real service can settle, each a row of docs/reliability.md's "Assumptions about the real service".
+
+Safe by construction:
+- before anything, every number must be CLAIMED on ACCEPTANCE_INSTANCE_ARN, carry no provider tag, no
+  CloudFormation system tag and no ownership record of another stack; otherwise nothing is done at all;
+- each number's target *and* flow association are recorded, and teardown puts both back;
+- teardown waits for a stack operation in flight before it touches anything, cannot be interrupted by a
+  second Ctrl-C, removes only the tags and ownership records its own consumer stack wrote, never releases a
+  number, and removes the provider only once the consumer stack is gone;
+- whatever fails, the report carries the summary, the findings and the exact commands for what is left.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from botocore.exceptions import ClientError
+
 PROVIDER_TAG_PREFIX = "PhoneNumberAssignment:"
+STACK_ID_TAG = f"{PROVIDER_TAG_PREFIX}StackId"
+CLOUDFORMATION_TAG_PREFIX = "aws:cloudformation:"
+OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"  # the provider's record (schema version 1)
+PROBE_TAG = "pna-acceptance-probe"  # not a provider key: a probe never looks like ownership
+MISSING_INSTANCE_ID = "00000000-0000-4000-8000-000000000000"
 ProbeFunction = Callable[["Scenario"], str]
 
 
@@ -36,6 +54,11 @@ class Resources:
         return [n for n in (self.phone_number_id, self.second_phone_number_id) if n]
 
 
+def resource_id(arn: str) -> str:
+    """The ID at the end of a Connect ARN (instance/ID, .../contact-flow/ID): what ID-only parameters take."""
+    return arn.rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a stack operation ended: COMPLETE, ROLLED_BACK (update failed, rollback done) or FAILED."""
@@ -48,17 +71,41 @@ class Backend(Protocol):
     """A provider, a consumer stack with one Custom::PhoneNumberAssignment (logical ID MainLine), Connect."""
 
     connect: Any  # a boto3 Connect client in the provider's account and Region
+    observer: (
+        Any  # a second Connect client (another connection), for what a reader other than the writer sees
+    )
+    dynamodb: Any  # a DynamoDB client there (the ownership table), or None
+    service_quotas: Any  # a Service Quotas client there, or None
+    region: str
 
+    @property
+    def consumer_stack_id(self) -> str | None: ...
     def deploy_provider(self) -> None: ...
     def remove_provider(self) -> None: ...
     def create_consumer(self, properties: dict[str, str]) -> Outcome: ...
     def update_consumer(self, properties: dict[str, str]) -> Outcome: ...
     def delete_consumer(self) -> Outcome: ...
     def consumer_exists(self) -> bool: ...
+    def settle_consumer(self) -> str | None: ...  # waits out an operation in flight; the status then
+    def cleanup_commands(self) -> list[str]: ...  # what would remove the stacks this backend left
 
 
 class StepFailed(AssertionError):
     pass
+
+
+class Refused(StepFailed):
+    """The variables point at something the run must not touch: nothing was changed."""
+
+
+class OwnedElsewhere(StepFailed):
+    """Another stack took the number during the run: it is that stack's now, and left as it is."""
+
+
+@dataclass
+class Original:
+    target: str
+    flow_id: str | None  # the flow associated in the target instance, if any
 
 
 @dataclass
@@ -66,10 +113,30 @@ class Report:
     steps: list[tuple[str, bool, str]] = field(default_factory=list)
     findings: list[tuple[str, str]] = field(default_factory=list)
     restored: dict[str, str] = field(default_factory=dict)  # number -> target it was put back on
+    left_behind: list[str] = field(default_factory=list)  # commands that would clean up what is left
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
-        return bool(self.steps) and all(ok for _, ok, _ in self.steps)
+        return (
+            bool(self.steps)
+            and all(ok for _, ok, _ in self.steps)
+            and not self.left_behind
+            and not self.interrupted
+        )
+
+    def findings_table(self) -> str:
+        """Markdown, to paste into an issue: one row per probe (docs/reliability.md's assumption rows)."""
+        rows = ["| Assumption probed | What this account's Connect did |", "| --- | --- |"]
+        rows += [f"| {topic} | {text.replace('|', '/')} |" for topic, text in self.findings]
+        return "\n".join(rows)
+
+    def summary(self) -> str:
+        lines = [
+            f"  {'ok  ' if ok else 'FAIL'} {title}" + (f": {detail}" if detail else "")
+            for title, ok, detail in self.steps
+        ]
+        return "\n".join(lines)
 
 
 class Scenario:
@@ -81,6 +148,8 @@ class Scenario:
         out: TextIO,
         move_timeout: float = 600,
         poll_seconds: float = 2,
+        quota_pace: float = 0.6,
+        tag_trials: int = 20,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -90,45 +159,70 @@ class Scenario:
         self.out = out
         self.move_timeout = move_timeout
         self.poll_seconds = poll_seconds
+        self.quota_pace = quota_pace  # under 2 requests/s, Connect's default rate for these operations
+        self.tag_trials = tag_trials
         self.sleep = sleep
         self.clock = clock
         self.report = Report()
-        self.original: dict[str, str] = {}
+        self.original: dict[str, Original] = {}
+        self.arns: dict[str, str] = {}
+        self.failed_moves: list[str] = []
 
     # ---- observing Connect ---------------------------------------------------------------------------
 
-    def describe(self, number: str) -> dict[str, Any]:
-        return self.connect.describe_phone_number(PhoneNumberId=number)["ClaimedPhoneNumberSummary"]
+    def describe(self, number: str, client: Any = None) -> dict[str, Any]:
+        return (client or self.connect).describe_phone_number(PhoneNumberId=number)[
+            "ClaimedPhoneNumberSummary"
+        ]
 
     def where(self, number: str) -> tuple[str, str]:
         summary = self.describe(number)
-        return summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]
+        status = summary["PhoneNumberStatus"]["Status"]
+        if status == "FAILED":
+            self._note_failed(number, summary)
+        return summary["TargetArn"], status
 
     def flow_of(self, number: str, instance_arn: str) -> str | None:
-        arn = self.describe(number)["PhoneNumberArn"]
+        """The flow ID associated with the number in that instance (ListFlowAssociations takes the ID)."""
+        arn = self.arns.get(number) or self.describe(number)["PhoneNumberArn"]
         pages = self.connect.get_paginator("list_flow_associations").paginate(
-            InstanceId=instance_arn, ResourceType="VOICE_PHONE_NUMBER"
+            InstanceId=resource_id(instance_arn), ResourceType="VOICE_PHONE_NUMBER"
         )
         for page in pages:
             for association in page.get("FlowAssociationSummaryList", []):
                 if association["ResourceId"] == arn:
-                    return association["FlowId"]
+                    return resource_id(association["FlowId"])
         return None
 
-    def wait_claimed(self, number: str, target: str) -> None:
+    def wait_claimed(self, number: str, target: str, *, since_failed: str | None = None) -> None:
+        """Until the number is CLAIMED on target. A FAILED status counts only if it is not the one seen
+        before this move began (``since_failed``, its message): an earlier move's FAILED persists until the
+        next move ends, and DescribePhoneNumber may still show it right after UpdatePhoneNumber."""
         deadline = self.clock() + self.move_timeout
         while True:
-            current, status = self.where(number)
+            summary = self.describe(number)
+            current, status = summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]
             if current == target and status == "CLAIMED":
                 return
-            if status == "FAILED" or self.clock() > deadline:
+            if status == "FAILED" and summary["PhoneNumberStatus"].get("Message") != since_failed:
+                self._note_failed(number, summary)
+                raise StepFailed(
+                    f"{number} is FAILED on {current}: {summary['PhoneNumberStatus'].get('Message')}"
+                )
+            if self.clock() > deadline:
                 raise StepFailed(f"{number} is {status} on {current}, not CLAIMED on {target}")
             self.sleep(self.poll_seconds)
 
     def move(self, number: str, target: str, token: str | None = None) -> None:
         """A direct move, outside any stack: for teardown and probes only."""
-        if self.where(number) == (target, "CLAIMED"):
+        summary = self.describe(number)
+        if (summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]) == (target, "CLAIMED"):
             return
+        failed_before = (
+            summary["PhoneNumberStatus"].get("Message")
+            if summary["PhoneNumberStatus"]["Status"] == "FAILED"
+            else None
+        )
         deadline = self.clock() + self.move_timeout
         while True:
             try:
@@ -141,7 +235,12 @@ class Scenario:
                 if self.clock() > deadline:
                     raise
                 self.sleep(self.poll_seconds)
-        self.wait_claimed(number, target)
+        self.wait_claimed(number, target, since_failed=failed_before)
+
+    def _note_failed(self, number: str, summary: dict[str, Any]) -> None:
+        note = f"{number} FAILED on {summary['TargetArn']}: {summary['PhoneNumberStatus'].get('Message', '')}"
+        if note not in self.failed_moves:
+            self.failed_moves.append(note)
 
     # ---- reporting ---------------------------------------------------------------------------------
 
@@ -152,9 +251,9 @@ class Scenario:
         started = self.clock()
         try:
             yield
-        except Exception as exc:
-            self.report.steps.append((title, False, str(exc)))
-            self.out.write(f"   FAIL: {exc}\n")
+        except BaseException as exc:
+            self.report.steps.append((title, False, str(exc) or type(exc).__name__))
+            self.out.write(f"   FAIL: {type(exc).__name__}: {exc}\n")
             raise
         self.report.steps.append((title, True, ""))
         self.out.write(f"   ok ({self.clock() - started:.1f} s)\n")
@@ -182,27 +281,87 @@ class Scenario:
     # ---- the scenario ------------------------------------------------------------------------------
 
     def run(self, probes: bool = True) -> Report:
-        r = self.resources
-        for number in r.numbers:
-            self.original[number] = self.where(number)[0]
-        self.out.write(
-            "Numbers found on: " + ", ".join(f"{n} -> {t}" for n, t in self.original.items()) + "\n"
-        )
+        """Never raises but for a Ctrl-C in the preflight (nothing changed yet): the report has the rest."""
+        try:
+            with self.step("preflight: the numbers are where the variables say, and nobody owns them"):
+                self.preflight()
+        except Exception:  # noqa: BLE001 - nothing was changed: report it and stop
+            return self.report
         try:
             with self.step("deploy the provider"):
                 self.backend.deploy_provider()
             self.lifecycle()
             if probes:
                 self.probe_all()
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            self.out.write("   interrupted: tearing down (a second Ctrl-C does not stop the teardown)\n")
+        except Exception as exc:  # noqa: BLE001 - teardown and the report follow
+            if not self.report.steps or self.report.steps[-1][1]:  # raised outside any step: record it
+                self.report.steps.append(("run", False, f"{type(exc).__name__}: {exc}"))
         finally:
             self.teardown()
         return self.report
+
+    def preflight(self) -> None:
+        r = self.resources
+        problems = []
+        if not r.contact_flow_arn.startswith(r.other_instance_arn + "/contact-flow/"):
+            problems.append(
+                f"ACCEPTANCE_CONTACT_FLOW_ARN {r.contact_flow_arn} is not a flow of the other instance"
+            )
+        for number in r.numbers:
+            summary = self.describe(number)
+            self.arns[number] = summary["PhoneNumberArn"]
+            target, status = summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]
+            tags = summary.get("Tags", {})
+            owned = sorted(k for k in tags if k.startswith((PROVIDER_TAG_PREFIX, CLOUDFORMATION_TAG_PREFIX)))
+            if target != r.instance_arn or status not in ("CLAIMED", "FAILED"):
+                problems.append(
+                    f"{number} is {status} on {target}, not on ACCEPTANCE_INSTANCE_ARN {r.instance_arn}"
+                )
+            if owned:
+                problems.append(
+                    f"{number} is tagged as owned by a stack ({', '.join(owned)}): choose a free number"
+                )
+            record = self.ownership_record(summary["PhoneNumberArn"])
+            if record and record.get("State") != "CANCELLED":
+                problems.append(
+                    f"{number} has an ownership record in {OWNERSHIP_TABLE} "
+                    f"(stack {record.get('StackId')}, {record.get('State')}): choose a free number"
+                )
+            if not problems:
+                self.original[number] = Original(target, self.flow_of(number, target))
+        if problems:
+            self.original.clear()
+            raise Refused("nothing was changed: " + "; ".join(problems))
+        self.out.write(
+            "Numbers found on: "
+            + ", ".join(f"{n} -> {o.target} (flow {o.flow_id or 'none'})" for n, o in self.original.items())
+            + "\n"
+        )
+
+    def ownership_record(self, number_arn: str) -> dict[str, Any] | None:
+        """The provider's ownership item for the number (read-only), or None if none or no table."""
+        if self.backend.dynamodb is None:
+            return None
+        try:
+            item = self.backend.dynamodb.get_item(
+                TableName=OWNERSHIP_TABLE, Key={"PhoneNumberArn": {"S": number_arn}}, ConsistentRead=True
+            ).get("Item")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":  # no table: no record
+                return None
+            raise
+        if not item:
+            return None
+        return {key: next(iter(value.values())) for key, value in item.items()}
 
     def lifecycle(self) -> None:
         r = self.resources
         number = r.phone_number_id
         declared = {"PhoneNumberId": number, "TargetArn": r.other_instance_arn, "OnDelete": "Restore"}
-        home = self.original[number]
+        home = self.original[number].target
         with self.step("create: the number moves to the other instance"):
             self.expect_outcome(self.backend.create_consumer(declared), "COMPLETE")
             self.expect_on(number, r.other_instance_arn)
@@ -215,16 +374,15 @@ class Scenario:
             self.expect_outcome(self.backend.update_consumer(flowing), "COMPLETE")
             self.expect_on(number, r.other_instance_arn)
             flow = self.flow_of(number, r.other_instance_arn)
-            self.expect(
-                flow == r.contact_flow_arn, f"flow association is {flow}, expected {r.contact_flow_arn}"
-            )
-        missing = r.instance_arn.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+            wanted = resource_id(r.contact_flow_arn)
+            self.expect(flow == wanted, f"flow association is {flow}, expected {wanted}")
+        missing = r.instance_arn.rsplit("/", 1)[0] + "/" + MISSING_INSTANCE_ID
         with self.step("an update CloudFormation has to roll back (target instance does not exist)"):
             outcome = self.backend.update_consumer({**flowing, "TargetArn": missing, "ContactFlowArn": ""})
             self.expect_outcome(outcome, "ROLLED_BACK")
             self.expect_on(number, r.other_instance_arn)
             flow = self.flow_of(number, r.other_instance_arn)
-            self.expect(flow == r.contact_flow_arn, f"after the rollback the flow is {flow}")
+            self.expect(flow == resource_id(r.contact_flow_arn), f"after the rollback the flow is {flow}")
         current = flowing
         if r.second_phone_number_id:
             second = r.second_phone_number_id
@@ -242,7 +400,7 @@ class Scenario:
         kept = current["PhoneNumberId"]
         with self.step("delete with OnDelete Restore: the number goes back where it was"):
             self.expect_outcome(self.backend.delete_consumer(), "COMPLETE")
-            self.expect_on(kept, self.original[kept])
+            self.expect_on(kept, self.original[kept].target)
             tags = self.describe(kept).get("Tags", {})
             self.expect(not any(k.startswith(PROVIDER_TAG_PREFIX) for k in tags), f"tags left behind: {tags}")
 
@@ -254,104 +412,309 @@ class Scenario:
                 self.finding(name, probe(self))
             except Exception as exc:  # noqa: BLE001 - a probe that breaks is a finding, not a failed scenario
                 self.finding(name, f"probe could not finish: {type(exc).__name__}: {exc}")
+        self.finding(
+            FAILED_PERSISTENCE,
+            "; ".join(self.failed_moves)
+            if self.failed_moves
+            else "no move ended FAILED during this run (unprobed)",
+        )
 
     # ---- teardown ------------------------------------------------------------------------------------
 
     def teardown(self) -> None:
-        """Always: delete the consumer, put every number back, remove the provider. Never release."""
+        """Wait out any stack operation, delete the consumer, put every number back (target and flow),
+        remove the provider only when the consumer is gone. Never release. A second Ctrl-C is ignored."""
         self.out.write("-- teardown\n")
-        for action, what in (
-            (self._delete_consumer, "delete the consumer stack"),
-            (self._put_numbers_back, "put every number back"),
-            (self.backend.remove_provider, "remove the provider"),
-        ):
-            try:
-                action()
-            except Exception as exc:  # noqa: BLE001 - keep tearing down; the report says what was left
-                self.report.steps.append((f"teardown: {what}", False, str(exc)))
-                self.out.write(f"   teardown could not {what}: {exc}\n")
+        with _ignoring_sigint(self.out):
+            consumer_gone = self._teardown_step("delete the consumer stack", self._delete_consumer)
+            if consumer_gone:
+                self._teardown_step("put every number back", self._put_numbers_back)
+                self._teardown_step("check the ownership table", self._check_ownership_records)
+                self._teardown_step("remove the provider", self.backend.remove_provider)
+            else:
+                self.out.write(
+                    "   the consumer stack is still there: the numbers stay as it left them and the provider"
+                    " stays (the stack's next delete or rollback needs it)\n"
+                )
+            self.report.left_behind.extend(self.backend.cleanup_commands())
+        if self.report.left_behind:
+            self.out.write("   left behind; these commands clean it up:\n")
+            for command in self.report.left_behind:
+                self.out.write(f"     {command}\n")
 
-    def _delete_consumer(self) -> None:
+    def _teardown_step(self, what: str, action: Callable[[], Any]) -> bool:
+        try:
+            result = action()
+        except Exception as exc:  # noqa: BLE001 - keep tearing down; the report says what was left
+            self.report.steps.append((f"teardown: {what}", False, str(exc)))
+            self.out.write(f"   teardown could not {what}: {exc}\n")
+            return False
+        return result is not False
+
+    def _delete_consumer(self) -> bool:
+        self.backend.settle_consumer()  # never act while CloudFormation (and the provider) acts
         if self.backend.consumer_exists():
-            self.backend.delete_consumer()
+            outcome = self.backend.delete_consumer()
+            if outcome.state != "COMPLETE":
+                self.report.steps.append(("teardown: delete the consumer stack", False, outcome.reason))
+                self.out.write(f"   the consumer stack could not be deleted: {outcome.reason}\n")
+        return not self.backend.consumer_exists()
 
     def _put_numbers_back(self) -> None:
-        for number, target in self.original.items():
-            summary = self.describe(number)
-            tags = [k for k in summary.get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)]
-            if tags:
-                self.connect.untag_resource(resourceArn=summary["PhoneNumberArn"], tagKeys=tags)
-            self.move(number, target)
-            self.report.restored[number] = self.where(number)[0]
-            self.out.write(f"   {number} is on {self.report.restored[number]}\n")
+        region = self.backend.region
+        problems = []
+        for number, original in self.original.items():
+            try:
+                self._put_back(number, original)
+                self.report.restored[number] = self.where(number)[0]
+                self.out.write(f"   {number} is on {self.report.restored[number]}\n")
+            except OwnedElsewhere as exc:  # no command either: moving it would take it from that stack
+                problems.append(f"{number}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - try the next number; say how to finish this one
+                problems.append(f"{number}: {exc}")
+                self.report.left_behind.extend(
+                    put_back_commands(region, number, self.arns.get(number, number), original)
+                )
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+    def _put_back(self, number: str, original: Original) -> None:
+        summary = self.describe(number)
+        stack_id = self.backend.consumer_stack_id
+        tags = summary.get("Tags", {})
+        record = self.ownership_record(summary["PhoneNumberArn"])
+        if record and record.get("StackId") != stack_id and record.get("State") != "CANCELLED":
+            raise OwnedElsewhere(f"owned by stack {record.get('StackId')} ({OWNERSHIP_TABLE}): left as it is")
+        if stack_id and tags.get(STACK_ID_TAG) == stack_id:
+            # Only what this run's consumer stack wrote; another stack's tags are its ownership record.
+            mine = [k for k in tags if k.startswith(PROVIDER_TAG_PREFIX)]
+            self.connect.untag_resource(resourceArn=summary["PhoneNumberArn"], tagKeys=mine)
+        elif any(k.startswith((PROVIDER_TAG_PREFIX, CLOUDFORMATION_TAG_PREFIX)) for k in tags):
+            raise OwnedElsewhere(
+                f"tagged by another stack ({tags.get(STACK_ID_TAG, 'CloudFormation')}): left as it is"
+            )
+        self.move(number, original.target)
+        instance = original.target
+        now = self.flow_of(number, instance)
+        if original.flow_id and now != original.flow_id:
+            self.connect.associate_phone_number_contact_flow(
+                PhoneNumberId=summary["PhoneNumberArn"],
+                InstanceId=resource_id(instance),
+                ContactFlowId=original.flow_id,
+            )
+        elif not original.flow_id and now:
+            self.connect.disassociate_phone_number_contact_flow(
+                PhoneNumberId=summary["PhoneNumberArn"], InstanceId=resource_id(instance)
+            )
+
+    def _check_ownership_records(self) -> None:
+        """Read-only: the consumer stack's Delete should have removed its records. Other stacks' records are
+        never touched; one of ours that is left is reported with the command that would remove it."""
+        stack_id = self.backend.consumer_stack_id
+        if not stack_id:
+            return
+        left = []
+        for number in self.original:
+            arn = self.arns.get(number, number)
+            record = self.ownership_record(arn)
+            if record and record.get("StackId") == stack_id:
+                left.append(arn)
+                self.report.left_behind.append(ownership_delete_command(self.backend.region, arn, stack_id))
+        if left:
+            raise StepFailed(f"{OWNERSHIP_TABLE} still holds records of {stack_id}: {', '.join(left)}")
 
 
-# ---- the probes: each returns what it observed ------------------------------------------------------
+@contextmanager
+def _ignoring_sigint(out: TextIO) -> Iterator[None]:
+    """Ctrl-C during teardown is noted and ignored: an interrupted teardown is what leaves things behind."""
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: out.write("   (Ctrl-C ignored: tearing down)\n"))
+    except ValueError:  # not the main thread (tests): nothing to guard
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def probe_flow_after_move(s: Scenario) -> str:
-    """Does UpdatePhoneNumber keep, drop or carry over a flow association? (The provider removes it first.)"""
+def put_back_commands(region: str, number: str, number_arn: str, original: Original) -> list[str]:
+    commands = [
+        _aws(
+            "connect",
+            "update-phone-number",
+            region,
+            "--phone-number-id",
+            number,
+            "--target-arn",
+            original.target,
+        ),
+    ]
+    if original.flow_id:
+        commands.append(
+            _aws(
+                "connect", "associate-phone-number-contact-flow", region, "--phone-number-id", number_arn,
+                "--instance-id", resource_id(original.target), "--contact-flow-id", original.flow_id,
+            )
+        )  # fmt: skip
+    return commands
+
+
+def ownership_delete_command(region: str, number_arn: str, stack_id: str) -> str:
+    return _aws(
+        "dynamodb", "delete-item", region, "--table-name", OWNERSHIP_TABLE,
+        "--key", json.dumps({"PhoneNumberArn": {"S": number_arn}}),
+        "--condition-expression", "StackId = :stack",
+        "--expression-attribute-values", json.dumps({":stack": {"S": stack_id}}),
+    )  # fmt: skip
+
+
+def _aws(service: str, command: str, region: str, *args: str) -> str:
+    return shlex.join(["aws", service, command, "--region", region, *args])
+
+
+# ---- the probes: each returns what it observed; each is a row of docs/reliability.md's assumptions -----
+
+TAG_VISIBILITY = "Whether a tag write is visible to the next DescribePhoneNumber at once"
+CURRENT_TARGET = "UpdatePhoneNumber to the target the number is already on"
+FLOW_AFTER_MOVE = "Whether a move drops the number's flow association"
+DESCRIBE_LAG = "Describe lag after UpdatePhoneNumber"
+TOKEN_REUSE = "ClientToken reuse after an error"  # noqa: S105 - a title, not a secret
+QUOTAS = "Rate quotas of the phone-number operations"
+FAILED_PERSISTENCE = "`PhoneNumberStatus` after a failed move"
+
+
+def probe_tag_visibility(s: Scenario) -> str:
+    """Fresh values of one key written by one client, read by another with DescribePhoneNumber and
+    ListTagsForResource at a pace under the quota: the maximum lag over the trials, and any older value seen
+    after a newer one was."""
+    number = s.resources.phone_number_id
+    arn = s.arns[number]
+    reader = s.backend.observer
+    worst = 0.0
+    out_of_order = []
+    unseen = 0
+    try:
+        for trial in range(s.tag_trials):
+            value = f"{trial}-{uuid.uuid4().hex[:8]}"
+            s.connect.tag_resource(resourceArn=arn, tags={PROBE_TAG: value})
+            written = s.clock()
+            previous = f"{trial - 1}-" if trial else None
+            seen = None
+            saw_new = {"DescribePhoneNumber": False, "ListTagsForResource": False}
+            while s.clock() - written < 30:
+                s.sleep(s.quota_pace)
+                shown = {
+                    "DescribePhoneNumber": s.describe(number, reader).get("Tags", {}).get(PROBE_TAG),
+                    "ListTagsForResource": reader.list_tags_for_resource(resourceArn=arn)["tags"].get(
+                        PROBE_TAG
+                    ),
+                }
+                for read, got in shown.items():
+                    # Before the new value shows, only the previous write's value (or none) may.
+                    older_allowed = (
+                        got is None if previous is None else bool(got and got.startswith(previous))
+                    )
+                    if got == value:
+                        saw_new[read] = True
+                    elif saw_new[read] or not older_allowed:
+                        # the new value then an older one, or a value older than the previous write
+                        out_of_order.append(f"trial {trial}: {read} showed {got}")
+                if all(saw_new.values()):
+                    seen = s.clock() - written
+                    break
+            if seen is None:
+                unseen += 1
+            else:
+                worst = max(worst, seen)
+    finally:
+        s.connect.untag_resource(resourceArn=arn, tagKeys=[PROBE_TAG])
+    return (
+        f"{s.tag_trials} trials, second client, paced {s.quota_pace} s: both reads showed the new value "
+        f"within {worst:.2f} s at most (resolution {s.quota_pace} s); {unseen} never within 30 s; "
+        + (
+            f"out of order: {', '.join(out_of_order)}"
+            if out_of_order
+            else "never an older value after a newer one"
+        )
+    )
+
+
+def probe_update_to_current_target(s: Scenario) -> str:
+    """UpdatePhoneNumber to the target the number is on, with a flow associated there."""
     r = s.resources
     number = r.phone_number_id
     s.move(number, r.other_instance_arn)
-    arn = s.describe(number)["PhoneNumberArn"]
-    s.connect.associate_phone_number_contact_flow(
-        PhoneNumberId=number,
-        InstanceId=r.other_instance_arn,
-        ContactFlowId=r.contact_flow_arn.rsplit("/", 1)[1],
+    _associate(s, number, r.other_instance_arn, r.contact_flow_arn)
+    try:
+        s.connect.update_phone_number(
+            PhoneNumberId=number, TargetArn=r.other_instance_arn, ClientToken=str(uuid.uuid4())
+        )
+    except s.connect.exceptions.ClientError as exc:
+        flow = s.flow_of(number, r.other_instance_arn)
+        return f"refused: {exc.response['Error']['Code']}; flow afterwards: {flow or 'none'}"
+    statuses = []
+    for _ in range(6):
+        s.sleep(s.quota_pace)
+        statuses.append(s.where(number)[1])
+        if statuses[-1] == "CLAIMED" and "IN_PROGRESS" in statuses:
+            break
+    s.wait_claimed(number, r.other_instance_arn)
+    flow = s.flow_of(number, r.other_instance_arn)
+    return (
+        f"accepted; statuses seen: {' -> '.join(dict.fromkeys(statuses))}; "
+        f"flow association afterwards: {'kept' if flow else 'dropped'}"
     )
+
+
+def probe_flow_after_move(s: Scenario) -> str:
+    """The flow association after a successful move and after a refused one (the same-target move is
+    probe_update_to_current_target's)."""
+    r = s.resources
+    number = r.phone_number_id
+    s.move(number, r.other_instance_arn)
+    _associate(s, number, r.other_instance_arn, r.contact_flow_arn)
+    missing = r.instance_arn.rsplit("/", 1)[0] + "/" + MISSING_INSTANCE_ID
+    try:
+        s.connect.update_phone_number(PhoneNumberId=number, TargetArn=missing, ClientToken=str(uuid.uuid4()))
+        refused = "accepted (unexpected)"
+    except s.connect.exceptions.ClientError as exc:
+        refused = exc.response["Error"]["Code"]
+    after_refused = s.flow_of(number, r.other_instance_arn)
     s.move(number, r.instance_arn)
     left = s.flow_of(number, r.other_instance_arn)
-    moved_back_to = s.flow_of(number, r.instance_arn)
+    arrived = s.flow_of(number, r.instance_arn)
     s.move(number, r.other_instance_arn)
     back = s.flow_of(number, r.other_instance_arn)
-    if back:
-        s.connect.disassociate_phone_number_contact_flow(
-            PhoneNumberId=number, InstanceId=r.other_instance_arn
-        )
     return (
-        f"after moving {arn} away, the old instance lists flow {left or 'none'}, the new one "
-        f"{moved_back_to or 'none'}; after moving it back the association is "
+        f"refused move ({refused}): association {'kept' if after_refused else 'dropped'}; successful move: "
+        f"the old instance lists {left or 'none'}, the new one {arrived or 'none'}; moved back: "
         f"{'still there' if back else 'gone'}"
     )
 
 
-def probe_tag_visibility(s: Scenario) -> str:
-    """How soon DescribePhoneNumber shows a tag just written (the ownership claim assumes about 1 s)."""
-    number = s.resources.phone_number_id
-    arn = s.describe(number)["PhoneNumberArn"]
-    key = f"{PROVIDER_TAG_PREFIX}AcceptanceProbe"
-    started = s.clock()
-    s.connect.tag_resource(resourceArn=arn, tags={key: "1"})
-    reads = 0
-    try:
-        while s.clock() - started < 30:
-            reads += 1
-            if key in s.describe(number).get("Tags", {}):
-                return f"visible after {s.clock() - started:.2f} s ({reads} DescribePhoneNumber)"
-            s.sleep(0.1)
-        return f"not visible after 30 s ({reads} reads)"
-    finally:
-        s.connect.untag_resource(resourceArn=arn, tagKeys=[key])
-
-
-def probe_update_to_current_target(s: Scenario) -> str:
-    """What UpdatePhoneNumber does when the number is already CLAIMED on that target."""
-    number = s.resources.phone_number_id
-    target, _ = s.where(number)
-    try:
-        s.connect.update_phone_number(PhoneNumberId=number, TargetArn=target, ClientToken=str(uuid.uuid4()))
-    except s.connect.exceptions.ClientError as exc:
-        return f"refused: {exc.response['Error']['Code']}: {exc.response['Error'].get('Message', '')}"
-    # Right after a request DescribePhoneNumber may still show the old state, so watch for a while.
-    statuses = []
-    for _ in range(5):
-        statuses.append(s.where(number)[1])
-        if statuses[-1] == "CLAIMED" and "IN_PROGRESS" in statuses:
+def probe_describe_lag(s: Scenario) -> str:
+    """How long DescribePhoneNumber shows the previous target and status after UpdatePhoneNumber."""
+    r = s.resources
+    number = r.phone_number_id
+    home, _ = s.where(number)
+    other = r.instance_arn if home != r.instance_arn else r.other_instance_arn
+    s.connect.update_phone_number(PhoneNumberId=number, TargetArn=other, ClientToken=str(uuid.uuid4()))
+    sent = s.clock()
+    seen = []
+    while s.clock() - sent < 30:
+        summary = s.describe(number)
+        seen.append((s.clock() - sent, summary["TargetArn"], summary["PhoneNumberStatus"]["Status"]))
+        if summary["TargetArn"] == other:
             break
-        s.sleep(s.poll_seconds)
-    s.wait_claimed(number, target)
-    return f"accepted; statuses seen: {' -> '.join(dict.fromkeys(statuses))}"
+        s.sleep(s.quota_pace)
+    s.wait_claimed(number, other)
+    old = [t for t, target, _ in seen if target == home]
+    return (
+        f"previous target shown for {max(old):.2f} s after the call"
+        if old
+        else "the new target showed at the first read"
+    ) + f"; statuses: {' -> '.join(dict.fromkeys(status for _, _, status in seen))}"
 
 
 def probe_token_reuse_after_error(s: Scenario) -> str:
@@ -360,7 +723,7 @@ def probe_token_reuse_after_error(s: Scenario) -> str:
     number = r.phone_number_id
     home, _ = s.where(number)
     other = r.other_instance_arn if home != r.other_instance_arn else r.instance_arn
-    missing = r.instance_arn.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+    missing = r.instance_arn.rsplit("/", 1)[0] + "/" + MISSING_INSTANCE_ID
     token = str(uuid.uuid4())
     try:
         s.connect.update_phone_number(PhoneNumberId=number, TargetArn=missing, ClientToken=token)
@@ -373,14 +736,42 @@ def probe_token_reuse_after_error(s: Scenario) -> str:
         second = "accepted, and the move happened"
     except s.connect.exceptions.ClientError as exc:
         second = f"refused with {exc.response['Error']['Code']}"
-    finally:
-        s.move(number, home)
     return f"first use with a missing target: {first}; same token, valid target: {second}"
 
 
+def probe_quotas(s: Scenario) -> str:
+    """The applied rate quotas, read-only from Service Quotas (no load is generated)."""
+    quotas = s.backend.service_quotas
+    if quotas is None:
+        return "unprobed: no Service Quotas client"
+    found = []
+    for page in quotas.get_paginator("list_service_quotas").paginate(ServiceCode="connect"):
+        for quota in page.get("Quotas", []):
+            name = quota.get("QuotaName", "")
+            if "rate" in name.lower() and any(
+                w in name for w in ("PhoneNumber", "phone number", "Tag", "FlowAssociation")
+            ):
+                found.append(f"{name} = {quota.get('Value')}")
+    return (
+        "; ".join(sorted(found))
+        if found
+        else "Service Quotas lists no applied rate quota for these operations"
+    )
+
+
+def _associate(s: Scenario, number: str, instance_arn: str, flow_arn: str) -> None:
+    s.connect.associate_phone_number_contact_flow(
+        PhoneNumberId=s.arns[number],
+        InstanceId=resource_id(instance_arn),
+        ContactFlowId=resource_id(flow_arn),
+    )
+
+
 PROBES: list[tuple[str, ProbeFunction]] = [
-    ("flow association after a move", probe_flow_after_move),
-    ("tag visibility lag", probe_tag_visibility),
-    ("update to the current target", probe_update_to_current_target),
-    ("token reuse after an error", probe_token_reuse_after_error),
+    (TAG_VISIBILITY, probe_tag_visibility),
+    (CURRENT_TARGET, probe_update_to_current_target),
+    (FLOW_AFTER_MOVE, probe_flow_after_move),
+    (DESCRIBE_LAG, probe_describe_lag),
+    (TOKEN_REUSE, probe_token_reuse_after_error),
+    (QUOTAS, probe_quotas),
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from botocore.loaders import Loader
 from samcli.vendor.serverlessrepo.application_metadata import ApplicationMetadata
 from samcli.vendor.serverlessrepo.parser import get_app_metadata, parse_template
 
@@ -78,6 +79,141 @@ def test_serverless_repo_metadata_is_complete_and_within_sar_limits():
     assert all(re.fullmatch(r"[a-zA-Z0-9+\-_:/@]{1,127}", label) for label in metadata.labels)
 
 
+# ---- what the Serverless Application Repository accepts ------------------------------------------------
+
+# AWS::ServerlessRepo::Application key -> the member of CreateApplication in botocore's serverlessrepo model.
+SAR_FIELDS = {
+    "Name": "Name",
+    "Description": "Description",
+    "Author": "Author",
+    "SpdxLicenseId": "SpdxLicenseId",
+    "LicenseUrl": "LicenseUrl",
+    "ReadmeUrl": "ReadmeUrl",
+    "Labels": "Labels",
+    "HomePageUrl": "HomePageUrl",
+    "SemanticVersion": "SemanticVersion",
+    "SourceCodeUrl": "SourceCodeUrl",
+}
+# https://semver.org/'s own regular expression for a version.
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def serverlessrepo_constraints() -> dict[str, dict]:
+    """The constraints botocore's serverlessrepo model states for CreateApplication's members. The model
+    has them in prose ("Minimum length=1. Maximum length=127. Pattern ..."), not as shape traits."""
+    model = Loader().load_service_model("serverlessrepo", "service-2")
+    members = model["shapes"]["CreateApplicationRequest"]["members"]
+    constraints = {}
+    for name, member in members.items():
+        doc = re.sub(r"<[^>]+>", "", member.get("documentation", ""))
+        found: dict = {"required": name in model["shapes"]["CreateApplicationRequest"]["required"]}
+        if m := re.search(r"Minimum length=(\d+)", doc):
+            found["min"] = int(m[1])
+        if m := re.search(r"Maximum length=(\d+)", doc):
+            found["max"] = int(m[1])
+        if m := re.search(r'Pattern:? "([^"]+)"', doc):
+            found["pattern"] = m[1].encode().decode("unicode_escape")
+        if m := re.search(r"Maximum number of labels: (\d+)", doc):
+            found["max_items"] = int(m[1])
+        if m := re.search(r"Maximum size (\d+) MB", doc):
+            found["max_bytes"] = int(m[1]) * 1024 * 1024
+        constraints[name] = found
+    return constraints
+
+
+def test_the_constraints_read_from_the_model_are_the_ones_it_documents():
+    # If botocore rewords a documentation string, the parser must not silently check less.
+    constraints = serverlessrepo_constraints()
+    assert constraints["Author"] == {
+        "required": True,
+        "min": 1,
+        "max": 127,
+        "pattern": "^[a-z0-9](([a-z0-9]|-(?!-))*[a-z0-9])?$",
+    }
+    assert constraints["Name"] == {"required": True, "min": 1, "max": 140, "pattern": "[a-zA-Z0-9\\-]+"}
+    assert constraints["Description"] == {"required": True, "min": 1, "max": 256}
+    assert constraints["Labels"]["max_items"] == 10
+    assert constraints["Labels"]["pattern"] == "^[a-zA-Z0-9+\\-_:\\/@]+$"
+    assert constraints["ReadmeUrl"]["max_bytes"] == constraints["LicenseUrl"]["max_bytes"] == 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("key", sorted(SAR_FIELDS))
+def test_every_serverless_repo_field_meets_the_serverlessrepo_models_constraints(key):
+    metadata = parse_template(TEMPLATE.read_text())["Metadata"]["AWS::ServerlessRepo::Application"]
+    rules = serverlessrepo_constraints()[SAR_FIELDS[key]]
+    assert key in metadata or not rules["required"]
+    value = metadata[key]
+    values = value if isinstance(value, list) else [value]
+    if "max_items" in rules:
+        assert 0 < len(values) <= rules["max_items"]
+    for one in values:
+        assert isinstance(one, str)
+        assert rules.get("min", 1) <= len(one) <= rules.get("max", 10**6), (key, one)
+        if "pattern" in rules:
+            assert re.fullmatch(rules["pattern"], one), f"{key} {one!r} does not match {rules['pattern']}"
+        if "max_bytes" in rules:  # a local file that sam package uploads
+            assert (ROOT / one).is_file()
+            assert (ROOT / one).stat().st_size <= rules["max_bytes"]
+    if key == "SemanticVersion":
+        assert SEMVER.fullmatch(value)
+    if key in ("HomePageUrl", "SourceCodeUrl"):
+        assert value.startswith("https://")
+
+
+def test_the_old_author_would_have_been_refused():
+    pattern = serverlessrepo_constraints()["Author"]["pattern"]
+    assert not re.fullmatch(pattern, "phone-number-assignment maintainers")
+    assert not re.fullmatch(pattern, "double--hyphen")
+
+
+# The Serverless Application Repository's "List of Supported AWS Resources" (its Developer Guide,
+# https://docs.aws.amazon.com/serverlessrepo/latest/devguide/list-supported-resources.html; here the
+# types this template could plausibly use, as listed in awsdocs/aws-serverlessrepo-developer-guide@83c2822).
+# The list names resource types only: SAR also validates AWS::Serverless::Function's properties against
+# its own schema, which has lagged SAM's (README "Publish").
+SAR_SUPPORTED_TYPES = frozenset(
+    {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::Application",
+        "AWS::Serverless::LayerVersion",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::Version",
+        "AWS::Lambda::Alias",
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::DynamoDB::Table",
+        "AWS::SNS::Topic",
+        "AWS::SQS::Queue",
+        "AWS::CloudWatch::Alarm",
+    }
+)
+
+
+def test_the_template_and_what_sam_makes_of_it_use_only_types_the_repository_supports(monkeypatch):
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = parse_template(TEMPLATE.read_text())
+    declared = {resource["Type"] for resource in template["Resources"].values()}
+    # What sam package leaves in CodeUri, so SAM's own translator accepts the template offline.
+    template["Resources"]["ProviderFunction"]["Properties"]["CodeUri"] = "s3://bucket/provider.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    generated = {r["Type"] for r in transform(template, {}, NoManagedPolicies())["Resources"].values()}
+    assert "AWS::Lambda::EventInvokeConfig" in generated  # EventInvokeConfig is a resource of its own
+    assert declared | generated <= SAR_SUPPORTED_TYPES, (declared | generated) - SAR_SUPPORTED_TYPES
+
+
 def test_licence_is_the_apache_2_text():
     text = (ROOT / "LICENSE").read_text()
     assert "Apache License\n                           Version 2.0, January 2004" in text
@@ -110,3 +246,21 @@ def test_the_access_key_pattern_matches_what_it_must():
     assert ACCESS_KEY_SHAPE.search("X-Amz-Credential=AKIAC37F966DE3426CEF%2F20261126")
     assert ACCESS_KEY_SHAPE.search('"ASIABENCHMARKBENCH00"')
     assert not ACCESS_KEY_SHAPE.search("X-Amz-Credential=LOCAL-EXAMPLE-CREDENTIAL%2F20261126")
+
+
+def test_one_default_architecture_everywhere():
+    make_default = re.search(r"^ARCH \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)[1]
+    defaults = {"Makefile ARCH (what make build and make publish build)": make_default}
+    for path in [TEMPLATE, *sorted((ROOT / "samples").glob("*.yaml"))]:
+        template = parse_template(path.read_text())
+        parameter = template.get("Parameters", {}).get("Architecture")
+        if parameter:
+            defaults[str(path.relative_to(ROOT))] = parameter.get("Default")
+        for resource in template.get("Resources", {}).values():
+            if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Application":
+                continue
+            # A nested application takes the published default unless a sample overrides it.
+            passed = resource.get("Properties", {}).get("Parameters", {}).get("Architecture")
+            if isinstance(passed, str):
+                defaults[f"{path.relative_to(ROOT)} passes"] = passed
+    assert set(defaults.values()) == {"x86_64"}, defaults

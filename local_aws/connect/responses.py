@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import unquote
 
 from moto.connect.responses import ConnectResponse
 from moto.core.exceptions import HTTPException
 
 from .exceptions import ConnectError, InvalidParameterException
+from .identifiers import refuse_arns_where_ids_are_documented
 from .models import ConnectPhoneNumberBackend, page, phone_number_backends
 from .runtime import EMULATOR_LOCK, runtime
 from .tags import validate_new_tags, validate_tag_keys, visible_tags, write_tags
@@ -62,7 +64,9 @@ class ConnectEmulatorResponse(ConnectResponse):
             return super().call_action()
         started = time.time()
         with EMULATOR_LOCK:
-            rejection = runtime.admit(operation)
+            rejection = runtime.admit(operation) or refuse_arns_where_ids_are_documented(
+                operation, self._identifiers(operation)
+            )
             if rejection is not None:
                 status, headers, body = self._error_response(rejection)
             else:
@@ -77,6 +81,13 @@ class ConnectEmulatorResponse(ConnectResponse):
             # lock, so other callers are not held up).
             time.sleep(latency)
         return status, headers, body
+
+    def _identifiers(self, operation: str) -> dict[str, Any]:
+        if operation not in MOTO_OWN_OPERATIONS:
+            return self.params or {}
+        # moto's own handlers parse their parameters themselves: read the ones the check needs the same way.
+        instance_id = self._get_param("InstanceId")
+        return {"InstanceId": unquote(instance_id)} if isinstance(instance_id, str) else {}
 
     def _error_response(self, error: HTTPException) -> tuple[int, dict[str, Any], str]:
         headers: dict[str, Any] = {**self.response_headers, **dict(error.get_headers())}

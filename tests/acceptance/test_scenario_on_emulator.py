@@ -3,18 +3,36 @@ so the code that runs in a real account is exercised on every `make test`."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 
+from acceptance import permissions
+from acceptance import scenario as scenario_module
 from acceptance.__main__ import REQUIRED
 from acceptance.aws import CONSUMER_TEMPLATE
 from acceptance.local import LocalBackend
-from acceptance.scenario import PROBES, PROVIDER_TAG_PREFIX, Resources, Scenario, StepFailed
+from acceptance.scenario import (
+    FAILED_PERSISTENCE,
+    FLOW_AFTER_MOVE,
+    OWNERSHIP_TABLE,
+    PROBES,
+    PROVIDER_TAG_PREFIX,
+    TAG_VISIBILITY,
+    TOKEN_REUSE,
+    Outcome,
+    Resources,
+    Scenario,
+    StepFailed,
+)
 from tests.conftest import describe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +56,10 @@ def quick_moves(aws_env):
 
 def scenario(backend, world) -> tuple[Scenario, io.StringIO]:
     out = io.StringIO()
-    return Scenario(backend, resources(world), out=out, move_timeout=30, poll_seconds=0.1), out
+    run = Scenario(
+        backend, resources(world), out=out, move_timeout=30, poll_seconds=0.1, quota_pace=0.02, tag_trials=3
+    )
+    return run, out
 
 
 def assert_everything_put_back(connect, world):
@@ -50,9 +71,34 @@ def assert_everything_put_back(connect, world):
         assert not [k for k in summary.get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)]
 
 
+class Recording:
+    """A boto3 client that records the IAM action of every call made through it."""
+
+    def __init__(self, client, prefix: str, log: set[str]) -> None:
+        self._client, self._prefix, self._log = client, prefix, log
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        api = self._client.meta.method_to_api_mapping
+        if name == "get_paginator":
+            return lambda operation: (self._log.add(f"{self._prefix}:{api[operation]}"), attr(operation))[1]
+        if name in api:
+            return lambda *a, **k: (self._log.add(f"{self._prefix}:{api[name]}"), attr(*a, **k))[1]
+        return attr
+
+
 def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world):
-    run, out = scenario(LocalBackend(stack, connect), world)
+    called: set[str] = set()
+    backend = LocalBackend(stack, Recording(connect, "connect", called))
+    backend.observer = Recording(backend.observer, "connect", called)
+    backend.dynamodb = Recording(backend.dynamodb, "dynamodb", called)
+    run, out = scenario(backend, world)
     report = run.run()
+    # Every call the run made is granted by the runner policy README points at.
+    granted = {a for s in json.loads(permissions.POLICY_FILE.read_text())["Statement"] for a in s["Action"]}
+    assert "connect:ListFlowAssociations" in called
+    assert "dynamodb:GetItem" in called
+    assert called <= granted, called - granted
     text = out.getvalue()
     assert report.passed, text
     titles = [title for title, _, _ in report.steps]
@@ -60,8 +106,9 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert any(t.startswith("an update CloudFormation has to roll back") for t in titles)
     assert any(t.startswith("replacement") for t in titles)
     assert any(t.startswith("delete with OnDelete Restore") for t in titles)
-    assert [topic for topic, _ in report.findings] == [name for name, _ in PROBES]
+    assert [topic for topic, _ in report.findings] == [name for name, _ in PROBES] + [FAILED_PERSISTENCE]
     assert not [f for f in report.findings if "could not finish" in f[1]], report.findings
+    assert not report.left_behind
     assert report.restored == {
         world.number_id: world.instance_a_arn,
         world.other_number_id: world.instance_a_arn,
@@ -70,9 +117,14 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert_everything_put_back(connect, world)
     # The emulator's answers to the probes, so a probe that stops observing anything is noticed.
     findings = dict(report.findings)
-    assert "the association is gone" in findings["flow association after a move"]
-    assert findings["tag visibility lag"].startswith("visible after")
-    assert "token reuse after an error" in findings
+    assert "refused move (ResourceNotFoundException): association kept" in findings[FLOW_AFTER_MOVE]
+    assert "moved back: gone" in findings[FLOW_AFTER_MOVE]
+    assert "3 trials" in findings[TAG_VISIBILITY]
+    assert "never an older value after a newer one" in findings[TAG_VISIBILITY]
+    assert "same token, valid target: accepted" in findings[TOKEN_REUSE]
+    table = report.findings_table().splitlines()
+    assert table[0].startswith("| Assumption probed |")
+    assert len(table) == 2 + len(report.findings)
 
 
 class BreaksAfterCreate(LocalBackend):
@@ -85,8 +137,10 @@ class BreaksAfterCreate(LocalBackend):
 def test_a_failing_step_still_tears_down_and_puts_numbers_back(stack, connect, world):
     backend = BreaksAfterCreate(stack, connect)
     run, out = scenario(backend, world)
-    with pytest.raises(ConnectionError):
-        run.run()
+    report = run.run()  # the failure is in the report, not a traceback
+    failed = [(title, detail) for title, ok, detail in report.steps if not ok]
+    assert failed[0][0].startswith("in-place update")
+    assert "lost the connection" in failed[0][1]
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
     assert not backend.consumer_exists()
     assert backend.provider_deployed is False
@@ -98,10 +152,92 @@ def test_a_failing_step_still_tears_down_and_puts_numbers_back(stack, connect, w
 def test_a_move_that_fails_in_connect_fails_the_step_and_changes_nothing(stack, connect, world, aws_env):
     aws_env.control.fail_next_move("The number cannot be moved right now")
     run, _ = scenario(LocalBackend(stack, connect), world)
-    with pytest.raises(StepFailed, match="expected COMPLETE"):
-        run.run()
-    assert run.report.steps[1][1] is False
+    report = run.run()
+    assert report.steps[2][1] is False
+    assert "expected COMPLETE" in report.steps[2][2]
+    assert not report.passed
     assert_everything_put_back(connect, world)
+
+
+def test_the_emulator_catches_an_instance_arn_where_connect_takes_the_id(stack, connect, world, monkeypatch):
+    # The scenario once passed ACCEPTANCE_*_INSTANCE_ARN as InstanceId; real Connect answers that with
+    # InvalidRequestException, and now so does the emulator, so the local run fails as the real one would.
+    monkeypatch.setattr(scenario_module, "resource_id", lambda arn: arn)
+    run, out = scenario(LocalBackend(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    assert "InvalidRequestException" in report.steps[0][2]
+    assert "Invalid input for field InstanceId" in out.getvalue()
+    assert_everything_put_back(connect, world)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"PhoneNumberAssignment:StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"},
+        {"aws:cloudformation:stack-name": "native"},
+    ],
+)
+def test_a_number_another_stack_owns_is_refused_and_nothing_changes(stack, connect, world, aws_env, tags):
+    system = {k: v for k, v in tags.items() if k.startswith("aws:")}
+    if system:
+        seed = world.as_seed()
+        seed["phone_numbers"][0]["tags"] = system
+        aws_env.control.seed(seed)
+    else:
+        connect.tag_resource(resourceArn=world.number_arn, tags=tags)
+    backend = LocalBackend(stack, connect)
+    run, _out = scenario(backend, world)
+    report = run.run()
+    assert not report.passed
+    assert report.steps[0][0].startswith("preflight")
+    assert "nothing was changed" in report.steps[0][2]
+    assert len(report.steps) == 1
+    assert backend.provider_deployed is False
+    assert describe(connect, world.number_arn)["Tags"] == tags
+    assert [
+        c for c in aws_env.control.calls() if c["operation"] in ("UpdatePhoneNumber", "UntagResource")
+    ] == []
+
+
+def test_a_number_not_on_the_declared_instance_is_refused(stack, connect, world, aws_env):
+    connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.instance_b_arn)
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    run.wait_claimed(world.number_id, world.instance_b_arn)
+    report = run.run()
+    assert "not on ACCEPTANCE_INSTANCE_ARN" in report.steps[0][2]
+    assert len(report.steps) == 1
+
+
+def test_teardown_removes_only_its_own_stacks_tags_and_restores_the_flow(stack, connect, world):
+    # The number starts with a flow in its home instance; another stack takes the second number meanwhile.
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+    theirs = {"PhoneNumberAssignment:StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"}
+
+    class TakenMeanwhile(LocalBackend):
+        def deploy_provider(self):
+            super().deploy_provider()
+            connect.tag_resource(resourceArn=world.other_number_arn, tags=theirs)
+
+        def update_consumer(self, properties):
+            raise ConnectionError("stop after the create")
+
+    run, _out = scenario(TakenMeanwhile(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    # Ours: tags gone, number home, its flow back.
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert not [
+        k for k in describe(connect, world.number_arn).get("Tags", {}) if k.startswith(PROVIDER_TAG_PREFIX)
+    ]
+    assert run.flow_of(world.number_id, world.instance_a_arn) == world.flow_a
+    # Theirs: untouched, and the report says so.
+    assert describe(connect, world.other_number_arn)["Tags"] == theirs
+    assert any("tagged by another stack" in detail for _, _, detail in report.steps)
+    # Not even a command to move it: that would take it from the stack that owns it now.
+    assert not [c for c in report.left_behind if world.other_number_id in c or world.other_number_arn in c]
 
 
 def test_make_acceptance_without_resources_says_what_it_needs_and_succeeds():
@@ -129,3 +265,176 @@ def test_the_real_backends_consumer_template_is_valid_cloudformation():
         json.dumps(CONSUMER_TEMPLATE), config=cfnlint.api.ManualArgs(regions=["us-east-1"])
     )
     assert matches == []
+
+
+def test_every_probe_is_a_row_of_the_assumptions_table_that_says_it_is_probed():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    table = text[text.index("## Assumptions about the real service") :]
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ")[-1]
+        for line in table.splitlines()
+        if line.startswith("| ")
+    }
+    for name in [name for name, _ in PROBES] + [FAILED_PERSISTENCE]:
+        assert name in rows, f"no row titled {name!r} in docs/reliability.md"
+        assert rows[name].startswith("Probed"), name
+    unprobed = [title for title, cell in rows.items() if cell.startswith("Not probed")]
+    assert unprobed  # and README names them as unprobed too
+    readme = (ROOT / "README.md").read_text()
+    assert "Not probed:" in readme[readme.index("## Acceptance in a real account") :]
+
+
+def test_a_failed_status_an_earlier_move_left_does_not_end_the_next_wait(stack, connect, world, aws_env):
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    aws_env.control.fail_next_move("The number cannot be moved right now")
+    with pytest.raises(StepFailed, match="FAILED"):
+        run.move(world.number_id, world.instance_b_arn)
+    assert run.failed_moves  # recorded for the FAILED-persistence finding
+    # Describe still shows that FAILED right after the next UpdatePhoneNumber: not this move's outcome.
+    aws_env.control.configure(move_seconds=0.1, stale_seconds=0.3)
+    run.move(world.number_id, world.instance_b_arn)
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
+
+
+def ownership_table(connect):
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=connect.meta.endpoint_url)
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=OWNERSHIP_TABLE,
+            AttributeDefinitions=[{"AttributeName": "PhoneNumberArn", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "PhoneNumberArn", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return dynamodb
+
+
+def record(number_arn: str, stack_id: str, state: str = "ASSIGNED") -> dict:
+    return {
+        "PhoneNumberArn": {"S": number_arn},
+        "SchemaVersion": {"N": "1"},
+        "Version": {"N": "3"},
+        "StackId": {"S": stack_id},
+        "LogicalResourceId": {"S": "MainLine"},
+        "State": {"S": state},
+    }
+
+
+def test_a_number_with_another_stacks_ownership_record_is_refused(stack, connect, world, aws_env):
+    dynamodb = ownership_table(connect)
+    theirs = "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"
+    dynamodb.put_item(TableName=OWNERSHIP_TABLE, Item=record(world.other_number_arn, theirs))
+    backend = LocalBackend(stack, connect)
+    run, _ = scenario(backend, world)
+    report = run.run()
+    assert "has an ownership record" in report.steps[0][2]
+    assert theirs in report.steps[0][2]
+    assert len(report.steps) == 1
+    assert backend.provider_deployed is False
+
+
+def test_teardown_reports_a_record_its_consumer_left_and_touches_no_other(stack, connect, world, aws_env):
+    dynamodb = ownership_table(connect)
+    theirs = "arn:aws:cloudformation:us-east-1:123456789012:stack/theirs/1"
+    elsewhere = "arn:aws:connect:us-east-1:123456789012:phone-number/0d9c8b7a-6f5e-4d3c-8b2a-190817263544"
+    dynamodb.put_item(TableName=OWNERSHIP_TABLE, Item=record(elsewhere, theirs))
+
+    class LeavesARecord(LocalBackend):
+        def delete_consumer(self):
+            outcome = super().delete_consumer()
+            dynamodb.put_item(
+                TableName=OWNERSHIP_TABLE, Item=record(world.number_arn, self.consumer_stack_id)
+            )
+            return outcome
+
+    run, _ = scenario(LeavesARecord(stack, connect), world)
+    report = run.run(probes=False)
+    assert not report.passed
+    assert any(title == "teardown: check the ownership table" for title, ok, _ in report.steps if not ok)
+    command = next(c for c in report.left_behind if "dynamodb delete-item" in c)
+    assert world.number_arn in command
+    assert stack.stack_id in command
+    assert "StackId = :stack" in command
+    # Read-only: both records are still there.
+    left = dynamodb.scan(TableName=OWNERSHIP_TABLE)["Items"]
+    assert {item["StackId"]["S"] for item in left} == {theirs, stack.stack_id}
+
+
+def test_ctrl_c_tears_down_and_a_second_ctrl_c_does_not_stop_the_teardown(stack, connect, world):
+    class Interrupted(LocalBackend):
+        def update_consumer(self, properties):
+            raise KeyboardInterrupt
+
+        def remove_provider(self):
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
+            super().remove_provider()
+
+    backend = Interrupted(stack, connect)
+    run, out = scenario(backend, world)
+    report = run.run()
+    assert report.interrupted
+    assert not report.passed
+    assert "Ctrl-C ignored" in out.getvalue()
+    assert backend.provider_deployed is False
+    assert not backend.consumer_exists()
+    assert_everything_put_back(connect, world)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_consumer_that_cannot_be_deleted_keeps_its_numbers_and_the_provider(stack, connect, world):
+    class Undeletable(LocalBackend):
+        def update_consumer(self, properties):
+            raise ConnectionError("stop after the create")
+
+        def delete_consumer(self):
+            return Outcome("FAILED", "DELETE_FAILED: busy")
+
+    backend = Undeletable(stack, connect)
+    run, out = scenario(backend, world)
+    report = run.run()
+    assert backend.consumer_exists()
+    assert backend.provider_deployed is True
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn  # as the stack left it
+    assert report.left_behind
+    assert "the consumer stack is still there" in out.getvalue()
+
+
+def test_a_number_teardown_cannot_move_back_is_left_with_the_commands_that_would(
+    stack, connect, world, monkeypatch
+):
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+
+    class StopsAfterCreate(LocalBackend):
+        def update_consumer(self, properties):
+            # The consumer's Delete (Restore) will not get the number back either: Connect refuses moves now.
+            monkeypatch.setattr(
+                run, "move", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no route"))
+            )
+            raise ConnectionError("stop after the create")
+
+        def delete_consumer(self):
+            del self.stack.resources["MainLine"]  # CloudFormation gave up on it (DeletionPolicy-like)
+            return Outcome("COMPLETE")
+
+    run, _ = scenario(StopsAfterCreate(stack, connect), world)
+    report = run.run()
+    assert not report.passed
+    region = "us-east-1"
+    assert (
+        f"aws connect update-phone-number --region {region} --phone-number-id {world.number_id} "
+        f"--target-arn {world.instance_a_arn}"
+    ) in report.left_behind
+    assert (
+        f"aws connect associate-phone-number-contact-flow --region {region} "
+        f"--phone-number-id {world.number_arn} --instance-id {world.instance_a} "
+        f"--contact-flow-id {world.flow_a}"
+    ) in report.left_behind
+
+
+def test_a_contact_flow_outside_the_other_instance_is_refused(stack, connect, world):
+    out = io.StringIO()
+    wrong = dataclasses.replace(resources(world), contact_flow_arn=world.flow_a_arn)  # instance A's flow
+    report = Scenario(LocalBackend(stack, connect), wrong, out=out, move_timeout=30, poll_seconds=0.1).run()
+    assert "is not a flow of the other instance" in report.steps[0][2]
+    assert len(report.steps) == 1

@@ -285,7 +285,7 @@ def test_disassociate_flow(emulated_connect: Any) -> None:
     flow = create_flow(emulated_connect, instance["Id"])
     number = claim_number(emulated_connect, instance["Arn"])
     emulated_connect.associate_phone_number_contact_flow(
-        PhoneNumberId=number["PhoneNumberId"], InstanceId=instance["Id"], ContactFlowId=flow["ContactFlowArn"]
+        PhoneNumberId=number["PhoneNumberId"], InstanceId=instance["Id"], ContactFlowId=flow["ContactFlowId"]
     )
     emulated_connect.disassociate_phone_number_contact_flow(
         PhoneNumberId=number["PhoneNumberArn"], InstanceId=instance["Id"]
