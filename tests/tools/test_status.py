@@ -21,7 +21,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from local_aws import custom_resource
+from local_aws.cloudformation import stack_arn
 from local_aws.connect.native import deploy_native_number_stack
 from tests.conftest import ACCOUNT, REGION
 from tools import status
@@ -53,15 +53,32 @@ def iso(moment: datetime) -> str:
 # ---- stacks that hold numbers through the provider -----------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def custom_resources_in_moto():
-    custom_resource.register()
+def owner_stack(control, name: str, resources: dict[str, dict[str, Any]]) -> str:
+    """A stack CloudFormation knows, holding custom resources as the provider answered them; returns its
+    stack ID. The emulator's CloudFormation answers for it as the local stand-in would make it
+    (local_aws/connect/played_stacks.py): each resource's physical ID is the number's ARN the provider
+    answered (``PhoneNumberId``, or ``AnsweredPhysicalId``), and ``CreateInProgress`` keeps it in
+    CREATE_IN_PROGRESS with no physical ID yet."""
+    stack_id = stack_arn(name, region=REGION, account_id=ACCOUNT)
+    creating = any(spec.get("CreateInProgress") == "true" for spec in resources.values())
+    control.play_stack(stack_id, stack_status="CREATE_IN_PROGRESS" if creating else "CREATE_COMPLETE")
+    for logical_id, spec in resources.items():
+        if spec.get("CreateInProgress") == "true":
+            control.play_stack(stack_id, logical_id=logical_id, resource_status="CREATE_IN_PROGRESS")
+        else:
+            answered = spec.get("AnsweredPhysicalId") or spec["PhoneNumberId"]
+            control.play_stack(
+                stack_id, logical_id=logical_id, resource_status="CREATE_COMPLETE", physical_id=answered
+            )
+    return stack_id
 
 
-def owner_stack(cfn, name: str, resources: dict[str, dict[str, Any]]) -> str:
-    """A stack of custom resources (local_aws.custom_resource stand-ins); returns its stack ID."""
-    template = custom_resource.owner_stack_template(resources, arn("function-stand-in"))
-    return cfn.create_stack(StackName=name, TemplateBody=template)["StackId"]
+def delete_owner_stack(control, stack_id: str, resources: dict[str, dict[str, Any]]) -> None:
+    """Deleted: every resource DELETE_COMPLETE, or DELETE_SKIPPED with ``Retain`` (DeletionPolicy: Retain)."""
+    for logical_id, spec in resources.items():
+        status = "DELETE_SKIPPED" if spec.get("Retain") else "DELETE_COMPLETE"
+        control.play_stack(stack_id, logical_id=logical_id, resource_status=status)
+    control.play_stack(stack_id, stack_status="DELETE_COMPLETE")
 
 
 # ---- the ownership table, as the SPEC says the provider writes it ---------------------------------------
@@ -233,8 +250,9 @@ class Estate:
 def estate(env, ddb, cfn) -> Estate:
     e = Estate()
     n = e.number
+    control = env.control
     app = owner_stack(
-        cfn,
+        control,
         "app",
         {
             "MainLine": {"PhoneNumberId": n("live")},
@@ -247,27 +265,25 @@ def estate(env, ddb, cfn) -> Estate:
         },
     )
     creating = owner_stack(
-        cfn, "creating", {"Line": {"PhoneNumberId": n("creating"), "CreateInProgress": "true"}}
+        control, "creating", {"Line": {"PhoneNumberId": n("creating"), "CreateInProgress": "true"}}
     )
-    gone = owner_stack(
-        cfn,
-        "gone",
-        {
-            "Line": {"PhoneNumberId": n("deleted")},
-            "Pending": {"PhoneNumberId": n("stuck_pending")},
-            "Moving": {"PhoneNumberId": n("stuck_moving")},
-            "RecentMoving": {"PhoneNumberId": n("recent_moving")},
-            "Cancelled": {"PhoneNumberId": n("old_tombstone")},
-            "JustCancelled": {"PhoneNumberId": n("recent_tombstone")},
-            "Old": {"PhoneNumberId": n("disagree")},
-        },
-    )
-    kept = owner_stack(cfn, "kept", {"Line": {"PhoneNumberId": n("retained"), "Retain": True}})
+    gone_resources = {
+        "Line": {"PhoneNumberId": n("deleted")},
+        "Pending": {"PhoneNumberId": n("stuck_pending")},
+        "Moving": {"PhoneNumberId": n("stuck_moving")},
+        "RecentMoving": {"PhoneNumberId": n("recent_moving")},
+        "Cancelled": {"PhoneNumberId": n("old_tombstone")},
+        "JustCancelled": {"PhoneNumberId": n("recent_tombstone")},
+        "Old": {"PhoneNumberId": n("disagree")},
+    }
+    gone = owner_stack(control, "gone", gone_resources)
+    kept_resources = {"Line": {"PhoneNumberId": n("retained"), "Retain": True}}
+    kept = owner_stack(control, "kept", kept_resources)
     moved = owner_stack(
-        cfn, "moved", {"Line": {"PhoneNumberId": n("replaced"), "AnsweredPhysicalId": n("free")}}
+        control, "moved", {"Line": {"PhoneNumberId": n("replaced"), "AnsweredPhysicalId": n("free")}}
     )
-    cfn.delete_stack(StackName=gone)
-    cfn.delete_stack(StackName=kept)
+    delete_owner_stack(control, gone, gone_resources)
+    delete_owner_stack(control, kept, kept_resources)
     e.stacks = {"app": app, "creating": creating, "gone": gone, "kept": kept, "moved": moved}
 
     e.seed(
