@@ -210,20 +210,19 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     target_arn = properties.target.arn
     flow_arn = properties.contact_flow.arn if properties.contact_flow else ""
     try:
-        record, _ = ownership.acquire(
+        record, state = ownership.acquire(
             records,
-            numbers.settle(state),
+            state,
             owner,
             target_arn,
             requested_at=request.requested_at,
             cloudformation=services.cloudformation,
+            settle=numbers.settle,
         )
     except CreationCancelled:
         _remove_tombstone(records, state.arn, owner)
         raise
     try:
-        if not record.settled:
-            state = numbers.settle(numbers.describe_existing(state.arn))
         try:
             state, record = _move(request, services, state, target_arn, record)
         except ConnectNotFound as missing:

@@ -42,21 +42,24 @@ def acquire(
     *,
     requested_at: float,
     cloudformation: Callable[[], Any],
-) -> tuple[Record, bool]:
+    settle: Callable[[PhoneNumberState], PhoneNumberState] = lambda state: state,
+) -> tuple[Record, PhoneNumberState]:
     """Make ``owner`` the number's owner, or raise naming who holds it.
 
-    ``state`` must be settled (not IN_PROGRESS): where it is now is the restore target of a number taken
-    fresh. Returns the record this request holds and whether this call wrote it (a number taken fresh or
-    from another owner is PENDING until ``confirm``; one the owner already held keeps its record).
+    Returns the record this request holds (a number taken fresh or from another owner is PENDING until the
+    request succeeds; one the owner already held keeps its record) and the number's state as last read.
     ``requested_at`` is when CloudFormation sent the request: a tombstone written after it cancels it.
+    ``settle`` waits out an operation in flight on the number: only a number about to be taken needs it
+    (where it settles is its restore target), so a refusal never waits for someone else's move.
     """
     while True:
         stored = records.get(state.arn)
         record = stored or _record_from_tags(state)
         if record is None or _free_for(record, owner, requested_at):
+            state = settle(state)
             taken = _write(records, stored, _new_record(state, owner, target_arn))
             if taken is not None:
-                return taken, True
+                return taken, state
             continue
         if record.owner == owner:
             if record.state is State.CANCELLED:
@@ -65,10 +68,13 @@ def acquire(
             # stopped half-way): adopt what the tags say.
             if stored is None and not records.create(record):
                 continue
-            return record, False
-        taken = _write(records, stored, _take_over(state, record, owner, target_arn, cloudformation))
+            return record, state
+        renamed = _take_over(state, record, owner, target_arn, cloudformation)
+        if renamed is None:  # the owner is stale: taken as a fresh number
+            state = settle(state)
+        taken = _write(records, stored, renamed or _new_record(state, owner, target_arn))
         if taken is not None:
-            return taken, True
+            return taken, state
 
 
 def _free_for(record: Record, owner: Owner, requested_at: float) -> bool:
@@ -96,15 +102,17 @@ def _take_over(
     owner: Owner,
     target_arn: str,
     cloudformation: Callable[[], Any],
-) -> Record:
-    """The record ``owner`` may write over another owner's, or raise why it may not."""
+) -> Record | None:
+    """Whether ``owner`` may take the number from another owner: None when that owner is stale (the number
+    is taken as a fresh one), the rename's record when it is the same stack's renamed resource; otherwise
+    raise why not."""
     holder = record.owner
     if not stacks.still_holds(holder, state, cloudformation):
         logger.info(
             "The recorded owner's stack resource no longer holds the number; taking it",
             extra={"stale_stack_id": holder.stack_id, "stale_logical_id": holder.logical_id},
         )
-        return _new_record(state, owner, target_arn)
+        return None
     if holder.stack_id != owner.stack_id:
         raise conflict(state, record)
     if record.settled and record.predecessor is None:

@@ -65,9 +65,16 @@ def number(target: str = HOME, tags: dict[str, str] | None = None) -> PhoneNumbe
     )
 
 
-def acquire(records, cloudformation, owner=ME, state=None, *, target=AWAY, requested_at=NOW):
+def acquire(records, cloudformation, owner=ME, state=None, *, target=AWAY, requested_at=NOW, settle=None):
+    """ownership.acquire; returns the record the request holds and the state it settled on."""
     return ownership.acquire(
-        records, state or number(), owner, target, requested_at=requested_at, cloudformation=cloudformation
+        records,
+        state or number(),
+        owner,
+        target,
+        requested_at=requested_at,
+        cloudformation=cloudformation,
+        **({"settle": settle} if settle else {}),
     )
 
 
@@ -140,9 +147,8 @@ def test_dynamodb_throttling_past_the_budget_is_a_clear_failure():
 
 
 def test_a_fresh_number_is_taken_pending_with_where_it_is_as_the_restore_target(records, cloudformation):
-    record, taken = acquire(records, cloudformation)
+    record, _ = acquire(records, cloudformation)
 
-    assert taken
     assert (record.owner, record.state, record.target_arn, record.previous_target_arn) == (
         ME,
         State.PENDING,
@@ -155,9 +161,8 @@ def test_a_fresh_number_is_taken_pending_with_where_it_is_as_the_restore_target(
 def test_its_owner_takes_it_again_without_writing(records, cloudformation):
     first, _ = acquire(records, cloudformation)
 
-    again, taken = acquire(records, cloudformation, state=number(AWAY))
+    again, _ = acquire(records, cloudformation, state=number(AWAY))
 
-    assert not taken
     assert again == first
 
 
@@ -175,6 +180,27 @@ def test_a_live_owner_of_another_stack_is_refused(records, cloudformation):
     with pytest.raises(OwnershipConflict, match=f"already assigned by Line in stack {OTHER_STACK}"):
         acquire(records, cloudformation)
     assert records.get(NUMBER) == held
+
+
+def test_a_number_is_only_waited_for_when_it_is_being_taken(records, cloudformation):
+    play(OTHER_STACK, logical_id="Line", resource_status="UPDATE_COMPLETE", physical_id=NUMBER)
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
+    moving = PhoneNumberState(NUMBER, "id", "+15555550100", AWAY, "IN_PROGRESS", "")
+    waited = []
+
+    def settle(state):
+        waited.append(state)
+        return number(AWAY)
+
+    # Refused at once: no waiting for a move that is not this request's.
+    with pytest.raises(OwnershipConflict):
+        acquire(records, cloudformation, state=moving, settle=settle)
+    assert waited == []
+    # Taken: where the move in flight settles is the restore target.
+    records.delete(records.get(NUMBER))
+    record, state = acquire(records, cloudformation, state=moving, settle=settle)
+    assert waited == [moving]
+    assert (record.previous_target_arn, state.status) == (AWAY, "CLAIMED")
 
 
 def test_another_stacks_request_in_flight_is_refused_as_unfinished(records, cloudformation):
@@ -199,9 +225,8 @@ def test_an_owner_whose_stack_resource_let_go_is_replaced(
     play(OTHER_STACK, logical_id="Line", resource_status=resource_status, physical_id=physical_id)
     assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
 
-    record, taken = acquire(records, cloudformation, state=number(HOME))
+    record, _ = acquire(records, cloudformation, state=number(HOME))
 
-    assert taken
     assert (record.owner, record.state, record.version) == (ME, State.PENDING, 1)
 
 
@@ -227,9 +252,8 @@ def test_tags_without_a_record_still_name_an_owner(records, cloudformation):
 def test_its_own_tags_without_a_record_are_adopted(records, cloudformation):
     tagged = number(AWAY, tags=owner_tags(ME, HOME))
 
-    record, taken = acquire(records, cloudformation, state=tagged)
+    record, _ = acquire(records, cloudformation, state=tagged)
 
-    assert not taken
     assert (record.state, record.previous_target_arn) == (State.ASSIGNED, HOME)
     assert records.get(NUMBER) == record
 
@@ -248,12 +272,12 @@ def test_a_rename_in_a_stack_update_takes_over_and_remembers_the_old_owner(recor
     held = _held_by_old_name(records)
     play(STACK, stack_status="UPDATE_IN_PROGRESS")
 
-    record, taken = acquire(records, cloudformation, state=number(AWAY), target=HOME)
+    record, _ = acquire(records, cloudformation, state=number(AWAY), target=HOME)
 
-    assert taken
     assert record.owner == ME
     assert record.previous_target_arn == HOME  # the old owner's restore target, not where it is now
     assert record.predecessor == Predecessor(held.owner, AWAY, HOME, "")
+    assert records.get(NUMBER) == record
 
 
 @pytest.mark.parametrize(
@@ -288,9 +312,8 @@ def test_a_tombstone_leaves_the_number_free_for_everyone_else(records, cloudform
         Record(NUMBER, Owner(OTHER_STACK, "Line"), State.CANCELLED, "", HOME, cancelled_at=NOW)
     )
 
-    record, taken = acquire(records, cloudformation, requested_at=NOW - 5)
+    record, _ = acquire(records, cloudformation, requested_at=NOW - 5)
 
-    assert taken
     assert record.owner == ME
 
 
