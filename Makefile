@@ -21,7 +21,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test coverage lint format validate lint-template export emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv test coverage lint format validate lint-template export emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 
 venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
-test: lint validate build ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
+test: lint validate build runtime ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
 	ARCH=$(ARCH) $(BIN)/python -m pytest
 
 coverage: $(STAMP) ## Run the test suite with line and branch coverage of provider/ (fails under 95 %)
@@ -70,18 +70,26 @@ export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN;
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
-demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator
+demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator (in-process, for speed)
 	$(BIN)/python -m local_aws.demo
 
 # EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json"
 ifeq ($(DOCKER),1)
-invoke: build ## Invoke the provider with EVENT, expecting EXPECT (SUCCESS|FAILED); Docker-free unless DOCKER=1
+invoke: build ## Invoke the built function with EVENT under Lambda's runtime emulator, expecting EXPECT (SUCCESS|FAILED); DOCKER=1: sam local invoke
 	$(BIN)/python -m local_aws.invoke --docker always --template $(BUILD_DIR)/template.yaml \
 	  --env-vars $(ENV_VARS) $(foreach e,$(EVENT),--event $(e))
 else
-invoke: $(STAMP)
-	$(BIN)/python -m local_aws.invoke --docker never --expect $(EXPECT) $(foreach e,$(EVENT),--event $(e))
+# Without Docker, --env-vars only when ENV_VARS is given: samples/env.json points at `make emulator`'s port.
+invoke: build runtime
+	$(BIN)/python -m local_aws.invoke --docker never --template $(BUILD_DIR)/template.yaml --expect $(EXPECT) \
+	  $(if $(filter command line environment,$(origin ENV_VARS)),--env-vars $(ENV_VARS)) $(foreach e,$(EVENT),--event $(e))
 endif
+
+# Lambda's runtime without a container (local_aws/lambda_runtime.py): SAM CLI's Runtime Interface Emulator and
+# awslambdaric, installed (pinned, cached in .venv) for the Python that runs the function: a 3.13 from
+# RUNTIME_PYTHON, PATH or pyenv, else the best 3.11+.
+runtime: $(STAMP) ## Say which Python runs the function under the Runtime Interface Emulator; install awslambdaric for it
+	@$(BIN)/python -m local_aws.lambda_runtime
 
 build: $(BUILD_STAMP) ## sam build for ARCH (x86_64 or arm64) with any Python 3.11+, no Docker; reused while its inputs are unchanged
 
