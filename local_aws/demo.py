@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from local_aws.cloudformation import ResponseReceiver, trusting
 from local_aws.connect.server import start_emulator
-from local_aws.stack import LocalStack, Response
+from local_aws.stack import LocalCustomResourceStack, Response
 
 PROVIDER_CODE_URI = Path(__file__).resolve().parents[1] / "provider"
 REGION = "us-east-1"
@@ -48,7 +48,7 @@ def main() -> int:
         sys.path.insert(0, str(PROVIDER_CODE_URI))
         from phone_number_assignment.app import handler
 
-        stack = LocalStack(handler, receiver, stack_name="demo-consumer", timeout_seconds=900)
+        stack = LocalCustomResourceStack(handler, receiver, stack_name="demo-consumer", timeout_seconds=900)
         declared = {
             "PhoneNumberId": number["PhoneNumberId"],
             "TargetArn": secondary["Arn"],

@@ -1,7 +1,7 @@
 """Play CloudFormation for one stack against the real provider handler.
 
-``LocalStack`` remembers what CloudFormation remembers (each resource's physical ID and last applied
-properties), builds the events CloudFormation would send, invokes the handler the way Lambda does, and
+``LocalCustomResourceStack`` remembers what CloudFormation remembers (each resource's physical ID and last
+applied properties), builds the events CloudFormation would send, invokes the handler the way Lambda does, and
 returns the one response the handler PUT. The demo, the benchmarks and the tests all drive the provider
 through it.
 """
@@ -50,7 +50,7 @@ class Resource:
     properties: dict[str, Any]
 
 
-class LocalStack:
+class LocalCustomResourceStack:
     def __init__(
         self,
         handler: Callable[[dict, Any], Any],

@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from local_aws.cloudformation import ResponseReceiver, trusting
 from local_aws.connect.server import start_emulator
-from local_aws.stack import LocalStack
+from local_aws.stack import LocalCustomResourceStack
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -208,16 +208,16 @@ def handler(aws_env):
 
 
 @pytest.fixture
-def stack(handler, receiver) -> LocalStack:
-    return LocalStack(handler, receiver, timeout_seconds=60)
+def stack(handler, receiver) -> LocalCustomResourceStack:
+    return LocalCustomResourceStack(handler, receiver, timeout_seconds=60)
 
 
 @pytest.fixture
 def new_stack(handler, receiver):
     """Factory for more stacks (ownership conflicts between stacks)."""
 
-    def make(name: str = "other-stack", **options) -> LocalStack:
-        return LocalStack(handler, receiver, stack_name=name, **options)
+    def make(name: str = "other-stack", **options) -> LocalCustomResourceStack:
+        return LocalCustomResourceStack(handler, receiver, stack_name=name, **options)
 
     return make
 
