@@ -33,6 +33,11 @@ def main() -> int:
         running.enter_context(trusting(receiver))
         _point_boto3_at(emulator.endpoint_url)
         emulator.control.configure(move_seconds=MOVE_SECONDS)
+        print(
+            f"The provider's handler runs in this process, from {os.path.relpath(PROVIDER_CODE_URI)}/ with a "
+            "Lambda-like context, for speed; `make invoke` runs the built function under Lambda's runtime "
+            "emulator instead."
+        )
         print(f"Connect emulator on {emulator.endpoint_url}")
         print(f"CloudFormation responses received on {receiver.endpoint}")
         print(f"Each move takes {MOVE_SECONDS:.0f} s in the emulator, like a (fast) real one.\n")
