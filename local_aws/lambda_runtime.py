@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -416,15 +417,16 @@ class LambdaRuntime:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            # The RIE and the runtime it started share a session: end both, as Lambda ends a sandbox.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 15)
+        if proc is not None:
+            # The RIE and the runtime it started share a session (its ID is the RIE's pid): end both, as
+            # Lambda ends a sandbox, even when the RIE itself is already gone.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, 9)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         if self._relay is not None:
             self._relay.join(timeout=5)
@@ -454,6 +456,12 @@ class LambdaRuntime:
                 status, body = answer.status, answer.read()
         except urllib.error.HTTPError as exc:
             status, body = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            # The RIE itself went away or hung: say so as an error document rather than a traceback.
+            reason = getattr(exc, "reason", exc)
+            message = f"the Runtime Interface Emulator did not answer: {reason}"
+            body = json.dumps({"errorType": "LocalRuntime.NoAnswer", "errorMessage": message}).encode()
+            return Invocation(status=0, body=body)
         timed_out = status == 200 and body.startswith(b"Task timed out after ")
         # The RIE prints END and REPORT before it answers (not after an init failure): wait for the relay to
         # copy them, so that the output reads in the order it happened.

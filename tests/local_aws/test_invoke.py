@@ -220,13 +220,18 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_the_function_runs_under_lambdas_runtime_on_loopback_only(tmp_path):
+@pytest.fixture
+def probe_function(tmp_path) -> invoke.FunctionConfig:
     (tmp_path / "src" / "probe").mkdir(parents=True)
     (tmp_path / "src" / "probe" / "__init__.py").write_text("")
     (tmp_path / "src" / "probe" / "app.py").write_text(PROBE_APP)
     template = tmp_path / "template.yaml"
     template.write_text(SYNTHETIC.format(timeout=30).replace("fake.app.handler", "probe.app.handler"))
-    fn = invoke.read_function(template, "Fn")
+    return invoke.read_function(template, "Fn")
+
+
+def test_the_function_runs_under_lambdas_runtime_on_loopback_only(tmp_path, probe_function):
+    fn = probe_function
     resolved = invoke.resolve_environment(fn, {}, shell_env={})
     env = invoke.sandbox_environment(fn, resolved, home=str(tmp_path))
     log = io.StringIO()
@@ -258,6 +263,17 @@ def test_the_function_runs_under_lambdas_runtime_on_loopback_only(tmp_path):
     assert f"REPORT RequestId: {result['request_id']}" in text
     assert "Memory Size: 256 MB" in text
     assert not list(Path(fn.code_uri).rglob("*.pyc")), "the run wrote bytecode into the code directory"
+
+
+def test_an_emulator_that_goes_away_is_an_error_not_a_traceback(tmp_path, probe_function):
+    fn = probe_function
+    env = invoke.sandbox_environment(fn, invoke.resolve_environment(fn, {}, shell_env={}), str(tmp_path))
+    with invoke.lambda_runtime(fn, env, lambda_runtime.choose_python(), log=io.StringIO()) as runtime:
+        runtime._proc.kill()
+        runtime._proc.wait()
+        invocation = runtime.invoke({"probe": True})
+    assert invocation.error["errorType"] == "LocalRuntime.NoAnswer"
+    assert "did not answer" in invoke.describe_invocation(invocation)
 
 
 def test_a_function_error_is_lambdas_error_document():
