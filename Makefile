@@ -79,7 +79,8 @@ emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded wi
 demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator (in-process, for speed)
 	$(BIN)/python -m local_aws.demo
 
-# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json"
+# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json";
+# EXPECT one Status for all of them, or one per event (EXPECT="SUCCESS FAILED").
 ifeq ($(DOCKER),1)
 invoke: build ## Invoke the built function with EVENT under Lambda's runtime emulator, expecting EXPECT (SUCCESS|FAILED); DOCKER=1: sam local invoke
 	$(BIN)/python -m local_aws.invoke --docker always --template $(BUILD_DIR)/template.yaml \
@@ -87,7 +88,7 @@ invoke: build ## Invoke the built function with EVENT under Lambda's runtime emu
 else
 # Without Docker, --env-vars only when ENV_VARS is given: samples/env.json points at `make emulator`'s port.
 invoke: build runtime
-	$(BIN)/python -m local_aws.invoke --docker never --template $(BUILD_DIR)/template.yaml --expect $(EXPECT) \
+	$(BIN)/python -m local_aws.invoke --docker never --template $(BUILD_DIR)/template.yaml $(foreach x,$(EXPECT),--expect $(x)) \
 	  $(if $(filter command line environment,$(origin ENV_VARS)),--env-vars $(ENV_VARS)) $(foreach e,$(EVENT),--event $(e))
 endif
 

@@ -492,8 +492,8 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
             raise InvokeError(str(exc)) from exc
 
         failures = 0
-        for path, event in events:
-            failures += _invoke_one(args, out, runtime, receiver, path, event)
+        for (path, event), expected in zip(events, args.expect, strict=True):
+            failures += _invoke_one(out, runtime, receiver, path, event, expected)
         return 1 if failures else 0
 
 
@@ -508,12 +508,12 @@ def describe_invocation(invocation: lambda_runtime_module.Invocation) -> str:
 
 
 def _invoke_one(
-    args: argparse.Namespace,
     out: TextIO,
     runtime: lambda_runtime_module.LambdaRuntime,
     receiver: ResponseReceiver,
     path: str,
     event: dict[str, Any],
+    expected: str,
 ) -> int:
     original_url = str(event.get("ResponseURL", ""))
     request_id = str(event.get("RequestId", ""))
@@ -551,7 +551,6 @@ def _invoke_one(
         problems.append(f"the function PUT {len(bodies)} responses; CloudFormation acts on one")
     for problem in problems:
         out.write(f"  PROBLEM: {problem}\n")
-    expected = args.expect
     as_expected = first.get("Status") == expected and not problems
     out.write(("OK" if as_expected else "UNEXPECTED") + f": expected {expected}, got {first.get('Status')}\n")
     return 0 if as_expected else 1
@@ -595,10 +594,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--expect",
         choices=("SUCCESS", "FAILED"),
-        default="SUCCESS",
-        help="the response Status that counts as success (FAILED for samples/events/invalid.json)",
+        action="append",
+        help="the response Status that counts as success (FAILED for samples/events/invalid.json); once for "
+        "every event, or once per --event, in the same order (default SUCCESS)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    expected = args.expect or ["SUCCESS"]
+    if len(expected) == 1:
+        expected = expected * len(args.event)
+    elif len(expected) != len(args.event):
+        parser.error(f"{len(expected)} --expect for {len(args.event)} --event: give one, or one per event")
+    args.expect = expected
+    return args
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:

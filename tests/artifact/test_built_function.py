@@ -60,18 +60,23 @@ def test_built_function_serves_create_update_delete_and_rejects_invalid_without_
     built, emulator_url
 ):
     before = artifact.snapshot(built)
+    # One environment for all four (a run costs a cold start); the invalid request is expected to succeed
+    # here, to show that an answer other than EXPECT fails the run and says so.
     code, text = invoke_built(
         emulator_url,
-        "--event", str(EVENTS / "create.json"),
-        "--event", str(EVENTS / "update.json"),
-        "--event", str(EVENTS / "delete.json"),
+        "--event", str(EVENTS / "create.json"), "--expect", "SUCCESS",
+        "--event", str(EVENTS / "update.json"), "--expect", "SUCCESS",
+        "--event", str(EVENTS / "invalid.json"), "--expect", "SUCCESS",
+        "--event", str(EVENTS / "delete.json"), "--expect", "SUCCESS",
     )  # fmt: skip
-    assert code == 0, text
+    assert code == 1, text
     assert text.count("OK: expected SUCCESS, got SUCCESS") == 3
+    assert text.count("UNEXPECTED: expected SUCCESS, got FAILED") == 1
+    assert "Reason:             Unknown property" in text
     assert f"CodeUri {os.path.relpath(built)}" in text
-    # Run by Lambda's own pieces: the emulator frames each invocation, one warm environment for the three.
+    # Run by Lambda's own pieces: the emulator frames each invocation, one warm environment for the four.
     assert "Runs under aws-lambda-rie-" in text
-    assert text.count("START RequestId: ") == text.count("REPORT RequestId: ") == 3
+    assert text.count("START RequestId: ") == text.count("REPORT RequestId: ") == 4
     assert text.count("Init Duration") <= 1
     # The emulator's ARN for every function; the samples live in its account (invoke.emulator_credentials).
     assert '"function_arn":"arn:aws:lambda:us-east-1:012345678912:function:ProviderFunction"' in text
@@ -80,11 +85,19 @@ def test_built_function_serves_create_update_delete_and_rejects_invalid_without_
     else:
         assert "Python 3.13" in text
         assert "no Python 3.13 found" not in text
-    code, text = invoke_built(emulator_url, "--event", str(EVENTS / "invalid.json"), "--expect", "FAILED")
-    assert code == 0, text
-    assert "OK: expected FAILED, got FAILED" in text
-    assert "Unknown property" in text
     assert artifact.snapshot(built) == before, "running the function wrote into the artifact"
+
+
+def test_expect_is_one_status_for_all_events_or_one_per_event():
+    args = ["--docker", "never"]
+    assert invoke.parse_args([*args, "-e", "a", "-e", "b", "--expect", "FAILED"]).expect == ["FAILED"] * 2
+    assert invoke.parse_args([*args, "-e", "a"]).expect == ["SUCCESS"]
+    both = invoke.parse_args([*args, "-e", "a", "--expect", "FAILED", "-e", "b", "--expect", "SUCCESS"])
+    assert both.expect == ["FAILED", "SUCCESS"]
+    with pytest.raises(SystemExit):
+        invoke.parse_args(
+            [*args, "-e", "a", "-e", "b", "-e", "c", "--expect", "FAILED", "--expect", "FAILED"]
+        )
 
 
 def test_built_artifact_is_complete_and_fits_the_runtime(built):
