@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         wheels = len(list(args.code_dir.glob("*.dist-info")))
         print(
-            f"artifact: {wheels} distributions fit Lambda python3.13 {args.arch}; provider package complete"
+            f"artifact: {wheels} distributions fit Lambda python3.13 {args.arch}; provider package complete; "
+            "no development-only runtime client (awslambdaric)"
         )
     return 1 if found else 0
 
