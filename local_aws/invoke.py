@@ -399,7 +399,7 @@ def load_event(path: str) -> dict[str, Any]:
 
 
 def _local_endpoint(url: str) -> str:
-    # Without a container the function runs on the host, so the name containers use for the host means loopback.
+    # Without a container the function runs on the host: the containers' name for the host means loopback.
     parts = urlsplit(url)
     if parts.hostname == "host.docker.internal":
         netloc = "127.0.0.1" + (f":{parts.port}" if parts.port else "")
