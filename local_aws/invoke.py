@@ -40,7 +40,6 @@ from local_aws import lambda_runtime as lambda_runtime_module
 from local_aws.cloudformation import ResponseNeverArrived, ResponseReceiver, response_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_TEMPLATE = REPO_ROOT / "template.yaml"
 # What make build writes: the function with its dependencies, as sam local invoke and Lambda run it.
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_WORLD = REPO_ROOT / "samples" / "world.json"
@@ -223,6 +222,17 @@ def emulator_credentials(endpoint: str, account_id: str) -> dict[str, str]:
     except (BotoCoreError, ClientError):
         return {}
     return {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+
+def _emulator_account(out: TextIO, endpoint: str) -> dict[str, str]:
+    account = lambda_runtime_module.RIE_ACCOUNT_ID
+    found = emulator_credentials(endpoint, account)
+    if not found:
+        out.write(
+            f"Note: {endpoint} made no credentials for account {account} (the one in the ARN the emulator "
+            "gives the function): the function's calls use other credentials, so another account's data.\n"
+        )
+    return found
 
 
 def shell_aws_creds() -> dict[str, str]:
@@ -464,7 +474,7 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
             endpoint = _local_endpoint(configured)
             aws_creds = shell_aws_creds()
             out.write(f"Connect: using the emulator at {endpoint} (AWS_ENDPOINT_URL_CONNECT)\n")
-            aws_creds.update(emulator_credentials(endpoint, lambda_runtime_module.RIE_ACCOUNT_ID))
+            aws_creds.update(_emulator_account(out, endpoint))
         else:
             endpoint = stack.enter_context(embedded_emulator(args.world))
             world = json.loads(Path(args.world).read_text())
@@ -475,7 +485,7 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
                 "key": "defaultkey",
                 "secret": "defaultsecret",
             }
-            aws_creds.update(emulator_credentials(endpoint, lambda_runtime_module.RIE_ACCOUNT_ID))
+            aws_creds.update(_emulator_account(out, endpoint))
             out.write(
                 f"Connect: embedded emulator at {endpoint}, seeded with {os.path.relpath(args.world)} "
                 "(AWS_ENDPOINT_URL_CONNECT)\n"

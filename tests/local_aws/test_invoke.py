@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from local_aws import invoke, lambda_runtime
@@ -286,6 +287,22 @@ def test_a_function_error_is_lambdas_error_document():
         invoke.describe_invocation(lambda_runtime.Invocation(200, b'{"a": 1}'))
         == 'Function returned: {"a": 1}'
     )
+
+
+def test_credentials_for_the_emulators_account_or_a_note_saying_why_not(aws_env):
+    found = invoke.emulator_credentials(aws_env.endpoint_url, lambda_runtime.RIE_ACCOUNT_ID)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=aws_env.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=found["key"],
+        aws_secret_access_key=found["secret"],
+    )
+    # moto files the function's requests under the account in the ARN the emulator gives it.
+    assert sts.get_caller_identity()["Account"] == lambda_runtime.RIE_ACCOUNT_ID == "012345678912"
+    out = io.StringIO()
+    assert invoke._emulator_account(out, "http://127.0.0.1:9") == {}
+    assert "made no credentials for account 012345678912" in out.getvalue()
 
 
 def test_the_containers_name_for_the_host_means_loopback_here():
