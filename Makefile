@@ -21,7 +21,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test coverage lint format validate lint-template export status emulator demo invoke build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv test coverage lint format validate lint-template export status emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
 
 venv: $(STAMP) ## Create .venv with the pinned dev dependencies
 
-test: lint validate build ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
+test: lint validate build runtime ## Lint, validate the templates, build for ARCH and run the whole test suite (incl. the built function)
 	ARCH=$(ARCH) $(BIN)/python -m pytest
 
 coverage: $(STAMP) ## Run the test suite with line and branch coverage of provider/ (fails under 95 %)
@@ -50,12 +50,18 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The sam validate runs are independent and each mostly starts SAM CLI: they run side by side (half the time on
+# two cores), each into its own log, shown in order; any failure fails the target.
 validate: $(STAMP) ## cfn-lint (with the project's rules) and sam validate --lint on every template (offline)
 	$(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) -- $(TEMPLATES)
-	@for t in $(TEMPLATES); do \
-	  echo "sam validate --lint $$t"; \
-	  AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file $$t || exit 1; \
-	done
+	@logs=$$(mktemp -d); pids=""; i=0; \
+	for t in $(TEMPLATES); do \
+	  i=$$((i+1)); \
+	  (echo "sam validate --lint $$t"; AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+	    $(BIN)/sam validate --lint --template-file $$t) > $$logs/$$i 2>&1 & pids="$$pids $$!"; \
+	done; \
+	failed=0; i=0; for p in $$pids; do i=$$((i+1)); wait $$p || failed=1; cat $$logs/$$i; done; \
+	rm -rf $$logs; exit $$failed
 
 lint-template: $(STAMP) ## cfn-lint TEMPLATE=path with the Custom::PhoneNumberAssignment rules (LINT_ARGS="--regions ...")
 	@test -n "$(TEMPLATE)" || { echo "usage: make lint-template TEMPLATE=path/to/template.yaml [LINT_ARGS='--regions eu-west-2']"; exit 2; }
@@ -76,18 +82,27 @@ status: ## Show every number, its owner, what CloudFormation says and anything s
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
-demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator
+demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator (in-process, for speed)
 	$(BIN)/python -m local_aws.demo
 
-# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json"
+# EVENT may name several files, run in order against one emulator: EVENT="samples/events/create.json samples/events/delete.json";
+# EXPECT one Status for all of them, or one per event (EXPECT="SUCCESS FAILED").
 ifeq ($(DOCKER),1)
-invoke: build ## Invoke the provider with EVENT, expecting EXPECT (SUCCESS|FAILED); Docker-free unless DOCKER=1
+invoke: build ## Invoke the built function with EVENT under Lambda's runtime emulator, expecting EXPECT (SUCCESS|FAILED); DOCKER=1: sam local invoke
 	$(BIN)/python -m local_aws.invoke --docker always --template $(BUILD_DIR)/template.yaml \
 	  --env-vars $(ENV_VARS) $(foreach e,$(EVENT),--event $(e))
 else
-invoke: $(STAMP)
-	$(BIN)/python -m local_aws.invoke --docker never --expect $(EXPECT) $(foreach e,$(EVENT),--event $(e))
+# Without Docker, --env-vars only when ENV_VARS is given: samples/env.json points at `make emulator`'s port.
+invoke: build runtime
+	$(BIN)/python -m local_aws.invoke --docker never --template $(BUILD_DIR)/template.yaml $(foreach x,$(EXPECT),--expect $(x)) \
+	  $(if $(filter command line environment,$(origin ENV_VARS)),--env-vars $(ENV_VARS)) $(foreach e,$(EVENT),--event $(e))
 endif
+
+# Lambda's runtime without a container (local_aws/lambda_runtime.py): SAM CLI's Runtime Interface Emulator and
+# awslambdaric, installed (pinned, cached in .venv) for the Python that runs the function: a 3.13 from
+# RUNTIME_PYTHON, PATH or pyenv, else the best 3.11+.
+runtime: $(STAMP) ## Say which Python runs the function under the Runtime Interface Emulator; install awslambdaric for it
+	@$(BIN)/python -m local_aws.lambda_runtime
 
 build: $(BUILD_STAMP) ## sam build for ARCH (x86_64 or arm64) with any Python 3.11+, no Docker; reused while its inputs are unchanged
 

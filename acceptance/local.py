@@ -1,7 +1,8 @@
-"""The scenario's local backend: the Connect emulator, and ``local_aws.stack.LocalStack`` as CloudFormation.
+"""The scenario's local backend: the Connect emulator, and ``local_aws.stack.LocalCustomResourceStack`` as
+CloudFormation.
 
-LocalStack sends one request per call; what CloudFormation does around a request is added here, the way
-CloudFormation does it: a failed update is rolled back with an Update carrying the old properties, and an
+LocalCustomResourceStack sends one request per call; what CloudFormation does around a request is added
+here, the way CloudFormation does it: a failed update is rolled back with an Update carrying the old properties, and an
 update that returns a new physical ID (a replacement) is followed by a Delete of the old resource. Stack
 operations here end before the call returns, so there is never one in flight to wait for.
 """
@@ -13,13 +14,13 @@ from typing import Any
 import boto3
 
 from acceptance.scenario import Outcome
-from local_aws.stack import LocalStack
+from local_aws.stack import LocalCustomResourceStack
 
 LOGICAL_ID = "MainLine"
 
 
 class LocalBackend:
-    def __init__(self, stack: LocalStack, connect: Any) -> None:
+    def __init__(self, stack: LocalCustomResourceStack, connect: Any) -> None:
         self.stack = stack
         self.connect = connect
         self.region = stack.region

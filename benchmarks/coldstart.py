@@ -68,7 +68,7 @@ def lambda_environment(code_dir: Path, aws: LocalAws, *, traced_to: str | None) 
     """What the Lambda runtime sets, plus the template's variables and the local endpoints.
 
     ``traced_to``: the X-Ray daemon address of a function with Tracing: Active (None: no daemon, as in the
-    Docker-free runner and the tests).
+    runtime emulator make invoke uses, and the tests).
     """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

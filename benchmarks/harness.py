@@ -305,9 +305,11 @@ def assign_concurrently(
     ``before_each(index)`` on each request's thread before it is sent (to hold some back). Returns the
     wall-clock start and the assignments with their response arrival times.
     """
-    from local_aws.stack import LocalStack
+    from local_aws.stack import LocalCustomResourceStack
 
-    stack = LocalStack(handler, aws.receiver, stack_name=stack_name, timeout_seconds=LAMBDA_TIMEOUT_SECONDS)
+    stack = LocalCustomResourceStack(
+        handler, aws.receiver, stack_name=stack_name, timeout_seconds=LAMBDA_TIMEOUT_SECONDS
+    )
 
     def create(index: int, number_arn: str) -> Assignment:
         logical_id = f"Number{index:03d}"

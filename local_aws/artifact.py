@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -126,12 +123,30 @@ def bytecode_problems(code_dir: Path) -> list[str]:
     ]
 
 
+def dev_only_problems(code_dir: Path) -> list[str]:
+    """The local runtime client in the artifact: awslambdaric runs the function on this machine only (Lambda's
+    runtime has its own), so a copy in the zip would be dead weight, or shadow the runtime's."""
+    found = [
+        f"{entry.name}: a development dependency (the local runtime client) is in the artifact"
+        for entry in sorted(code_dir.glob("awslambdaric*"))
+        if entry.is_dir() and not entry.name.endswith(".dist-info")
+    ]
+    found += [
+        f"{extension.name}: awslambdaric's extension is in the artifact"
+        for extension in sorted(code_dir.glob("runtime_client.*"))
+    ]
+    if not found and any(code_dir.glob("awslambdaric-*.dist-info")):
+        found.append("awslambdaric: its metadata is in the artifact")
+    return found
+
+
 def problems(code_dir: Path, arch: str) -> list[str]:
     return (
         wheel_problems(code_dir, arch)
         + requirement_problems(code_dir)
         + source_problems(code_dir)
         + bytecode_problems(code_dir)
+        + dev_only_problems(code_dir)
     )
 
 
@@ -145,33 +160,6 @@ def snapshot(code_dir: Path) -> dict[str, str]:
             result[path.relative_to(code_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
         result.update({Path(root, d).relative_to(code_dir).as_posix() + "/": "" for d in dirs})
     return result
-
-
-def runtime_python(candidates: Iterable[str] | None = None) -> str | None:
-    """An interpreter of the runtime's version, found the way provider/Makefile looks (PATH, then pyenv).
-
-    Optional everywhere: nothing a user runs needs it; with it, tests also run the artifact on 3.13.
-    """
-    version = f"{RUNTIME_VERSION[0]}.{RUNTIME_VERSION[1]}"
-    if candidates is None:
-        pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-        candidates = [shutil.which(f"python{version}") or ""]
-        candidates += sorted(str(p) for p in pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
-    for candidate in candidates:
-        if not candidate:
-            continue
-        try:
-            done = subprocess.run(  # noqa: S603 - probing a candidate interpreter
-                [candidate, "-c", f"import sys; sys.exit(sys.version_info[:2] != {RUNTIME_VERSION})"],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if done.returncode == 0:
-            return candidate
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         wheels = len(list(args.code_dir.glob("*.dist-info")))
         print(
-            f"artifact: {wheels} distributions fit Lambda python3.13 {args.arch}; provider package complete"
+            f"artifact: {wheels} distributions fit Lambda python3.13 {args.arch}; provider package complete; "
+            "no development-only runtime client (awslambdaric)"
         )
     return 1 if found else 0
 

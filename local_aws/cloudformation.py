@@ -20,6 +20,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -693,20 +694,26 @@ def invoke_handler(
     function_name: str = "ProviderFunction",
     memory_limit_in_mb: int = 512,
     region: str = DEFAULT_REGION,
+    clock: Callable[[], float] | None = None,
 ) -> Invocation:
     """Call ``handler`` the way Lambda does: a JSON-decoded copy of the event, a counting-down context.
 
     The call runs on a separate thread so the timeout is enforced: after ``timeout_seconds`` this returns
-    with ``timed_out=True``. A thread cannot be killed, so an overrunning handler keeps running (as a
-    daemon thread) in the background; use the subprocess runner in local_aws.invoke when that matters.
+    with ``timed_out=True``. ``clock`` (default time.monotonic; a LambdaClock to skip time) is Lambda's: the
+    context counts down on it and the timeout is measured on it. A thread cannot be killed, so an overrunning
+    handler keeps running (as a daemon thread) in the background; local_aws.invoke runs the function under
+    Lambda's runtime emulator, which ends it, when that matters.
     """
     payload = json.loads(json.dumps(event))  # Lambda hands the handler freshly decoded JSON, never our dict
+    clock = clock or time.monotonic
     context = LambdaContext(
         function_name=function_name,
         timeout_seconds=timeout_seconds,
         memory_limit_in_mb=memory_limit_in_mb,
         region=region,
+        clock=clock,
     )
+    deadline = clock() + timeout_seconds
     invocation = Invocation(context=context)
 
     def run() -> None:
@@ -722,7 +729,9 @@ def invoke_handler(
     name = f"lambda-{function_name}-{context.aws_request_id}"
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
-    thread.join(timeout_seconds)
+    # In slices, because the clock may be advanced: the deadline is on Lambda's clock, not the wall's.
+    while thread.is_alive() and (left := deadline - clock()) > 0:
+        thread.join(min(left, 0.05))
     if thread.is_alive():
         invocation.timed_out = True
     return invocation

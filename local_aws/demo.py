@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from local_aws.cloudformation import ResponseReceiver, trusting
 from local_aws.connect.server import start_emulator
-from local_aws.stack import LocalStack, Response
+from local_aws.stack import LocalCustomResourceStack, Response
 
 PROVIDER_CODE_URI = Path(__file__).resolve().parents[1] / "provider"
 REGION = "us-east-1"
@@ -33,6 +33,11 @@ def main() -> int:
         running.enter_context(trusting(receiver))
         _point_boto3_at(emulator.endpoint_url)
         emulator.control.configure(move_seconds=MOVE_SECONDS)
+        print(
+            f"The provider's handler runs in this process, from {os.path.relpath(PROVIDER_CODE_URI)}/ with a "
+            "Lambda-like context, for speed; `make invoke` runs the built function under Lambda's runtime "
+            "emulator instead."
+        )
         print(f"Connect emulator on {emulator.endpoint_url}")
         print(f"CloudFormation responses received on {receiver.endpoint}")
         print(f"Each move takes {MOVE_SECONDS:.0f} s in the emulator, like a (fast) real one.\n")
@@ -48,7 +53,7 @@ def main() -> int:
         sys.path.insert(0, str(PROVIDER_CODE_URI))
         from phone_number_assignment.app import handler
 
-        stack = LocalStack(handler, receiver, stack_name="demo-consumer", timeout_seconds=900)
+        stack = LocalCustomResourceStack(handler, receiver, stack_name="demo-consumer", timeout_seconds=900)
         declared = {
             "PhoneNumberId": number["PhoneNumberId"],
             "TargetArn": secondary["Arn"],

@@ -1,18 +1,20 @@
 """Invoke the provider function locally, the way ``sam local invoke`` does, with or without Docker.
 
-    python -m local_aws.invoke --event samples/events/create.json [--template template.yaml]
+    python -m local_aws.invoke --event samples/events/create.json [--template .aws-sam/build/template.yaml]
         [--function ProviderFunction] [--env-vars samples/env.json] [--docker never|auto|always]
 
-By default (``--docker never``) nothing leaves this machine. Only when asked (``--docker always``, or
-``auto`` and ``docker info`` succeeds) does it hand over to ``sam local invoke``, and then only with an
-env-vars file that points the function at a Connect emulator that answers, because inside the container
-the function otherwise uses your credentials against the real Connect. The Docker-free runner reads the
-template with SAM CLI's own template provider (so Globals, intrinsic resolution and --env-vars precedence
-are SAM's, not a re-implementation), runs the handler in a fresh interpreter whose sys.path is CodeUri
-plus site-packages and whose environment is what sam local would give the container, and reports the
-CloudFormation response the function PUT. Without an external emulator (``--endpoint-url`` or a resolved
-AWS_ENDPOINT_URL_CONNECT) it starts the Connect emulator seeded with samples/world.json and a local HTTPS
-ResponseReceiver, and rewrites the event's ResponseURL to it.
+By default (``--docker never``) nothing leaves this machine and no container is needed: the function runs
+under Lambda's own pieces, the ones ``sam local invoke`` runs inside its container (local_aws.lambda_runtime):
+SAM CLI's Runtime Interface Emulator and AWS's runtime interface client, awslambdaric, on Python 3.13 when one
+is found. What remains here is what they do not do: reading the template as SAM does (SAM CLI's own template
+provider, so Globals, intrinsic resolution and --env-vars precedence are SAM's), the Connect emulator, and the
+CloudFormation side (a local HTTPS ResponseReceiver the event's ResponseURL is rewritten to, and the check of
+the response the function PUT there). Without an external emulator (``--endpoint-url`` or a resolved
+AWS_ENDPOINT_URL_CONNECT) it starts the Connect emulator seeded with samples/world.json.
+
+Only when asked (``--docker always``, or ``auto`` and ``docker info`` succeeds) does it hand over to
+``sam local invoke``, and then only with an env-vars file that points the function at a Connect emulator that
+answers, because inside the container the function otherwise uses your credentials against the real Connect.
 """
 
 from __future__ import annotations
@@ -23,27 +25,25 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from local_aws import lambda_runtime as lambda_runtime_module
 from local_aws.cloudformation import ResponseNeverArrived, ResponseReceiver, response_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+# What make build writes: the function with its dependencies, as sam local invoke and Lambda run it.
+DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_WORLD = REPO_ROOT / "samples" / "world.json"
-LAMBDA_CONTEXT_FILE = Path(__file__).resolve().parent / "lambda_context.py"
-# Lambda gives a function's init phase its own 10 s on top of the invoke timeout.
-INIT_SECONDS = 10
-# How long after the function exits its response PUT may still be in flight to the receiver.
+# How long after the function's answer its response PUT may still be in flight to the receiver.
 RESPONSE_GRACE_SECONDS = 5.0
 
 
@@ -189,6 +189,52 @@ def ignored_overrides(
     return sorted(given - set(function.variables))
 
 
+def emulator_credentials(endpoint: str, account_id: str) -> dict[str, str]:
+    """Credentials that the moto-based emulator at ``endpoint`` files under ``account_id`` ({} if it cannot).
+
+    The Runtime Interface Emulator (so sam local invoke too) gives every function the ARN
+    arn:aws:lambda:us-east-1:012345678912:function:<name>, and the provider takes its account and Region from
+    that ARN, so the emulator must serve that account to the function. moto picks the account of a request
+    by its access key, so this makes an IAM user there (moto's x-moto-account-id header chooses the account
+    of the call that creates it) and hands the function its key. Placeholder data in an emulator.
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local-invoke",
+        aws_secret_access_key="local-invoke",  # noqa: S106 - a placeholder for the local emulator
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=10),
+    )
+
+    def choose_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account_id
+
+    iam.meta.events.register("before-sign.iam.*", choose_account)
+    name = f"local-invoke-{uuid.uuid4().hex[:12]}"
+    try:
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+    except (BotoCoreError, ClientError):
+        return {}
+    return {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+
+def _emulator_account(out: TextIO, endpoint: str) -> dict[str, str]:
+    account = lambda_runtime_module.RIE_ACCOUNT_ID
+    found = emulator_credentials(endpoint, account)
+    if not found:
+        out.write(
+            f"Note: {endpoint} made no credentials for account {account} (the one in the ARN the emulator "
+            "gives the function): the function's calls use other credentials, so another account's data.\n"
+        )
+    return found
+
+
 def shell_aws_creds() -> dict[str, str]:
     """Credentials and Region as SAM CLI finds them (boto3's default chain), for external endpoints."""
     import boto3
@@ -207,75 +253,17 @@ def shell_aws_creds() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Running the handler in a fresh interpreter
+# The execution environment (the Runtime Interface Emulator runs the function: local_aws.lambda_runtime)
 # --------------------------------------------------------------------------------------------------
 
-# Runs under ``python -I -B``: no PYTHONPATH, no user site, no script directory, so sys.path is exactly
-# CodeUri + the interpreter's site-packages, like /var/task + the runtime in a Lambda sandbox; and no
-# bytecode is written, because /var/task is read-only in Lambda and a .pyc of this Python left in a built
-# artifact would be uploaded by sam deploy. A built artifact (it carries its dependencies) also runs with
-# -S: without site-packages, so a dependency missing from it cannot be found in this venv instead.
-_BOOTSTRAP = r"""
-import importlib, importlib.util, json, os, sys, traceback
-context_file, event_file, result_file, task_root = sys.argv[1:5]
-sys.path.insert(0, task_root)
-spec = importlib.util.spec_from_file_location("_local_lambda_context", context_file)
-lambda_context = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lambda_context)
 
-def report(payload):
-    with open(result_file, "w") as f:
-        json.dump(payload, f)
+def sandbox_environment(function: FunctionConfig, resolved: Mapping[str, str], home: str) -> dict[str, str]:
+    """The container's environment: SAM's resolved variables plus what Lambda's execution environment sets.
 
-def failure(error_type, exc):
-    return {"ok": False, "errorType": error_type, "errorMessage": str(exc),
-            "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)}
-
-with open(event_file) as f:
-    event = json.load(f)
-module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
-try:
-    handler = getattr(importlib.import_module(module_name), function_name)
-except Exception as exc:
-    report(failure("Runtime.ImportModuleError", exc))
-    sys.exit(1)
-env = os.environ
-context = lambda_context.LambdaContext(
-    function_name=env["AWS_LAMBDA_FUNCTION_NAME"],
-    timeout_seconds=float(env["AWS_LAMBDA_FUNCTION_TIMEOUT"]),
-    memory_limit_in_mb=env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
-    function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-    region=env["AWS_REGION"],
-    account_id=env.get("AWS_ACCOUNT_ID", "123456789012"),
-    log_group_name=env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
-)
-try:
-    result = handler(event, context)
-except Exception as exc:
-    report(failure(type(exc).__name__, exc))
-    sys.exit(1)
-try:
-    report({"ok": True, "result": result})
-except (TypeError, ValueError) as exc:
-    report(failure("Runtime.MarshalError", exc))
-    sys.exit(1)
-"""
-
-
-@dataclass
-class RunResult:
-    ok: bool
-    result: Any = None
-    error: dict[str, Any] | None = None
-    timed_out: bool = False
-    exit_code: int | None = None
-
-
-def runtime_environment(function: FunctionConfig, resolved: Mapping[str, str], home: str) -> dict[str, str]:
-    """The container's environment: SAM's resolved variables plus what the Lambda runtime itself sets.
-
-    Nothing else from the caller's shell leaks in; HOME is an empty directory so ~/.aws profiles on this
-    machine are as invisible to the function as they are inside a container.
+    The RIE hands its environment to the runtime as it is, so this is exactly what the function sees (plus
+    AWS_LAMBDA_RUNTIME_API, which the RIE adds, and PYTHONPATH, the runtime client's directory). Nothing else
+    from the caller's shell leaks in; HOME is an empty directory so ~/.aws profiles on this machine are as
+    invisible to the function as they are inside a container.
     """
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -283,10 +271,8 @@ def runtime_environment(function: FunctionConfig, resolved: Mapping[str, str], h
         "TZ": ":UTC",
         "HOME": home,
         "LAMBDA_TASK_ROOT": function.code_uri,
-        "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),
         "_HANDLER": function.handler,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "PYTHONUNBUFFERED": "1",
     }
     env.update(resolved)
     return env
@@ -297,82 +283,23 @@ def is_built(function: FunctionConfig) -> bool:
     return any(Path(function.code_uri).glob("*.dist-info"))
 
 
-def run_handler(
+def lambda_runtime(
     function: FunctionConfig,
-    event: Mapping[str, Any],
     env: Mapping[str, str],
+    python: lambda_runtime_module.ChosenPython,
     *,
-    python: str | None = None,
-    log: TextIO | None = None,
-    timeout: float | None = None,
-) -> RunResult:
-    """Run the handler once in a new interpreter (a cold start) and return what Lambda would report.
-
-    The function's output goes to ``log`` (default stderr) as it happens. After Timeout (+ the init
-    allowance) the whole process group is killed, like Lambda ending a sandbox.
-    """
-    log = log or sys.stderr
-    limit = (timeout if timeout is not None else function.timeout) + INIT_SECONDS
-    with tempfile.TemporaryDirectory(prefix="local-invoke-") as tmp:
-        event_file, result_file = os.path.join(tmp, "event.json"), os.path.join(tmp, "result.json")
-        with open(event_file, "w") as f:
-            json.dump(event, f)
-        flags = ["-I", "-B"] + (["-S"] if is_built(function) else [])
-        argv = [
-            python or sys.executable,
-            *flags,
-            "-c",
-            _BOOTSTRAP,
-            str(LAMBDA_CONTEXT_FILE),
-            event_file,
-            result_file,
-            function.code_uri,
-        ]
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and bootstrap
-            argv,
-            env=dict(env),
-            cwd=function.code_uri,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        relay = threading.Thread(target=_relay, args=(proc.stdout, log), name="local-invoke-log", daemon=True)
-        relay.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        relay.join(timeout=5)
-        if timed_out:
-            error = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {limit:.2f} seconds",
-            }
-            return RunResult(ok=False, error=error, timed_out=True, exit_code=proc.returncode)
-        try:
-            with open(result_file) as f:
-                payload = json.load(f)
-        except (OSError, ValueError):
-            error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"Runtime exited with error: exit status {proc.returncode}",
-            }
-            return RunResult(ok=False, error=error, exit_code=proc.returncode)
-    if payload.get("ok"):
-        return RunResult(ok=True, result=payload.get("result"), exit_code=proc.returncode)
-    return RunResult(ok=False, error=payload, exit_code=proc.returncode)
-
-
-def _relay(stream, log: TextIO) -> None:
-    for line in iter(stream.readline, b""):
-        log.write(line.decode(errors="replace"))
-        log.flush()
-    stream.close()
+    log: TextIO,
+) -> lambda_runtime_module.LambdaRuntime:
+    """The function's execution environment under SAM CLI's Runtime Interface Emulator (not started yet)."""
+    return lambda_runtime_module.LambdaRuntime(
+        code_dir=function.code_uri,
+        handler=function.handler,
+        env=env,
+        python=python.path,
+        runtime_client=lambda_runtime_module.ensure_runtime_client(python.path, log=log),
+        timeout_seconds=float(env.get("AWS_LAMBDA_FUNCTION_TIMEOUT") or function.timeout),
+        log=log,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -482,7 +409,7 @@ def load_event(path: str) -> dict[str, Any]:
 
 
 def _local_endpoint(url: str) -> str:
-    # The Docker-free runner is the host, so the name containers use for the host means loopback here.
+    # Without a container the function runs on the host: the containers' name for the host means loopback.
     parts = urlsplit(url)
     if parts.hostname == "host.docker.internal":
         netloc = "127.0.0.1" + (f":{parts.port}" if parts.port else "")
@@ -504,26 +431,35 @@ def print_response(out: TextIO, body: Mapping[str, Any]) -> None:
 
 
 def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
+    if not Path(args.template).is_file() and Path(args.template).resolve() == DEFAULT_TEMPLATE:
+        raise InvokeError(
+            f"{os.path.relpath(DEFAULT_TEMPLATE)} not found: build the function first (make build)"
+        )
     function = read_function(args.template, args.function)
     env_values = load_env_vars_file(args.env_vars)
     events = [(path, load_event(path)) for path in args.event]
+    try:
+        python = lambda_runtime_module.choose_python(args.python)
+        rie = lambda_runtime_module.rie_path()
+    except lambda_runtime_module.RuntimeSetupError as exc:
+        raise InvokeError(str(exc)) from exc
     out.write(
         f"Function {function.logical_id} from {args.template}: handler {function.handler}, "
         f"CodeUri {os.path.relpath(function.code_uri)}, {function.runtime}, Timeout {function.timeout}s, "
         f"MemorySize {function.memory} MB\n"
+        f"Runs under {rie.name} (the Runtime Interface Emulator SAM CLI ships) and awslambdaric on "
+        f"{python.label}, without a container\n"
     )
-    python = args.python or sys.executable
-    version = subprocess.run(  # noqa: S603 - the interpreter the user chose
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    packages = "the artifact's packages only" if is_built(function) else "its site-packages"
-    if function.runtime.startswith("python") and function.runtime != f"python{version}":
+    wanted = f"python{python.version[0]}.{python.version[1]}"
+    if function.runtime == "python3.13" and not python.is_runtime_version:
+        out.write(python.difference() + "\n")
+    elif function.runtime.startswith("python") and function.runtime != wanted:
+        out.write(f"Note: the template asks for {function.runtime}; this runs it on {python.label}.\n")
+    if not is_built(function):
         out.write(
-            f"Note: the template asks for {function.runtime}; the Docker-free runner uses {python} "
-            f"(Python {version or 'unknown'}) and {packages}.\n"
+            f"Note: CodeUri {os.path.relpath(function.code_uri)} is not sam build output: only what it holds "
+            "can be imported, as in sam local invoke (make build, then .aws-sam/build/template.yaml, for "
+            "what ships).\n"
         )
     for name in ignored_overrides(function, env_values):
         out.write(
@@ -538,6 +474,7 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
             endpoint = _local_endpoint(configured)
             aws_creds = shell_aws_creds()
             out.write(f"Connect: using the emulator at {endpoint} (AWS_ENDPOINT_URL_CONNECT)\n")
+            aws_creds.update(_emulator_account(out, endpoint))
         else:
             endpoint = stack.enter_context(embedded_emulator(args.world))
             world = json.loads(Path(args.world).read_text())
@@ -548,6 +485,7 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
                 "key": "defaultkey",
                 "secret": "defaultsecret",
             }
+            aws_creds.update(_emulator_account(out, endpoint))
             out.write(
                 f"Connect: embedded emulator at {endpoint}, seeded with {os.path.relpath(args.world)} "
                 "(AWS_ENDPOINT_URL_CONNECT)\n"
@@ -559,22 +497,35 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
         for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION"):
             resolved[f"AWS_ENDPOINT_URL_{service}"] = endpoint
         resolved["SSL_CERT_FILE"] = receiver.trust_bundle()
-        env = runtime_environment(function, resolved, home)
+        env = sandbox_environment(function, resolved, home)
+        try:
+            runtime = stack.enter_context(lambda_runtime(function, env, python, log=out))
+        except lambda_runtime_module.RuntimeSetupError as exc:
+            raise InvokeError(str(exc)) from exc
 
         failures = 0
-        for path, event in events:
-            failures += _invoke_one(args, out, function, env, receiver, path, event)
+        for (path, event), expected in zip(events, args.expect, strict=True):
+            failures += _invoke_one(out, runtime, receiver, path, event, expected)
         return 1 if failures else 0
 
 
+def describe_invocation(invocation: lambda_runtime_module.Invocation) -> str:
+    """One line on what the runtime answered, as sam local invoke prints the function's result."""
+    if invocation.timed_out:
+        return f"Function timed out (the emulator ended it): {invocation.body.decode(errors='replace')}"
+    error = invocation.error
+    if error is not None:
+        return f"Function failed: {error.get('errorType')}: {error.get('errorMessage')}"
+    return f"Function returned: {invocation.body.decode(errors='replace')}"
+
+
 def _invoke_one(
-    args: argparse.Namespace,
     out: TextIO,
-    function: FunctionConfig,
-    env: Mapping[str, str],
+    runtime: lambda_runtime_module.LambdaRuntime,
     receiver: ResponseReceiver,
     path: str,
     event: dict[str, Any],
+    expected: str,
 ) -> int:
     original_url = str(event.get("ResponseURL", ""))
     request_id = str(event.get("RequestId", ""))
@@ -587,21 +538,16 @@ def _invoke_one(
             f"\n== {path}: {event.get('RequestType')} {event.get('LogicalResourceId')}\n"
             f"ResponseURL rewritten to the local receiver {receiver.endpoint} "
             f"(the event's pointed at {shown.scheme}://{shown.netloc})\n"
-            "--- function output ---\n"
+            "--- runtime output (START/END/REPORT from the emulator, the function's logs) ---\n"
         )
     else:
         out.write(f"\n== {path}: no StackId/RequestId, so no CloudFormation response is expected\n")
     out.flush()
 
-    run = run_handler(function, event, env, log=out, python=args.python)
-    out.write("--- end of function output ---\n")
-    if run.ok:
-        out.write(f"Handler returned: {json.dumps(run.result)}\n")
-    else:
-        assert run.error is not None
-        out.write(f"Handler failed: {run.error.get('errorType')}: {run.error.get('errorMessage')}\n")
+    invocation = runtime.invoke(event)
+    out.write("--- end of runtime output ---\n" + describe_invocation(invocation) + "\n")
     if not request_id:
-        return 0 if run.ok else 1
+        return 0 if invocation.ok else 1
 
     try:
         first = receiver.wait_for(request_id, timeout=RESPONSE_GRACE_SECONDS)
@@ -617,7 +563,6 @@ def _invoke_one(
         problems.append(f"the function PUT {len(bodies)} responses; CloudFormation acts on one")
     for problem in problems:
         out.write(f"  PROBLEM: {problem}\n")
-    expected = args.expect
     as_expected = first.get("Status") == expected and not problems
     out.write(("OK" if as_expected else "UNEXPECTED") + f": expected {expected}, got {first.get('Status')}\n")
     return 0 if as_expected else 1
@@ -632,7 +577,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=True,
         help="event JSON as sam local invoke -e takes it; repeat to run several in order, one emulator",
     )
-    parser.add_argument("--template", "-t", default=os.path.relpath(DEFAULT_TEMPLATE))
+    parser.add_argument(
+        "--template",
+        "-t",
+        default=os.path.relpath(DEFAULT_TEMPLATE),
+        help="the built template (default; make build writes it), or another SAM template",
+    )
     parser.add_argument("--function", help="logical ID of the function (default: the template's only one)")
     parser.add_argument("--env-vars", "-n", help="JSON file as sam local invoke --env-vars takes it")
     parser.add_argument(
@@ -643,8 +593,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--python",
-        help="interpreter for the Docker-free runner (default: this one); e.g. a python3.13 to run a built "
-        "artifact on the runtime's version",
+        help="interpreter that runs the function (default: a Python 3.13 from RUNTIME_PYTHON, PATH or pyenv, "
+        "else the best Python 3.11+)",
     )
     parser.add_argument(
         "--endpoint-url",
@@ -656,10 +606,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--expect",
         choices=("SUCCESS", "FAILED"),
-        default="SUCCESS",
-        help="the response Status that counts as success (FAILED for samples/events/invalid.json)",
+        action="append",
+        help="the response Status that counts as success (FAILED for samples/events/invalid.json); once for "
+        "every event, or once per --event, in the same order (default SUCCESS)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    expected = args.expect or ["SUCCESS"]
+    if len(expected) == 1:
+        expected = expected * len(args.event)
+    elif len(expected) != len(args.event):
+        parser.error(f"{len(expected)} --expect for {len(args.event)} --event: give one, or one per event")
+    args.expect = expected
+    return args
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
@@ -676,7 +634,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
                 return sam_local_invoke(args)
             if args.docker == "always":
                 raise InvokeError(f"--docker always, but no container runtime answers ({why})")
-            out.write(f"Docker: not usable ({why}); using the Docker-free runner\n")
+            out.write(f"Docker: not usable ({why}); running without a container\n")
         return run_docker_free(args, out)
     except InvokeError as exc:
         out.write(f"error: {exc}\n")

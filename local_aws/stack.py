@@ -1,9 +1,9 @@
 """Play CloudFormation for one stack against the real provider handler.
 
-``LocalStack`` remembers what CloudFormation remembers (each resource's physical ID and last applied
-properties), builds the events CloudFormation would send, invokes the handler the way Lambda does, and
-returns the one response the handler PUT. The demo, the benchmarks and the tests all drive the provider
-through it.
+``LocalCustomResourceStack`` remembers what CloudFormation remembers (each resource's physical ID and last
+applied properties), builds the events CloudFormation would send, calls the handler in this process the way
+Lambda does (local_aws.cloudformation.invoke_handler), and returns the one response the handler PUT. The demo,
+the benchmarks and the tests all drive the provider through it.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ _ANSWERED = {
 }
 
 
-class LocalStack:
+class LocalCustomResourceStack:
     """One stack's worth of CloudFormation.
 
     ``control``: the Connect emulator's control (LocalControl or HttpControl). When given, every status

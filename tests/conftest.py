@@ -3,9 +3,13 @@ CloudFormation response receiver over real HTTPS, and a seeded world of instance
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pytest
@@ -13,13 +17,38 @@ from botocore.config import Config
 
 from local_aws.cloudformation import ResponseReceiver, trusting
 from local_aws.connect.server import start_emulator
-from local_aws.stack import LocalStack
+from local_aws.stack import LocalCustomResourceStack
 
+ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 # Fast moves keep the suite quick; the stale window still shows the old target right after each move.
 MOVE_SECONDS = 0.6
 STALE_SECONDS = 0.2
+
+
+@pytest.fixture(scope="session")
+def built_function() -> Path:
+    """The built function (.aws-sam/build/ProviderFunction) for ARCH, from `make build`.
+
+    `make test` builds first, so this is a no-op there; run alone, it builds. Workers take a lock, because two
+    `sam build`s into one directory at once break each other.
+    """
+    arch = os.environ.get("ARCH", "x86_64")
+    lock_file = ROOT / ".aws-sam" / ".build.lock"
+    lock_file.parent.mkdir(exist_ok=True)
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(  # noqa: S603
+            ["make", "--no-print-directory", "build", f"ARCH={arch}"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return ROOT / ".aws-sam" / "build" / "ProviderFunction"
 
 
 @pytest.fixture(scope="session")
@@ -177,16 +206,18 @@ def handler(aws_env):
 
 
 @pytest.fixture
-def stack(handler, receiver, aws_env) -> LocalStack:
-    return LocalStack(handler, receiver, timeout_seconds=60, control=aws_env.control)
+def stack(handler, receiver, aws_env) -> LocalCustomResourceStack:
+    return LocalCustomResourceStack(handler, receiver, timeout_seconds=60, control=aws_env.control)
 
 
 @pytest.fixture
 def new_stack(handler, receiver, aws_env):
     """Factory for more stacks (ownership conflicts between stacks)."""
 
-    def make(name: str = "other-stack", **options) -> LocalStack:
-        return LocalStack(handler, receiver, stack_name=name, control=aws_env.control, **options)
+    def make(name: str = "other-stack", **options) -> LocalCustomResourceStack:
+        return LocalCustomResourceStack(
+            handler, receiver, stack_name=name, control=aws_env.control, **options
+        )
 
     return make
 

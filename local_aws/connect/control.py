@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -70,6 +71,16 @@ class LocalControl:
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         runtime.set_rate_limit(operation, per_second, burst)
+
+    def on_move_settled(self, callback: Callable[[str], None]) -> None:
+        """In this process only: ``callback(phone_number_arn)`` when a claim or move completes.
+
+        Called at the first read that shows the completion, before that read answers (so before any caller
+        can learn of it), under the emulator's lock: keep it short. reset() forgets it. Tests use it to move
+        a stand-in clock on at that moment (local_aws.lambda_context.LambdaClock).
+        """
+        with EMULATOR_LOCK:
+            runtime.settled_observers.append(callback)
 
     def use_default_quotas(self) -> None:
         """Limit every operation in runtime.DEFAULT_QUOTAS to Connect's default rate and burst."""

@@ -192,6 +192,7 @@ class PhoneNumber:
         else:
             self.target, self.status, self.status_message = move.from_target, FAILED, move.failure_message
         self.pending = None
+        runtime.move_settled(self.arn)
 
     def is_moving(self, now: float) -> bool:
         self.settle(now)

@@ -10,6 +10,7 @@ import copy
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,6 +106,7 @@ class EmulatorRuntime:
             self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
             self.call_log: list[dict[str, Any]] = []
             self.move_log: list[MoveRecord] = []
+            self.settled_observers: list[Callable[[str], None]] = []
 
     def configure(
         self,
@@ -204,6 +206,11 @@ class EmulatorRuntime:
     def calls(self) -> list[dict[str, Any]]:
         with EMULATOR_LOCK:
             return copy.deepcopy(self.call_log)
+
+    def move_settled(self, phone_number_arn: str) -> None:
+        """A claim or move has just completed (at the first read that shows it); callers hold the lock."""
+        for observer in list(self.settled_observers):
+            observer(phone_number_arn)
 
     def moves(self) -> list[dict[str, Any]]:
         with EMULATOR_LOCK:

@@ -13,6 +13,7 @@ import argparse
 import errno
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -135,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
 
     arns: dict[str, Any] | None = None
     if args.seed:
-        arns = LocalControl().seed(json.loads(args.seed.read_text()))
+        world = json.loads(args.seed.read_text())
+        if world.get("account_id"):
+            # moto files a request under the account its access key belongs to (the default one for any
+            # unknown key): serve every request as the seeded world's account, so any dummy key sees it.
+            os.environ.setdefault("MOTO_ACCOUNT_ID", str(world["account_id"]))
+        arns = LocalControl().seed(world)
     hint = "Stop whatever holds it, or choose another port (make emulator PORT=...)."
     problem = port_problem(args.host, args.port)
     if problem:
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Amazon Connect emulator listening on {emulator.endpoint_url}")
     print(f"  export AWS_ENDPOINT_URL_CONNECT={emulator.endpoint_url}")
     print("  Credentials are not checked: any dummy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY will do.")
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        print(f"  Every request is served as account {os.environ['MOTO_ACCOUNT_ID']} (MOTO_ACCOUNT_ID).")
     print(f"  Control: POST {emulator.endpoint_url}/moto-api/connect-emulator/<method>")
     print(f"  Reset all data: POST {emulator.endpoint_url}/moto-api/reset")
     if arns is not None:

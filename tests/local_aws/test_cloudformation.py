@@ -37,7 +37,7 @@ from local_aws.cloudformation import (
     stringify_properties,
     trusting,
 )
-from local_aws.lambda_context import LambdaContext
+from local_aws.lambda_context import LambdaClock, LambdaContext
 
 STACK_ARN = re.compile(r"^arn:aws:cloudformation:us-east-1:123456789012:stack/[\w-]+/[0-9a-f-]{36}$")
 PROPS = {"PhoneNumberId": "e6b2a8d4-3c1f-4e9a-b7d0-2a5c8f1e6d93", "TargetArn": "arn:x", "OnDelete": "Retain"}
@@ -367,6 +367,30 @@ def test_lambda_context_counts_down_from_the_timeout():
     assert ctx.log_group_name == "/aws/lambda/Fn"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", ctx.log_stream_name)
     assert uuid.UUID(ctx.aws_request_id)
+
+
+def test_lambda_clock_skips_time_on_the_context_and_on_the_invokers_timeout():
+    event = build_event("Create", properties=PROPS, response_url=URL)
+    clock = LambdaClock()
+    seen = []
+    release = threading.Event()
+
+    def handler(e, context):
+        seen.append(context.get_remaining_time_in_millis())
+        clock.advance(899)  # as if 899 of the 900 s had gone by
+        seen.append(context.get_remaining_time_in_millis())
+        release.wait(60)  # then it overruns: only Lambda's deadline, 1 s of the wall away, can end it
+
+    try:
+        run = invoke_handler(handler, event, timeout_seconds=900, clock=clock)
+        assert run.timed_out
+        assert seen[0] > 898_000
+        assert 0 <= seen[1] <= 1_000
+        assert clock.skipped == 899
+    finally:
+        release.set()
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(-1)
 
 
 def test_invoke_handler_passes_a_decoded_copy_and_a_live_context():

@@ -290,7 +290,9 @@ def test_control_endpoint_rejects_unknown_methods(connect_emulator_server: Any) 
 
 def test_server_command_serves_until_sigterm(tmp_path: Path) -> None:
     world = tmp_path / "world.json"
-    world.write_text(__import__("json").dumps(WORLD))
+    # Another account than moto's default: any dummy key must still see the seeded world (samples/world.json
+    # is in the account the Runtime Interface Emulator gives every function).
+    world.write_text(__import__("json").dumps({**WORLD, "account_id": "012345678912"}))
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "local_aws.connect.server", "--port", "0", "--seed", str(world), "--quiet"],
@@ -317,6 +319,7 @@ def test_server_command_serves_until_sigterm(tmp_path: Path) -> None:
             aws_secret_access_key="testing",
         )
         assert summary(client, NUMBER)["PhoneNumberStatus"] == {"Status": "CLAIMED"}
+        assert summary(client, NUMBER)["PhoneNumberArn"].startswith("arn:aws:connect:us-east-1:012345678912:")
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

@@ -1,8 +1,7 @@
-"""The local invoke runner: template reading as SAM does, env-var precedence, the fresh-process runner."""
+"""The local invoke runner: the template read as SAM does, env-var precedence, Lambda's runtime."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import shutil
@@ -10,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
-from local_aws import invoke
+from local_aws import invoke, lambda_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -52,48 +52,16 @@ Resources:
           SLEEP: "0"
 """
 
+# Never run: the template tests only read the template.
 FAKE_APP = """\
-import json, os, sys, time
-from crhelper import CfnResource
-
-helper = CfnResource(sleep_on_delete=0)
-
-
-@helper.create
-def create(event, context):
-    if "TargetARN" in event["ResourceProperties"]:
-        raise ValueError("Unknown property TargetARN")
-    time.sleep(float(os.environ.get("SLEEP", "0")))
-    helper.Data.update(
-        Endpoint=os.environ.get("AWS_ENDPOINT_URL_CONNECT", ""),
-        Level=os.environ.get("LEVEL", ""),
-    )
-    return "phys-1"
-
-
 def handler(event, context):
-    if event.get("probe"):
-        try:
-            import local_aws  # noqa: F401
-            leaked = True
-        except ImportError:
-            leaked = False
-        return {
-            "path0": sys.path[0],
-            "leaked": leaked,
-            "env": dict(os.environ),
-            "remaining": context.get_remaining_time_in_millis(),
-            "memory": context.memory_limit_in_mb,
-            "name": context.function_name,
-        }
-    helper(event, context)
-    return {"handled": event["RequestType"]}
+    return {}
 """
 
 
 @pytest.fixture
 def project(tmp_path):
-    """A template with Globals and intrinsics, and a crhelper function that needs no Connect."""
+    """A template with Globals and intrinsics, and its (trivial) function."""
 
     def make(timeout: int = 30) -> Path:
         (tmp_path / "src" / "fake").mkdir(parents=True, exist_ok=True)
@@ -215,104 +183,169 @@ def test_docker_is_usable_only_if_the_engine_answers(monkeypatch):
     assert invoke.docker_works() == (False, "no docker CLI on PATH")
 
 
-# ---- the fresh-process runner ------------------------------------------------------------------------
+# ---- the function under the Runtime Interface Emulator ---------------------------------------------------
+
+PROBE_APP = """\
+import json, os, sys
 
 
-def test_handler_runs_in_a_fresh_sandbox_like_process(project):
-    fn = invoke.read_function(project(), "Fn")
+def handler(event, context):
+    try:
+        import local_aws  # noqa: F401
+        leaked = True
+    except ImportError:
+        leaked = False
+    return {
+        "path": sys.path[:2],
+        "leaked": leaked,
+        "env": dict(os.environ),
+        "remaining": context.get_remaining_time_in_millis(),
+        "memory": context.memory_limit_in_mb,
+        "name": context.function_name,
+        "request_id": context.aws_request_id,
+        "context_class": type(context).__module__,
+    }
+"""
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a TCP socket of this machine listens on at ``port`` (Linux's /proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+@pytest.fixture
+def probe_function(tmp_path) -> invoke.FunctionConfig:
+    (tmp_path / "src" / "probe").mkdir(parents=True)
+    (tmp_path / "src" / "probe" / "__init__.py").write_text("")
+    (tmp_path / "src" / "probe" / "app.py").write_text(PROBE_APP)
+    template = tmp_path / "template.yaml"
+    template.write_text(SYNTHETIC.format(timeout=30).replace("fake.app.handler", "probe.app.handler"))
+    return invoke.read_function(template, "Fn")
+
+
+def test_the_function_runs_under_lambdas_runtime_on_loopback_only(tmp_path, probe_function):
+    fn = probe_function
     resolved = invoke.resolve_environment(fn, {}, shell_env={})
-    env = invoke.runtime_environment(fn, resolved, home=str(Path(fn.code_uri).parent))
-    run = invoke.run_handler(fn, {"probe": True}, env, log=io.StringIO())
-    assert run.ok, run.error
-    assert run.result["path0"] == fn.code_uri
-    assert run.result["leaked"] is False
-    assert run.result["env"]["AWS_SAM_LOCAL"] == "true"
-    assert run.result["env"]["_HANDLER"] == "fake.app.handler"
-    assert run.result["env"]["LAMBDA_TASK_ROOT"] == fn.code_uri
-    assert "PYTEST_CURRENT_TEST" not in run.result["env"]
-    assert 0 < run.result["remaining"] <= 30_000
-    assert (run.result["memory"], run.result["name"]) == ("256", "Fn")
+    env = invoke.sandbox_environment(fn, resolved, home=str(tmp_path))
+    log = io.StringIO()
+    with invoke.lambda_runtime(fn, env, lambda_runtime.choose_python(), log=log) as runtime:
+        port = int(runtime.endpoint.rsplit(":", 1)[1])
+        # 0100007F is 127.0.0.1 as /proc/net/tcp writes it: no other machine can reach it.
+        assert listening_addresses(port) == {"0100007F"}
+        invocation = runtime.invoke({"probe": True})
+        api_port = int(invocation.payload["env"]["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1])
+        assert listening_addresses(api_port) == {"0100007F"}
+    assert invocation.ok, invocation.error
+    result = invocation.payload
+    # The code directory, then the runtime client, then the standard library: no site-packages.
+    assert result["path"] == [fn.code_uri, str(runtime.runtime_client)]
+    assert result["leaked"] is False
+    assert result["context_class"] == "awslambdaric.lambda_context"
+    assert result["env"]["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert result["env"]["AWS_SAM_LOCAL"] == "true"
+    assert result["env"]["_HANDLER"] == "probe.app.handler"
+    assert result["env"]["LAMBDA_TASK_ROOT"] == fn.code_uri
+    assert result["env"]["HOME"] == str(tmp_path)
+    assert "PYTEST_CURRENT_TEST" not in result["env"]
+    assert 0 < result["remaining"] <= 30_000
+    assert (result["memory"], result["name"]) == ("256", "Fn")
+    # The emulator's framing around the invocation, with the request ID the function saw.
+    text = log.getvalue()
+    assert f"START RequestId: {result['request_id']} Version: $LATEST" in text
+    assert f"END RequestId: {result['request_id']}" in text
+    assert f"REPORT RequestId: {result['request_id']}" in text
+    assert "Memory Size: 256 MB" in text
+    assert not list(Path(fn.code_uri).rglob("*.pyc")), "the run wrote bytecode into the code directory"
 
 
-def test_overrunning_handler_is_killed(project, monkeypatch):
-    monkeypatch.setattr(invoke, "INIT_SECONDS", 0)
-    fn = invoke.read_function(project(timeout=1), "Fn")
-    env = invoke.runtime_environment(
-        fn, invoke.resolve_environment(fn, {}, shell_env={}), home="/nonexistent"
+def test_an_emulator_that_goes_away_is_an_error_not_a_traceback(tmp_path, probe_function):
+    fn = probe_function
+    env = invoke.sandbox_environment(fn, invoke.resolve_environment(fn, {}, shell_env={}), str(tmp_path))
+    with invoke.lambda_runtime(fn, env, lambda_runtime.choose_python(), log=io.StringIO()) as runtime:
+        runtime._proc.kill()
+        runtime._proc.wait()
+        invocation = runtime.invoke({"probe": True})
+    assert invocation.error["errorType"] == "LocalRuntime.NoAnswer"
+    assert "did not answer" in invoke.describe_invocation(invocation)
+
+
+def test_a_function_error_is_lambdas_error_document():
+    invocation = lambda_runtime.Invocation(200, b'{"errorMessage": "boom", "errorType": "ValueError"}')
+    assert invocation.error == {"errorMessage": "boom", "errorType": "ValueError"}
+    assert invoke.describe_invocation(invocation) == "Function failed: ValueError: boom"
+    timed_out = lambda_runtime.Invocation(200, b"Task timed out after 3.00 seconds", timed_out=True)
+    assert timed_out.error["errorType"] == "Sandbox.Timedout"
+    assert (
+        invoke.describe_invocation(lambda_runtime.Invocation(200, b'{"a": 1}'))
+        == 'Function returned: {"a": 1}'
     )
-    env["SLEEP"] = "60"
-    event = {"RequestType": "Create", "ResourceProperties": {}, "StackId": "s/x/y", "RequestId": "r"}
-    event |= {"LogicalResourceId": "L", "ResponseURL": "https://127.0.0.1:9/x"}
-    run = invoke.run_handler(fn, event, env, log=io.StringIO())
-    assert run.timed_out
-    assert run.error["errorType"] == "Sandbox.Timedout"
 
 
-def test_main_prints_the_response_and_rewrites_the_response_url(project):
+def test_credentials_for_the_emulators_account_or_a_note_saying_why_not(aws_env):
+    found = invoke.emulator_credentials(aws_env.endpoint_url, lambda_runtime.RIE_ACCOUNT_ID)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=aws_env.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=found["key"],
+        aws_secret_access_key=found["secret"],
+    )
+    # moto files the function's requests under the account in the ARN the emulator gives it.
+    assert sts.get_caller_identity()["Account"] == lambda_runtime.RIE_ACCOUNT_ID == "012345678912"
     out = io.StringIO()
-    args = ["--event", str(ROOT / "samples/events/create.json"), "--template", str(project())]
-    code = invoke.main(
-        [*args, "--endpoint-url", "http://host.docker.internal:4599", "--docker", "never"], out=out
+    assert invoke._emulator_account(out, "http://127.0.0.1:9") == {}
+    assert "made no credentials for account 012345678912" in out.getvalue()
+
+
+def test_the_containers_name_for_the_host_means_loopback_here():
+    assert invoke._local_endpoint("http://host.docker.internal:4599") == "http://127.0.0.1:4599"
+    assert invoke._local_endpoint("http://emulator:4599") == "http://emulator:4599"
+
+
+def test_the_runtime_client_pins_are_constraints_txts():
+    pins = lambda_runtime.runtime_client_pins()
+    lock = (ROOT / "constraints.txt").read_text().splitlines()
+    assert [pin.split("==")[0] for pin in pins] == ["awslambdaric", "simplejson", "snapshot-restore-py"]
+    assert all(pin in lock for pin in pins)
+    assert "awslambdaric==" + pins[0].split("==")[1] in (ROOT / "requirements-dev.txt").read_text()
+
+
+def test_no_python_313_means_the_best_311_plus_and_one_line_saying_so(monkeypatch):
+    monkeypatch.setattr(lambda_runtime, "find_runtime_python", lambda env=None: None)
+    monkeypatch.setattr(lambda_runtime, "_candidates", lambda version: [])
+    chosen = lambda_runtime.choose_python()
+    assert chosen.path == sys.executable
+    assert chosen.version >= (3, 11)
+    assert not chosen.is_runtime_version
+    assert "\n" not in chosen.difference()
+    assert "python3.13" in chosen.difference()
+    assert "pure Python" in chosen.difference()
+    assert lambda_runtime.ChosenPython("/x/python3.13", (3, 13)).difference() == ""
+
+
+def test_runtime_python_comes_from_runtime_python_first(tmp_path):
+    python = lambda_runtime.find_runtime_python()
+    if python is None:
+        pytest.skip("no Python 3.13 on this machine")
+    assert lambda_runtime.find_runtime_python({"RUNTIME_PYTHON": python, "PATH": ""}) == python
+    assert lambda_runtime.find_runtime_python({"RUNTIME_PYTHON": sys.executable}) != sys.executable or (
+        sys.version_info[:2] == (3, 13)
     )
-    text = out.getvalue()
-    assert code == 0, text
-    assert "ResponseURL rewritten to the local receiver https://127.0.0.1:" in text
-    assert "Status:             SUCCESS" in text
-    assert "PhysicalResourceId: phys-1" in text
-    # The runner is the host, so the containers' name for the host means loopback.
-    assert "Endpoint: http://127.0.0.1:4599" in text
-    assert 'Handler returned: {"handled": "Create"}' in text
 
 
-def test_main_exit_code_follows_expect(project):
-    args = ["--event", str(ROOT / "samples/events/invalid.json"), "--template", str(project())]
-    args += ["--endpoint-url", "http://127.0.0.1:9", "--docker", "never"]
-    out = io.StringIO()
-    assert invoke.main(args, out=out) == 1
-    assert "Status:             FAILED" in out.getvalue()
-    assert "Reason:             Unknown property TargetARN" in out.getvalue()
-    assert invoke.main([*args, "--expect", "FAILED"], out=io.StringIO()) == 0
-
-
-# ---- end to end against the real provider and emulator -----------------------------------------------
-
-MISSING = [
-    name
-    for name, found in (
-        ("local_aws.connect.server", importlib.util.find_spec("local_aws.connect.server")),
-        ("phone_number_assignment.app", (ROOT / "provider/phone_number_assignment/app.py").exists()),
-    )
-    if not found
-]
-
-
-@pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (not written yet)")
-@pytest.mark.parametrize(
-    ("events", "expect"),
-    [
-        (["create.json", "update.json", "delete.json"], "SUCCESS"),
-        (["invalid.json"], "FAILED"),
-    ],
-)
-def test_invoke_runner_end_to_end(events, expect):
-    argv = [sys.executable, "-m", "local_aws.invoke", "--docker", "never", "--expect", expect]
-    for name in events:
-        argv += ["--event", f"samples/events/{name}"]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count(f"OK: expected {expect}, got {expect}") == len(events)
-    assert "embedded emulator" in done.stdout
-    assert "ResponseURL rewritten to the local receiver" in done.stdout
-    if expect == "SUCCESS":
-        assert "PhoneNumberArn: arn:aws:connect:us-east-1:123456789012:phone-number/" in done.stdout
-
-
-@pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (not written yet)")
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on PATH")
-def test_make_invoke_end_to_end():
+def test_make_invoke_end_to_end(built_function):
     # Docker is only used when asked for (DOCKER=1), so this runs the same with or without one. What the
-    # README tells a newcomer to run, with the sample Create event. make first checks the venv's stamp, which
-    # the make target that runs this suite has just brought up to date: nothing is installed.
+    # README tells a newcomer to run, with the sample Create event; the fixture has built the function, so
+    # make's own build is a no-op. The embedded emulator and receiver, the RIE, the runtime client.
     done = subprocess.run(
         ["make", "--no-print-directory", "invoke", "EVENT=samples/events/create.json"],  # noqa: S607
         cwd=ROOT,
@@ -323,8 +356,13 @@ def test_make_invoke_end_to_end():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (
-        "-m local_aws.invoke --docker never --expect SUCCESS --event samples/events/create.json"
+        "-m local_aws.invoke --docker never --template .aws-sam/build/template.yaml --expect SUCCESS"
         in done.stdout
     )
+    assert "Runs under aws-lambda-rie-" in done.stdout
+    assert "embedded emulator" in done.stdout
+    assert "ResponseURL rewritten to the local receiver" in done.stdout
+    assert done.stdout.count("REPORT RequestId: ") == 1
     assert "OK: expected SUCCESS, got SUCCESS" in done.stdout
-    assert "PhoneNumberArn: arn:aws:connect:us-east-1:123456789012:phone-number/" in done.stdout
+    # The samples' account is the one the emulator puts in every function's ARN (invoked_function_arn).
+    assert "PhoneNumberArn: arn:aws:connect:us-east-1:012345678912:phone-number/" in done.stdout

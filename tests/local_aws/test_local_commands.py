@@ -72,7 +72,10 @@ def docker_args(*extra: str) -> list[str]:
 
 def test_docker_path_refuses_the_source_template():
     out = io.StringIO()
-    code = invoke.main(docker_args("--env-vars", str(ROOT / "samples/env.json")), out=out)
+    args = docker_args(
+        "--template", str(ROOT / "template.yaml"), "--env-vars", str(ROOT / "samples/env.json")
+    )
+    code = invoke.main(args, out=out)
     assert code == 2
     assert "sam local invoke needs the built template" in out.getvalue()
 

@@ -1,8 +1,8 @@
 """Connect misbehaving under the real handler: what CloudFormation hears, and where the number ends up.
 
-Each test drives the provider through LocalStack (one Lambda invocation per request, the response PUT over
-HTTPS) against the emulator with a fault injected, then checks the one response CloudFormation received and
-the number's final state as DescribePhoneNumber shows it.
+Each test drives the provider through LocalCustomResourceStack (one Lambda invocation per request, the
+response PUT over HTTPS) against the emulator with a fault injected, then checks the one response
+CloudFormation received and the number's final state as DescribePhoneNumber shows it.
 """
 
 from __future__ import annotations

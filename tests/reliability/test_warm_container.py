@@ -13,7 +13,7 @@ import uuid
 
 import boto3
 
-from local_aws.stack import LocalStack
+from local_aws.stack import LocalCustomResourceStack
 from tests.conftest import ACCOUNT, describe
 from tests.reliability.helpers import captured_logs, mutating, operations, props
 
@@ -59,8 +59,10 @@ def _leaks(earlier, later, log_lines) -> list[str]:
 
 
 def test_warm_container_serves_stacks_and_regions_without_leaks(handler, receiver, world, connect, aws_env):
-    home = LocalStack(handler, receiver, stack_name="home-stack", timeout_seconds=60)
-    abroad = LocalStack(handler, receiver, stack_name="abroad-stack", region=OTHER_REGION, timeout_seconds=60)
+    home = LocalCustomResourceStack(handler, receiver, stack_name="home-stack", timeout_seconds=60)
+    abroad = LocalCustomResourceStack(
+        handler, receiver, stack_name="abroad-stack", region=OTHER_REGION, timeout_seconds=60
+    )
     eu_number_id, eu_number_arn, eu_target_arn = _other_region_world(aws_env.control)
     history = []
 
