@@ -2,9 +2,9 @@
 CloudFormation.
 
 LocalCustomResourceStack sends one request per call; what CloudFormation does around a request is added
-here, the way CloudFormation does it: a failed update is rolled back with an Update carrying the old properties, and an
-update that returns a new physical ID (a replacement) is followed by a Delete of the old resource. Stack
-operations here end before the call returns, so there is never one in flight to wait for.
+here, the way CloudFormation does it: a failed update is rolled back with an Update carrying the old
+properties, and an update that returns a new physical ID (a replacement) is followed by a Delete of the old
+resource. Stack operations here end before the call returns, so there is never one in flight to wait for.
 """
 
 from __future__ import annotations
