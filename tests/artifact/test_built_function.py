@@ -149,7 +149,7 @@ def test_a_dependency_missing_from_the_artifact_is_the_runtimes_import_error(bui
 
 
 def test_the_emulator_ends_a_function_past_its_timeout_after_the_watchdog_answered(built, tmp_path):
-    """A Connect endpoint that accepts connections and never answers holds the Delete's first call; the
+    """An endpoint that accepts connections and never answers holds the Delete's first call; the
     provider's watchdog answers CloudFormation before the deadline, then the emulator ends the invocation."""
     function = invoke.read_function(BUILT_TEMPLATE)
     event = json.loads((EVENTS / "delete.json").read_text())
@@ -163,6 +163,8 @@ def test_the_emulator_ends_a_function_past_its_timeout_after_the_watchdog_answer
         env = function_env(
             function,
             tmp_path,
+            # The Delete's first call reads the ownership record; Connect's would hang the same way.
+            AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{black_hole.getsockname()[1]}",
             AWS_ENDPOINT_URL_CONNECT=f"http://127.0.0.1:{black_hole.getsockname()[1]}",
             SSL_CERT_FILE=receiver.trust_bundle(),
             AWS_LAMBDA_FUNCTION_TIMEOUT="3",  # the emulator's deadline (the template's 900 s, shortened)
