@@ -52,6 +52,8 @@ def reset_emulator(emulator) -> None:
 # schedule's own tests read whatever the constants are.
 TEST_CLAIM_SETTLE_SECONDS = 0.05
 TEST_POLL_SECONDS = 0.3
+TEST_THROTTLE_FIRST_SECONDS = 0.2
+TEST_THROTTLE_CAP_SECONDS = 1.0
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +64,10 @@ def quick_waits(request, monkeypatch):
         monkeypatch.setattr(ownership, "CLAIM_SETTLE_SECONDS", TEST_CLAIM_SETTLE_SECONDS)
     monkeypatch.setattr(waiting, "FIRST_POLL_SECONDS", TEST_POLL_SECONDS)
     monkeypatch.setattr(waiting, "POLL_SECONDS", TEST_POLL_SECONDS)
+    # The pause after throttling is sized for a hundred invocations sharing a quota (seconds to tens of
+    # seconds); tests that inject a few throttled answers only need it to happen.
+    monkeypatch.setattr(waiting, "THROTTLE_FIRST_SECONDS", TEST_THROTTLE_FIRST_SECONDS)
+    monkeypatch.setattr(waiting, "THROTTLE_CAP_SECONDS", TEST_THROTTLE_CAP_SECONDS)
 
 
 @pytest.fixture

@@ -20,12 +20,30 @@ POLL_SECONDS = 1.0
 POLL_JITTER = 0.2
 FAST_POLL_SECONDS = 30.0
 SLOW_POLL_SECONDS = 5.0
-# While the quota is contended (a call of this invocation was throttled, by botocore's retries or ours, in
-# the last CONTENTION_SECONDS) a poll that finds the move still running only takes a request from another
-# resource of the stack: then the move is polled at most every CONTENDED_POLL_SECONDS.
+# While the quota is contended (a call of this invocation was throttled in the last CONTENTION_SECONDS) a
+# poll that finds the move still running only takes a request from another resource of the stack: then the
+# move is polled at most every CONTENDED_POLL_SECONDS, and no sooner than the pause that got this
+# invocation's last Describe through (see below: the same crowd is still asking).
 CONTENDED_POLL_SECONDS = 3.0
 CONTENTION_SECONDS = 10.0
-# Retry pause after throttling or an internal error: full jitter on a capped exponential.
+# Pause after throttling. Connect's quota is per account, Region and operation, and CloudFormation starts
+# every resource of a stack at once: a hundred invocations, each in its own Lambda container with its own
+# client, ask at the same moment. botocore's adaptive mode only limits one client, which makes a handful of
+# calls here, so it never learns the crowd's demand (clients.py). The provider cannot see the others either,
+# only its own answers; so each throttle of an operation pauses longer, until the crowd together asks at
+# about the rate the quota admits (N callers at 2 requests/s: a pause around N / 3 s), and the pause comes
+# down a step with each call that gets through. The k-th throttle of an operation (k counts down one per
+# success) pauses uniform(1 - THROTTLE_JITTER, 1 + THROTTLE_JITTER) x min(THROTTLE_CAP_SECONDS,
+# THROTTLE_FIRST_SECONDS x THROTTLE_GROWTH ** (k - 1)). The numbers come from a simulation of N = 20..100
+# callers against one token bucket (2/s burst 5, and 1.5/s burst 2), checked with make bench
+# (docs/reliability.md): a shorter first pause or a slower growth multiplies the throttled calls (each
+# extra step is one more throttled call for every waiting caller); a higher cap leaves the quota idle at
+# the end, when the last callers wait out long pauses nobody contends with any more.
+THROTTLE_FIRST_SECONDS = 6.0
+THROTTLE_GROWTH = 4.0
+THROTTLE_CAP_SECONDS = 25.0
+THROTTLE_JITTER = 0.5
+# Pause after an internal error (no quota to share): full jitter on a short capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
 # A FAILED status seen right after our call may be the previous move's outcome, still shown during the
@@ -48,12 +66,18 @@ class Budget:
 
 
 class Pacing:
-    """One invocation's waiting policy: poll delays, retry backoff, and whether the quota is contended."""
+    """One invocation's waiting policy: poll delays, retry backoff, and whether the quota is contended.
+
+    The backoff state is per operation because Connect's quotas are: a throttled TagResource says nothing
+    about DescribePhoneNumber's bucket.
+    """
 
     def __init__(self, clock: Callable[[], float], rng: random.Random) -> None:
         self._clock = clock
         self._rng = rng
         self._throttled_at: float | None = None
+        self._levels: dict[str, int] = {}  # operation -> throttles not yet worked off by successes
+        self._last_pause: dict[str, float] = {}  # operation -> the pause before its last success
 
     def poll_delays(self) -> Iterator[float]:
         """Delays between Describes while waiting: see the constants at the top of this module."""
@@ -67,17 +91,45 @@ class Pacing:
             waited += delay
             yield delay
 
-    def move_poll_delays(self) -> Iterator[float]:
+    def move_poll_delays(self, operation: str = "DescribePhoneNumber") -> Iterator[float]:
         """Poll delays for a move, stretched while the quota is contended."""
         for delay in self.poll_delays():
-            yield max(delay, CONTENDED_POLL_SECONDS) if self.contended() else delay
+            if self.contended():
+                delay = max(delay, CONTENDED_POLL_SECONDS)
+            # The pause the last Describe needed says how many others are asking; it eases off a step with
+            # each poll that gets through (succeeded), so it does not outlast the crowd.
+            learned = self._last_pause.get(operation, 0.0)
+            yield max(delay, learned * self._jitter()) if learned else delay
 
-    def retry_delay(self, attempt: int) -> float:
+    def throttle_delay(self, operation: str) -> float:
+        """The pause before retrying ``operation`` after Connect throttled it (see THROTTLE_*)."""
+        self.note_throttled()
+        level = self._levels.get(operation, 0) + 1
+        self._levels[operation] = level
+        pause = min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
+        return pause * self._jitter()
+
+    def error_delay(self, attempt: int) -> float:
+        """The pause before retry ``attempt`` (1, 2, ...) after an internal or connection error."""
         return self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
 
+    def succeeded(self, operation: str) -> None:
+        """``operation`` got through: remember the pause it needed, and ease off one step."""
+        level = self._levels.get(operation, 0)
+        self._last_pause[operation] = (
+            min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
+            if level
+            else 0.0
+        )
+        if level:
+            self._levels[operation] = level - 1
+
     def note_throttled(self) -> None:
-        """A call of this invocation was throttled (or failed and was retried), by botocore or by us."""
+        """A call of this invocation was throttled."""
         self._throttled_at = self._clock()
 
     def contended(self) -> bool:
         return self._throttled_at is not None and self._clock() - self._throttled_at < CONTENTION_SECONDS
+
+    def _jitter(self) -> float:
+        return self._rng.uniform(1 - THROTTLE_JITTER, 1 + THROTTLE_JITTER)

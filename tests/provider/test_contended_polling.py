@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import random
 
-import pytest
 from botocore.exceptions import ClientError
 
 from phone_number_assignment import waiting
@@ -84,14 +83,11 @@ def test_uncontended_moves_are_polled_about_once_a_second():
     assert len(client.describes) >= 4
 
 
-@pytest.mark.parametrize("how", ["botocore retried", "provider retried"])
-def test_after_throttling_polls_are_spaced_out(how):
+def test_after_throttling_polls_are_spaced_out():
     clock = Clock()
-    client = FakeConnect(clock, done_at=7.0, retried=how == "botocore retried")
-    if how == "provider retried":
-        client.throttle_first = 1
+    client = FakeConnect(clock, done_at=7.0, throttle_first=1)
     phone_numbers = numbers(client, clock)
-    phone_numbers.describe(ARN)  # the claim's Describe: throttled on the way
+    phone_numbers.describe(ARN)  # the read before the move: throttled on the way
     waited_from = clock.now
 
     state = phone_numbers.wait_for_move(BEFORE, TARGET)
@@ -102,14 +98,24 @@ def test_after_throttling_polls_are_spaced_out(how):
     assert all(b - a >= waiting.CONTENDED_POLL_SECONDS for a, b in itertools.pairwise(polls))
 
 
-def test_contention_is_forgotten_after_a_quiet_while():
+def test_polls_wait_the_pause_the_read_needed_then_ease_off():
     clock = Clock()
-    client = FakeConnect(clock, done_at=1000.0, throttle_first=1)
+    client = FakeConnect(clock, done_at=1000.0, throttle_first=2)
     phone_numbers = numbers(client, clock)
-    phone_numbers.describe(ARN)
+    phone_numbers.describe(ARN)  # throttled twice: the second pause was the longer step
+    second_step = min(waiting.THROTTLE_CAP_SECONDS, waiting.THROTTLE_FIRST_SECONDS * waiting.THROTTLE_GROWTH)
     clock.now += waiting.CONTENTION_SECONDS  # nothing throttled since
+    waited_from = clock.now
+    client.done_at = clock.now + 2 * second_step + 10
 
-    client.done_at = clock.now + 3
     phone_numbers.wait_for_move(BEFORE, TARGET)
 
-    assert clock.pauses[-1] < waiting.CONTENDED_POLL_SECONDS
+    polls = [t for t in client.describes if t > waited_from]
+    # The first poll waits out the crowd the read met, even though nothing was throttled for a while ...
+    assert polls[0] - waited_from >= second_step * (1 - waiting.THROTTLE_JITTER)
+    # ... and each poll that gets through eases off one step, back to the usual schedule.
+    first_step = waiting.THROTTLE_FIRST_SECONDS
+    assert polls[1] - polls[0] <= max(
+        first_step * (1 + waiting.THROTTLE_JITTER), waiting.CONTENDED_POLL_SECONDS
+    )
+    assert polls[-1] - polls[-2] <= waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER)
