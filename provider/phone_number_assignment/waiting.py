@@ -39,9 +39,9 @@ CONTENTION_SECONDS = 10.0
 # (docs/reliability.md): a shorter first pause or a slower growth multiplies the throttled calls (each
 # extra step is one more throttled call for every waiting caller); a higher cap leaves the quota idle at
 # the end, when the last callers wait out long pauses nobody contends with any more.
-THROTTLE_FIRST_SECONDS = 6.0
+THROTTLE_FIRST_SECONDS = 4.0
 THROTTLE_GROWTH = 4.0
-THROTTLE_CAP_SECONDS = 25.0
+THROTTLE_CAP_SECONDS = 30.0
 THROTTLE_JITTER = 0.5
 # Pause after an internal error (no quota to share): full jitter on a short capped exponential.
 RETRY_BASE_SECONDS = 0.5

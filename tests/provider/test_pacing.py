@@ -3,6 +3,8 @@ random generator, never the wall clock."""
 
 from __future__ import annotations
 
+import heapq
+import importlib.util
 import random
 
 import pytest
@@ -168,3 +170,107 @@ def test_a_connection_failure_past_the_budget_is_raised_as_it_came():
         phone_numbers(client, clock, seconds=0.0).describe(ARN)
 
     assert client.calls == 1
+
+
+# --- The policy across concurrent invocations ------------------------------------------------------------
+# A stack's resources are separate invocations (Lambda containers) that only see their own answers. This
+# plays a hundred of them, each with its own Pacing as the provider makes it, against one token bucket per
+# operation, on a simulated clock: the fresh assignment's calls (read, move, polls until the move is done,
+# owner tags at the end). The shipped constants are used (the suite's conftest shortens them for the
+# emulator tests), from a private copy of the module.
+
+
+def shipped_waiting():
+    spec = importlib.util.spec_from_file_location("shipped_waiting", waiting.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Bucket:
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second, self.capacity, self.tokens, self.at = per_second, burst, float(burst), 0.0
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def play(invocations: int, per_second: float, burst: int, *, move_seconds: float = 2.0, seed: int = 0):
+    """Returns (makespan, throttled, accepted) for ``invocations`` fresh assignments at once."""
+    module = shipped_waiting()
+    now = [0.0]
+    buckets = {
+        op: Bucket(per_second, burst) for op in ("DescribePhoneNumber", "UpdatePhoneNumber", "TagResource")
+    }
+    pacings = [module.Pacing(lambda: now[0], random.Random(seed * 1000 + i)) for i in range(invocations)]
+    steps = ["read"] * invocations
+    moved_at: list[float | None] = [None] * invocations
+    polls: list = [None] * invocations
+    queue = [(0.0, i) for i in range(invocations)]
+    heapq.heapify(queue)
+    throttled = accepted = 0
+    finished = 0.0
+    operation = {"read": "DescribePhoneNumber", "update": "UpdatePhoneNumber", "poll": "DescribePhoneNumber"}
+    while queue:
+        now[0], i = heapq.heappop(queue)
+        op = operation.get(steps[i], "TagResource")
+        pacing = pacings[i]
+        if not buckets[op].take(now[0]):
+            throttled += 1
+            heapq.heappush(queue, (now[0] + pacing.throttle_delay(op), i))
+            continue
+        accepted += 1
+        pacing.succeeded(op)
+        if steps[i] == "read":
+            steps[i] = "update"
+            heapq.heappush(queue, (now[0], i))
+        elif steps[i] == "update":
+            steps[i], moved_at[i] = "poll", now[0]
+            polls[i] = pacing.move_poll_delays()
+            heapq.heappush(queue, (now[0] + next(polls[i]), i))
+        elif steps[i] == "poll":
+            if now[0] >= moved_at[i] + move_seconds:
+                steps[i] = "tag"
+                heapq.heappush(queue, (now[0], i))
+            else:
+                heapq.heappush(queue, (now[0] + next(polls[i]), i))
+        else:
+            finished = max(finished, now[0])
+    return finished, throttled, accepted
+
+
+@pytest.mark.parametrize(("per_second", "burst"), [(2.0, 5), (1.5, 2)])
+@pytest.mark.parametrize("invocations", [20, 100])
+def test_concurrent_invocations_throttle_no_more_than_they_get_through(invocations, per_second, burst):
+    floor = (2 * invocations - burst) / per_second
+    for seed in range(3):
+        makespan, throttled, accepted = play(invocations, per_second, burst, seed=seed)
+        assert accepted >= 4 * invocations  # read, move, at least one poll, tags: nothing skipped
+        assert throttled <= accepted
+        # Backing off costs time, but not without bound: with many invocations the quota stays busy (the
+        # bench holds N=100 to 1.3x); a small stack pays at most about one longest pause for its read and
+        # one for its poll beyond the floor.
+        module = shipped_waiting()
+        if invocations >= 100:
+            assert makespan <= 1.75 * floor
+        else:
+            assert makespan <= floor + 2 * module.THROTTLE_CAP_SECONDS * (1 + module.THROTTLE_JITTER)
+
+
+def test_without_growing_pauses_the_crowd_throttles_far_more_than_it_gets_through(monkeypatch):
+    # The test above fails for a policy that does not learn: a fixed pause (growth 1) at N=100.
+    original = shipped_waiting
+
+    def fixed():
+        module = original()
+        module.THROTTLE_GROWTH = 1.0
+        return module
+
+    monkeypatch.setitem(globals(), "shipped_waiting", fixed)
+    _, throttled, accepted = play(100, 2.0, 5)
+    assert throttled > accepted
