@@ -252,14 +252,11 @@ def test_concurrent_invocations_throttle_no_more_than_they_get_through(invocatio
         makespan, throttled, accepted = play(invocations, per_second, burst, seed=seed)
         assert accepted >= 4 * invocations  # read, move, at least one poll, tags: nothing skipped
         assert throttled <= accepted
-        # Backing off costs time, but not without bound: with many invocations the quota stays busy (the
-        # bench holds N=100 to 1.3x); a small stack pays at most about one longest pause for its read and
-        # one for its poll beyond the floor.
+        # Backing off costs time, but not without bound: at most a few of the longest pauses beyond the
+        # floor (the read's, the poll's, and the tail's, when the last invocations wait out pauses nobody
+        # contends with any more). The bench measures the real figures.
         module = shipped_waiting()
-        if invocations >= 100:
-            assert makespan <= 1.75 * floor
-        else:
-            assert makespan <= floor + 2 * module.THROTTLE_CAP_SECONDS * (1 + module.THROTTLE_JITTER)
+        assert makespan <= floor + 3 * module.THROTTLE_CAP_SECONDS * (1 + module.THROTTLE_JITTER)
 
 
 def test_without_growing_pauses_the_crowd_throttles_far_more_than_it_gets_through(monkeypatch):
