@@ -7,17 +7,23 @@ deadline), and tuned with ``make bench`` rather than by reading the API.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
 
 # Poll schedule while a move runs. The first look comes after one second because the service keeps showing
-# the old state for a moment after UpdatePhoneNumber; then about once a second (at most one Describe per
-# second of move, and CloudFormation hears within a second of completion); after FAST_POLL_SECONDS a long
-# move is polled less often, up to SLOW_POLL_SECONDS, to leave the 2 requests/s quota to other resources.
+# the old state for a moment after UpdatePhoneNumber (the emulator's stale window stands for that lag); then
+# once a second on a fixed grid counted from the first look: at most one Describe per second of move, plus
+# the one that sees it CLAIMED, and CloudFormation hears within a second of completion (half a second in
+# the median for moves of any length). The grid does not drift: each poll's jitter (0 to POLL_JITTER of an
+# interval, never early) and each call's own latency are not carried into the next, where a jitter added to
+# every interval made the polls come every 1.1 s on average, so 10 % later and fewer than the quota allows.
+# After FAST_POLL_SECONDS a long move is polled less often, up to SLOW_POLL_SECONDS, to leave the quota to
+# other resources.
 FIRST_POLL_SECONDS = 1.0
 POLL_SECONDS = 1.0
-POLL_JITTER = 0.2
+POLL_JITTER = 0.1
 FAST_POLL_SECONDS = 30.0
 SLOW_POLL_SECONDS = 5.0
 # While the quota is contended (a call of this invocation was throttled in the last CONTENTION_SECONDS) a
@@ -81,15 +87,19 @@ class Pacing:
 
     def poll_delays(self) -> Iterator[float]:
         """Delays between Describes while waiting: see the constants at the top of this module."""
-        waited = FIRST_POLL_SECONDS
+        started = self._clock()  # when the wait began (just after UpdatePhoneNumber returned, for a move)
         yield FIRST_POLL_SECONDS
         interval = POLL_SECONDS
         while True:
-            if waited > FAST_POLL_SECONDS:
-                interval = min(SLOW_POLL_SECONDS, interval * 1.5)
-            delay = interval * (1 + self._rng.uniform(0, POLL_JITTER))
-            waited += delay
-            yield delay
+            since = self._clock() - started
+            if since <= FAST_POLL_SECONDS:
+                # The next grid point after now: a slow call or a longer pause skips points, never bunches.
+                points = math.floor((since - FIRST_POLL_SECONDS) / POLL_SECONDS) + 1
+                to_point = FIRST_POLL_SECONDS + points * POLL_SECONDS - since
+                yield to_point + self._rng.uniform(0, POLL_JITTER) * POLL_SECONDS
+                continue
+            interval = min(SLOW_POLL_SECONDS, interval * 1.5)
+            yield interval * (1 + self._rng.uniform(0, POLL_JITTER))
 
     def move_poll_delays(self, operation: str = "DescribePhoneNumber") -> Iterator[float]:
         """Poll delays for a move, stretched while the quota is contended."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
+import pytest
 from botocore.exceptions import ClientError
 
 from phone_number_assignment import waiting
@@ -119,3 +121,35 @@ def test_polls_wait_the_pause_the_read_needed_then_ease_off():
         first_step * (1 + waiting.THROTTLE_JITTER), waiting.CONTENDED_POLL_SECONDS
     )
     assert polls[-1] - polls[-2] <= waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER)
+
+
+class SlowConnect(FakeConnect):
+    """Each Describe takes ``latency`` seconds of the fake clock, as a real call does."""
+
+    def __init__(self, clock: Clock, done_at: float, latency: float) -> None:
+        super().__init__(clock, done_at)
+        self.latency = latency
+
+    def describe_phone_number(self, PhoneNumberId: str) -> dict:
+        response = super().describe_phone_number(PhoneNumberId)
+        self.clock.now += self.latency
+        return response
+
+
+@pytest.mark.parametrize("move_seconds", [2.0, 5.0, 20.0, 7.3])
+def test_polls_keep_to_a_one_second_grid_whatever_the_calls_latency(move_seconds):
+    clock = Clock()
+    client = SlowConnect(clock, done_at=move_seconds, latency=0.08)
+
+    numbers(client, clock).wait_for_move(BEFORE, TARGET)
+
+    # Poll k is sent between FIRST + (k-1) s and a jitter later: the calls' latency does not add up.
+    for k, sent in enumerate(client.describes):
+        grid = waiting.FIRST_POLL_SECONDS + k * waiting.POLL_SECONDS
+        assert grid <= sent <= grid + waiting.POLL_JITTER * waiting.POLL_SECONDS + 1e-9
+    # One Describe per grid point during the move (one a second, as shipped), plus the one that sees it
+    # CLAIMED ...
+    during = math.floor((move_seconds - waiting.FIRST_POLL_SECONDS) / waiting.POLL_SECONDS) + 1
+    assert len(client.describes) <= during + 1
+    # ... which comes within a second of completion.
+    assert client.describes[-1] - move_seconds < waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER)
