@@ -59,6 +59,11 @@ STALE_STATUS_GRACE_SECONDS = 5.0
 MIN_SECONDS_TO_START_A_MOVE = 3.0
 
 
+def _throttle_step(level: int) -> float:
+    """The pause (before jitter) at the ``level``-th throttle not yet worked off: see THROTTLE_*."""
+    return min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
+
+
 class Budget:
     """The time this invocation may spend on Connect before it must answer CloudFormation."""
 
@@ -116,8 +121,7 @@ class Pacing:
         self.note_throttled()
         level = self._levels.get(operation, 0) + 1
         self._levels[operation] = level
-        pause = min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
-        return pause * self._jitter()
+        return _throttle_step(level) * self._jitter()
 
     def error_delay(self, attempt: int) -> float:
         """The pause before retry ``attempt`` (1, 2, ...) after an internal or connection error."""
@@ -126,11 +130,7 @@ class Pacing:
     def succeeded(self, operation: str) -> None:
         """``operation`` got through: remember the pause it needed, and ease off one step."""
         level = self._levels.get(operation, 0)
-        self._last_pause[operation] = (
-            min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
-            if level
-            else 0.0
-        )
+        self._last_pause[operation] = _throttle_step(level) if level else 0.0
         if level:
             self._levels[operation] = level - 1
 
