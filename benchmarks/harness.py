@@ -167,6 +167,8 @@ def local_aws() -> Iterator[LocalAws]:
             os.environ.update(
                 {
                     "AWS_ENDPOINT_URL_CONNECT": emulator.endpoint_url,
+                    # moto's server answers every service on the one port: the ownership record (DynamoDB)
+                    # and the stack lookups (CloudFormation) stay on this machine too.
                     "AWS_ENDPOINT_URL_DYNAMODB": emulator.endpoint_url,
                     "AWS_ENDPOINT_URL_CLOUDFORMATION": emulator.endpoint_url,
                     "AWS_ACCESS_KEY_ID": "testing",

@@ -30,6 +30,9 @@ class MoveLag:
     lag_seconds: float  # response arrival minus the moment the emulator marked the move CLAIMED
     describes_in_window: int  # DescribePhoneNumber calls on the number while the move was running
     describes_total: int  # ... from the move's start until the response arrived
+    # ... by the whole request, until its response arrived (the number is fresh in each run: every Describe of
+    # it before then is this request's, the read before the move included)
+    describes_in_request: int = 0
 
     @property
     def describes_per_second(self) -> float:
@@ -68,6 +71,7 @@ def move_lags(
                 lag_seconds=arrived - completed,
                 describes_in_window=sum(1 for c in mine if started <= c["time"] <= completed),
                 describes_total=sum(1 for c in mine if started <= c["time"] <= arrived),
+                describes_in_request=sum(1 for c in mine if c["time"] <= arrived),
             )
         )
     return lags
@@ -81,6 +85,8 @@ class LagSummary:
     max_lag: float
     describes_per_move: float  # median over moves, inside the move window
     describes_per_second: float  # max over moves: the worst polling rate seen
+    describes_per_assignment: float = float("nan")  # median over requests, from the first read to the answer
+    describes_per_assignment_max: float = float("nan")
 
     def meets(self, max_median_lag: float, max_describes_per_second: float) -> bool:
         return self.median_lag <= max_median_lag and self.describes_per_second <= max_describes_per_second
@@ -94,6 +100,8 @@ def summarise_lags(move_seconds: float, lags: Sequence[MoveLag]) -> LagSummary:
         max_lag=max((m.lag_seconds for m in lags), default=float("nan")),
         describes_per_move=median(m.describes_in_window for m in lags),
         describes_per_second=max((m.describes_per_second for m in lags), default=float("nan")),
+        describes_per_assignment=median(m.describes_in_request for m in lags),
+        describes_per_assignment_max=max((m.describes_in_request for m in lags), default=float("nan")),
     )
 
 

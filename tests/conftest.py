@@ -77,6 +77,8 @@ def reset_emulator(emulator) -> None:
 # MOVE_SECONDS, so tests that only need a move to happen look sooner. The poll schedule's own tests read
 # whatever the constants are.
 TEST_POLL_SECONDS = 0.3
+TEST_THROTTLE_FIRST_SECONDS = 0.2
+TEST_THROTTLE_CAP_SECONDS = 1.0
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +87,10 @@ def quick_waits(monkeypatch):
 
     monkeypatch.setattr(waiting, "FIRST_POLL_SECONDS", TEST_POLL_SECONDS)
     monkeypatch.setattr(waiting, "POLL_SECONDS", TEST_POLL_SECONDS)
+    # The pause after throttling is sized for a hundred invocations sharing a quota (seconds to tens of
+    # seconds); tests that inject a few throttled answers only need it to happen.
+    monkeypatch.setattr(waiting, "THROTTLE_FIRST_SECONDS", TEST_THROTTLE_FIRST_SECONDS)
+    monkeypatch.setattr(waiting, "THROTTLE_CAP_SECONDS", TEST_THROTTLE_CAP_SECONDS)
 
 
 @pytest.fixture

@@ -26,13 +26,25 @@ CALL_WORST_CASE_SECONDS = (
 )
 
 # Standard mode retries throttling and 5xx with exponential backoff. Two attempts per call keep one call's
-# worst case short; the provider's own loop (connect.PhoneNumbers) keeps retrying, with its own backoff,
-# within the invocation's time budget.
+# worst case short; callers that need more retry with their own backoff within the invocation's budget.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": ATTEMPTS_PER_CALL},
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
     user_agent_extra="phone-number-assignment",
+)
+
+# Connect: one attempt per call, no retry by botocore. Every retry is connect.PhoneNumbers._call's, paced by
+# waiting.Pacing, because Connect's quota is shared by every invocation of a stack at once and botocore's
+# quick retry (standard mode: within 1 s) is one more throttled call for each of them (make bench: it
+# doubles the throttled calls). Adaptive mode does not help either: its rate limiter is per client, i.e.
+# per invocation here, which makes a handful of calls; it only starts after a throttle and never goes
+# below 0.5 requests/s (botocore/retries/bucket.py), far above one invocation's share of 2 requests/s when
+# a stack has dozens of resources, while each of its attempts could sleep up to 1 / 0.5 = 2 s more.
+CONNECT_ATTEMPTS_PER_CALL = 1
+CONNECT_CALL_WORST_CASE_SECONDS = CONNECT_ATTEMPTS_PER_CALL * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+CONNECT_CLIENT_CONFIG = CLIENT_CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": CONNECT_ATTEMPTS_PER_CALL})
 )
 
 
@@ -46,7 +58,7 @@ def _session() -> Any:
 @functools.cache
 def connect_client(region: str | None = None) -> Any:
     """One Connect client per Region, reused by warm invocations (client creation costs tens of ms)."""
-    return _session().client("connect", region_name=region, config=CLIENT_CONFIG)
+    return _session().client("connect", region_name=region, config=CONNECT_CLIENT_CONFIG)
 
 
 @functools.cache

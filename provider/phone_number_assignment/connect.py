@@ -1,7 +1,8 @@
 """The Connect calls this provider makes.
 
-Each call goes through botocore's standard retry mode first (see clients.py); what still fails with
-throttling or an internal error is tried again here until the invocation's time budget runs out. Moves are
+Each call is made once by botocore (clients.CONNECT_CLIENT_CONFIG); throttling, internal errors and
+connection failures are tried again here, paced by waiting.Pacing, until the invocation's time budget
+runs out. Moves are
 asynchronous: ``wait_for_move`` polls DescribePhoneNumber until the number is CLAIMED on the target, which is
 the only observation that means success. How long and how often it waits is waiting.py's policy.
 """
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .errors import (
     ConnectAnswer,
@@ -41,6 +43,14 @@ from .waiting import (
     Budget,
     Pacing,
 )
+
+# Connect's throttling answers (botocore's Connect model: ThrottlingException; TooManyRequestsException from
+# the shared front end): paced by Pacing.throttle_delay. InternalServiceException, the other retryable
+# answer (errors.RETRYABLE_CODES), takes the short error backoff: it is not a quota to share.
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
+# What botocore's standard mode retries without a response (its TransientRetryableChecker's exception
+# classes): connection failures and timeouts.
+TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
 
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
@@ -291,7 +301,7 @@ class PhoneNumbers:
         was for.
         """
         method = getattr(self._client, xform_name(operation))
-        attempt = 0
+        errors = 0
         while True:
             try:
                 response = method(**params)
@@ -301,26 +311,36 @@ class PhoneNumbers:
                     raise answer(error_message(error)) from error
                 if not is_retryable(error):
                     raise from_client_error(error, subject=subject) from error
-                self._pacing.note_throttled()
-                attempt += 1
-                delay = self._pacing.retry_delay(attempt)
-                # A call started within the budget ends within the reserve kept after it
-                # (app.budget_seconds): the only question is whether the pause itself still fits.
-                if delay >= self.budget.remaining():
-                    raise from_client_error(error, subject=subject) from error
-                logger.info(
-                    "Connect call will be retried",
-                    extra={
-                        "operation": operation,
-                        "error_code": error_code(error),
-                        "retry_in": round(delay, 2),
-                    },
-                )
-                self._sleep(delay)
+                if error_code(error) in THROTTLING_CODES:
+                    delay = self._pacing.throttle_delay(operation)
+                else:
+                    errors += 1
+                    delay = self._pacing.error_delay(errors)
+                self._retry_after(delay, operation, subject, error_code(error), error)
                 continue
-            if (response.get("ResponseMetadata") or {}).get("RetryAttempts"):
-                self._pacing.note_throttled()  # botocore's own retries got it through
+            except TRANSIENT_ERRORS as error:
+                # botocore's own retries are off for Connect (clients.CONNECT_CLIENT_CONFIG): what its
+                # standard mode would have retried once, this loop retries within the budget.
+                errors += 1
+                delay = self._pacing.error_delay(errors)
+                self._retry_after(delay, operation, subject, type(error).__name__, error)
+                continue
+            self._pacing.succeeded(operation)
             return response
+
+    def _retry_after(self, delay: float, operation: str, subject: str, code: str, error: Exception) -> None:
+        """Sleep ``delay`` before the next attempt, or give up with ``error`` if the pause cannot fit."""
+        # A call started within the budget ends within the reserve kept after it (app.budget_seconds):
+        # the only question is whether the pause itself still fits.
+        if delay >= self.budget.remaining():
+            if isinstance(error, ClientError):
+                raise from_client_error(error, subject=subject) from error
+            raise error
+        logger.info(
+            "Connect call will be retried",
+            extra={"operation": operation, "error_code": code, "retry_in": round(delay, 2)},
+        )
+        self._sleep(delay)
 
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()

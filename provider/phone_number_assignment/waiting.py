@@ -7,25 +7,53 @@ deadline), and tuned with ``make bench`` rather than by reading the API.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
 
 # Poll schedule while a move runs. The first look comes after one second because the service keeps showing
-# the old state for a moment after UpdatePhoneNumber; then about once a second (at most one Describe per
-# second of move, and CloudFormation hears within a second of completion); after FAST_POLL_SECONDS a long
-# move is polled less often, up to SLOW_POLL_SECONDS, to leave the 2 requests/s quota to other resources.
+# the old state for a moment after UpdatePhoneNumber (the emulator's stale window stands for that lag); then
+# once a second on a fixed grid counted from the first look: at most one Describe per second of move, plus
+# the one that sees it CLAIMED, and CloudFormation hears within a second of completion (half a second in
+# the median for moves of any length). The grid does not drift: each poll's jitter (0 to POLL_JITTER of an
+# interval, never early) and each call's own latency are not carried into the next, where a jitter added to
+# every interval made the polls come every 1.1 s on average, so 10 % later and fewer than the quota allows.
+# After FAST_POLL_SECONDS a long move is polled less often, up to SLOW_POLL_SECONDS, to leave the quota to
+# other resources.
 FIRST_POLL_SECONDS = 1.0
 POLL_SECONDS = 1.0
-POLL_JITTER = 0.2
+POLL_JITTER = 0.1
 FAST_POLL_SECONDS = 30.0
 SLOW_POLL_SECONDS = 5.0
-# While the quota is contended (a call of this invocation was throttled, by botocore's retries or ours, in
-# the last CONTENTION_SECONDS) a poll that finds the move still running only takes a request from another
-# resource of the stack: then the move is polled at most every CONTENDED_POLL_SECONDS.
+# While the quota is contended (a call of this invocation was throttled in the last CONTENTION_SECONDS) a
+# poll that finds the move still running only takes a request from another resource of the stack: then the
+# move is polled at most every CONTENDED_POLL_SECONDS, and no sooner than the pause that got this
+# invocation's last Describe through (see below: the same crowd is still asking).
 CONTENDED_POLL_SECONDS = 3.0
 CONTENTION_SECONDS = 10.0
-# Retry pause after throttling or an internal error: full jitter on a capped exponential.
+# Pause after throttling. Connect's quota is per account, Region and operation, and CloudFormation starts
+# every resource of a stack at once: a hundred invocations, each in its own Lambda container with its own
+# client, ask at the same moment. botocore's adaptive mode only limits one client, which makes a handful of
+# calls here, so it never learns the crowd's demand (clients.py). The provider cannot see the others either,
+# only its own answers; so each throttle of an operation pauses longer, until the crowd together asks at
+# about the rate the quota admits (N callers at 2 requests/s: a pause around N / 3 s), and the pause comes
+# down a step with each call that gets through. The k-th throttle of an operation (k counts down one per
+# success) pauses uniform(1 - THROTTLE_JITTER, 1 + THROTTLE_JITTER) x min(THROTTLE_CAP_SECONDS,
+# THROTTLE_FIRST_SECONDS x THROTTLE_GROWTH ** (k - 1)). The numbers come from a simulation of N = 20..100
+# callers against one token bucket (2/s burst 5, and 1.5/s burst 2), checked with make bench
+# (docs/reliability.md): a shorter first pause or a slower growth multiplies the throttled calls (each
+# extra step is one more throttled call for every waiting caller); a higher cap leaves the quota idle at
+# the end, when the last callers wait out long pauses nobody contends with any more.
+THROTTLE_FIRST_SECONDS = 5.0
+THROTTLE_GROWTH = 4.0
+THROTTLE_CAP_SECONDS = 30.0
+THROTTLE_JITTER = 0.5
+# A move's poll waits a share of the pause its read needed, drawn from this range: the read met the crowd
+# at its largest, and by the poll everyone ahead of it has gone through. The whole pause again left the
+# quota idle at the end (simulated N=100: 1.41x the floor; with this share, 1.34x at the same throttling).
+LEARNED_POLL_SHARE = (0.25, 1.0)
+# Pause after an internal error (no quota to share): full jitter on a short capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
 # A FAILED status seen right after our call may be the previous move's outcome, still shown during the
@@ -33,6 +61,11 @@ RETRY_CAP_SECONDS = 8.0
 STALE_STATUS_GRACE_SECONDS = 5.0
 # A move is only started with at least this much of the budget left: time to see it IN_PROGRESS at least.
 MIN_SECONDS_TO_START_A_MOVE = 3.0
+
+
+def _throttle_step(level: int) -> float:
+    """The pause (before jitter) at the ``level``-th throttle not yet worked off: see THROTTLE_*."""
+    return min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
 
 
 class Budget:
@@ -48,36 +81,69 @@ class Budget:
 
 
 class Pacing:
-    """One invocation's waiting policy: poll delays, retry backoff, and whether the quota is contended."""
+    """One invocation's waiting policy: poll delays, retry backoff, and whether the quota is contended.
+
+    The backoff state is per operation because Connect's quotas are: a throttled TagResource says nothing
+    about DescribePhoneNumber's bucket.
+    """
 
     def __init__(self, clock: Callable[[], float], rng: random.Random) -> None:
         self._clock = clock
         self._rng = rng
         self._throttled_at: float | None = None
+        self._levels: dict[str, int] = {}  # operation -> throttles not yet worked off by successes
+        self._last_pause: dict[str, float] = {}  # operation -> the pause before its last success
 
     def poll_delays(self) -> Iterator[float]:
         """Delays between Describes while waiting: see the constants at the top of this module."""
-        waited = FIRST_POLL_SECONDS
+        started = self._clock()  # when the wait began (just after UpdatePhoneNumber returned, for a move)
         yield FIRST_POLL_SECONDS
         interval = POLL_SECONDS
         while True:
-            if waited > FAST_POLL_SECONDS:
-                interval = min(SLOW_POLL_SECONDS, interval * 1.5)
-            delay = interval * (1 + self._rng.uniform(0, POLL_JITTER))
-            waited += delay
-            yield delay
+            since = self._clock() - started
+            if since <= FAST_POLL_SECONDS:
+                # The next grid point after now: a slow call or a longer pause skips points, never bunches.
+                points = math.floor((since - FIRST_POLL_SECONDS) / POLL_SECONDS) + 1
+                to_point = FIRST_POLL_SECONDS + points * POLL_SECONDS - since
+                yield to_point + self._rng.uniform(0, POLL_JITTER) * POLL_SECONDS
+                continue
+            interval = min(SLOW_POLL_SECONDS, interval * 1.5)
+            yield interval * (1 + self._rng.uniform(0, POLL_JITTER))
 
-    def move_poll_delays(self) -> Iterator[float]:
+    def move_poll_delays(self, operation: str = "DescribePhoneNumber") -> Iterator[float]:
         """Poll delays for a move, stretched while the quota is contended."""
         for delay in self.poll_delays():
-            yield max(delay, CONTENDED_POLL_SECONDS) if self.contended() else delay
+            if self.contended():
+                delay = max(delay, CONTENDED_POLL_SECONDS)
+            # The pause the last Describe needed says how many others are asking; it eases off a step with
+            # each poll that gets through (succeeded), so it does not outlast the crowd.
+            learned = self._last_pause.get(operation, 0.0)
+            yield max(delay, learned * self._rng.uniform(*LEARNED_POLL_SHARE)) if learned else delay
 
-    def retry_delay(self, attempt: int) -> float:
+    def throttle_delay(self, operation: str) -> float:
+        """The pause before retrying ``operation`` after Connect throttled it (see THROTTLE_*)."""
+        self.note_throttled()
+        level = self._levels.get(operation, 0) + 1
+        self._levels[operation] = level
+        return _throttle_step(level) * self._jitter()
+
+    def error_delay(self, attempt: int) -> float:
+        """The pause before retry ``attempt`` (1, 2, ...) after an internal or connection error."""
         return self._rng.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
 
+    def succeeded(self, operation: str) -> None:
+        """``operation`` got through: remember the pause it needed, and ease off one step."""
+        level = self._levels.get(operation, 0)
+        self._last_pause[operation] = _throttle_step(level) if level else 0.0
+        if level:
+            self._levels[operation] = level - 1
+
     def note_throttled(self) -> None:
-        """A call of this invocation was throttled (or failed and was retried), by botocore or by us."""
+        """A call of this invocation was throttled."""
         self._throttled_at = self._clock()
 
     def contended(self) -> bool:
         return self._throttled_at is not None and self._clock() - self._throttled_at < CONTENTION_SECONDS
+
+    def _jitter(self) -> float:
+        return self._rng.uniform(1 - THROTTLE_JITTER, 1 + THROTTLE_JITTER)

@@ -1,55 +1,171 @@
-"""The throughput rows: each operation the run made, per assignment, beside its quota's share of the ideal."""
+"""The throughput and lag rows: each figure beside the floor no provider can beat, PASS/MISS per target."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import report, stats
-from benchmarks.throughput import ThroughputResult
+from benchmarks import report, stats, throughput
+from benchmarks.throughput import BUSY, DOCUMENTED, LagResult, ThroughputResult
 
 
-def result(makespan: float) -> ThroughputResult:
-    quotas = {stats.DESCRIBE: (2.0, 5), stats.UPDATE: (2.0, 5), "TagResource": (2.0, 5)}
+def test_the_profiles_are_the_documented_quota_and_a_busy_account():
+    assert (DOCUMENTED.per_second, DOCUMENTED.burst) == (2.0, 5)
+    assert (BUSY.per_second, BUSY.burst) == (1.5, 2)
+    assert throughput.PROFILES == {"documented": DOCUMENTED, "busy": BUSY}
+    # Every operation gets the same limit.
+    assert BUSY.quotas(("DescribePhoneNumber", "TagResource")) == {
+        "DescribePhoneNumber": (1.5, 2),
+        "TagResource": (1.5, 2),
+    }
+
+
+@pytest.mark.parametrize(
+    ("resources", "profile", "seconds"),
+    [
+        (60, DOCUMENTED, 57.5),  # (120 - 5) / 2: the issue's own example
+        (100, DOCUMENTED, 97.5),
+        (20, DOCUMENTED, 17.5),
+        (50, BUSY, 65.33),  # (100 - 2) / 1.5
+        (100, BUSY, 132.0),
+        (2, DOCUMENTED, 0.0),  # within the burst: nothing to wait for
+    ],
+)
+def test_floor_is_two_describes_per_assignment_at_the_describe_quota(resources, profile, seconds):
+    assert throughput.floor_seconds(resources, profile) == pytest.approx(seconds, abs=0.01)
+
+
+def test_the_floor_target_applies_to_the_documented_quota_from_100_assignments():
+    assert throughput.floor_target(100, DOCUMENTED) == 1.3
+    assert throughput.floor_target(50, DOCUMENTED) is None
+    assert throughput.floor_target(100, BUSY) is None
+
+
+def result(
+    makespan: float,
+    *,
+    resources: int = 100,
+    profile: throughput.QuotaProfile = DOCUMENTED,
+    succeeded: int | None = None,
+    throttled: int = 7,
+) -> ThroughputResult:
+    quotas = profile.quotas((stats.DESCRIBE, stats.UPDATE, "TagResource"))
     calls = {
-        stats.DESCRIBE: stats.CallCounts(ok=60, throttled=7, other_errors=0),
-        stats.UPDATE: stats.CallCounts(ok=20, throttled=0, other_errors=0),
-        "TagResource": stats.CallCounts(ok=68, throttled=12, other_errors=2),
+        stats.DESCRIBE: stats.CallCounts(ok=250, throttled=throttled, other_errors=0),
+        stats.UPDATE: stats.CallCounts(ok=100, throttled=0, other_errors=0),
+        "TagResource": stats.CallCounts(ok=98, throttled=12, other_errors=2),
         "ListInstances": stats.CallCounts(ok=3, throttled=0, other_errors=0),
     }
     admitted = {op: counts.admitted for op, counts in calls.items()}
     return ThroughputResult(
-        resources=20,
+        resources=resources,
         move_seconds=2.0,
         makespan=makespan,
-        bound=stats.quota_bound(admitted, quotas, move_seconds=2.0),
-        quotas=quotas,
-        succeeded=20,
+        bound=stats.quota_bound(admitted, dict(quotas), move_seconds=2.0),
+        quotas=dict(quotas),
+        succeeded=resources if succeeded is None else succeeded,
         failures=[],
         calls=calls,
         retry_logs=4,
         retry_pause_seconds=6.0,
         first_responses=[],
+        profile=profile,
     )
 
 
-def test_throughput_rows_report_each_operation_per_assignment_and_the_binding_one():
-    r = result(makespan=40.0)
-    assert (r.bound.operation, r.ideal) == ("TagResource", pytest.approx(32.5))
-    rows = {row.metric.strip(): row for row in report.throughput_rows([r])}
-    makespan = rows["makespan, N=20 (20/20 SUCCESS)"]
-    assert makespan.measured == "40.0 s = 1.23x ideal"
-    assert makespan.ideal == "32.5 s (quota-bound by TagResource)"
-    assert makespan.verdict == "PASS"
-    assert rows["TagResource"].measured == "3.50 per assignment (70 admitted, 12 throttled, 2 errors)"
-    assert rows["TagResource"].ideal.endswith("<- binds")
-    assert rows[stats.DESCRIBE].measured == "3.00 per assignment (60 admitted, 7 throttled)"
-    assert rows[stats.DESCRIBE].ideal.startswith("27.5 s at 2/s burst 5; used ")
-    assert "binds" not in rows[stats.DESCRIBE].ideal
-    assert rows["ListInstances"].ideal == "no quota"
-    # Heaviest operation first.
-    metrics = [row.metric.strip() for row in report.throughput_rows([r])]
-    assert metrics[1:5] == ["TagResource", stats.DESCRIBE, stats.UPDATE, "ListInstances"]
+def rows_by_metric(results) -> dict[str, report.Row]:
+    return {row.metric.strip(): row for row in report.throughput_rows(results)}
 
 
-def test_a_run_beyond_the_target_ratio_is_a_miss():
-    assert report.throughput_rows([result(makespan=45.0)])[0].verdict == "MISS"
+def test_makespan_is_printed_beside_the_floor_not_beside_our_own_calls():
+    r = result(makespan=117.0)  # floor 97.5 s: 1.2x
+    rows = rows_by_metric([r])
+    headline = rows["makespan, documented N=100"]
+    assert headline.measured == "117.0 s = 1.20x floor"
+    assert headline.ideal == "floor 97.5 s (200 Describes at 2/s, burst 5)"
+    assert (headline.target, headline.verdict) == ("<= 1.3x floor", "PASS")
+    # Our own calls' ideal stays, as a secondary row: (250 - 5) / 2 = 122.5 s.
+    assert rows["secondary: vs the calls we made"].measured == "0.96x the 122.5 s they need"
+    assert rows["Describes per assignment"].measured == "2.50 (250 admitted)"
+    assert rows["Describes per assignment"].ideal == "2 (floor)"
+
+
+def test_beyond_the_floor_target_is_a_miss():
+    assert rows_by_metric([result(makespan=127.0)])["makespan, documented N=100"].verdict == "MISS"
+
+
+def test_runs_without_a_floor_target_get_no_verdict_on_the_makespan():
+    r = result(makespan=300.0, resources=50, profile=BUSY)
+    headline = rows_by_metric([r])["makespan, busy N=50"]
+    assert headline.measured == "300.0 s = 4.59x floor"
+    assert (headline.target, headline.verdict) == ("", "")
+    assert r.met  # nothing else missed
+
+
+def test_one_failed_assignment_is_a_miss_in_any_profile():
+    for profile in (DOCUMENTED, BUSY):
+        r = result(makespan=100.0, profile=profile, succeeded=99, resources=100)
+        failed = rows_by_metric([r])["FAILED"]
+        assert (failed.measured, failed.verdict) == ("1 of 100", "MISS")
+        assert not r.met
+    assert rows_by_metric([result(makespan=100.0)])["FAILED"].verdict == "PASS"
+
+
+def test_throttled_counts_every_operation_against_every_accepted_call():
+    r = result(makespan=100.0, throttled=7)
+    # accepted: 250 + 100 + 100 (98 ok + 2 errors, which took tokens) + 3; throttled: 7 + 12.
+    assert (r.throttled, r.accepted) == (19, 453)
+    row = rows_by_metric([r])["throttled / accepted (all operations)"]
+    assert (row.measured, row.verdict) == ("19 / 453 = 0.04", "PASS")
+    busy = result(makespan=100.0, throttled=442)  # 454 throttled > 453 accepted
+    row = rows_by_metric([busy])["throttled / accepted (all operations)"]
+    assert (row.measured, row.verdict) == ("454 / 453 = 1.00", "MISS")
+    assert not busy.met
+
+
+def test_each_operation_is_listed_per_assignment_heaviest_first():
+    rows = report.throughput_rows([result(makespan=100.0)])
+    operations = [row.metric.strip() for row in rows if row.metric.startswith("    ")]
+    # 250, then 100 and 100 (ties by name), then 3.
+    assert operations == [stats.DESCRIBE, "TagResource", stats.UPDATE, "ListInstances"]
+    by_metric = {row.metric.strip(): row for row in rows}
+    assert by_metric["TagResource"].measured == "1.00 per assignment (100 admitted, 12 throttled, 2 errors)"
+    assert by_metric[stats.DESCRIBE].ideal.endswith("<- binds")
+    assert by_metric["ListInstances"].ideal == "no quota"
+
+
+def lag(move_seconds: float, median_lag: float, describes_max: int) -> LagResult:
+    summary = stats.LagSummary(
+        move_seconds=move_seconds,
+        moves=5,
+        median_lag=median_lag,
+        max_lag=median_lag + 0.2,
+        describes_per_move=describes_max - 2,
+        describes_per_second=1.0,
+        describes_per_assignment=describes_max,
+        describes_per_assignment_max=describes_max,
+    )
+    return LagResult(summary)
+
+
+@pytest.mark.parametrize(
+    ("move_seconds", "median_lag", "describes", "verdicts"),
+    [
+        (2.0, 0.3, 4, ("PASS", "PASS")),  # 4 = 2 s of move + 2
+        (2.0, 0.3, 5, ("PASS", "MISS")),
+        (5.0, 0.5, 7, ("PASS", "PASS")),
+        (5.0, 0.51, 7, ("MISS", "PASS")),
+        (20.0, 0.2, 22, ("PASS", "PASS")),
+        (20.0, 0.2, 23, ("PASS", "MISS")),
+    ],
+)
+def test_lag_targets_half_a_second_and_one_describe_per_second_of_move_plus_two(
+    move_seconds, median_lag, describes, verdicts
+):
+    lag_row, describe_row = report.lag_rows([lag(move_seconds, median_lag, describes)])
+    assert (lag_row.verdict, describe_row.verdict) == verdicts
+    assert describe_row.target.startswith(f"<= {move_seconds + 2:g} ")
+
+
+def test_a_failed_move_misses_the_lag_target_whatever_its_lag():
+    failed = LagResult(lag(2.0, 0.1, 3).summary, failures=["Number000: FAILED boom"])
+    assert report.lag_rows([failed])[0].verdict == "MISS"

@@ -92,6 +92,8 @@ def test_move_lags_pair_moves_with_responses_and_count_describes_in_the_window()
     assert by_arn[ARN].move_seconds == pytest.approx(5.0)
     assert by_arn[ARN].describes_in_window == 3
     assert by_arn[ARN].describes_total == 4
+    # The whole request's: the read before the move too (the number is fresh in every run).
+    assert by_arn[ARN].describes_in_request == 5
     assert by_arn[ARN].describes_per_second == pytest.approx(0.6)
     assert by_arn[OTHER].lag_seconds == pytest.approx(0.1)
     assert by_arn[OTHER].describes_in_window == 0
@@ -103,7 +105,7 @@ def test_moves_without_a_response_are_left_out():
 
 def test_summary_takes_median_and_max():
     lags = [
-        stats.MoveLag(ARN, 2.0, lag, describes, describes)
+        stats.MoveLag(ARN, 2.0, lag, describes, describes, describes + 1)
         for lag, describes in ((0.2, 2), (0.9, 2), (1.4, 3))
     ]
     summary = stats.summarise_lags(2.0, lags)
@@ -112,6 +114,7 @@ def test_summary_takes_median_and_max():
     assert summary.max_lag == pytest.approx(1.4)
     assert summary.describes_per_move == 2
     assert summary.describes_per_second == pytest.approx(1.5)
+    assert (summary.describes_per_assignment, summary.describes_per_assignment_max) == (3, 4)
     assert summary.meets(max_median_lag=1.0, max_describes_per_second=1.5)
     assert not summary.meets(max_median_lag=1.0, max_describes_per_second=1.0)
 

@@ -28,6 +28,21 @@ def test_one_calls_worst_case_fits_in_the_reserve():
     assert app.RESPONSE_RESERVE_SECONDS >= clients.CALL_WORST_CASE_SECONDS + app.RESPONSE_SEND_SECONDS
 
 
+def test_connect_calls_are_made_once_by_botocore_and_fit_the_same_reserve():
+    # Every Connect retry is the provider's own, paced (waiting.Pacing): botocore makes one attempt and no
+    # client-side rate-limiter sleep (standard mode, not adaptive), so one call is at most its timeouts.
+    config = clients.CONNECT_CLIENT_CONFIG
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert (config.connect_timeout, config.read_timeout) == (
+        clients.CONNECT_TIMEOUT_SECONDS,
+        clients.READ_TIMEOUT_SECONDS,
+    )
+    worst = clients.CONNECT_TIMEOUT_SECONDS + clients.READ_TIMEOUT_SECONDS
+    assert worst <= clients.CONNECT_CALL_WORST_CASE_SECONDS <= clients.CALL_WORST_CASE_SECONDS
+    client = clients.connect_client.__wrapped__("us-east-1")
+    assert client.meta.config.retries["total_max_attempts"] == 1
+
+
 def test_the_provider_answers_before_the_watchdog_would():
     # Its answer starts at least RESPONSE_SEND_SECONDS before the deadline; the watchdog fires later.
     assert app.RESPONSE_SEND_SECONDS > responder.WATCHDOG_LEAD_SECONDS

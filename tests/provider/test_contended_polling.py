@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import pytest
@@ -84,14 +85,11 @@ def test_uncontended_moves_are_polled_about_once_a_second():
     assert len(client.describes) >= 4
 
 
-@pytest.mark.parametrize("how", ["botocore retried", "provider retried"])
-def test_after_throttling_polls_are_spaced_out(how):
+def test_after_throttling_polls_are_spaced_out():
     clock = Clock()
-    client = FakeConnect(clock, done_at=7.0, retried=how == "botocore retried")
-    if how == "provider retried":
-        client.throttle_first = 1
+    client = FakeConnect(clock, done_at=7.0, throttle_first=1)
     phone_numbers = numbers(client, clock)
-    phone_numbers.describe(ARN)  # the claim's Describe: throttled on the way
+    phone_numbers.describe(ARN)  # the read before the move: throttled on the way
     waited_from = clock.now
 
     state = phone_numbers.wait_for_move(BEFORE, TARGET)
@@ -102,14 +100,59 @@ def test_after_throttling_polls_are_spaced_out(how):
     assert all(b - a >= waiting.CONTENDED_POLL_SECONDS for a, b in itertools.pairwise(polls))
 
 
-def test_contention_is_forgotten_after_a_quiet_while():
+def test_polls_wait_the_pause_the_read_needed_then_ease_off(monkeypatch):
+    # Pauses as long as shipped (the suite's conftest shortens them), well above the poll interval.
+    monkeypatch.setattr(waiting, "THROTTLE_FIRST_SECONDS", 5.0)
+    monkeypatch.setattr(waiting, "THROTTLE_CAP_SECONDS", 30.0)
     clock = Clock()
-    client = FakeConnect(clock, done_at=1000.0, throttle_first=1)
+    client = FakeConnect(clock, done_at=1000.0, throttle_first=2)
     phone_numbers = numbers(client, clock)
-    phone_numbers.describe(ARN)
+    phone_numbers.describe(ARN)  # throttled twice: the second pause was the longer step
+    second_step = min(waiting.THROTTLE_CAP_SECONDS, waiting.THROTTLE_FIRST_SECONDS * waiting.THROTTLE_GROWTH)
     clock.now += waiting.CONTENTION_SECONDS  # nothing throttled since
+    waited_from = clock.now
+    client.done_at = clock.now + waiting.FAST_POLL_SECONDS - 2  # within the one-second phase
 
-    client.done_at = clock.now + 3
     phone_numbers.wait_for_move(BEFORE, TARGET)
 
-    assert clock.pauses[-1] < waiting.CONTENDED_POLL_SECONDS
+    polls = [t for t in client.describes if t > waited_from]
+    # The first poll waits out the crowd the read met, even though nothing was throttled for a while ...
+    assert polls[0] - waited_from >= second_step * waiting.LEARNED_POLL_SHARE[0]
+    # ... and each poll that gets through eases off one step, back to the usual schedule.
+    first_step = waiting.THROTTLE_FIRST_SECONDS
+    assert polls[1] - polls[0] <= max(
+        first_step * waiting.LEARNED_POLL_SHARE[1], waiting.CONTENDED_POLL_SECONDS
+    )
+    assert polls[-1] - polls[-2] <= waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER)
+
+
+class SlowConnect(FakeConnect):
+    """Each Describe takes ``latency`` seconds of the fake clock, as a real call does."""
+
+    def __init__(self, clock: Clock, done_at: float, latency: float) -> None:
+        super().__init__(clock, done_at)
+        self.latency = latency
+
+    def describe_phone_number(self, PhoneNumberId: str) -> dict:
+        response = super().describe_phone_number(PhoneNumberId)
+        self.clock.now += self.latency
+        return response
+
+
+@pytest.mark.parametrize("move_seconds", [2.0, 5.0, 20.0, 7.3])
+def test_polls_keep_to_a_one_second_grid_whatever_the_calls_latency(move_seconds):
+    clock = Clock()
+    client = SlowConnect(clock, done_at=move_seconds, latency=0.08)
+
+    numbers(client, clock).wait_for_move(BEFORE, TARGET)
+
+    # Poll k is sent between FIRST + (k-1) s and a jitter later: the calls' latency does not add up.
+    for k, sent in enumerate(client.describes):
+        grid = waiting.FIRST_POLL_SECONDS + k * waiting.POLL_SECONDS
+        assert grid <= sent <= grid + waiting.POLL_JITTER * waiting.POLL_SECONDS + 1e-9
+    # One Describe per grid point during the move (one a second, as shipped), plus the one that sees it
+    # CLAIMED ...
+    during = math.floor((move_seconds - waiting.FIRST_POLL_SECONDS) / waiting.POLL_SECONDS) + 1
+    assert len(client.describes) <= during + 1
+    # ... which comes within a second of completion.
+    assert client.describes[-1] - move_seconds < waiting.POLL_SECONDS * (1 + waiting.POLL_JITTER)

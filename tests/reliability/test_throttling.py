@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from phone_number_assignment.clients import CLIENT_CONFIG
+from phone_number_assignment.clients import CONNECT_CLIENT_CONFIG
 from tests.reliability.helpers import captured_logs, errors_of, props, provider_tags, state_of
 
-# The fewest errors in a row that take every retry path once: botocore's attempts of the first call all fail,
-# so the provider's own loop retries (one backoff, drawn from at most a second); its second call fails once
-# and botocore's retry gets it through. The pauses are jittered by the provider's and botocore's own unseeded
-# generators (the handler offers no seam for a seed), so each costs at most a second rather than a seed
-# fixing it: three errors keep the test's randomness under three seconds where ten made it up to twenty.
-BOTOCORE_ATTEMPTS = CLIENT_CONFIG.retries["total_max_attempts"]
-ERRORS_IN_A_ROW = BOTOCORE_ATTEMPTS + 1
+# botocore makes each Connect call once (clients.CONNECT_CLIENT_CONFIG): every retry is the provider's, so
+# each error in a row is one retry in its log. Two in a row take its backoff twice, the second step longer.
+BOTOCORE_ATTEMPTS = CONNECT_CLIENT_CONFIG.retries["total_max_attempts"]
+ERRORS_IN_A_ROW = 2
 
 
 def provider_retries(logs) -> list[str]:
@@ -34,10 +31,11 @@ def test_throttling_storm_is_ridden_out(operation, stack, world, connect, aws_en
     assert errors_of(aws_env.control, operation)[: ERRORS_IN_A_ROW + 1] == ["ThrottlingException"] * (
         ERRORS_IN_A_ROW
     ) + [None]
-    # Botocore gave up on the first call, so the provider's loop retried it exactly once.
-    [retry] = provider_retries(logs)
-    assert operation in retry
-    assert "ThrottlingException" in retry
+    # botocore did not retry: the provider's loop retried each throttled answer, after a longer pause each.
+    assert BOTOCORE_ATTEMPTS == 1
+    retries = provider_retries(logs)
+    assert len(retries) == ERRORS_IN_A_ROW
+    assert all(operation in retry and "ThrottlingException" in retry for retry in retries)
     final = state_of(connect, world.number_arn)
     assert (final["target"], final["status"]) == (world.instance_b_arn, "CLAIMED")
     assert len(aws_env.control.moves()) == 1
@@ -58,9 +56,8 @@ def test_internal_error_bursts_are_ridden_out(stack, world, connect, aws_env):
         ] * ERRORS_IN_A_ROW + [None]
     retried = provider_retries(logs)
     assert [("DescribePhoneNumber" in line, "UpdatePhoneNumber" in line) for line in retried] == [
-        (True, False),
-        (False, True),
-    ]
+        (True, False)
+    ] * ERRORS_IN_A_ROW + [(False, True)] * ERRORS_IN_A_ROW
     assert state_of(connect, world.number_arn)["target"] == world.tdg_arn
     assert len(aws_env.control.moves()) == 1
 
