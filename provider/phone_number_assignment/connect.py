@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import ClientError
 
+from . import retries
 from .errors import (
     ConnectAnswer,
     ConnectBusy,
@@ -29,10 +29,7 @@ from .errors import (
     PhoneNumberNotFound,
     TooLittleTime,
     answer_of,
-    error_code,
     error_message,
-    from_client_error,
-    is_retryable,
     quote,
 )
 from .telemetry import logger
@@ -43,14 +40,6 @@ from .waiting import (
     Budget,
     Pacing,
 )
-
-# Connect's throttling answers (botocore's Connect model: ThrottlingException; TooManyRequestsException from
-# the shared front end): paced by Pacing.throttle_delay. InternalServiceException, the other retryable
-# answer (errors.RETRYABLE_CODES), takes the short error backoff: it is not a quota to share.
-THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
-# What botocore's standard mode retries without a response (its TransientRetryableChecker's exception
-# classes): connection failures and timeouts.
-TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
 
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
@@ -300,47 +289,22 @@ class PhoneNumbers:
         handle; any other becomes a ProviderError from the taxonomy, with ``subject`` saying what the call
         was for.
         """
-        method = getattr(self._client, xform_name(operation))
-        errors = 0
-        while True:
-            try:
-                response = method(**params)
-            except ClientError as error:
-                answer = answer_of(error)
-                if answer is not None and answer in expected:
-                    raise answer(error_message(error)) from error
-                if not is_retryable(error):
-                    raise from_client_error(error, subject=subject) from error
-                if error_code(error) in THROTTLING_CODES:
-                    delay = self._pacing.throttle_delay(operation)
-                else:
-                    errors += 1
-                    delay = self._pacing.error_delay(errors)
-                self._retry_after(delay, operation, subject, error_code(error), error)
-                continue
-            except TRANSIENT_ERRORS as error:
-                # botocore's own retries are off for Connect (clients.CONNECT_CLIENT_CONFIG): what its
-                # standard mode would have retried once, this loop retries within the budget.
-                errors += 1
-                delay = self._pacing.error_delay(errors)
-                self._retry_after(delay, operation, subject, type(error).__name__, error)
-                continue
-            self._pacing.succeeded(operation)
-            return response
 
-    def _retry_after(self, delay: float, operation: str, subject: str, code: str, error: Exception) -> None:
-        """Sleep ``delay`` before the next attempt, or give up with ``error`` if the pause cannot fit."""
-        # A call started within the budget ends within the reserve kept after it (app.budget_seconds):
-        # the only question is whether the pause itself still fits.
-        if delay >= self.budget.remaining():
-            if isinstance(error, ClientError):
-                raise from_client_error(error, subject=subject) from error
-            raise error
-        logger.info(
-            "Connect call will be retried",
-            extra={"operation": operation, "error_code": code, "retry_in": round(delay, 2)},
+        def expected_answer(error: ClientError) -> Exception | None:
+            answer = answer_of(error)
+            return answer(error_message(error)) if answer is not None and answer in expected else None
+
+        return retries.call(
+            getattr(self._client, xform_name(operation)),
+            params,
+            operation=operation,
+            subject=subject,
+            service="connect",
+            pacing=self._pacing,
+            budget=self.budget,
+            sleep=self._sleep,
+            answer=expected_answer,
         )
-        self._sleep(delay)
 
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()

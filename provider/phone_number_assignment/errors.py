@@ -209,6 +209,14 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
     )
 
 
+def unreachable(error: Exception, *, subject: str, service: str = "connect") -> ProviderError:
+    """A call that never got an answer (connection refused, timed out) until the time budget ran out."""
+    return ServiceUnavailable(
+        f"Could not reach {SERVICE_NAMES.get(service, service)} {subject} until the provider's time budget "
+        f"ran out ({type(error).__name__}: {quote(str(error))}); retry the stack operation."
+    )
+
+
 def says_stack_or_resource_missing(error: ClientError) -> bool:
     """CloudFormation's answer to DescribeStackResource for a stack or logical ID that does not exist.
 

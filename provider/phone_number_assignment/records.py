@@ -25,11 +25,10 @@ from typing import Any
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
+from . import retries
 from .errors import (
     ProviderError,
-    from_client_error,
     is_condition_failed,
-    is_retryable,
     is_table_being_created,
     is_table_missing,
 )
@@ -270,36 +269,30 @@ class OwnershipRecords:
         self._sleep(delay)
 
     def _call(self, operation: str, subject: str, **params: Any) -> dict[str, Any]:
-        """One DynamoDB call, retried on throttling and internal errors while the budget lasts.
+        """One DynamoDB call through the provider's retry loop (retries.py); the answers this store handles
+        itself (a failed condition, a missing table) come back as its own exceptions."""
 
-        The same policy as connect.PhoneNumbers._call, apart from the answers this store handles itself.
-        """
-        method = getattr(self._client, xform_name(operation))
-        if "TableName" not in params:
-            params["TableName"] = OWNERSHIP_TABLE
-        attempt = 0
-        while True:
-            try:
-                return method(**params)
-            except ClientError as error:
-                if is_condition_failed(error):
-                    raise _ConditionFailed from error
-                if is_table_missing(error):
-                    raise _TableMissing from error
-                if operation == "CreateTable" and is_table_being_created(error):
-                    raise _TableBeingCreated from error
-                if not is_retryable(error):
-                    raise from_client_error(error, subject=subject, service="dynamodb") from error
-                self._pacing.note_throttled()
-                attempt += 1
-                delay = self._pacing.retry_delay(attempt)
-                if delay >= self._budget.remaining():
-                    raise from_client_error(error, subject=subject, service="dynamodb") from error
-                logger.info(
-                    "DynamoDB call will be retried",
-                    extra={"operation": operation, "retry_in": round(delay, 2)},
-                )
-                self._sleep(delay)
+        def own_answer(error: ClientError) -> Exception | None:
+            if is_condition_failed(error):
+                return _ConditionFailed()
+            if is_table_missing(error):
+                return _TableMissing()
+            if operation == "CreateTable" and is_table_being_created(error):
+                return _TableBeingCreated()
+            return None
+
+        params.setdefault("TableName", OWNERSHIP_TABLE)
+        return retries.call(
+            getattr(self._client, xform_name(operation)),
+            params,
+            operation=operation,
+            subject=subject,
+            service="dynamodb",
+            pacing=self._pacing,
+            budget=self._budget,
+            sleep=self._sleep,
+            answer=own_answer,
+        )
 
 
 class _ConditionFailed(Exception):

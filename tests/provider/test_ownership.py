@@ -123,7 +123,7 @@ def test_writes_are_conditional_on_what_was_read(records):
 def test_throttled_dynamodb_calls_are_retried_within_the_budget():
     client = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     slept: list[float] = []
-    records = OwnershipRecords(client, Budget(30), sleep=slept.append)
+    records = OwnershipRecords(client, Budget(120), sleep=slept.append)
     with Stubber(client) as stub:
         stub.add_client_error("get_item", "ProvisionedThroughputExceededException", http_status_code=400)
         stub.add_client_error("get_item", "ThrottlingException", http_status_code=400)

@@ -161,12 +161,14 @@ def test_a_throttle_pause_that_would_outlast_the_budget_is_not_taken():
     assert (client.calls, clock.pauses) == (1, [])
 
 
-def test_a_connection_failure_past_the_budget_is_raised_as_it_came():
+def test_a_connection_failure_past_the_budget_is_a_clear_failure_not_a_trace():
     clock = Clock()
     failure = EndpointConnectionError(endpoint_url="https://connect.example")
     client = Scripted(failure, failure)
 
-    with pytest.raises(EndpointConnectionError):
+    with pytest.raises(
+        ServiceUnavailable, match=r"Could not reach Connect describing .*EndpointConnectionError"
+    ):
         phone_numbers(client, clock, seconds=0.0).describe(ARN)
 
     assert client.calls == 1

@@ -1,0 +1,102 @@
+"""One AWS call, retried on throttling, internal and connection errors while the invocation's budget lasts.
+
+The Connect calls (connect.py) and the ownership record's DynamoDB calls (records.py) share this loop: how
+long each pause is comes from waiting.Pacing, what an error means from errors.py. Throttling is paced as a
+quota shared with every other invocation (Pacing.throttle_delay); an internal or connection error, which is
+not, takes the short error backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error, is_retryable, unreachable
+from .telemetry import logger
+from .waiting import Budget, Pacing
+
+# Throttling answers: Connect's (ThrottlingException; TooManyRequestsException from the shared front end)
+# and DynamoDB's. InternalServiceException and the other retryable answers (errors.RETRYABLE_CODES) take the
+# error backoff.
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+    }
+)
+# What botocore's standard mode retries without a response (its TransientRetryableChecker's exception
+# classes): connection failures and timeouts.
+TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
+
+
+def call(
+    method: Callable[..., dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    operation: str,
+    subject: str,
+    service: str,
+    pacing: Pacing,
+    budget: Budget,
+    sleep: Callable[[float], None],
+    answer: Callable[[ClientError], Exception | None] = lambda error: None,
+) -> dict[str, Any]:
+    """``method(**params)``, retried until it succeeds or the next pause would not fit in the budget.
+
+    ``answer`` turns an error the caller handles itself into the exception to raise at once (None: not
+    one of those). Any other error that is not worth retrying, or that outlasts the budget, becomes a
+    ProviderError from the taxonomy, with ``subject`` saying what the call was for.
+    """
+    errors = 0
+    while True:
+        try:
+            response = method(**params)
+        except ClientError as error:
+            handled = answer(error)
+            if handled is not None:
+                raise handled from error
+            if not is_retryable(error):
+                raise from_client_error(error, subject=subject, service=service) from error
+            if error_code(error) in THROTTLING_CODES:
+                delay = pacing.throttle_delay(operation)
+            else:
+                errors += 1
+                delay = pacing.error_delay(errors)
+            final = from_client_error(error, subject=subject, service=service)
+            _pause_or_give_up(delay, budget, sleep, final, operation, service, error_code(error))
+            continue
+        except TRANSIENT_ERRORS as error:
+            # botocore's own retries are off for Connect (clients.CONNECT_CLIENT_CONFIG): what its standard
+            # mode would have retried once, this loop retries within the budget.
+            errors += 1
+            delay = pacing.error_delay(errors)
+            final = unreachable(error, subject=subject, service=service)
+            _pause_or_give_up(delay, budget, sleep, final, operation, service, type(error).__name__)
+            continue
+        pacing.succeeded(operation)
+        return response
+
+
+def _pause_or_give_up(
+    delay: float,
+    budget: Budget,
+    sleep: Callable[[float], None],
+    final: ProviderError,
+    operation: str,
+    service: str,
+    code: str,
+) -> None:
+    # A call started within the budget ends within the reserve kept after it (app.budget_seconds): the only
+    # question is whether the pause itself still fits.
+    if delay >= budget.remaining():
+        raise final
+    logger.info(
+        f"{SERVICE_NAMES.get(service, service)} call will be retried",
+        extra={"operation": operation, "error_code": code, "retry_in": round(delay, 2)},
+    )
+    sleep(delay)
