@@ -170,8 +170,13 @@ def delete(request: Request, services: Services) -> Outcome:
                 _release(request, services, state, record, restore=_restore_on_delete(request))
             return done
         if record.predecessor is not None and record.predecessor.owner == owner:
-            # A rename went through: the new logical ID holds the number; this old one only lets go.
-            ownership.advance(records, state, record, predecessor=None)
+            # A rename went through: the new logical ID holds the number; this old one only lets go. Best
+            # effort: a stale predecessor is harmless (it is only handed back while CloudFormation says the
+            # old resource still holds the number), and failing this Delete would fail the clean-up.
+            try:
+                ownership.advance(records, state, record, predecessor=None)
+            except ProviderError as error:
+                logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
             logger.info(
                 "Renamed: the number now belongs to the new logical ID", extra={"to": record.owner.logical_id}
             )
