@@ -10,13 +10,10 @@ the only observation that means success. How long and how often it waits is wait
 from __future__ import annotations
 
 import contextlib
-import random
-import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from . import retries
@@ -38,7 +35,6 @@ from .waiting import (
     POLL_SECONDS,
     STALE_STATUS_GRACE_SECONDS,
     Budget,
-    Pacing,
 )
 
 CLAIMED = "CLAIMED"
@@ -104,23 +100,13 @@ class TrafficDistributionGroupState:
         return self.status == "ACTIVE"
 
 
-class PhoneNumbers:
+class PhoneNumbers(retries.BudgetedClient):
     """Connect phone-number operations, bounded by one invocation's Budget."""
 
-    def __init__(
-        self,
-        client: Any,
-        budget: Budget,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._client = client
-        self.budget = budget
-        self._sleep = sleep
-        self._clock = clock
-        self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
+    service = "connect"
+
+    def __init__(self, client: Any, budget: Budget, **timing: Any) -> None:
+        super().__init__(client, budget, **timing)
         # Numbers whose move Connect accepted in this invocation: a failure leaves something to undo there.
         self.moves_started: set[str] = set()
 
@@ -294,17 +280,7 @@ class PhoneNumbers:
             answer = answer_of(error)
             return answer(error_message(error)) if answer is not None and answer in expected else None
 
-        return retries.call(
-            getattr(self._client, xform_name(operation)),
-            params,
-            operation=operation,
-            subject=subject,
-            service="connect",
-            pacing=self._pacing,
-            budget=self.budget,
-            sleep=self._sleep,
-            answer=expected_answer,
-        )
+        return self._retried(operation, subject, params, expected_answer)
 
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()

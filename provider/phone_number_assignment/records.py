@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import datetime
 import enum
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from . import retries
@@ -34,7 +32,7 @@ from .errors import (
 )
 from .tags import SCHEMA_VERSION, Owner
 from .telemetry import logger
-from .waiting import Budget, Pacing
+from .waiting import Budget
 
 OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"
 KEY = "PhoneNumberArn"
@@ -149,24 +147,16 @@ def _iso(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
 
 
-class OwnershipRecords:
+class OwnershipRecords(retries.BudgetedClient):
     """Reads and conditional writes of the ownership table, bounded by one invocation's Budget."""
 
+    service = "dynamodb"
+
     def __init__(
-        self,
-        client: Any,
-        budget: Budget,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
+        self, client: Any, budget: Budget, *, wall_clock: Callable[[], float] = time.time, **timing: Any
     ) -> None:
-        self._client = client
-        self._budget = budget
-        self._sleep = sleep
+        super().__init__(client, budget, **timing)
         self._wall_clock = wall_clock
-        self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
 
     def now(self) -> float:
         return self._wall_clock()
@@ -260,10 +250,10 @@ class OwnershipRecords:
             self._pause(TABLE_POLL_SECONDS, f"the ownership table {OWNERSHIP_TABLE} to be created")
 
     def _pause(self, delay: float, waiting_for: str) -> None:
-        remaining = self._budget.remaining()
+        remaining = self.budget.remaining()
         if remaining <= delay:
             raise ProviderError(
-                f"Gave up after {self._budget.seconds:.0f} s waiting for {waiting_for}; nothing was "
+                f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}; nothing was "
                 "assigned. Retry the stack operation."
             )
         self._sleep(delay)
@@ -282,17 +272,7 @@ class OwnershipRecords:
             return None
 
         params.setdefault("TableName", OWNERSHIP_TABLE)
-        return retries.call(
-            getattr(self._client, xform_name(operation)),
-            params,
-            operation=operation,
-            subject=subject,
-            service="dynamodb",
-            pacing=self._pacing,
-            budget=self._budget,
-            sleep=self._sleep,
-            answer=own_answer,
-        )
+        return self._retried(operation, subject, params, own_answer)
 
 
 class _ConditionFailed(Exception):

@@ -8,9 +8,12 @@ not, takes the short error backoff.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
@@ -100,3 +103,44 @@ def _pause_or_give_up(
         extra={"operation": operation, "error_code": code, "retry_in": round(delay, 2)},
     )
     sleep(delay)
+
+
+class BudgetedClient:
+    """A boto3 client whose calls go through ``call`` within one invocation's Budget; the Connect calls
+    (connect.PhoneNumbers) and the ownership record (records.OwnershipRecords) are both one of these."""
+
+    service = ""
+
+    def __init__(
+        self,
+        client: Any,
+        budget: Budget,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self.budget = budget
+        self._sleep = sleep
+        self._clock = clock
+        self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
+
+    def _retried(
+        self,
+        operation: str,
+        subject: str,
+        params: dict[str, Any],
+        answer: Callable[[ClientError], Exception | None] = lambda error: None,
+    ) -> dict[str, Any]:
+        return call(
+            getattr(self._client, xform_name(operation)),
+            params,
+            operation=operation,
+            subject=subject,
+            service=self.service,
+            pacing=self._pacing,
+            budget=self.budget,
+            sleep=self._sleep,
+            answer=answer,
+        )
