@@ -157,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if cold:
         notes.append(
-            "note: cold start = handler-module import + first Create, its deliberate waits (claim settle, "
-            "first poll: 2 s) left out; floor = import boto3 + one client + the same 8 Connect calls and "
-            "response PUT made with bare boto3/http.client. 'init floor' = import boto3 + one client only."
+            "note: cold start = handler-module import + first Create, its deliberate waits (the first poll) "
+            "left out; floor = import boto3 + one client, then a DynamoDB client and the least a safe Create "
+            "needs (Describe, one conditional PutItem, Update, Describe, Tag) and the response PUT, made "
+            "with bare boto3/http.client. 'init floor' = import boto3 + one client only."
         )
     notes.append(f"bench wall time: {time.monotonic() - began:.0f} s")
     print(report.render(lines, sections_out, notes), flush=True)

@@ -160,7 +160,7 @@ class ColdStartResult:
 
     @property
     def request_floor(self) -> float:
-        """import boto3 + client + the same Connect calls and PUT a Create makes, with bare libraries."""
+        """import boto3 + client, then the least calls a safe Create needs and the PUT (bare libraries)."""
         return stats.median(self.floor.totals)
 
     def ratio(self, samples: Samples) -> float:

@@ -211,7 +211,7 @@ def cold_start_rows(result: ColdStartResult) -> list[Row]:
             "",
         ),
         Row(
-            "floor: init floor + a Create's 8 Connect calls + PUT",
+            "floor: init floor + DynamoDB client, 4 Connect calls, 1 conditional write, PUT",
             f"{result.request_floor:.0f} ms (calls and PUT: {stats.median(floor.requests):.0f} ms)",
             "same calls with bare boto3/http.client",
             "",
