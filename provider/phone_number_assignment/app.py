@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
-from . import lifecycle
+from . import lifecycle, stacks
 from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client, dynamodb_client
 from .connect import PhoneNumbers
 from .errors import TooLittleTime
@@ -123,7 +123,7 @@ def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outco
     services = lifecycle.Services(
         numbers=PhoneNumbers(connect_client(region), budget),
         records=OwnershipRecords(dynamodb_client(region), budget),
-        cloudformation=lambda: cloudformation_client(region),
+        cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget),
     )
     return operation(request, services)
 

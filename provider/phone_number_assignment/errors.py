@@ -121,6 +121,7 @@ class ConnectBusy(ConnectAnswer):
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
+        "Throttling",  # CloudFormation's (a Query-protocol service)
         "TooManyRequestsException",
         "InternalServiceException",
         "ProvisionedThroughputExceededException",

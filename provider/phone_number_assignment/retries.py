@@ -1,6 +1,7 @@
 """One AWS call, retried on throttling, internal and connection errors while the invocation's budget lasts.
 
-The Connect calls (connect.py) and the ownership record's DynamoDB calls (records.py) share this loop: how
+The Connect calls (connect.py), the ownership record's DynamoDB calls (records.py) and the CloudFormation
+reads (stacks.py) share this loop: how
 long each pause is comes from waiting.Pacing, what an error means from errors.py. Throttling is paced as a
 quota shared with every other invocation (Pacing.throttle_delay); an internal or connection error, which is
 not, takes the short error backoff.
@@ -21,12 +22,13 @@ from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error,
 from .telemetry import logger
 from .waiting import Budget, Pacing
 
-# Throttling answers: Connect's (ThrottlingException; TooManyRequestsException from the shared front end)
-# and DynamoDB's. InternalServiceException and the other retryable answers (errors.RETRYABLE_CODES) take the
-# error backoff.
+# Throttling answers: Connect's (ThrottlingException; TooManyRequestsException from the shared front end),
+# CloudFormation's (Throttling) and DynamoDB's. InternalServiceException and the other retryable answers
+# (errors.RETRYABLE_CODES) take the error backoff.
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
+        "Throttling",
         "TooManyRequestsException",
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",

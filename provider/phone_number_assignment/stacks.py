@@ -15,12 +15,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import retries
 from .connect import PhoneNumberState
 from .errors import (
     ManagedByAnotherStack,
     OwnerNotChecked,
+    ProviderError,
     error_code,
     error_message,
+    is_retryable,
     quote,
     says_stack_or_resource_missing,
 )
@@ -102,7 +105,7 @@ def stack_status(stack_id: str, cloudformation: Callable[[], Any]) -> str:
     """The stack's status (UPDATE_IN_PROGRESS, ...); "" when CloudFormation does not answer with one."""
     try:
         stacks = cloudformation().describe_stacks(StackName=stack_id).get("Stacks") or []
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ProviderError) as error:
         logger.warning("Could not read the stack's status", extra={"error": str(error)[:300]})
         return ""
     return stacks[0].get("StackStatus", "") if stacks else ""
@@ -124,7 +127,30 @@ def _stack_resource(owner: Owner, cloudformation: Callable[[], Any]) -> dict[str
         raise _Unanswered(f"CloudFormation said {error_code(error)}: {quote(error_message(error))}") from None
     except BotoCoreError as error:
         raise _Unanswered(f"{type(error).__name__}: {quote(str(error))}") from None
+    except ProviderError as error:  # throttled (or unreachable) until the time budget ran out
+        raise _Unanswered(error.reason) from None
     return detail.get("StackResourceDetail") or {}
+
+
+class CloudFormationReads(retries.BudgetedClient):
+    """The two reads this module makes, retried on throttling within the invocation's budget like every
+    other call (retries.py): slowness must not turn "cannot tell" into a refusal while time is left. An
+    error not worth retrying (a stack that does not exist, a denied call) comes back as botocore raised
+    it, for the functions above to read."""
+
+    service = "cloudformation"
+
+    def describe_stack_resource(self, **params: Any) -> dict[str, Any]:
+        return self._retried(
+            "DescribeStackResource", f"asking CloudFormation about {params}", params, _as_raised
+        )
+
+    def describe_stacks(self, **params: Any) -> dict[str, Any]:
+        return self._retried("DescribeStacks", f"reading stack {params}", params, _as_raised)
+
+
+def _as_raised(error: ClientError) -> Exception | None:
+    return None if is_retryable(error) else error
 
 
 def _holds(resource: dict[str, Any] | None, state: PhoneNumberState) -> bool:

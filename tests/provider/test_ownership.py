@@ -24,6 +24,7 @@ from phone_number_assignment.errors import (
     ServiceUnavailable,
 )
 from phone_number_assignment.records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
+from phone_number_assignment.stacks import CloudFormationReads
 from phone_number_assignment.tags import Owner, owner_tags
 from phone_number_assignment.waiting import Budget
 
@@ -238,6 +239,37 @@ def test_an_owner_cloudformation_cannot_be_asked_about_is_kept(records):
         stub.add_client_error("describe_stack_resource", "AccessDenied", http_status_code=403)
         with pytest.raises(OwnerNotChecked, match="cloudformation:DescribeStackResource"):
             acquire(records, lambda: client)
+    assert records.get(NUMBER).owner == Owner(OTHER_STACK, "Line")
+
+
+def test_cloudformation_throttled_a_while_is_waited_out_not_taken_for_an_answer(records):
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
+    client = boto3.client("cloudformation", region_name=REGION)
+    slept: list[float] = []
+    reads = CloudFormationReads(client, Budget(300), sleep=slept.append)
+    gone = {"StackResourceDetail": {"LogicalResourceId": "Line", "ResourceStatus": "DELETE_SKIPPED"}}
+    detail = {**gone["StackResourceDetail"], "StackName": "other", "ResourceType": "Custom::X"}
+    detail |= {"LastUpdatedTimestamp": "2026-01-01T00:00:00Z"}
+
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_stack_resource", "Throttling", http_status_code=400)
+        stub.add_client_error("describe_stack_resource", "Throttling", http_status_code=400)
+        stub.add_response("describe_stack_resource", {"StackResourceDetail": detail})
+        record, _ = acquire(records, lambda: reads)
+
+    assert record.owner == ME
+    assert len(slept) == 2
+
+
+def test_cloudformation_throttled_past_the_budget_is_a_refusal_naming_the_permission(records):
+    assert records.create(Record(NUMBER, Owner(OTHER_STACK, "Line"), State.ASSIGNED, HOME, HOME))
+    client = boto3.client("cloudformation", region_name=REGION)
+    reads = CloudFormationReads(client, Budget(0), sleep=lambda _: None)
+
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_stack_resource", "Throttling", http_status_code=400)
+        with pytest.raises(OwnerNotChecked, match="Throttling"):
+            acquire(records, lambda: reads)
     assert records.get(NUMBER).owner == Owner(OTHER_STACK, "Line")
 
 
