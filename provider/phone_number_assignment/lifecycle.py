@@ -35,7 +35,6 @@ from .errors import (
     InvalidRequest,
     MoveFailed,
     OwnerNotChecked,
-    OwnershipConflict,
     ProviderError,
     RestoreTargetGone,
     TargetNotActive,
@@ -238,7 +237,8 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
                 f"{quote(str(missing))}. Check TargetArn."
             ) from None
         if not record.settled:
-            record = _still_held(services, state, record)
+            # Before anything more is changed: a Delete may have cancelled this request meanwhile.
+            record = ownership.current(records, state, record)
         state = _converge_contact_flow(numbers, state, properties)
         state = _write_tags(numbers, state, owner, record.previous_target_arn, flow_arn)
         if (record.state, record.target_arn, record.contact_flow_arn) != (
@@ -263,20 +263,6 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
         _undo_untouched(services, properties.phone_number_arn, owner)
         raise
     return Outcome(state.arn, _data(state, record, properties))
-
-
-def _still_held(services: Services, state: PhoneNumberState, record: Record) -> Record:
-    """Check, before anything more is changed, that no Delete cancelled this request meanwhile. (A second
-    delivery of the same request may have written the record since: it is the same owner's.)"""
-    current = services.records.get(state.arn)
-    if current is not None and current.owner == record.owner:
-        if current.state is State.CANCELLED:
-            raise ownership.cancelled(state, current)
-        return current
-    raise OwnershipConflict(
-        f"The ownership record of {state.label} changed while this request held it; nothing more was "
-        "changed. Retry the stack operation."
-    )
 
 
 def _write_tags(
@@ -585,11 +571,10 @@ def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState) -> None:
     if not flow_arn:
         return
     state = numbers.describe(before.arn)
-    instance_id = _instance_of(flow_arn)
-    if state is None or state.instance_id != instance_id:
+    if state is None:
         return
     try:
-        numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)
+        _associate_recorded(numbers, state, flow_arn)
     except ProviderError as error:
         logger.warning("Could not re-associate the flow", extra={"reason": error.reason})
 
@@ -623,6 +608,7 @@ def _converge_contact_flow(
 
 
 def _associate_recorded(numbers: PhoneNumbers, state: PhoneNumberState, flow_arn: str) -> None:
+    """Associate a flow the provider recorded, if the number is in that flow's instance."""
     instance_id = _instance_of(flow_arn)
     if state.instance_id == instance_id:
         numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)

@@ -184,13 +184,20 @@ def advance(records: OwnershipRecords, number: PhoneNumberState, record: Record,
         new = record.next(**changes)
         if records.replace(record, new):
             return new
-        now = records.get(number.arn)
-        if now is None or now.owner != record.owner:
-            raise OwnershipConflict(
-                f"The ownership record of {number.label} was changed by "
-                f"{now.owner.describe() if now else 'someone'} while this request held it; nothing more was "
-                "changed. Retry the stack operation."
-            )
-        if now.state is State.CANCELLED:
-            raise cancelled(number, now)
-        record = now
+        record = current(records, number, record)
+
+
+def current(records: OwnershipRecords, number: PhoneNumberState, record: Record) -> Record:
+    """The record as it is now, still held by ``record``'s owner (a second delivery of the same request may
+    have written it since); raise if a Delete cancelled the request (CreationCancelled) or someone else
+    holds it."""
+    now = records.get(number.arn)
+    if now is None or now.owner != record.owner:
+        raise OwnershipConflict(
+            f"The ownership record of {number.label} was changed by "
+            f"{now.owner.describe() if now else 'someone'} while this request held it; nothing more was "
+            "changed. Retry the stack operation."
+        )
+    if now.state is State.CANCELLED:
+        raise cancelled(number, now)
+    return now
