@@ -23,10 +23,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
+from local_aws.clock import REAL_CLOCK
 from local_aws.lambda_context import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, LambdaContext
 
 if TYPE_CHECKING:
@@ -82,15 +83,22 @@ def _region_of(stack_id: str) -> str:
 
 
 def presigned_style_url(
-    base: str, stack_id: str, logical_id: str, request_id: str, *, signature: str | None = None
+    base: str,
+    stack_id: str,
+    logical_id: str,
+    request_id: str,
+    *,
+    signature: str | None = None,
+    signed_at: float | None = None,
 ) -> str:
     """A URL shaped like CloudFormation's presigned S3 response URL, rooted at ``base``.
 
     The object key is ``<quoted stack ARN>|<logical id>|<request id>`` with the stack ARN's slashes left
     literal, and the SigV4 query-string parameters follow in the order CloudFormation emits them, so
-    code that parses or re-encodes the URL meets the same string it would in AWS.
+    code that parses or re-encodes the URL meets the same string it would in AWS. ``signed_at`` (epoch
+    seconds, default now) is the X-Amz-Date, which the provider reads as the time of the request.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.fromtimestamp(signed_at, dt.UTC) if signed_at is not None else dt.datetime.now(dt.UTC)
     region = _region_of(stack_id)
     key = quote(f"{stack_id}|{logical_id}|{request_id}", safe="/")
     # Not shaped like an access key ID (AKIA…/ASIA…), so secret scanners and people are not alarmed.
@@ -126,12 +134,15 @@ def build_event(
     resource_type: str = RESOURCE_TYPE,
     service_token: str = DEFAULT_SERVICE_TOKEN,
     service_timeout: int | None = None,
+    sent_at: float | None = None,
 ) -> dict[str, Any]:
     """The event CloudFormation sends a Lambda-backed custom resource.
 
     ``response_url`` may be a string or a callable ``(stack_id, request_id, logical_id=...) -> str`` such
     as ``ResponseReceiver.url_for``, because the URL embeds IDs this function generates.
     ``service_timeout`` becomes ResourceProperties.ServiceTimeout, as when the template sets it.
+    ``sent_at`` (epoch seconds) is when CloudFormation sent it, passed to a callable ``response_url`` as
+    ``signed_at`` (on a VirtualClock, the clock's time rather than the wall's).
     """
     if request_type not in REQUEST_TYPES:
         raise ValueError(f"request_type must be one of {REQUEST_TYPES}, not {request_type!r}")
@@ -146,7 +157,8 @@ def build_event(
     request_id = request_id or str(uuid.uuid4())
     url = response_url
     if callable(response_url):
-        url = response_url(stack_id, request_id, logical_id=logical_id)
+        signed = {"signed_at": sent_at} if sent_at is not None else {}
+        url = response_url(stack_id, request_id, logical_id=logical_id, **signed)
 
     def resource_properties(props: Mapping[str, Any]) -> dict[str, Any]:
         # ServiceToken is itself a resource property, so CloudFormation repeats it inside the map.
@@ -239,7 +251,7 @@ class Attempt:
     body: dict[str, Any] | None
     outcome: str  # "accepted", "error", "hung", "forbidden", "bad-request"
     status: int | None
-    received_at: float = field(default_factory=lambda: dt.datetime.now(dt.UTC).timestamp())
+    received_at: float
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -339,6 +351,9 @@ class ResponseReceiver:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closing = threading.Event()
+        # When an attempt arrived (Attempt.received_at) is read from this clock: a test sharing a
+        # local_aws.clock.VirtualClock with the provider and the emulator sets it here too.
+        self.clock: Any = REAL_CLOCK
         self._behaviour = "accept"
         self._behaviour_times: int | None = None
         self._attempts: list[Attempt] = []
@@ -437,14 +452,18 @@ class ResponseReceiver:
                     self._behaviour, self._behaviour_times = "accept", None
             return mode
 
-    def url_for(self, stack_id: str, request_id: str, logical_id: str = "MainLine") -> str:
+    def url_for(
+        self, stack_id: str, request_id: str, logical_id: str = "MainLine", signed_at: float | None = None
+    ) -> str:
         """A presigned-S3-style URL on this receiver; only this exact URL is accepted for the request."""
         if self._server is None:
             raise RuntimeError("start the receiver (use it as a context manager) before asking for URLs")
         signature = secrets.token_hex(32)
         with self._lock:
             self._signatures.setdefault(request_id, set()).add(signature)
-        return presigned_style_url(self.endpoint, stack_id, logical_id, request_id, signature=signature)
+        return presigned_style_url(
+            self.endpoint, stack_id, logical_id, request_id, signature=signature, signed_at=signed_at
+        )
 
     # ---- observations -----------------------------------------------------------------------------
 
@@ -570,6 +589,7 @@ class ResponseReceiver:
                 body=body,
                 outcome=outcome,
                 status=status,
+                received_at=self.clock.time(),
             )
             with self._changed:
                 self._attempts.append(attempt)
@@ -699,10 +719,10 @@ def invoke_handler(
     """Call ``handler`` the way Lambda does: a JSON-decoded copy of the event, a counting-down context.
 
     The call runs on a separate thread so the timeout is enforced: after ``timeout_seconds`` this returns
-    with ``timed_out=True``. ``clock`` (default time.monotonic; a LambdaClock to skip time) is Lambda's: the
-    context counts down on it and the timeout is measured on it. A thread cannot be killed, so an overrunning
-    handler keeps running (as a daemon thread) in the background; local_aws.invoke runs the function under
-    Lambda's runtime emulator, which ends it, when that matters.
+    with ``timed_out=True``. ``clock`` (default time.monotonic; a local_aws.clock.VirtualClock to skip
+    time) is Lambda's: the context counts down on it and the timeout is measured on it. A thread cannot be
+    killed, so an overrunning handler keeps running (as a daemon thread) in the background;
+    local_aws.invoke runs the function under Lambda's runtime emulator, which ends it, when that matters.
     """
     payload = json.loads(json.dumps(event))  # Lambda hands the handler freshly decoded JSON, never our dict
     clock = clock or time.monotonic

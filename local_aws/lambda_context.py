@@ -1,4 +1,4 @@
-"""A Lambda-like ``context`` object, and Lambda's clock, for calling the handler in this process.
+"""A Lambda-like ``context`` object for calling the handler in this process.
 
 ``make invoke`` and the artifact tests run the function under Lambda's own runtime (local_aws.lambda_runtime:
 the Runtime Interface Emulator and awslambdaric, whose context is the real one). The in-process calls (the
@@ -9,43 +9,12 @@ cold-start benchmark loads this file by path in an interpreter that holds nothin
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
-
-
-class LambdaClock:
-    """Lambda's clock for an in-process invocation: time.monotonic(), plus any time a test skips.
-
-    ``advance(seconds)`` makes Lambda's deadline (the context's remaining time and the invoker's timeout) that
-    much nearer at once, as if the function had spent those seconds waiting: a test of what happens near the
-    deadline need not wait for it in real time. The provider's own waits stay real, so a test advances only
-    while the provider waits on something (e.g. the emulator's LocalControl.on_move_settled).
-    """
-
-    def __init__(self, clock=time.monotonic) -> None:
-        self._clock = clock
-        self._skipped = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._clock() + self._skipped
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("a clock only moves forward")
-        with self._lock:
-            self._skipped += seconds
-
-    @property
-    def skipped(self) -> float:
-        with self._lock:
-            return self._skipped
 
 
 class LambdaContext:

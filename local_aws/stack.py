@@ -8,11 +8,11 @@ the benchmarks and the tests all drive the provider through it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_aws.clock import REAL_CLOCK
 from local_aws.cloudformation import (
     ResponseReceiver,
     build_event,
@@ -73,6 +73,9 @@ class LocalCustomResourceStack:
     CloudFormation would show for this stack and its resources is told to the emulator, whose
     CloudFormation API then answers the provider's DescribeStackResource/DescribeStacks as real
     CloudFormation would (local_aws/connect/played_stacks.py).
+
+    ``clock``: when CloudFormation sends each request (the ResponseURL's signing time) and Lambda's deadline
+    are read from it; give the handler (app.make_handler) and the emulator (use_clock) the same one.
     """
 
     def __init__(
@@ -86,8 +89,10 @@ class LocalCustomResourceStack:
         timeout_seconds: float = 60,
         control: Any = None,
         stack_status: str = "CREATE_IN_PROGRESS",
+        clock: Any = REAL_CLOCK,
     ) -> None:
         self.handler = handler
+        self.clock = clock
         self.receiver = receiver
         self.stack_id = stack_arn(stack_name, region=region, account_id=account_id)
         self.region = region
@@ -176,6 +181,7 @@ class LocalCustomResourceStack:
             physical_id=physical_id,
             old_properties=old_properties,
             request_id=request_id,
+            sent_at=self.clock.time(),
         )
         self.play(logical_id, _IN_PROGRESS[request_type])
         response = self.deliver(event, timeout_seconds=timeout_seconds)
@@ -185,10 +191,10 @@ class LocalCustomResourceStack:
     def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
         """Invoke the handler with ``event`` as Lambda would and collect its response."""
         timeout = timeout_seconds or self.timeout_seconds
-        started = time.monotonic()
-        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region)
+        started = self.clock.monotonic()
+        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
         body = self.receiver.wait_for(event["RequestId"], timeout=5)
-        seconds = time.monotonic() - started
+        seconds = self.clock.monotonic() - started
         bodies = self.receiver.responses(event["RequestId"])
         problems = response_problems(event, body)
         if problems:

@@ -15,7 +15,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from local_aws.clock import REAL_CLOCK, VirtualClock
 from local_aws.cloudformation import ResponseReceiver, trusting
+from local_aws.connect.control import LocalControl
 from local_aws.connect.server import start_emulator
 from local_aws.stack import LocalCustomResourceStack
 
@@ -205,24 +207,45 @@ def world(aws_env) -> World:
 
 
 @pytest.fixture
-def handler(aws_env):
-    from phone_number_assignment.app import handler as provider_handler
+def clock(request, aws_env, receiver):
+    """The test's one clock, shared by the provider (``handler``), the emulator, Lambda's deadline and
+    CloudFormation's request times (``stack``): a VirtualClock, on which waiting takes no time.
 
-    return provider_handler
+    ``@pytest.mark.real_time``: the real clock, for tests where several requests wait at once (racing for a
+    number or a quota), which a VirtualClock would hurry (local_aws/clock.py says why).
+    """
+    if request.node.get_closest_marker("real_time"):
+        yield REAL_CLOCK
+        return
+    virtual = VirtualClock()
+    LocalControl().use_clock(virtual)  # the emulator runs in this process (start_emulator)
+    receiver.clock = virtual
+    yield virtual
+    receiver.clock = REAL_CLOCK
+    LocalControl().use_clock(None)
 
 
 @pytest.fixture
-def stack(handler, receiver, aws_env) -> LocalCustomResourceStack:
-    return LocalCustomResourceStack(handler, receiver, timeout_seconds=60, control=aws_env.control)
+def handler(aws_env, clock):
+    from phone_number_assignment.app import make_handler
+
+    return make_handler(clock)
 
 
 @pytest.fixture
-def new_stack(handler, receiver, aws_env):
+def stack(handler, receiver, aws_env, clock) -> LocalCustomResourceStack:
+    return LocalCustomResourceStack(
+        handler, receiver, timeout_seconds=60, control=aws_env.control, clock=clock
+    )
+
+
+@pytest.fixture
+def new_stack(handler, receiver, aws_env, clock):
     """Factory for more stacks (ownership conflicts between stacks)."""
 
     def make(name: str = "other-stack", **options) -> LocalCustomResourceStack:
         return LocalCustomResourceStack(
-            handler, receiver, stack_name=name, control=aws_env.control, **options
+            handler, receiver, stack_name=name, control=aws_env.control, clock=clock, **options
         )
 
     return make

@@ -77,10 +77,18 @@ class LocalControl:
 
         Called at the first read that shows the completion, before that read answers (so before any caller
         can learn of it), under the emulator's lock: keep it short. reset() forgets it. Tests use it to move
-        a stand-in clock on at that moment (local_aws.lambda_context.LambdaClock).
+        a clock on at that moment (local_aws.clock.VirtualClock.advance).
         """
         with EMULATOR_LOCK:
             runtime.settled_observers.append(callback)
+
+    def use_clock(self, clock: Any | None) -> None:
+        """In this process only: the service's time comes from ``clock`` (a local_aws.clock.VirtualClock, to
+        share one clock with the provider and Lambda's deadline), or from the real clock again with None.
+
+        Moves, stale windows, tag visibility, quotas and latency all follow it. reset() keeps it.
+        """
+        runtime.use_clock(clock)
 
     def use_default_quotas(self) -> None:
         """Limit every operation in runtime.DEFAULT_QUOTAS to Connect's default rate and burst."""

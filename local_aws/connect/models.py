@@ -8,8 +8,8 @@ one step per *read* after N seconds relative to the previous step, globally per 
 emulator needs absolute, per-move timestamps instead -- a stale window, then IN_PROGRESS, then
 CLAIMED or FAILED at ``completes_at`` -- because ``moves()`` promises the exact completion time and
 ``configure()`` changes timing for later moves only. So each move stores its own timestamps and the
-visible state is derived from ``time.time()`` whenever it is read. Traffic distribution groups,
-whose status has no such requirements, do use ManagedState.
+visible state is derived from the emulator's clock (``runtime.now()``) whenever it is read. Traffic
+distribution groups, whose status has no such requirements, do use ManagedState.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from itertools import count
@@ -116,7 +115,7 @@ class ContactFlow:
             "State": "ACTIVE",
             "Status": self.status,
             "Content": self.content,
-            "Tags": visible_tags(self, time.time()),
+            "Tags": visible_tags(self, runtime.now()),
             "FlowContentSha256": hashlib.sha256(self.content.encode()).hexdigest(),
         }
         if self.description is not None:
@@ -157,7 +156,7 @@ class TrafficDistributionGroup(ManagedState):
             "Name": self.name,
             "InstanceArn": self.instance_arn,
             "Status": self.status,
-            "Tags": visible_tags(self, time.time()),
+            "Tags": visible_tags(self, runtime.now()),
             "IsDefault": False,
         }
         if self.description is not None:
@@ -464,7 +463,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
             order=next(self.creation_order),
         )
         if not claimed_immediately:
-            now = time.time()
+            now = runtime.now()
             number.pending = PendingMove(
                 from_target=None,
                 to_target=target,
@@ -492,7 +491,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         )
 
     def _refuse_while_moving(self, number: PhoneNumber, action: str) -> None:
-        if number.is_moving(time.time()):
+        if number.is_moving(runtime.now()):
             raise ResourceInUseException(
                 f"Cannot {action} phone number {number.id} while its status is IN_PROGRESS",
                 resource_id=number.arn,
@@ -502,7 +501,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
     def update_phone_number(self, number: PhoneNumber, target: Target) -> PhoneNumber:
         self._refuse_while_moving(number, "update")
         assert number.target is not None
-        now = time.time()
+        now = runtime.now()
         move_seconds = runtime.move_seconds
         failure_message = runtime.take_move_failure()
         # The move's outcome replaces the previous one's (a FAILED status stays until this move ends); a
@@ -539,7 +538,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         number_types: list[str] | None,
         prefix: str | None,
     ) -> list[dict[str, Any]]:
-        now = time.time()
+        now = runtime.now()
         # An instance lists the numbers of its traffic distribution groups too.
         target_is_instance = target is not None and target.arn.endswith(f":instance/{target.instance_id}")
         listed = []
@@ -650,7 +649,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         number.contact_flow_id = None
 
     def _require_claimed_to(self, number: PhoneNumber, instance_id: str) -> None:
-        target, status, _ = number.visible_state(time.time())
+        target, status, _ = number.visible_state(runtime.now())
         if status == IN_PROGRESS or number.pending is not None:
             raise InvalidParameterException(f"Phone number {number.id} is being moved (status IN_PROGRESS)")
         if target.instance_id != instance_id:
@@ -695,7 +694,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         return tdg
 
     def delete_traffic_distribution_group(self, tdg: TrafficDistributionGroup) -> None:
-        now = time.time()
+        now = runtime.now()
         for number in self.phone_numbers.values():
             number.settle(now)
             if tdg.arn in {number.final_target().arn, number.visible_state(now)[0].arn}:
@@ -709,7 +708,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
 
     def forget_instance(self, instance_id: str) -> None:
         """Deleting an instance releases its numbers and deletes its flows and groups, as in Connect."""
-        now = time.time()
+        now = runtime.now()
         for number in list(self.phone_numbers.values()):
             number.settle(now)
             if number.final_target().instance_id == instance_id:

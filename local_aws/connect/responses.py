@@ -7,7 +7,6 @@ Every Connect request the emulator serves (moto's own operations included) passe
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -62,7 +61,7 @@ class ConnectEmulatorResponse(ConnectResponse):
         operation = self._get_action()
         if not operation:
             return super().call_action()
-        started = time.time()
+        started = runtime.now()
         with EMULATOR_LOCK:
             rejection = runtime.admit(operation) or refuse_arns_where_ids_are_documented(
                 operation, self._identifiers(operation)
@@ -79,7 +78,7 @@ class ConnectEmulatorResponse(ConnectResponse):
         if latency:
             # A loaded service or a slow network: the answer takes this long, whatever it is (outside the
             # lock, so other callers are not held up).
-            time.sleep(latency)
+            runtime.clock.sleep(latency)
         return status, headers, body
 
     def _identifiers(self, operation: str) -> dict[str, Any]:
@@ -152,7 +151,7 @@ class ConnectEmulatorResponse(ConnectResponse):
 
     def describe_phone_number(self) -> str:
         number = self.emulator.get_phone_number(self._param("PhoneNumberId"))
-        return json.dumps({"ClaimedPhoneNumberSummary": number.summary(time.time(), with_status=True)})
+        return json.dumps({"ClaimedPhoneNumberSummary": number.summary(runtime.now(), with_status=True)})
 
     def update_phone_number(self) -> str:
         def update() -> dict[str, str]:
@@ -277,7 +276,7 @@ class ConnectEmulatorResponse(ConnectResponse):
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().tag_resource()
-        write_tags(resource, time.time(), runtime.tag_visibility_seconds, added=tags)
+        write_tags(resource, runtime.now(), runtime.tag_visibility_seconds, added=tags)
         return "{}"
 
     def untag_resource(self) -> str:
@@ -285,11 +284,11 @@ class ConnectEmulatorResponse(ConnectResponse):
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().untag_resource()
-        write_tags(resource, time.time(), runtime.tag_visibility_seconds, removed=keys)
+        write_tags(resource, runtime.now(), runtime.tag_visibility_seconds, removed=keys)
         return "{}"
 
     def list_tags_for_resource(self) -> str:
         resource = self.emulator.taggable(self._param("resourceArn"))
         if resource is None:
             return super().list_tags_for_resource()
-        return json.dumps({"tags": visible_tags(resource, time.time())})
+        return json.dumps({"tags": visible_tags(resource, runtime.now())})

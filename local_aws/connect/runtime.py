@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from local_aws.clock import REAL_CLOCK
 
 from .exceptions import ConnectError, ThrottlingException, status_code_for
 
@@ -61,10 +62,10 @@ class TokenBucket:
         self.per_second = per_second
         self.capacity = float(burst)
         self.tokens = float(burst)
-        self.refilled_at = time.monotonic()
+        self.refilled_at = runtime.clock.monotonic()
 
     def try_take(self) -> bool:
-        now = time.monotonic()
+        now = runtime.clock.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.refilled_at) * self.per_second)
         self.refilled_at = now
         if self.tokens >= 1.0:
@@ -93,7 +94,20 @@ class MoveRecord:
 
 class EmulatorRuntime:
     def __init__(self) -> None:
+        # The service's time: moves, stale windows, tag visibility, quotas and latency all read it. Not
+        # reset with the rest: the clock belongs to whoever runs the process (use_clock), not to a test's
+        # data, and a reset in the middle of a run must not move time back under a waiting provider.
+        self.clock: Any = REAL_CLOCK
         self.reset()
+
+    def now(self) -> float:
+        """The service's wall-clock time (a move's timestamps, a tag write's visibility)."""
+        return self.clock.time()
+
+    def use_clock(self, clock: Any | None) -> None:
+        """Read time from ``clock`` (monotonic(), time(), sleep()) from now on; None: the real clock."""
+        with EMULATOR_LOCK:
+            self.clock = clock or REAL_CLOCK
 
     def reset(self) -> None:
         with EMULATOR_LOCK:

@@ -11,7 +11,6 @@ import datetime
 import functools
 import logging
 import os
-import time
 import urllib.parse
 from typing import Any
 
@@ -28,7 +27,7 @@ from .properties import Scope
 from .records import OwnershipRecords
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
-from .waiting import Budget
+from .waiting import SYSTEM_CLOCK, Budget, Clock
 
 # The provider starts its answer at least this long before Lambda or CloudFormation would give up on it (the
 # watchdog, responder.WATCHDOG_LEAD_SECONDS, fires later than that). Before it, a reserve for one Connect call
@@ -77,7 +76,7 @@ def service_timeout(properties: Any) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def _request(event: dict[str, Any], context: Any) -> lifecycle.Request:
+def _request(event: dict[str, Any], context: Any, clock: Clock = SYSTEM_CLOCK) -> lifecycle.Request:
     cfn_event = CloudFormationCustomResourceEvent(event)
     return lifecycle.Request(
         request_type=cfn_event.request_type,
@@ -88,11 +87,11 @@ def _request(event: dict[str, Any], context: Any) -> lifecycle.Request:
         properties=event.get("ResourceProperties") or {},
         physical_id=event.get("PhysicalResourceId") or "",
         old_properties=event.get("OldResourceProperties") or {},
-        requested_at=requested_at(event.get("ResponseURL")),
+        requested_at=requested_at(event.get("ResponseURL"), clock),
     )
 
 
-def requested_at(response_url: Any) -> float:
+def requested_at(response_url: Any, clock: Clock = SYSTEM_CLOCK) -> float:
     """When CloudFormation made the request: the signing time of its presigned ResponseURL (SigV4's
     X-Amz-Date), which a Lambda retry of the same event keeps; else now. The URL itself is never logged."""
     if isinstance(response_url, str):
@@ -104,11 +103,11 @@ def requested_at(response_url: Any) -> float:
                 pass
             else:
                 return when.timestamp()
-    return time.time()
+    return clock.time()
 
 
-def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
-    request = _request(event, context)
+def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
+    request = _request(event, context, clock)
     timeout = service_timeout(request.properties)
     seconds = budget_seconds(context, timeout)
     if seconds <= 0 and request.request_type != "Delete":
@@ -119,11 +118,12 @@ def _run(operation: Any, event: dict[str, Any], context: Any) -> lifecycle.Outco
             "ServiceTimeout (or the provider function's Timeout) and retry."
         )
     region = request.scope.region
-    budget = Budget(seconds)
+    budget = Budget(seconds, clock=clock.monotonic)
+    timing = {"sleep": clock.sleep, "clock": clock.monotonic}
     services = lifecycle.Services(
-        numbers=PhoneNumbers(connect_client(region), budget),
-        records=OwnershipRecords(dynamodb_client(region), budget),
-        cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget),
+        numbers=PhoneNumbers(connect_client(region), budget, **timing),
+        records=OwnershipRecords(dynamodb_client(region), budget, wall_clock=clock.time, **timing),
+        cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget, **timing),
     )
     return operation(request, services)
 
@@ -153,26 +153,40 @@ def failure_physical_id(event: dict[str, Any], context: Any) -> str | None:
         return None
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: Any) -> None:
-    # One per request, so every invocation publishes a metric (and Powertools never warns of none).
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    if isinstance(event, dict):
-        logger.set_correlation_id(str(event.get("RequestId", "")))
-        logger.append_keys(
-            request_type=event.get("RequestType"),
-            stack_id=event.get("StackId"),
-            logical_resource_id=event.get("LogicalResourceId"),
-            physical_resource_id=event.get("PhysicalResourceId"),
-            **_subject_keys(event),
-        )
-    # A responder per invocation: crhelper keeps the request's state on the instance, and nothing of one
-    # request may leak into the next one a warm container serves.
-    CloudFormationResponder(
-        create=functools.partial(_run, lifecycle.create),
-        update=functools.partial(_run, lifecycle.update),
-        delete=functools.partial(_run, lifecycle.delete),
-        failure_physical_id=failure_physical_id,
-    )(event, context)
+def make_handler(clock: Clock = SYSTEM_CLOCK) -> Any:
+    """The Lambda handler, reading time and waiting through ``clock``.
+
+    Lambda runs ``handler`` below (SYSTEM_CLOCK). The local stand-ins build one on their own clock
+    (local_aws.clock.VirtualClock), so that the provider's budget, polls and back-offs, its watchdog and the
+    emulator's moves all see the same time, and a test of a long wait does not take that long.
+    """
+
+    @logger.inject_lambda_context(log_event=False, clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> None:
+        # One per request, so every invocation publishes a metric (and Powertools never warns of none).
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        if isinstance(event, dict):
+            logger.set_correlation_id(str(event.get("RequestId", "")))
+            logger.append_keys(
+                request_type=event.get("RequestType"),
+                stack_id=event.get("StackId"),
+                logical_resource_id=event.get("LogicalResourceId"),
+                physical_resource_id=event.get("PhysicalResourceId"),
+                **_subject_keys(event),
+            )
+        # A responder per invocation: crhelper keeps the request's state on the instance, and nothing of one
+        # request may leak into the next one a warm container serves.
+        CloudFormationResponder(
+            create=functools.partial(_run, lifecycle.create, clock),
+            update=functools.partial(_run, lifecycle.update, clock),
+            delete=functools.partial(_run, lifecycle.delete, clock),
+            failure_physical_id=failure_physical_id,
+            clock=clock,
+        )(event, context)
+
+    return handler
+
+
+handler = make_handler()

@@ -581,14 +581,14 @@ def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState) -> None:
 
 def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
     metrics.add_metric(name="MovesStarted", unit=MetricUnit.Count, value=1)
-    started = time.monotonic()
+    started = numbers.now()
     logger.info("Move started", extra={"from_target": before.target_arn, "to_target": target_arn})
     try:
         state = numbers.wait_for_move(before, target_arn)
     except MoveFailed:
         metrics.add_metric(name="MovesFailed", unit=MetricUnit.Count, value=1)
         raise
-    seconds = time.monotonic() - started
+    seconds = numbers.now() - started
     metrics.add_metric(name="MovesSucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MoveDuration", unit=MetricUnit.Seconds, value=round(seconds, 3))
     logger.info("Move finished", extra={"target": target_arn, "seconds": round(seconds, 3)})

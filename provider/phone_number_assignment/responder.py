@@ -26,7 +26,6 @@ import http.client
 import json
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +37,7 @@ from crhelper.resource_helper import FAILED
 from .errors import ProviderError, quote
 from .lifecycle import Outcome
 from .telemetry import logger
+from .waiting import SYSTEM_CLOCK, Clock
 
 # A lifecycle operation: (event, context) -> Outcome, crhelper's handler shape with Data returned alongside.
 Handler = Callable[[dict[str, Any], Any], Outcome]
@@ -109,6 +109,7 @@ class CloudFormationResponder(CfnResource):
         update: Handler,
         delete: Handler,
         failure_physical_id: FailurePhysicalId | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         # Deliberately not calling CfnResource.__init__ (see the module docstring): the state it would set,
         # minus the polling clients, comes from CRHELPER_STATE.
@@ -118,6 +119,7 @@ class CloudFormationResponder(CfnResource):
         self._answer_lock = threading.Lock()
         self._answered = False
         self._failure_physical_id = failure_physical_id or (lambda event, context: None)
+        self._clock = clock
 
     def __call__(self, event: Any, context: Any) -> None:
         with self._answer_lock:
@@ -171,7 +173,7 @@ class CloudFormationResponder(CfnResource):
 
     def _set_timeout(self) -> None:
         remaining = self._context.get_remaining_time_in_millis() / 1000
-        self._timer = threading.Timer(max(remaining / 2, remaining - WATCHDOG_LEAD_SECONDS), self._timeout)
+        self._timer = self._clock.timer(max(remaining / 2, remaining - WATCHDOG_LEAD_SECONDS), self._timeout)
         self._timer.start()
 
     def _timeout(self) -> None:
@@ -209,11 +211,11 @@ class CloudFormationResponder(CfnResource):
 
     def _put_response(self, response_url: str, body: dict[str, Any]) -> None:
         payload = _fit(body)
-        deadline = time.monotonic() + self._sending_window()
+        deadline = self._clock.monotonic() + self._sending_window()
         split = urlsplit(response_url)
         path = urlunsplit(("", "", split.path, split.query, ""))
         for attempt in range(1, RESPONSE_ATTEMPTS + 1):
-            timeout = min(RESPONSE_ATTEMPT_TIMEOUT_SECONDS, deadline - time.monotonic())
+            timeout = min(RESPONSE_ATTEMPT_TIMEOUT_SECONDS, deadline - self._clock.monotonic())
             if timeout <= 0:
                 break
             try:
@@ -245,9 +247,9 @@ class CloudFormationResponder(CfnResource):
             except (OSError, http.client.HTTPException) as error:
                 failure = type(error).__name__
             logger.warning("Sending the response failed", extra={"attempt": attempt, "failure": failure})
-            pause = min(RESPONSE_RETRY_PAUSE_SECONDS, deadline - time.monotonic())
+            pause = min(RESPONSE_RETRY_PAUSE_SECONDS, deadline - self._clock.monotonic())
             if attempt < RESPONSE_ATTEMPTS and pause > 0:
-                time.sleep(pause)
+                self._clock.sleep(pause)
         logger.error(
             "Could not deliver the response to CloudFormation",
             extra={"status": body.get("Status"), "reason": body.get("Reason")},

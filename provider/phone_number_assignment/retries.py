@@ -128,6 +128,10 @@ class BudgetedClient:
         self._clock = clock
         self._pacing = Pacing(clock, rng or random.Random())  # jitter, not security
 
+    def now(self) -> float:
+        """This invocation's monotonic clock, the one its budget and pauses are on."""
+        return self._clock()
+
     def _retried(
         self,
         operation: str,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 # Poll schedule while a move runs. The first look comes after one second because the service keeps showing
 # the old state for a moment after UpdatePhoneNumber (the emulator's stale window stands for that lag); then
@@ -61,6 +63,49 @@ RETRY_CAP_SECONDS = 8.0
 STALE_STATUS_GRACE_SECONDS = 5.0
 # A move is only started with at least this much of the budget left: time to see it IN_PROGRESS at least.
 MIN_SECONDS_TO_START_A_MOVE = 3.0
+
+
+class Timer(Protocol):
+    def start(self) -> None: ...
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Every reading of time and every wait of one invocation goes through one of these.
+
+    Lambda's is SYSTEM_CLOCK. The local stand-ins (local_aws.clock.VirtualClock) pass one whose waits skip
+    ahead, shared with the Connect emulator's moves and Lambda's deadline, so that tests of budgets, lags
+    and timeouts run through the same code without waiting for them in real time.
+    """
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def timer(self, seconds: float, function: Callable[[], None]) -> Timer:
+        """A timer, not yet started, that calls ``function`` once ``seconds`` have passed on this clock."""
+        ...
+
+
+class SystemClock:
+    """The time module's clocks and threading.Timer: what the provider runs on in Lambda."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def timer(self, seconds: float, function: Callable[[], None]) -> Timer:
+        return threading.Timer(seconds, function)
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
 
 
 def _throttle_step(level: int) -> float:

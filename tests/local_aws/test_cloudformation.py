@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from crhelper.utils import _send_response
 
+from local_aws.clock import VirtualClock
 from local_aws.cloudformation import (
     MAX_RESPONSE_BYTES,
     MarshalError,
@@ -37,7 +38,7 @@ from local_aws.cloudformation import (
     stringify_properties,
     trusting,
 )
-from local_aws.lambda_context import LambdaClock, LambdaContext
+from local_aws.lambda_context import LambdaContext
 
 STACK_ARN = re.compile(r"^arn:aws:cloudformation:us-east-1:123456789012:stack/[\w-]+/[0-9a-f-]{36}$")
 PROPS = {"PhoneNumberId": "e6b2a8d4-3c1f-4e9a-b7d0-2a5c8f1e6d93", "TargetArn": "arn:x", "OnDelete": "Retain"}
@@ -369,9 +370,9 @@ def test_lambda_context_counts_down_from_the_timeout():
     assert uuid.UUID(ctx.aws_request_id)
 
 
-def test_lambda_clock_skips_time_on_the_context_and_on_the_invokers_timeout():
+def test_a_virtual_clock_skips_time_on_the_context_and_on_the_invokers_timeout():
     event = build_event("Create", properties=PROPS, response_url=URL)
-    clock = LambdaClock()
+    clock = VirtualClock()
     seen = []
     release = threading.Event()
 

@@ -76,3 +76,25 @@ def test_budget_is_the_nearer_deadline_less_the_reserve(lambda_seconds, service_
 )
 def test_service_timeout_is_read_as_cloudformation_sends_it(properties, seconds):
     assert app.service_timeout(properties) == seconds
+
+
+# Longer than the test's own timeout (pyproject.toml): waited for in real time, the test would fail.
+LONG_MOVE_SECONDS = 150
+
+
+def test_a_handler_made_on_a_clock_waits_on_it_with_the_emulator(stack, world, aws_env, clock):
+    # make_handler's clock is the one seam for time: the budget, the polls and the emulator's move all run
+    # on the test's VirtualClock, so a move of minutes is waited out without minutes passing.
+    aws_env.control.configure(move_seconds=LONG_MOVE_SECONDS)
+
+    response = stack.create(
+        "MainLine",
+        {"PhoneNumberId": world.number_id, "TargetArn": world.instance_b_arn},
+        timeout_seconds=LONG_MOVE_SECONDS + 60,
+    )
+
+    assert response.ok, response.reason
+    assert clock.skipped >= LONG_MOVE_SECONDS
+    [move] = aws_env.control.moves()
+    assert response.seconds >= move["completes_at"] - move["started_at"]
+

@@ -225,6 +225,7 @@ def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_t
     assert summary["Tags"][LOGICAL_ID_TAG] == "NewName"
 
 
+@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
 def test_two_stacks_racing_for_one_number_produce_exactly_one_winner(stack, new_stack, world, connect):
     rival = new_stack("rival-stack")
     start = threading.Barrier(2)

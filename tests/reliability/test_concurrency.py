@@ -12,6 +12,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from local_aws.cloudformation import build_event
 from tests.conftest import describe
 from tests.reliability.helpers import (
@@ -22,6 +24,9 @@ from tests.reliability.helpers import (
     state_of,
     wait_until,
 )
+
+# Every test here has requests waiting at the same time, sharing a quota: the real clock (local_aws/clock.py).
+pytestmark = pytest.mark.real_time
 
 # At least two Describes per resource (before the move, once the move is done): at 2 requests/s,
 # 50 resources need at least 50 s; RELIABILITY_QUOTA_RESOURCES=50 runs a full-size stack. The default is the

@@ -237,6 +237,7 @@ def test_a_non_owners_delete_answers_without_waiting_for_someone_elses_move(
     assert [name for name, _ in operations(aws_env.control, since)] == ["DescribePhoneNumber"]
 
 
+@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
 def test_a_number_another_stacks_create_is_still_taking_is_reported_as_such_and_changes_nothing(
     stack, new_stack, world, connect, aws_env
 ):

@@ -59,7 +59,8 @@ def test_a_number_whose_native_stack_cannot_be_checked_is_refused(
     clients.cloudformation_client.cache_clear()
     since = len(aws_env.control.calls())
 
-    response = stack.create("MainLine", props(world, PhoneNumberId=number_id))
+    # Retried until the budget runs out; botocore's own retry pauses in real time: a short budget.
+    response = stack.create("MainLine", props(world, PhoneNumberId=number_id), timeout_seconds=25)
 
     assert response.status == "FAILED"
     assert tags["aws:cloudformation:stack-id"] in response.reason
