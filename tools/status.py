@@ -23,6 +23,7 @@ Runs on the operator's machine, never in the Lambda: it lives outside provider/ 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -316,6 +317,13 @@ def _config() -> Config:
     return Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
+@functools.cache
+def _session() -> Any:
+    # One per process, as in the provider (clients.py): a new Session loads botocore's models again (about
+    # 0.15 s of CPU each), which the tests, running the tool many times in one process, would pay every run.
+    return boto3.session.Session()
+
+
 @dataclass
 class Clients:
     connect: Any
@@ -324,11 +332,11 @@ class Clients:
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
-        session = boto3.session.Session(region_name=region)
         return cls(
-            session.client("connect", config=_config()),
-            session.client("dynamodb", config=_config()),
-            session.client("cloudformation", config=_config()),
+            *(
+                _session().client(service, region_name=region, config=_config())
+                for service in ("connect", "dynamodb", "cloudformation")
+            )
         )
 
 
@@ -794,7 +802,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
     except UsageError as error:
         print(f"make status: {error}", file=stderr)
         return 2
-    region = target.region if target else boto3.session.Session().region_name
+    region = target.region if target else _session().region_name
     if not region:
         print(
             "make status: no AWS Region configured: set AWS_DEFAULT_REGION (or a profile's region), or "

@@ -14,6 +14,7 @@ import moto
 import pytest
 from connect_emulator_helpers import QUICK_MOVE_SECONDS, ConnectEmulator
 
+from local_aws.clock import VirtualClock
 from local_aws.connect import LocalControl
 from local_aws.connect.server import RunningEmulator, start_emulator
 
@@ -30,9 +31,18 @@ def _moto_reset(endpoint_url: str) -> None:
         pass
 
 
+@pytest.fixture
+def clock() -> Iterator[VirtualClock]:
+    """The emulator's clock in these tests: moves and lags are waited out (helpers.wait_for) by skipping."""
+    virtual = VirtualClock()
+    LocalControl().use_clock(virtual)
+    yield virtual
+    LocalControl().use_clock(None)
+
+
 @pytest.fixture(params=["in_process", "server"])
 def connect_emulator(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
 ) -> Iterator[ConnectEmulator]:
     # A developer's exported endpoint would send in-process clients past moto's interception.
     monkeypatch.delenv("AWS_ENDPOINT_URL_CONNECT", raising=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+
+from local_aws.connect.runtime import runtime
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -68,15 +69,17 @@ def create_instance(client: Any, alias: str | None = None) -> dict[str, str]:
 
 
 def wait_for(probe: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.02) -> Any:
-    """Poll until ``probe()`` returns something truthy; generous timeout for loaded CI machines."""
-    deadline = time.monotonic() + timeout
+    """Poll until ``probe()`` returns something truthy, waiting on the emulator's clock (the ``clock``
+    fixture's VirtualClock: a wait skips ahead, so a move or a lag takes no real time)."""
+    clock = runtime.clock
+    deadline = clock.monotonic() + timeout
     while True:
         result = probe()
         if result:
             return result
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+        clock.sleep(interval)
 
 
 def summary(client: Any, phone_number_id: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -102,9 +101,9 @@ def test_seed_creates_fixed_ids_that_are_claimed_at_once(
     assert wait_until_settled(emulated_connect, NUMBER, instance_arn(INSTANCE_B))["InstanceId"] == INSTANCE_B
 
 
-def test_calls_log_every_call_in_order(connect_emulator: Any, emulated_connect: Any) -> None:
+def test_calls_log_every_call_in_order(connect_emulator: Any, emulated_connect: Any, clock: Any) -> None:
     connect_emulator.control.seed(WORLD)
-    before = time.time()
+    before = clock.time()
     summary(emulated_connect, NUMBER)
     with pytest.raises(ClientError):
         emulated_connect.update_phone_number(PhoneNumberId=NUMBER, TargetArn="bogus", ClientToken="tok")
@@ -115,7 +114,7 @@ def test_calls_log_every_call_in_order(connect_emulator: Any, emulated_connect: 
     ]
     assert calls[0]["params"] == {"PhoneNumberId": NUMBER}
     assert calls[1]["params"] == {"PhoneNumberId": NUMBER, "TargetArn": "bogus", "ClientToken": "tok"}
-    assert before <= calls[0]["time"] <= calls[1]["time"] <= time.time()
+    assert before <= calls[0]["time"] <= calls[1]["time"] <= clock.time()
 
     connect_emulator.control.reset()
     assert connect_emulator.control.calls() == []

@@ -8,7 +8,6 @@ validation where a test sends what only the service may refuse.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -285,11 +284,13 @@ def test_tag_writes_show_in_acceptance_order_even_when_the_lag_shrinks(
     # The second write may not overtake the first: neither shows yet.
     assert tags_of(emulated_connect) == {}
     seen = []
-    deadline = time.monotonic() + 15
-    while tags_of(emulated_connect) != {"owner": "second"} and time.monotonic() < deadline:
-        seen.append(tags_of(emulated_connect).get("owner"))
-        time.sleep(0.02)
-    assert tags_of(emulated_connect) == {"owner": "second"}
+
+    def second_shows() -> bool:
+        owner = tags_of(emulated_connect).get("owner")
+        seen.append(owner)
+        return owner == "second"
+
+    wait_for(second_shows)
     # "first" may show for a moment; it never shows after "second".
     assert seen == sorted(seen, key=lambda owner: [None, "first", "second"].index(owner))
 
@@ -382,7 +383,7 @@ def test_set_traffic_distribution_group_status_rejects_unknown_states_and_groups
 
 
 def test_failed_persists_on_the_current_target_and_the_failed_move_dropped_the_flow(
-    connect_emulator: Any, emulated_connect: Any
+    connect_emulator: Any, emulated_connect: Any, clock: Any
 ) -> None:
     connect_emulator.control.seed(world())
     connect_emulator.control.fail_next_move("The phone number could not be moved")
@@ -391,7 +392,7 @@ def test_failed_persists_on_the_current_target_and_the_failed_move_dropped_the_f
     assert wait_until_settled(emulated_connect, NUMBER)["PhoneNumberStatus"] == failed
     # Reads, tag writes and time do not clear it: only the next operation on the number does.
     emulated_connect.tag_resource(resourceArn=NUMBER_ARN, tags={"owner": "x"})
-    time.sleep(0.2)
+    clock.sleep(0.2)
     for _ in range(3):
         described = summary(emulated_connect, NUMBER)
         assert (described["TargetArn"], described["PhoneNumberStatus"]) == (

@@ -94,7 +94,7 @@ def test_a_handler_made_on_a_clock_waits_on_it_with_the_emulator(stack, world, a
     )
 
     assert response.ok, response.reason
-    assert clock.skipped >= LONG_MOVE_SECONDS
     [move] = aws_env.control.moves()
-    assert response.seconds >= move["completes_at"] - move["started_at"]
-
+    assert response.seconds >= move["completes_at"] - move["started_at"] == LONG_MOVE_SECONDS
+    # Nearly all of it skipped, not waited for (what was not skipped is the calls' own real time).
+    assert clock.skipped >= 0.9 * LONG_MOVE_SECONDS
