@@ -26,6 +26,9 @@ from collections.abc import Callable
 # How often a timer on a VirtualClock looks at the clock: the clock can jump, so a timer cannot sleep until
 # its deadline the way threading.Timer does.
 TIMER_POLL_SECONDS = 0.005
+# How long (real seconds) a sleep that reached a timer's deadline waits for the timer to run: the provider's
+# watchdog sends one response, whose attempts end within the invocation's last seconds.
+TIMER_RUN_SECONDS = 30.0
 
 
 class RealClock:
@@ -53,13 +56,16 @@ REAL_CLOCK = RealClock()
 class VirtualClock:
     """Real time plus every second a wait skipped (see the module docstring).
 
-    Calling the clock reads its monotonic time, so it also serves where a ``() -> float`` is expected
-    (LambdaContext, invoke_handler).
+    A sleep does not skip past a timer of this clock (``timer``): it stops at the timer's deadline and lets
+    it run first, as time passing would (the provider's watchdog answers CloudFormation before a provider
+    that overruns sleeps on past Lambda's deadline). Calling the clock reads its monotonic time, so it also
+    serves where a ``() -> float`` is expected (LambdaContext, invoke_handler).
     """
 
     def __init__(self) -> None:
         self._skipped = 0.0
         self._lock = threading.Lock()
+        self._timers: set[_Timer] = set()
 
     def monotonic(self) -> float:
         return time.monotonic() + self.skipped
@@ -73,12 +79,16 @@ class VirtualClock:
     def sleep(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")  # as time.sleep says
-        self.advance(seconds)
+        until = self.monotonic() + seconds
+        while (due := self._next_timer(until)) is not None:
+            self.advance(max(0.0, due.deadline - self.monotonic()))
+            due.done.wait(TIMER_RUN_SECONDS)
+        self.advance(max(0.0, until - self.monotonic()))
         # Still a switch to the other threads, as a real sleep is: a polling loop must not starve them.
         time.sleep(0)
 
     def advance(self, seconds: float) -> None:
-        """Move the clock on by ``seconds`` at once, as if that long had passed."""
+        """Move the clock on by ``seconds`` at once, as if that long had passed (timers fire after)."""
         if seconds < 0:
             raise ValueError("a clock only moves forward")
         with self._lock:
@@ -92,6 +102,15 @@ class VirtualClock:
     def timer(self, seconds: float, function: Callable[[], None]) -> _Timer:
         return _Timer(self, seconds, function)
 
+    def _next_timer(self, until: float) -> _Timer | None:
+        with self._lock:
+            due = [timer for timer in self._timers if timer.deadline <= until]
+        return min(due, key=lambda timer: timer.deadline, default=None)
+
+    def _track(self, timer: _Timer, running: bool) -> None:
+        with self._lock:
+            (self._timers.add if running else self._timers.discard)(timer)
+
 
 class _Timer(threading.Thread):
     """threading.Timer's interface, firing when ``seconds`` have passed on a VirtualClock."""
@@ -102,13 +121,29 @@ class _Timer(threading.Thread):
         self._seconds = seconds
         self._function = function
         self._cancelled = threading.Event()
+        self.done = threading.Event()
+        self.deadline = float("inf")
+
+    def start(self) -> None:
+        self.deadline = self._clock.monotonic() + self._seconds
+        self._clock._track(self, running=True)
+        super().start()
 
     def cancel(self) -> None:
         self._cancelled.set()
+        self._finish()
 
     def run(self) -> None:
-        deadline = self._clock.monotonic() + self._seconds
-        while not self._cancelled.wait(TIMER_POLL_SECONDS):
-            if self._clock.monotonic() >= deadline:
-                self._function()
-                return
+        try:
+            while not self._cancelled.wait(TIMER_POLL_SECONDS):
+                if self._clock.monotonic() >= self.deadline:
+                    # No longer one for sleeps to stop at: the function may itself sleep (a retried send).
+                    self._clock._track(self, running=False)
+                    self._function()
+                    return
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._clock._track(self, running=False)
+        self.done.set()
