@@ -457,3 +457,19 @@ def test_receive_command_serves_a_function_running_elsewhere(tmp_path):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_a_handler_that_ends_past_the_deadline_timed_out_however_quickly_it_returned():
+    # On a VirtualClock a handler can sleep past Lambda's deadline and return before the invoker looks again:
+    # Lambda would have stopped it at the deadline.
+    event = build_event("Create", properties=PROPS, response_url=URL)
+    clock = VirtualClock()
+
+    def handler(e, context):
+        clock.sleep(context.get_remaining_time_in_millis() / 1000 + 1)
+        return "done"
+
+    run = invoke_handler(handler, event, timeout_seconds=30, clock=clock)
+
+    assert run.timed_out
+    assert not run.ok
