@@ -32,7 +32,11 @@ TIMER_RUN_SECONDS = 30.0
 
 
 class RealClock:
-    """The time module's clocks, sleep and threading.Timer."""
+    """The time module's clocks, sleep and threading.Timer.
+
+    The same as the provider's waiting.SystemClock, which the emulator cannot import: ``make emulator`` runs
+    without provider/ on the path, and the emulator stands for AWS, not for our code.
+    """
 
     def monotonic(self) -> float:
         return time.monotonic()
