@@ -227,9 +227,10 @@ def clock(request, aws_env, receiver):
 
 @pytest.fixture
 def handler(aws_env, clock):
-    from phone_number_assignment.app import make_handler
+    """What Lambda runs (app.handler, on the system clock), or the same handler on the test's VirtualClock."""
+    from phone_number_assignment import app
 
-    return make_handler(clock)
+    return app.handler if clock is REAL_CLOCK else app.make_handler(clock)
 
 
 @pytest.fixture

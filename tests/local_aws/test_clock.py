@@ -73,9 +73,9 @@ def test_a_sleep_stops_at_a_timers_deadline_and_lets_it_run_first():
     # The provider's watchdog must answer before a provider that sleeps on past Lambda's deadline.
     clock = VirtualClock()
     seen_at = []
+    start = clock.monotonic()
     timer = clock.timer(10, lambda: seen_at.append(clock.monotonic()))
     timer.start()
-    start = clock.monotonic()
 
     clock.sleep(60)
 
