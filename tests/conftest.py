@@ -17,9 +17,11 @@ from botocore.config import Config
 
 from local_aws.clock import REAL_CLOCK, VirtualClock
 from local_aws.cloudformation import ResponseReceiver, trusting
-from local_aws.connect.control import LocalControl
-from local_aws.connect.server import start_emulator
 from local_aws.stack import LocalCustomResourceStack
+
+# local_aws.connect (the emulator: moto with its CloudFormation, ~1.4 s to import) is imported in the fixtures
+# that use it, not here: pytest-xdist's controller loads this file before it starts any worker, and only the
+# workers need the emulator.
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -55,6 +57,8 @@ def built_function() -> Path:
 
 @pytest.fixture(scope="session")
 def emulator():
+    from local_aws.connect.server import start_emulator
+
     with start_emulator() as running:
         yield running
 
@@ -223,6 +227,8 @@ def clock(request, aws_env, receiver):
     ``@pytest.mark.real_time``: the real clock, for tests where several requests wait at once (racing for a
     number or a quota), which a VirtualClock would hurry (local_aws/clock.py says why).
     """
+    from local_aws.connect.control import LocalControl
+
     if request.node.get_closest_marker("real_time"):
         yield REAL_CLOCK
         return
