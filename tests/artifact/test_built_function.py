@@ -22,6 +22,9 @@ import pytest
 from local_aws import artifact, invoke, lambda_runtime
 from local_aws.cloudformation import ResponseReceiver
 
+# Lambda's runtime runs in a subprocess, on the real clock: these start first (tests/conftest.py).
+pytestmark = pytest.mark.real_time
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
 CODE_DIR = ROOT / ".aws-sam" / "build" / "ProviderFunction"

@@ -14,6 +14,9 @@ import pytest
 
 from local_aws import invoke, lambda_runtime
 
+# Lambda's runtime runs in a subprocess, on the real clock: these start first (tests/conftest.py).
+pytestmark = pytest.mark.real_time
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
