@@ -205,3 +205,16 @@ def test_an_unexpected_exception_before_the_lifecycle_starts_is_one_plain_failed
     assert "Internal error in the PhoneNumberAssignment provider" in attempt.body["Reason"]
     assert "internal detail" not in attempt.body["Reason"]
     assert "Traceback" not in attempt.body["Reason"]
+
+
+def test_the_tls_context_is_made_once_per_trust_configuration(monkeypatch, receiver):
+    # Parsing the CA bundle costs about 20 ms per context: a warm container reuses it, and a changed
+    # SSL_CERT_FILE (how a local receiver is trusted) gets a context of its own.
+    monkeypatch.setenv("SSL_CERT_FILE", receiver.trust_bundle())
+    first = responder._tls_context()
+    assert responder._tls_context() is first
+
+    monkeypatch.setenv("SSL_CERT_FILE", receiver.cert_file)
+    other = responder._tls_context()
+    assert other is not first
+    assert other.cert_store_stats()["x509_ca"] == 1  # only the receiver's CA, read from the new variable
