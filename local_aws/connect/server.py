@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import functools
 import json
 import logging
 import os
@@ -36,10 +35,8 @@ def _list_moto_modules_once() -> None:
     """moto's server lists moto's package directory on every request, to tell whether the host names one of
     its modules (DomainDispatcherApplication.get_backend_for_host): about 0.7 ms of CPU a request, which
     the test suite pays tens of thousands of times. The directory does not change while the process runs."""
-    listing = moto_backends.list_of_moto_modules
-    if not hasattr(listing, "cache_info"):
-        modules = tuple(listing())
-        moto_backends.list_of_moto_modules = functools.cache(lambda: modules)  # type: ignore[assignment]
+    modules = tuple(moto_backends.list_of_moto_modules())  # a second call lists the tuple: harmless
+    moto_backends.list_of_moto_modules = lambda: modules
 
 
 class EmulatorStartError(OSError):
