@@ -21,6 +21,8 @@ from typing import Any
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation.exceptions import ValidationError
 
+from .runtime import runtime
+
 _lock = threading.Lock()
 
 
@@ -49,6 +51,9 @@ class PlayedStack:
     role_arn: str | None = None
     timeout_in_mins: int | None = None
     enable_termination_protection: bool = False
+    # When the stack's latest update started (DescribeStacks' LastUpdatedTime: "only returned if the stack
+    # has been updated at least once"); the provider tells a rename from a duplicate of the same update by it.
+    last_updated_time: datetime.datetime | None = None
 
     @property
     def stack_resources(self) -> list[PlayedResource]:
@@ -79,8 +84,12 @@ def play(
     with _lock:
         stacks = _played(_backend_of(stack_id))
         name = stack_id.split("/")[1]
-        stack = stacks.setdefault(stack_id, PlayedStack(stack_id, name, stack_status or "CREATE_IN_PROGRESS"))
+        stack = stacks.setdefault(
+            stack_id, PlayedStack(stack_id, name, stack_status or "CREATE_IN_PROGRESS", creation_time=_now())
+        )
         if stack_status:
+            if stack_status == "UPDATE_IN_PROGRESS" and stack.status != stack_status:
+                stack.last_updated_time = _now()
             stack.status = stack_status
         if logical_id is not None:
             resource = stack.resources.setdefault(
@@ -90,6 +99,11 @@ def play(
                 resource.resource_status = resource_status
             if physical_id is not None:
                 resource.physical_resource_id = physical_id
+
+
+def _now() -> datetime.datetime:
+    """The service's time: the emulator's clock (a VirtualClock in tests), which the provider shares."""
+    return datetime.datetime.fromtimestamp(runtime.clock.time(), datetime.UTC)
 
 
 def install() -> None:

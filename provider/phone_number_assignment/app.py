@@ -52,14 +52,29 @@ def _scope(context: Any) -> Scope:
         return Scope(partition, region, os.environ.get("AWS_ACCOUNT_ID", "000000000000"))
 
 
-def budget_seconds(context: Any, service_timeout: float | None = None) -> float:
+# CloudFormation waits this long for a custom resource that sets no ServiceTimeout (User Guide, "Custom
+# resources": "the default value is 3600 seconds (1 hour)").
+DEFAULT_SERVICE_TIMEOUT_SECONDS = 3600.0
+
+
+def budget_seconds(
+    context: Any,
+    service_timeout: float | None = None,
+    *,
+    requested_at: float | None = None,
+    now: float | None = None,
+) -> float:
     """How long the provider may work: until Lambda or CloudFormation would give up, less the reserve.
 
-    CloudFormation fails the resource ServiceTimeout seconds after sending the request; counted here from the
-    start of the invocation, the nearest point the function can see.
+    CloudFormation fails the resource ServiceTimeout seconds (an hour if unset) after it sent the request,
+    however long the event waited in Lambda's queue: counted from ``requested_at`` (the ResponseURL's signing
+    time) when given, else from the start of the invocation.
     """
     remaining = context.get_remaining_time_in_millis() / 1000
-    if service_timeout is not None:
+    timeout = service_timeout if service_timeout is not None else DEFAULT_SERVICE_TIMEOUT_SECONDS
+    if requested_at is not None and now is not None:
+        remaining = min(remaining, requested_at + timeout - now)
+    elif service_timeout is not None:
         remaining = min(remaining, service_timeout)
     return max(0.0, remaining - RESPONSE_RESERVE_SECONDS)
 
@@ -78,6 +93,7 @@ def service_timeout(properties: Any) -> float | None:
 
 def _request(event: dict[str, Any], context: Any, clock: Clock = SYSTEM_CLOCK) -> lifecycle.Request:
     cfn_event = CloudFormationCustomResourceEvent(event)
+    signed_at = requested_at(event.get("ResponseURL"))
     return lifecycle.Request(
         request_type=cfn_event.request_type,
         stack_id=cfn_event.stack_id,
@@ -87,13 +103,17 @@ def _request(event: dict[str, Any], context: Any, clock: Clock = SYSTEM_CLOCK) -
         properties=event.get("ResourceProperties") or {},
         physical_id=event.get("PhysicalResourceId") or "",
         old_properties=event.get("OldResourceProperties") or {},
-        requested_at=requested_at(event.get("ResponseURL"), clock),
+        # A Delete whose sending time cannot be read is taken as sent now: the newest it could be, so that it
+        # fences out every Create it may cancel. A Create or Update without one is refused in _run.
+        requested_at=signed_at if signed_at is not None else clock.time(),
+        signed=signed_at is not None,
     )
 
 
-def requested_at(response_url: Any, clock: Clock = SYSTEM_CLOCK) -> float:
+def requested_at(response_url: Any) -> float | None:
     """When CloudFormation made the request: the signing time of its presigned ResponseURL (SigV4's
-    X-Amz-Date), which a Lambda retry of the same event keeps; else now. The URL itself is never logged."""
+    X-Amz-Date), which a Lambda retry of the same event keeps; None if it has none. The URL itself is
+    never logged."""
     if isinstance(response_url, str):
         signed = urllib.parse.parse_qs(urllib.parse.urlsplit(response_url).query).get("X-Amz-Date")
         if signed:
@@ -103,19 +123,27 @@ def requested_at(response_url: Any, clock: Clock = SYSTEM_CLOCK) -> float:
                 pass
             else:
                 return when.timestamp()
-    return clock.time()
+    return None
 
 
 def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
     request = _request(event, context, clock)
     timeout = service_timeout(request.properties)
-    seconds = budget_seconds(context, timeout)
+    if not request.signed and request.request_type != "Delete":
+        # Without it the provider cannot tell whether CloudFormation still waits for this request, or has
+        # long since sent a newer one: it is treated as old, and changes nothing.
+        raise TooLittleTime(
+            "The event's ResponseURL carries no signing time (X-Amz-Date), so the provider cannot tell when "
+            "CloudFormation sent this request, nor whether it still waits for it; nothing was changed. "
+            "CloudFormation's own requests always carry one: send the event as CloudFormation does."
+        )
+    seconds = budget_seconds(context, timeout, requested_at=request.requested_at, now=clock.time())
     if seconds <= 0 and request.request_type != "Delete":
         # A Delete still runs: most take one call, and refusing it would leave the stack stuck.
         raise TooLittleTime(
-            f"Not enough time to assign a phone number: the provider needs more than "
-            f"{RESPONSE_RESERVE_SECONDS:.0f} s ({_time_limits(context, timeout)}). Raise the resource's "
-            "ServiceTimeout (or the provider function's Timeout) and retry."
+            f"Not enough time to assign a phone number; nothing was changed: the provider needs more than "
+            f"{RESPONSE_RESERVE_SECONDS:.0f} s ({_time_limits(context, timeout, request, clock)}). Raise "
+            "the resource's ServiceTimeout (or the provider function's Timeout) and retry."
         )
     region = request.scope.region
     budget = Budget(seconds, clock=clock.monotonic)
@@ -128,10 +156,16 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
     return operation(request, services)
 
 
-def _time_limits(context: Any, timeout: float | None) -> str:
+def _time_limits(context: Any, timeout: float | None, request: lifecycle.Request, clock: Clock) -> str:
     lambda_seconds = context.get_remaining_time_in_millis() / 1000
     limits = f"{lambda_seconds:.0f} s left of the function's timeout"
-    return f"{limits}, ServiceTimeout {timeout:.0f} s" if timeout is not None else limits
+    waited = max(0.0, clock.time() - request.requested_at)
+    seconds = timeout if timeout is not None else DEFAULT_SERVICE_TIMEOUT_SECONDS
+    cloudformation = (
+        f"CloudFormation sent the request {waited:.0f} s ago and waits {seconds:.0f} s (ServiceTimeout"
+        f"{'' if timeout is not None else ', its default'})"
+    )
+    return f"{limits}; {cloudformation}"
 
 
 def _subject_keys(event: dict[str, Any]) -> dict[str, str]:

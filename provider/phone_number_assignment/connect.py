@@ -10,7 +10,7 @@ the only observation that means success. How long and how often it waits is wait
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -167,9 +167,17 @@ class PhoneNumbers(retries.BudgetedClient):
 
     # Changes -------------------------------------------------------------------------------------------
 
-    def start_move(self, state: PhoneNumberState, target_arn: str, client_token: str) -> None:
+    def start_move(
+        self,
+        state: PhoneNumberState,
+        target_arn: str,
+        client_token: str,
+        *,
+        fence: Callable[[], None] | None = None,
+    ) -> None:
         """UpdatePhoneNumber. Raises ConnectBusy if another operation holds the number, ConnectNotFound if the
-        target does not exist (or, for a traffic distribution group, is not ACTIVE)."""
+        target does not exist (or, for a traffic distribution group, is not ACTIVE). ``fence`` runs before
+        each retry of a throttled call, and stops the move by raising."""
         if self.budget.remaining() < MIN_SECONDS_TO_START_A_MOVE:
             # A move started now could not be seen through: the answer would be FAILED with a move in flight,
             # which only leaves the rollback more to undo.
@@ -183,6 +191,7 @@ class PhoneNumbers(retries.BudgetedClient):
                 "UpdatePhoneNumber",
                 f"moving {state.label} to {target_arn}",
                 expected=(ConnectBusy, ConnectNotFound),
+                before_retry=fence,
                 PhoneNumberId=state.arn,
                 TargetArn=target_arn,
                 ClientToken=client_token,
@@ -267,6 +276,7 @@ class PhoneNumbers(retries.BudgetedClient):
         subject: str,
         *,
         expected: Collection[type[ConnectAnswer]] = (),
+        before_retry: Callable[[], None] | None = None,
         **params: Any,
     ) -> dict[str, Any]:
         """One Connect call, retried on throttling and internal errors until the budget runs out.
@@ -280,7 +290,7 @@ class PhoneNumbers(retries.BudgetedClient):
             answer = answer_of(error)
             return answer(error_message(error)) if answer is not None and answer in expected else None
 
-        return self._retried(operation, subject, params, expected_answer)
+        return self._retried(operation, subject, params, expected_answer, before_retry)
 
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()

@@ -51,8 +51,18 @@ class OwnerNotChecked(OwnershipConflict):
     holds the number: the provider does not take a number on a guess."""
 
 
-class CreationCancelled(ProviderError):
-    """CloudFormation cancelled this Create (its Delete has already come): nothing more may be changed."""
+class Overtaken(ProviderError):
+    """CloudFormation sent a newer request for the same resource (the Delete that cancels a Create, the
+    rollback of an Update, a later stack operation): this older one may change nothing more."""
+
+
+class UndoInProgress(ProviderError):
+    """The number is being put back by an earlier Delete of the same resource that has not finished."""
+
+
+class StackStatusUnknown(ProviderError):
+    """The provider could not read the stack's status, and what to do depends on it (a rollback undoes,
+    a deletion honours OnDelete): it does not guess in the direction that moves a number."""
 
 
 class ManagedByAnotherStack(ProviderError):

@@ -8,10 +8,14 @@ had before this stack took it.
 Failure paths are designed with CloudFormation's next request in mind. Once the properties parse, a failed
 Create or Update answers with the declared number's ARN (``failure_physical_id``), so the rollback reaches
 the number. A number taken by a Create or replacement that did not succeed has an unsettled ownership
-record (PENDING or MOVING, records.py): the rollback's Delete, or the rollback Update whose
-OldResourceProperties name it, puts it back where it was (or hands it back to the logical ID it was renamed
-from) and removes this stack's tags and record, whatever OnDelete says. A Delete whose physical ID names no
-number cancels a Create that may still be running: a tombstone record stops it before its next change.
+record (PENDING or MOVING, records.py), and a Delete sent while the stack rolls back is a rollback: either
+way the Delete, or the rollback Update whose OldResourceProperties name the number, puts it back where it
+was (or hands it back to the logical ID it was renamed from) and releases it, whatever OnDelete says.
+
+Requests of one resource act in the order CloudFormation sent them (ownership.py): each stamps the record
+before it changes anything and looks again before every change, so a request CloudFormation no longer waits
+for (a cancelled Create, an Update being rolled back, a late delivery) stops, and a move of its that landed
+late is put where the newer request wants the number. docs/reliability.md has the table.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
     ConnectBusy,
     ConnectNotFound,
-    CreationCancelled,
     InternalError,
     InvalidProperties,
     InvalidRequest,
     MoveFailed,
+    Overtaken,
     OwnerNotChecked,
+    OwnershipConflict,
     ProviderError,
     RestoreTargetGone,
     TargetNotActive,
@@ -58,12 +63,19 @@ class Request:
     properties: Mapping[str, Any] = field(default_factory=dict)
     physical_id: str = ""
     old_properties: Mapping[str, Any] = field(default_factory=dict)
-    # When CloudFormation sent the request (wall clock), for telling which Create a cancellation stops.
+    # When CloudFormation sent the request (wall clock, the ResponseURL's signing time): the order of this
+    # resource's requests (ownership.py).
     requested_at: float = field(default_factory=time.time)
+    # Whether requested_at was read from the request (False: the time it arrived, for a Delete only).
+    signed: bool = True
 
     @property
     def owner(self) -> Owner:
         return Owner(self.stack_id, self.logical_id)
+
+    @property
+    def requester(self) -> ownership.Requester:
+        return ownership.Requester(self.owner, self.request_id, self.requested_at, self.request_type)
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,22 @@ def update(request: Request, services: Services) -> Outcome:
 
 
 def delete(request: Request, services: Services) -> Outcome:
+    """Give the number up: where it goes is decided by why CloudFormation deletes the resource.
+
+    - A physical ID that names no number was made up by CloudFormation for a Create that never answered
+      (cancelled because another resource failed, timed out, or its invocation died). That Create may still
+      be running: the record is stamped with this Delete (which fences it out), and whatever it did to the
+      declared number is undone.
+    - A Create or replacement that never succeeded (PENDING, MOVING), and any resource deleted while the
+      stack rolls an operation back (DescribeStacks): undone, whatever OnDelete says: a stack operation that
+      rolls back leaves every number where it was.
+    - Otherwise a deliberate deletion: OnDelete (Restore puts the number back, Retain leaves it).
+    A Delete older than the last request of the resource that wrote the record changes nothing.
+    """
     done = Outcome(request.physical_id)
-    owner = request.owner
+    requester = request.requester
+    owner = requester.owner
     arn = phone_number_arn_of(request.physical_id, request.scope)
-    # A physical ID that names no number was made up by CloudFormation for a Create that never answered
-    # (cancelled because another resource failed, timed out, or its invocation died). That Create may still
-    # be running: it is cancelled, and whatever it did to the declared number is undone.
     cancelling = arn is None
     arn = arn or _declared_number(request.properties, request.scope)
     if arn is None:
@@ -132,48 +154,44 @@ def delete(request: Request, services: Services) -> Outcome:
     numbers, records = services.numbers, services.records
     while True:
         record = records.get(arn)
+        if record is not None and ownership.newer_than(record, requester):
+            logger.info(
+                "A newer request of this resource has acted on the number since this Delete was sent; "
+                "nothing changed",
+                extra={"newer_request_type": record.request_type},
+            )
+            return done
         state = numbers.describe(arn)
         if state is None:
             logger.info("Phone number no longer exists; nothing to delete")
-            if record is not None and record.owner == owner:
-                records.delete(record)
+            if record is not None and record.owner == owner and not record.released:
+                _mark_released(records, state_stub(arn), record, requester)
             return done
-        if record is None:
-            if cancelling:
-                tombstone = Record(
-                    arn, owner, State.CANCELLED, "", state.target_arn, cancelled_at=request.requested_at
-                )
-                if not records.create(tombstone):
-                    continue  # the Create wrote its record first: cancel that
+        if record is None or record.released:
+            if cancelling and (record is None or record.owner == owner):
+                # Nothing taken yet: the record, stamped with this Delete, refuses the Create it cancels.
+                stamped = Record(arn, owner, State.RELEASED, "", state.target_arn, **requester.stamp())
+                if not ownership.write_over(records, record, stamped):
+                    continue
                 logger.info("Cancelled a Create that had not taken the number yet")
-            elif tags.owns(state.tags, owner):
+            elif record is None and tags.owns(state.tags, owner):
                 # No record but this resource's tags (the table was lost): release by what the tags say.
-                _release(request, services, state, None, restore=_restore_on_delete(request))
+                _release_by_tags(request, services, state)
                 return done
             _untag_own(numbers, state, owner)
             return done
         if record.owner == owner:
-            if record.state is State.CANCELLED:
-                _untag_own(numbers, state, owner)
-                return done
-            if cancelling:
-                record = ownership.advance(
-                    records, state, record, state=State.CANCELLED, cancelled_at=request.requested_at
-                )
-                logger.info("Cancelled a Create that had taken the number; undoing what it did")
-                _undo(request, services, state, record, keep_record=True)
-            elif not record.settled:
-                # The rollback of a Create or replacement that took the number and failed.
-                _undo(request, services, state, record)
-            else:
-                _release(request, services, state, record, restore=_restore_on_delete(request))
+            try:
+                _give_up(request, services, state, record, cancelling=cancelling)
+            except OwnershipConflict:
+                continue  # the record changed under this Delete (a Create it cancels, still writing): again
             return done
         if record.predecessor is not None and record.predecessor.owner == owner:
             # A rename went through: the new logical ID holds the number; this old one only lets go. Best
             # effort: a stale predecessor is harmless (it is only handed back while CloudFormation says the
             # old resource still holds the number), and failing this Delete would fail the clean-up.
             try:
-                ownership.advance(records, state, record, predecessor=None)
+                ownership.advance(records, state, record, _unchanged_stamp(record), predecessor=None)
             except ProviderError as error:
                 logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
             logger.info(
@@ -182,6 +200,122 @@ def delete(request: Request, services: Services) -> Outcome:
             return done
         logger.info("Phone number is not owned by this resource; left alone")
         return done
+
+
+def state_stub(arn: str) -> PhoneNumberState:
+    """A number Connect no longer knows, for naming it in a Reason."""
+    return PhoneNumberState(arn, arn.rsplit("/", 1)[-1], "", "", "", "")
+
+
+def _unchanged_stamp(record: Record) -> ownership.Requester:
+    """Write a record without restamping it (a change made on behalf of its owner's last request)."""
+    return ownership.Requester(record.owner, record.request_id, record.requested_at, record.request_type)
+
+
+def _give_up(
+    request: Request, services: Services, state: PhoneNumberState, record: Record, *, cancelling: bool
+) -> None:
+    """This resource's Delete of a number it holds in ``record``: undo, restore, or let go (see delete)."""
+    if record.predecessor is not None and _predecessor_holds(services, state, record.predecessor):
+        # A rename rolled back: the old logical ID gets the number back, as it declares it.
+        _hand_back(request, services, state, record)
+        return
+    put_back = cancelling or record.state in (State.PENDING, State.MOVING)
+    if not put_back:
+        put_back = _restore_on_delete(request) or stacks.rolling_back(
+            request.stack_id, services.cloudformation
+        )
+    if not put_back:
+        _untag_own(services.numbers, state, request.owner)
+        _mark_released(services.records, state, record, request.requester)
+        logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
+        return
+    _put_back(request, services, state, record)
+
+
+def _put_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+    """Put the number where it was before this resource took it, routed as it was; then release it.
+
+    The record says UNDOING first: the fence against any older request of this resource (a cancelled
+    Create, a superseded Update still retrying its move), and nobody else's to take until this is over. If
+    putting it back fails, the record goes back to the state it had (still this resource's, stamped with
+    this Delete), so the stack operation that retries or follows the Reason's advice finds it as it was.
+    """
+    numbers, records = services.numbers, services.records
+    requester = request.requester
+    may_be_moving = record.state is not State.PENDING or record.request_id != request.request_id
+    before = record.state if record.state is not State.UNDOING else State.ASSIGNED
+    record = ownership.advance(records, state, record, requester, state=State.UNDOING)
+    try:
+        state = numbers.settle(state)
+        previous = record.previous_target_arn
+        if not previous:
+            logger.warning("No previous target recorded on the number; leaving it where it is")
+        else:
+            state = _to(request, services, state, previous, may_be_moving=may_be_moving, record=record)
+            state = _drop_own_contact_flow(numbers, state)
+            if record.previous_contact_flow_arn:
+                _associate_recorded(numbers, state, record.previous_contact_flow_arn)
+    except Overtaken:
+        raise
+    except Exception:
+        try:
+            ownership.advance(records, state, record, requester, state=before)
+        except ProviderError as error:
+            logger.warning("Could not return the record to its state", extra={"reason": error.reason})
+        raise
+    _untag_own(numbers, state, request.owner)
+    _mark_released(records, state, record, requester)
+    logger.info("Put the number back where it was", extra={"target": state.target_arn})
+
+
+def _mark_released(
+    records: OwnershipRecords, state: PhoneNumberState, record: Record, requester: ownership.Requester
+) -> None:
+    """The record says nobody holds the number (it is never deleted: its stamp still orders requests)."""
+    ownership.advance(records, state, record, requester, state=State.RELEASED, predecessor=None)
+
+
+def _hand_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+    """A rename rolled back: the number goes where the old logical ID declares it, and is its again."""
+    numbers, records = services.numbers, services.records
+    predecessor = record.predecessor
+    assert predecessor is not None
+    state = numbers.settle(state)
+    state = _to(
+        request,
+        services,
+        state,
+        predecessor.target_arn,
+        may_be_moving=record.state is not State.PENDING,
+        record=record,
+    )
+    handed = _hand_back_record(records, record)
+    state = _write_tags(
+        numbers, state, predecessor.owner, predecessor.previous_target_arn, predecessor.contact_flow_arn
+    )
+    if predecessor.contact_flow_arn:
+        _associate_recorded(numbers, state, predecessor.contact_flow_arn)
+    logger.info(
+        "Handed the number back to the renamed resource",
+        extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
+    )
+
+
+def _release_by_tags(request: Request, services: Services, state: PhoneNumberState) -> None:
+    """Delete of a number whose only record is this resource's tags (the table was lost)."""
+    numbers = services.numbers
+    restore = _restore_on_delete(request) or stacks.rolling_back(request.stack_id, services.cloudformation)
+    previous = state.tags.get(PREVIOUS_TARGET_TAG, "")
+    if restore and previous:
+        state = numbers.settle(state)
+        state = (
+            _drop_own_contact_flow(numbers, state)
+            if state.is_on(previous)
+            else _restore_to(request, services, state, previous)
+        )
+    _untag_own(numbers, state, request.owner)
+    logger.info("Released ownership of the phone number by its tags", extra={"target": state.target_arn})
 
 
 def _guarded(
@@ -206,26 +340,22 @@ def _guarded(
 
 def _assign(request: Request, services: Services, properties: AssignmentProperties) -> Outcome:
     numbers, records = services.numbers, services.records
-    owner = request.owner
+    requester = request.requester
+    owner = requester.owner
     state = numbers.describe_existing(properties.phone_number_arn)
     _check_target(numbers, properties)
     if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     target_arn = properties.target.arn
     flow_arn = properties.contact_flow.arn if properties.contact_flow else ""
-    try:
-        record, state = ownership.acquire(
-            records,
-            state,
-            owner,
-            target_arn,
-            requested_at=request.requested_at,
-            cloudformation=services.cloudformation,
-            settle=numbers.settle,
-        )
-    except CreationCancelled:
-        _remove_tombstone(records, state.arn, owner)
-        raise
+    record, state = ownership.acquire(
+        records,
+        state,
+        requester,
+        target_arn,
+        cloudformation=services.cloudformation,
+        settle=numbers.settle,
+    )
     try:
         try:
             state, record = _move(request, services, state, target_arn, record)
@@ -236,33 +366,61 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
                 f"Target {target_arn} was not found when moving {state.label}: Connect said "
                 f"{quote(str(missing))}. Check TargetArn."
             ) from None
-        if not record.settled:
-            # Before anything more is changed: a Delete may have cancelled this request meanwhile.
-            record = ownership.current(records, state, record)
+        # Before anything more is changed: a newer request of this resource may have come meanwhile.
+        record = ownership.current(records, state, record, requester)
         state = _converge_contact_flow(numbers, state, properties)
         state = _write_tags(numbers, state, owner, record.previous_target_arn, flow_arn)
-        if (record.state, record.target_arn, record.contact_flow_arn) != (
-            State.ASSIGNED,
-            target_arn,
-            flow_arn,
-        ):
-            record = ownership.advance(
-                records, state, record, state=State.ASSIGNED, target_arn=target_arn, contact_flow_arn=flow_arn
-            )
-    except CreationCancelled:
-        # The Delete that cancelled this request undoes the number; tags this request wrote go too, and, this
-        # request being the last to act on it, so does the tombstone.
-        _untag_own(numbers, numbers.describe(state.arn), owner)
-        _remove_tombstone(records, state.arn, owner)
+        record = ownership.advance(
+            records,
+            state,
+            record,
+            requester,
+            state=State.ASSIGNED,
+            target_arn=target_arn,
+            contact_flow_arn=flow_arn,
+        )
+    except Overtaken:
+        _yield_to_newer(request, services, state.arn)
         raise
     except MoveFailed:
         # Connect says the number stayed where it was: nothing to put back.
-        _undo_untouched(services, properties.phone_number_arn, owner, moved=False)
+        _undo_untouched(services, properties.phone_number_arn, requester, moved=False)
         raise
     except Exception:
-        _undo_untouched(services, properties.phone_number_arn, owner)
+        _undo_untouched(services, properties.phone_number_arn, requester)
         raise
     return Outcome(state.arn, _data(state, record, properties))
+
+
+def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
+    """This request was overtaken. If a move it started may have landed after the newer request looked, the
+    number goes where the newer request wants it (where it was, if that one gave it up); tags this request
+    wrote go too. Best effort: the Reason CloudFormation no longer waits for is not what matters here."""
+    numbers, records = services.numbers, services.records
+    try:
+        state = numbers.describe(arn)
+        if state is None:
+            return
+        record = records.get(arn)
+        if arn in numbers.moves_started and record is not None and record.owner == request.owner:
+            if record.state is State.UNDOING:
+                return  # the newer Delete is still at work, and looks for a move that may have landed
+            state = numbers.settle(state)
+            wanted = record.previous_target_arn if record.released else record.target_arn
+            if wanted and not state.is_on(wanted):
+                logger.info(
+                    "A move of this overtaken request landed; putting the number where the newer "
+                    "request wants it",
+                    extra={"target": wanted},
+                )
+                state = _restore_to(request, services, state, wanted)
+                flow = record.previous_contact_flow_arn if record.released else record.contact_flow_arn
+                if flow:
+                    _associate_recorded(numbers, state, flow)
+        if record is None or record.released:
+            _untag_own(numbers, state, request.owner)
+    except ProviderError as error:
+        logger.warning("Could not put back what the overtaken request did", extra={"reason": error.reason})
 
 
 def _write_tags(
@@ -302,17 +460,9 @@ def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> No
         )
 
 
-def _remove_tombstone(records: OwnershipRecords, arn: str, owner: Owner) -> None:
-    """A cancelled Create that gives up is the last to act on the number: the tombstone has done its job."""
-    try:
-        record = records.get(arn)
-        if record is not None and record.owner == owner and record.state is State.CANCELLED:
-            records.delete(record)
-    except ProviderError as error:
-        logger.warning("Could not remove the tombstone", extra={"reason": error.reason})
-
-
-def _undo_untouched(services: Services, arn: str, owner: Owner, *, moved: bool = True) -> None:
+def _undo_untouched(
+    services: Services, arn: str, requester: ownership.Requester, *, moved: bool = True
+) -> None:
     """After a failure, give up a number this request holds in a record it never moved: nothing to put back.
 
     A number whose move may have started (MOVING) keeps its record, unless Connect said the move failed
@@ -323,12 +473,17 @@ def _undo_untouched(services: Services, arn: str, owner: Owner, *, moved: bool =
     untouched = {State.PENDING} if moved else {State.PENDING, State.MOVING}
     try:
         record = services.records.get(arn)
-        if record is None or record.owner != owner or record.state not in untouched:
+        if (
+            record is None
+            or record.owner != requester.owner
+            or record.state not in untouched
+            or ownership.fenced_out(record, requester)
+        ):
             return
         if record.predecessor is not None:
             _hand_back_record(services.records, record)
         else:
-            services.records.delete(record)
+            _mark_released(services.records, state_stub(arn), record, requester)
         logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
@@ -347,6 +502,7 @@ def _hand_back_record(records: OwnershipRecords, record: Record) -> Record | Non
         predecessor.previous_target_arn,
         predecessor.contact_flow_arn,
         version=record.version + 1,
+        previous_contact_flow_arn=record.previous_contact_flow_arn,
     )
     return back if records.replace(record, back) else None
 
@@ -370,55 +526,15 @@ def _abandon_failed_replacement(
         state = services.numbers.describe(old_arn)
         if state is None or record is None or record.owner != request.owner or record.settled:
             return
+        if ownership.newer_than(record, request.requester):
+            return
         logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
-        _undo(request, services, state, record)
+        if record.predecessor is not None and _predecessor_holds(services, state, record.predecessor):
+            _hand_back(request, services, state, record)
+        else:
+            _put_back(request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not give up the failed replacement's number", extra={"reason": error.reason})
-
-
-def _undo(
-    request: Request,
-    services: Services,
-    state: PhoneNumberState,
-    record: Record,
-    *,
-    keep_record: bool = False,
-) -> None:
-    """Put back what a request that never succeeded did: the number where it was (or with the rename's old
-    owner, if that still holds it), none of this owner's tags, and no record (but a tombstone, if
-    ``keep_record``: the Create it cancelled may still be running)."""
-    numbers, records = services.numbers, services.records
-    state = numbers.settle(state)
-    predecessor = record.predecessor
-    if predecessor is not None and _predecessor_holds(services, state, predecessor):
-        state = _to(
-            request, services, state, predecessor.target_arn, may_be_moving=record.state is not State.PENDING
-        )
-        handed = _hand_back_record(records, record)
-        state = _write_tags(
-            numbers, state, predecessor.owner, predecessor.previous_target_arn, predecessor.contact_flow_arn
-        )
-        if predecessor.contact_flow_arn:
-            _associate_recorded(numbers, state, predecessor.contact_flow_arn)
-        logger.info(
-            "Handed the number back to the renamed resource",
-            extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
-        )
-        return
-    if record.state is not State.PENDING or not state.is_on(record.previous_target_arn):
-        state = _to(
-            request,
-            services,
-            state,
-            record.previous_target_arn,
-            may_be_moving=record.state is not State.PENDING,
-            record=record,
-        )
-    state = _drop_own_contact_flow(numbers, state)
-    _untag_own(numbers, state, request.owner)
-    if not keep_record:
-        records.delete(record)
-    logger.info("Undid the request that took the number", extra={"target": state.target_arn})
 
 
 def _to(
@@ -440,7 +556,7 @@ def _to(
         state = numbers.settle(numbers.describe_after_lag(state))
     if state.is_on(target_arn):
         return state
-    return _restore_to(request, services, state, target_arn)
+    return _restore_to(request, services, state, target_arn, record=record)
 
 
 def _predecessor_holds(services: Services, state: PhoneNumberState, predecessor: Predecessor) -> bool:
@@ -452,45 +568,23 @@ def _predecessor_holds(services: Services, state: PhoneNumberState, predecessor:
         return True
 
 
-def _release(
-    request: Request, services: Services, state: PhoneNumberState, record: Record | None, *, restore: bool
-) -> None:
-    """Delete of a resource whose request succeeded: back to where it was if ``restore``, else stay; and
-    if this was a rename that is being rolled back, the old logical ID gets it back instead."""
-    numbers = services.numbers
-    if (
-        record is not None
-        and record.predecessor is not None
-        and _predecessor_holds(services, state, record.predecessor)
-    ):
-        _undo(request, services, state, record)
-        return
-    if restore:
-        state = numbers.settle(state)
-        previous = record.previous_target_arn if record else state.tags.get(PREVIOUS_TARGET_TAG, "")
-        if not previous:
-            logger.warning("No previous target recorded on the number; retaining it where it is")
-        elif state.is_on(previous):
-            state = _drop_own_contact_flow(numbers, state)
-        else:
-            state = _restore_to(request, services, state, previous)
-    _untag_own(numbers, state, request.owner)
-    if record is not None:
-        services.records.delete(record)
-    logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
-
-
 def _move(
-    request: Request, services: Services, state: PhoneNumberState, target_arn: str, record: Record | None
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    target_arn: str,
+    record: Record | None,
 ) -> tuple[PhoneNumberState, Record | None]:
     """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
 
-    Right before a move is started for a ``record`` not yet settled, the record says MOVING (the fence: a
-    Delete that cancelled the request has written a tombstone, and then no move is started). The flow
-    association stays as it is until Connect has accepted the move, so a refused move changes no routing,
-    and it is put back if the move fails. Raises ConnectNotFound if Connect does not find the target.
+    Right before a move is started, and before each retry of a throttled UpdatePhoneNumber, the ``record``
+    this request holds is looked at again (the fence: a newer request of this resource has stamped it, and
+    then no move is started); one not yet settled is written MOVING. The flow association stays as it is
+    until Connect has accepted the move, so a refused move changes no routing, and it is put back if the
+    move fails. Raises ConnectNotFound if Connect does not find the target.
     """
-    numbers = services.numbers
+    numbers, records = services.numbers, services.records
+    requester = request.requester
     token = client_token(
         stack_id=request.stack_id,
         logical_id=request.logical_id,
@@ -498,18 +592,28 @@ def _move(
         phone_number_arn=state.arn,
         target_arn=target_arn,
     )
+    fence = None
+    if record is not None:
+        held = record
+
+        def fence() -> None:
+            ownership.current(records, state, held, requester)
+
     while not state.is_on(target_arn):
         state = numbers.settle(state)
         if state.is_on(target_arn):
             break
-        if record is not None and not record.settled:
-            record = ownership.advance(services.records, state, record, state=State.MOVING)
+        if record is not None:
+            if record.state in (State.PENDING, State.MOVING):
+                record = ownership.advance(records, state, record, requester, state=State.MOVING)
+            else:
+                record = ownership.current(records, state, record, requester)
         try:
-            numbers.start_move(state, target_arn, token)
+            numbers.start_move(state, target_arn, token, fence=fence)
         except ConnectBusy:
             logger.info("Phone number busy with another operation; waiting for it to settle")
             state = numbers.settle(numbers.describe_existing(state.arn))
-            record = _correct_restore_target(services, state, record)
+            record = _correct_restore_target(services, state, record, requester)
             continue
         try:
             state = _wait_for_move(numbers, state, target_arn)
@@ -520,18 +624,18 @@ def _move(
 
 
 def _correct_restore_target(
-    services: Services, state: PhoneNumberState, record: Record | None
+    services: Services, state: PhoneNumberState, record: Record | None, requester: ownership.Requester
 ) -> Record | None:
     """Someone else's move was in flight when this request took the number: where it settled is the restore
     target (where it would be had this stack never taken it), not where Describe, lagging, showed it."""
-    if record is None or record.settled or record.predecessor is not None:
+    if record is None or record.state not in (State.PENDING, State.MOVING) or record.predecessor is not None:
         return record
     if state.arn in services.numbers.moves_started or record.previous_target_arn == state.target_arn:
         return record
     logger.info(
         "Restore target corrected", extra={"was": record.previous_target_arn, "now": state.target_arn}
     )
-    return ownership.advance(services.records, state, record, previous_target_arn=state.target_arn)
+    return ownership.advance(services.records, state, record, requester, previous_target_arn=state.target_arn)
 
 
 def _group_not_active(
@@ -615,13 +719,18 @@ def _associate_recorded(numbers: PhoneNumbers, state: PhoneNumberState, flow_arn
 
 
 def _restore_to(
-    request: Request, services: Services, state: PhoneNumberState, previous: str
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    previous: str,
+    *,
+    record: Record | None = None,
 ) -> PhoneNumberState:
     """Move the number back to ``previous``. The association stays until Connect accepts the move, so a
     refused or failed restore leaves the number answering calls as before."""
     numbers = services.numbers
     try:
-        state, _ = _move(request, services, state, previous, None)
+        state, _ = _move(request, services, state, previous, record)
         return state
     except ConnectNotFound as missing:
         raise _group_not_active(

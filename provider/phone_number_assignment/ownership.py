@@ -7,24 +7,37 @@ to become visible or depends on how fast a call returns, so throttling and slow 
 request but never make it refuse.
 
 Who may take a number that has a record:
-- its owner, again (a retry, an in-place update, a later request after a failed one);
-- anyone, when the record is a CANCELLED tombstone (except the Create it cancelled);
+- its owner, again (a retry, an in-place update, a later request after a failed one), unless the record was
+  written by a newer request of that owner (see below);
+- anyone, when the record is RELEASED, except a request of the last owner sent before the release;
 - another stack, once CloudFormation says the owner's stack resource no longer holds it (stacks.py);
-- another logical ID of the same stack, as a rename, when the owner's request succeeded earlier and the
-  stack is being updated; the old owner is kept as the record's predecessor, to hand back if the update
-  rolls back.
+- another logical ID of the same stack, as a rename, when the owner's request succeeded in an earlier stack
+  operation and the stack is being updated; the old owner is kept as the record's predecessor, to hand back
+  if the update rolls back.
+A number being put back (UNDOING) is nobody else's until its Delete has finished.
+
+The order of one resource's requests. CloudFormation does not wait for a request it has given up on (a
+Create cancelled because another resource failed, an Update whose rollback has started), and Lambda may
+deliver an event late or twice. Every request stamps the record with its RequestId and its signing time
+(RequestedAt) before it changes anything, and looks at the record again before each change (the fence): a
+request finding the record stamped by another request of its owner sent later (or in the same second, by a
+Delete: CloudFormation sends a cancelling Delete after the Create it cancels) has been overtaken and stops
+(``Overtaken``). In the same second two Creates or Updates cannot be told apart by time; the one that
+stamps last is taken as the newer (CloudFormation sent the rollback after the request it rolls back).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import stacks
 from .connect import PhoneNumberState
-from .errors import CreationCancelled, DuplicateAssignment, OwnershipConflict
+from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, UndoInProgress
 from .records import OwnershipRecords, Predecessor, Record, State
 from .tags import PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger
@@ -34,58 +47,118 @@ from .telemetry import logger
 RENAME_STACK_STATUS = "UPDATE_IN_PROGRESS"
 
 
+@dataclass(frozen=True)
+class Requester:
+    """The request acting on a number: whose it is, which one, and when CloudFormation sent it."""
+
+    owner: Owner
+    request_id: str
+    requested_at: float
+    request_type: str
+
+    @property
+    def is_delete(self) -> bool:
+        return self.request_type == "Delete"
+
+    def stamp(self) -> dict[str, Any]:
+        """The record's fields that say this request wrote it."""
+        return {
+            "requested_at": self.requested_at,
+            "request_id": self.request_id,
+            "request_type": self.request_type,
+        }
+
+
+def newer_than(record: Record, requester: Requester) -> bool:
+    """Whether ``record`` was written by a request of the same owner that CloudFormation sent after
+    ``requester`` (before it has written anything itself): later by its signing time, or in the same second
+    by a Delete when ``requester`` is a Create or Update."""
+    if record.owner != requester.owner or record.request_id == requester.request_id:
+        return False
+    if record.requested_at != requester.requested_at:
+        return record.requested_at > requester.requested_at
+    return record.request_type == "Delete" and not requester.is_delete
+
+
+def fenced_out(record: Record, requester: Requester) -> bool:
+    """Whether, after ``requester`` stamped the record, another request of the same owner has stamped it
+    since, sent no earlier (the fence between the steps of a request). In the same second a Delete is not
+    fenced out by a Create or Update (it was sent after them), but a Create or Update is by anything."""
+    if record.owner != requester.owner or record.request_id == requester.request_id:
+        return False
+    if record.requested_at != requester.requested_at:
+        return record.requested_at > requester.requested_at
+    return not requester.is_delete or record.request_type == "Delete"
+
+
 def acquire(
     records: OwnershipRecords,
     state: PhoneNumberState,
-    owner: Owner,
+    requester: Requester,
     target_arn: str,
     *,
-    requested_at: float,
     cloudformation: Callable[[], Any],
     settle: Callable[[PhoneNumberState], PhoneNumberState] = lambda state: state,
 ) -> tuple[Record, PhoneNumberState]:
-    """Make ``owner`` the number's owner, or raise naming who holds it.
+    """Make ``requester``'s owner the number's owner, stamped with this request, or raise why not.
 
     Returns the record this request holds (a number taken fresh or from another owner is PENDING until the
-    request succeeds; one the owner already held keeps its record) and the number's state as last read.
-    ``requested_at`` is when CloudFormation sent the request: a tombstone written after it cancels it.
+    request succeeds; one the owner already held keeps its state) and the number's state as last read.
     ``settle`` waits out an operation in flight on the number: only a number about to be taken needs it
     (where it settles is its restore target), so a refusal never waits for someone else's move.
     """
+    owner = requester.owner
     while True:
         stored = records.get(state.arn)
         record = stored or _record_from_tags(state)
-        if record is None or _free_for(record, owner, requested_at):
+        if record is not None and newer_than(record, requester):
+            raise overtaken(state, record, requester)
+        if record is None or record.released:
             state = settle(state)
-            taken = _write(records, stored, _new_record(state, owner, target_arn))
+            taken = _write(records, stored, _new_record(state, requester, target_arn))
             if taken is not None:
                 return taken, state
             continue
         if record.owner == owner:
-            if record.state is State.CANCELLED:
-                raise cancelled(state, record)
-            # Tags saying this resource owns the number without a record (the table was lost, or a release
-            # stopped half-way): adopt what the tags say.
-            if stored is None and not records.create(record):
+            if record.state is State.UNDOING:
+                raise undo_in_progress(state, record)
+            if stored is None:
+                # Tags saying this resource owns the number without a record (the table was lost, or a
+                # release stopped half-way): adopt what the tags say.
+                adopted = dataclasses.replace(record, **requester.stamp())
+                if records.create(adopted):
+                    return adopted, state
                 continue
-            return record, state
-        renamed = _take_over(state, record, owner, target_arn, cloudformation)
+            if record.request_id == requester.request_id:
+                return record, state  # the same request delivered again: build on what it wrote
+            stamped = record.next(**requester.stamp())
+            if records.replace(record, stamped):
+                return stamped, state
+            continue
+        if record.state is State.UNDOING:
+            raise conflict(state, record)
+        renamed = _take_over(state, record, requester, target_arn, cloudformation)
         if renamed is None:  # the owner is stale: taken as a fresh number
             state = settle(state)
-        taken = _write(records, stored, renamed or _new_record(state, owner, target_arn))
+        taken = _write(records, stored, renamed or _new_record(state, requester, target_arn))
         if taken is not None:
             return taken, state
 
 
-def _free_for(record: Record, owner: Owner, requested_at: float) -> bool:
-    """A tombstone leaves the number free, except to the request it cancelled (sent before it was written)."""
-    if record.state is not State.CANCELLED:
-        return False
-    return record.owner != owner or (record.cancelled_at or 0) < requested_at
+def _new_record(state: PhoneNumberState, requester: Requester, target_arn: str) -> Record:
+    return Record(
+        state.arn,
+        requester.owner,
+        State.PENDING,
+        target_arn,
+        previous_target_arn=state.target_arn,
+        **requester.stamp(),
+    )
 
 
-def _new_record(state: PhoneNumberState, owner: Owner, target_arn: str) -> Record:
-    return Record(state.arn, owner, State.PENDING, target_arn, previous_target_arn=state.target_arn)
+def write_over(records: OwnershipRecords, stored: Record | None, new: Record) -> bool:
+    """Write ``new`` in place of ``stored`` (none: the number has no record); False if someone wrote first."""
+    return _write(records, stored, new) is not None
 
 
 def _write(records: OwnershipRecords, stored: Record | None, new: Record) -> Record | None:
@@ -99,14 +172,14 @@ def _write(records: OwnershipRecords, stored: Record | None, new: Record) -> Rec
 def _take_over(
     state: PhoneNumberState,
     record: Record,
-    owner: Owner,
+    requester: Requester,
     target_arn: str,
     cloudformation: Callable[[], Any],
 ) -> Record | None:
-    """Whether ``owner`` may take the number from another owner: None when that owner is stale (the number
-    is taken as a fresh one), the rename's record when it is the same stack's renamed resource; otherwise
-    raise why not."""
-    holder = record.owner
+    """Whether ``requester`` may take the number from another owner: None when that owner is stale (the
+    number is taken as a fresh one), the rename's record when it is the same stack's renamed resource;
+    otherwise raise why not."""
+    holder, owner = record.owner, requester.owner
     if not stacks.still_holds(holder, state, cloudformation):
         logger.info(
             "The recorded owner's stack resource no longer holds the number; taking it",
@@ -116,8 +189,11 @@ def _take_over(
     if holder.stack_id != owner.stack_id:
         raise conflict(state, record)
     if record.settled and record.predecessor is None:
-        status = stacks.stack_status(owner.stack_id, cloudformation)
-        if status == RENAME_STACK_STATUS:
+        operation = stacks.stack_operation(owner.stack_id, cloudformation)
+        # A rename takes over an assignment an earlier stack operation made. Two resources added by this
+        # same operation (both sent after it started) are duplicates, whichever succeeded first. Signing
+        # times are whole seconds: one in the operation's first second counts as this operation's.
+        if operation.status == RENAME_STACK_STATUS and record.requested_at < math.floor(operation.started_at):
             logger.info(
                 "Rename: taking the number over from another logical ID", extra={"from": holder.logical_id}
             )
@@ -129,20 +205,27 @@ def _take_over(
                 # Restore returns where the number was before this stack took it, not where the old
                 # resource put it.
                 previous_target_arn=record.previous_target_arn,
+                previous_contact_flow_arn=record.previous_contact_flow_arn,
                 predecessor=Predecessor(
                     holder, record.target_arn, record.previous_target_arn, record.contact_flow_arn
                 ),
+                **requester.stamp(),
             )
     raise DuplicateAssignment(
         f"Phone number {state.label} is already declared by {holder.logical_id} in this stack"
         f"{' (its request has not finished)' if not record.settled else ''}. A number can belong to one "
         f"assignment at a time: remove {owner.logical_id} or {holder.logical_id} from the template. (To move "
-        "the number to a new logical ID, rename the resource in a stack update.)"
+        "the number to a new logical ID, rename the resource in a stack update of its own.)"
     )
 
 
 def conflict(state: PhoneNumberState, record: Record) -> OwnershipConflict:
     holder = record.owner
+    if record.state is State.UNDOING:
+        return OwnershipConflict(
+            f"Phone number {state.label} is being put back by {holder.describe()}, whose Delete has not "
+            "finished. Retry once that stack operation has finished."
+        )
     if not record.settled:
         return OwnershipConflict(
             f"Phone number {state.label} was taken by {holder.describe()} in a stack operation that has not "
@@ -156,12 +239,29 @@ def conflict(state: PhoneNumberState, record: Record) -> OwnershipConflict:
     )
 
 
-def cancelled(state: PhoneNumberState, record: Record) -> CreationCancelled:
-    when = datetime.datetime.fromtimestamp(record.cancelled_at or 0, datetime.UTC)
-    return CreationCancelled(
-        f"CloudFormation cancelled this Create of {state.label} and sent its Delete at {when:%H:%M:%S} UTC; "
-        "nothing more was changed, and what it had changed is being put back."
+def undo_in_progress(state: PhoneNumberState, record: Record) -> UndoInProgress:
+    return UndoInProgress(
+        f"Phone number {state.label} is still being put back by an earlier Delete of "
+        f"{record.owner.logical_id} (sent at {_clock_time(record.requested_at)} UTC) that has not finished; "
+        "nothing was changed. Retry the stack operation once it has."
     )
+
+
+def overtaken(state: PhoneNumberState, record: Record, requester: Requester) -> Overtaken:
+    newer = record.request_type or "request"
+    if requester.request_type == "Create" and record.request_type == "Delete":
+        what = "cancelled this Create and sent its Delete"
+    else:
+        what = f"sent a newer {newer} for {requester.owner.logical_id}"
+    return Overtaken(
+        f"CloudFormation {what} at {_clock_time(record.requested_at)} UTC, after this "
+        f"{requester.request_type} (sent at {_clock_time(requester.requested_at)} UTC): this request "
+        f"changed nothing more on {state.label}, and the newer one decides where it goes."
+    )
+
+
+def _clock_time(seconds: float) -> str:
+    return f"{datetime.datetime.fromtimestamp(seconds, datetime.UTC):%H:%M:%S}"
 
 
 def _record_from_tags(state: PhoneNumberState) -> Record | None:
@@ -173,31 +273,39 @@ def _record_from_tags(state: PhoneNumberState) -> Record | None:
     return Record(state.arn, owner, State.ASSIGNED, state.target_arn, previous_target_arn=previous)
 
 
-def advance(records: OwnershipRecords, number: PhoneNumberState, record: Record, **changes: Any) -> Record:
-    """Write the record this request holds with ``changes``, if nobody changed it since.
+def advance(
+    records: OwnershipRecords,
+    number: PhoneNumberState,
+    record: Record,
+    requester: Requester,
+    **changes: Any,
+) -> Record:
+    """Write the record ``requester`` holds with ``changes``, if nobody changed it since.
 
-    The fence before every step that changes the number: a Delete that cancelled this request has replaced
-    the record with a tombstone, and then nothing more may be done (CreationCancelled). A write by the same
-    owner (Lambda delivering the same request twice, both running) is built on, not refused.
+    The fence before every step that changes the number: a newer request of the owner has stamped the
+    record, and then nothing more may be done (Overtaken). A write by the same request (Lambda delivering
+    it twice, both running) or by an older one of the same owner (a Create this Delete cancels, still
+    writing) is built on, not refused.
     """
     while True:
-        new = record.next(**changes)
+        new = record.next(**requester.stamp(), **changes)
         if records.replace(record, new):
             return new
-        record = current(records, number, record)
+        record = current(records, number, record, requester)
 
 
-def current(records: OwnershipRecords, number: PhoneNumberState, record: Record) -> Record:
-    """The record as it is now, still held by ``record``'s owner (a second delivery of the same request may
-    have written it since); raise if a Delete cancelled the request (CreationCancelled) or someone else
-    holds it."""
+def current(
+    records: OwnershipRecords, number: PhoneNumberState, record: Record, requester: Requester
+) -> Record:
+    """The record as it is now, still held by ``requester``'s owner; raise if a newer request of the owner
+    has stamped it (Overtaken) or someone else holds it."""
     now = records.get(number.arn)
-    if now is None or now.owner != record.owner:
+    if now is not None and fenced_out(now, requester):
+        raise overtaken(number, now, requester)
+    if now is None or now.owner != record.owner or (now.released and not requester.is_delete):
         raise OwnershipConflict(
             f"The ownership record of {number.label} was changed by "
             f"{now.owner.describe() if now else 'someone'} while this request held it; nothing more was "
             "changed. Retry the stack operation."
         )
-    if now.state is State.CANCELLED:
-        raise cancelled(number, now)
     return now

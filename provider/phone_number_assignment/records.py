@@ -9,6 +9,11 @@ table named OWNERSHIP_TABLE, so ownership holds across deployments (nested from 
 Repository, rolled out by StackSets, or deployed twice by hand). The provider creates the table the first
 time it needs to write one; it is never deleted.
 
+A record is never deleted either: a number given up is RELEASED, and its Version only grows. Each record
+also says which request of its owner wrote it last (RequestId) and when CloudFormation sent that request
+(RequestedAt, the ResponseURL's signing time): that is how an older request of the same resource (cancelled,
+superseded, or delivered again late) knows it has been overtaken (ownership.py).
+
 The tags on the number (tags.py) stay the record people see in the console; this record decides.
 """
 
@@ -47,12 +52,17 @@ class State(enum.StrEnum):
     MOVING = "MOVING"
     # The request that took the number succeeded.
     ASSIGNED = "ASSIGNED"
-    # A tombstone: a Delete cancelled a Create still running (CloudFormation's "Resource creation
-    # cancelled"); that Create may change nothing more.
+    # A Delete (or a rollback's Delete) is putting the number back: still held by the owner, so nobody
+    # else takes it mid-undo, and any older request of the owner is fenced out.
+    UNDOING = "UNDOING"
+    # Nobody holds the number. The record stays, so that a request of the last owner sent before the
+    # release (a cancelled Create, a late delivery) still finds it was overtaken.
+    RELEASED = "RELEASED"
+    # Written by versions before RELEASED existed (a cancelling Delete's tombstone); read as RELEASED.
     CANCELLED = "CANCELLED"
 
 
-UNSETTLED = frozenset({State.PENDING, State.MOVING})
+UNSETTLED = frozenset({State.PENDING, State.MOVING, State.UNDOING})
 
 
 @dataclass(frozen=True)
@@ -76,12 +86,21 @@ class Record:
     contact_flow_arn: str = ""
     predecessor: Predecessor | None = None
     version: int = 0
-    # Wall-clock seconds, CANCELLED only.
-    cancelled_at: float | None = None
+    # The request of ``owner`` that wrote this record last, and when CloudFormation sent it (wall-clock
+    # seconds, the ResponseURL's signing time): the order of the owner's requests.
+    requested_at: float = 0.0
+    request_id: str = ""
+    request_type: str = ""
+    # Where the number was routed before this stack took it (its contact flow there), for putting it back.
+    previous_contact_flow_arn: str = ""
 
     @property
     def settled(self) -> bool:
         return self.state not in UNSETTLED
+
+    @property
+    def released(self) -> bool:
+        return self.state in (State.RELEASED, State.CANCELLED)
 
     def next(self, **changes: Any) -> Record:
         """The record as the next write leaves it."""
@@ -111,8 +130,14 @@ class Record:
             if self.predecessor.contact_flow_arn:
                 predecessor["ContactFlowArn"] = {"S": self.predecessor.contact_flow_arn}
             item["Predecessor"] = {"M": predecessor}
-        if self.cancelled_at is not None:
-            item["CancelledAt"] = {"S": _iso(self.cancelled_at)}
+        if self.requested_at:
+            item["RequestedAt"] = {"S": _iso(self.requested_at)}
+        if self.request_id:
+            item["RequestId"] = {"S": self.request_id}
+        if self.request_type:
+            item["RequestType"] = {"S": self.request_type}
+        if self.previous_contact_flow_arn:
+            item["PreviousContactFlowArn"] = {"S": self.previous_contact_flow_arn}
         return item
 
     @classmethod
@@ -129,7 +154,8 @@ class Record:
                 previous_target_arn=text(fields, "PreviousTargetArn"),
                 contact_flow_arn=text(fields, "ContactFlowArn"),
             )
-        cancelled_at = text(item, "CancelledAt")
+        # A tombstone of an earlier version kept its Delete's signing time as CancelledAt.
+        requested_at = text(item, "RequestedAt") or text(item, "CancelledAt")
         return cls(
             phone_number_arn=text(item, KEY),
             owner=Owner(text(item, "StackId"), text(item, "LogicalResourceId")),
@@ -139,7 +165,10 @@ class Record:
             contact_flow_arn=text(item, "ContactFlowArn"),
             predecessor=predecessor,
             version=int(item["Version"]["N"]),
-            cancelled_at=datetime.datetime.fromisoformat(cancelled_at).timestamp() if cancelled_at else None,
+            requested_at=datetime.datetime.fromisoformat(requested_at).timestamp() if requested_at else 0.0,
+            request_id=text(item, "RequestId"),
+            request_type=text(item, "RequestType") or ("Delete" if text(item, "CancelledAt") else ""),
+            previous_contact_flow_arn=text(item, "PreviousContactFlowArn"),
         )
 
 

@@ -50,15 +50,22 @@ def call(
     budget: Budget,
     sleep: Callable[[float], None],
     answer: Callable[[ClientError], Exception | None] = lambda error: None,
+    before_retry: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """``method(**params)``, retried until it succeeds or the next pause would not fit in the budget.
 
     ``answer`` turns an error the caller handles itself into the exception to raise at once (None: not
     one of those). Any other error that is not worth retrying, or that outlasts the budget, becomes a
-    ProviderError from the taxonomy, with ``subject`` saying what the call was for.
+    ProviderError from the taxonomy, with ``subject`` saying what the call was for. ``before_retry`` runs
+    after each pause, before the call is made again, and may raise to stop it (the ownership fence: a
+    request overtaken while its move was being throttled must not start it).
     """
     errors = 0
+    first = True
     while True:
+        if not first and before_retry is not None:
+            before_retry()
+        first = False
         try:
             response = method(**params)
         except ClientError as error:
@@ -138,6 +145,7 @@ class BudgetedClient:
         subject: str,
         params: dict[str, Any],
         answer: Callable[[ClientError], Exception | None] = lambda error: None,
+        before_retry: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         return call(
             getattr(self._client, xform_name(operation)),
@@ -149,4 +157,5 @@ class BudgetedClient:
             budget=self.budget,
             sleep=self._sleep,
             answer=answer,
+            before_retry=before_retry,
         )

@@ -10,7 +10,9 @@ no longer holds the number; when that cannot be checked, the number is not taken
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +23,7 @@ from .errors import (
     ManagedByAnotherStack,
     OwnerNotChecked,
     ProviderError,
+    StackStatusUnknown,
     error_code,
     error_message,
     is_retryable,
@@ -34,6 +37,17 @@ STACK_ID_TAG = "aws:cloudformation:stack-id"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 # A resource in one of these states is no longer held by its stack (DELETE_SKIPPED: DeletionPolicy Retain).
 RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
+# The stack statuses in which CloudFormation sends Deletes to undo an operation that failed: the rollback of a
+# stack's creation, of an update, and the update rollback's clean-up of resources the update added or
+# replaced (CloudFormation User Guide, "Stack status codes"). Every other Delete is a deliberate deletion.
+ROLLING_BACK = frozenset(
+    {
+        "ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "IMPORT_ROLLBACK_IN_PROGRESS",
+    }
+)
 
 
 def refuse_if_managed_elsewhere(
@@ -101,18 +115,77 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
     return _holds(resource, state)
 
 
+@dataclass(frozen=True)
+class StackOperation:
+    """The stack's status and when its current (or latest) operation started, as DescribeStacks says."""
+
+    status: str
+    # LastUpdatedTime (set when an update starts), else CreationTime; epoch seconds, 0 when unknown.
+    started_at: float = 0.0
+
+
+def stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOperation:
+    """The stack's operation; status "" when CloudFormation does not answer with one."""
+    try:
+        return _stack_operation(stack_id, cloudformation)
+    except _Unanswered as error:
+        logger.warning("Could not read the stack's status", extra={"error": str(error)[:300]})
+        return StackOperation("")
+
+
 def stack_status(stack_id: str, cloudformation: Callable[[], Any]) -> str:
     """The stack's status (UPDATE_IN_PROGRESS, ...); "" when CloudFormation does not answer with one."""
+    return stack_operation(stack_id, cloudformation).status
+
+
+def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
+    """Whether the stack is rolling an operation back (so its Deletes undo, whatever OnDelete says).
+
+    Raises StackStatusUnknown when CloudFormation cannot be asked: what a Delete does depends on it, and the
+    provider does not guess in the direction that moves a number.
+    """
+    try:
+        operation = _stack_operation(stack_id, cloudformation)
+    except _StackMissing:
+        return (
+            False  # no stack is rolling back: not a request CloudFormation sent for a stack (a hand-made one)
+        )
+    except _Unanswered as unanswered:
+        raise StackStatusUnknown(
+            f"The provider could not read the status of stack {stack_id} ({unanswered}), and needs it to "
+            "tell a rollback (which puts the number back where it was) from a deletion (which honours "
+            "OnDelete); nothing was changed. Check that the provider's role may call "
+            "cloudformation:DescribeStacks on that stack, then retry the operation."
+        ) from None
+    return operation.status in ROLLING_BACK
+
+
+def _stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOperation:
     try:
         stacks = cloudformation().describe_stacks(StackName=stack_id).get("Stacks") or []
-    except (ClientError, BotoCoreError, ProviderError) as error:
-        logger.warning("Could not read the stack's status", extra={"error": str(error)[:300]})
-        return ""
-    return stacks[0].get("StackStatus", "") if stacks else ""
+    except ClientError as error:
+        if says_stack_or_resource_missing(error):
+            raise _StackMissing(error_message(error)) from None
+        raise _Unanswered(f"CloudFormation said {error_code(error)}: {quote(error_message(error))}") from None
+    except BotoCoreError as error:
+        raise _Unanswered(f"{type(error).__name__}: {quote(str(error))}") from None
+    except ProviderError as error:
+        raise _Unanswered(error.reason) from None
+    if not stacks:
+        raise _Unanswered("DescribeStacks named no stack")
+    stack = stacks[0]
+    started = stack.get("LastUpdatedTime") or stack.get("CreationTime")
+    return StackOperation(
+        stack.get("StackStatus", ""), started.timestamp() if isinstance(started, datetime.datetime) else 0.0
+    )
 
 
 class _Unanswered(Exception):
     """CloudFormation could not be asked; the message says what it said."""
+
+
+class _StackMissing(_Unanswered):
+    """CloudFormation says the stack does not exist."""
 
 
 def _stack_resource(owner: Owner, cloudformation: Callable[[], Any]) -> dict[str, Any] | None:

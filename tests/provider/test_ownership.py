@@ -19,8 +19,8 @@ from local_aws.connect.played_stacks import play
 from phone_number_assignment import ownership
 from phone_number_assignment.connect import PhoneNumberState
 from phone_number_assignment.errors import (
-    CreationCancelled,
     DuplicateAssignment,
+    Overtaken,
     OwnerNotChecked,
     OwnershipConflict,
     ServiceUnavailable,
@@ -76,14 +76,28 @@ def number(target: str = HOME, tags: dict[str, str] | None = None) -> PhoneNumbe
     )
 
 
-def acquire(records, cloudformation, owner=ME, state=None, *, target=AWAY, requested_at=NOW, settle=None):
+def requester(owner=ME, *, requested_at=NOW, request_id="request-1", request_type="Create"):
+    return ownership.Requester(owner, request_id, requested_at, request_type)
+
+
+def acquire(
+    records,
+    cloudformation,
+    owner=ME,
+    state=None,
+    *,
+    target=AWAY,
+    requested_at=NOW,
+    request_id="request-1",
+    request_type="Create",
+    settle=None,
+):
     """ownership.acquire; returns the record the request holds and the state it settled on."""
     return ownership.acquire(
         records,
         state or number(),
-        owner,
+        requester(owner, requested_at=requested_at, request_id=request_id, request_type=request_type),
         target,
-        requested_at=requested_at,
         cloudformation=cloudformation,
         **({"settle": settle} if settle else {}),
     )
@@ -96,12 +110,15 @@ def test_a_record_survives_the_round_trip_through_dynamodb_whole(records):
     record = Record(
         NUMBER,
         ME,
-        State.CANCELLED,
+        State.UNDOING,
         AWAY,
         HOME,
         "arn:aws:connect:us-east-1:123456789012:instance/x/contact-flow/y",
         Predecessor(Owner(STACK, "OldName"), HOME, AWAY, ""),
-        cancelled_at=NOW,
+        requested_at=NOW,
+        request_id="request-1",
+        request_type="Delete",
+        previous_contact_flow_arn="arn:aws:connect:us-east-1:123456789012:instance/z/contact-flow/w",
     )
 
     assert records.create(record)
@@ -128,9 +145,7 @@ def test_writes_are_conditional_on_what_was_read(records):
     moved = first.next(state=State.MOVING)
     assert records.replace(first, moved)
     assert not records.replace(first, first.next(state=State.ASSIGNED))  # stale version
-    assert not records.delete(first)
-    assert records.delete(moved)
-    assert records.get(NUMBER) is None
+    assert records.get(NUMBER) == moved
 
 
 def test_throttled_dynamodb_calls_are_retried_within_the_budget():
@@ -214,7 +229,8 @@ def test_a_number_is_only_waited_for_when_it_is_being_taken(records, cloudformat
         acquire(records, cloudformation, state=moving, settle=settle)
     assert waited == []
     # Taken: where the move in flight settles is the restore target.
-    records.delete(records.get(NUMBER))
+    released = records.get(NUMBER)
+    assert records.replace(released, released.next(state=State.RELEASED))
     record, state = acquire(records, cloudformation, state=moving, settle=settle)
     assert waited == [moving]
     assert (record.previous_target_arn, state.status) == (AWAY, "CLAIMED")
@@ -343,21 +359,34 @@ def test_a_duplicate_in_one_stack_is_refused_naming_the_holder(
     assert records.get(NUMBER) == held
 
 
-# ---- cancellations ----------------------------------------------------------------------------------------
+# ---- the order of one resource's requests ---------------------------------------------------------------
 
 
-def test_a_tombstone_stops_the_create_it_cancelled_and_no_other(records, cloudformation):
-    assert records.create(Record(NUMBER, ME, State.CANCELLED, "", HOME, cancelled_at=NOW))
+def test_a_release_stops_the_create_it_cancelled_and_no_other(records, cloudformation):
+    assert records.create(Record(NUMBER, ME, State.RELEASED, "", HOME, **_delete_at(NOW)))
 
-    with pytest.raises(CreationCancelled, match="cancelled this Create"):
+    with pytest.raises(Overtaken, match="cancelled this Create"):
         acquire(records, cloudformation, requested_at=NOW - 5)
-    later, _ = acquire(records, cloudformation, requested_at=NOW + 5)
+    # In the same second, too: CloudFormation sends the cancelling Delete after the Create.
+    with pytest.raises(Overtaken, match="cancelled this Create"):
+        acquire(records, cloudformation, requested_at=NOW)
+    later, _ = acquire(records, cloudformation, requested_at=NOW + 5, request_id="request-2")
     assert later.state is State.PENDING
 
 
-def test_a_tombstone_leaves_the_number_free_for_everyone_else(records, cloudformation):
+def test_an_earlier_versions_tombstone_still_stops_the_create_it_cancelled(records, cloudformation):
+    assert records.create(Record("arn:other", ME, State.ASSIGNED, "", HOME))  # the table exists
+    item = Record(NUMBER, ME, State.ASSIGNED, "", HOME).to_item(NOW)
+    item.update({"State": {"S": "CANCELLED"}, "CancelledAt": {"S": "2027-01-15T08:00:00.000+00:00"}})
+    _session().client("dynamodb", region_name=REGION).put_item(TableName=OWNERSHIP_TABLE, Item=item)
+
+    with pytest.raises(Overtaken, match="cancelled this Create"):
+        acquire(records, cloudformation, requested_at=NOW - 5)
+
+
+def test_a_release_leaves_the_number_free_for_everyone_else(records, cloudformation):
     assert records.create(
-        Record(NUMBER, Owner(OTHER_STACK, "Line"), State.CANCELLED, "", HOME, cancelled_at=NOW)
+        Record(NUMBER, Owner(OTHER_STACK, "Line"), State.RELEASED, "", HOME, **_delete_at(NOW))
     )
 
     record, _ = acquire(records, cloudformation, requested_at=NOW - 5)
@@ -365,19 +394,68 @@ def test_a_tombstone_leaves_the_number_free_for_everyone_else(records, cloudform
     assert record.owner == ME
 
 
-def test_a_fence_finds_the_cancellation(records, cloudformation):
-    record, _ = acquire(records, cloudformation)
-    assert records.replace(record, record.next(state=State.CANCELLED, cancelled_at=NOW))
+def test_a_number_being_put_back_is_nobody_elses_until_the_undo_is_over(records, cloudformation):
+    play(OTHER_STACK, logical_id="Line", resource_status="DELETE_IN_PROGRESS", physical_id=NUMBER)
+    undoing = Record(NUMBER, Owner(OTHER_STACK, "Line"), State.UNDOING, AWAY, HOME, **_delete_at(NOW))
+    assert records.create(undoing)
 
-    with pytest.raises(CreationCancelled):
-        ownership.advance(records, number(), record, state=State.MOVING)
+    with pytest.raises(OwnershipConflict, match="being put back by Line"):
+        acquire(records, cloudformation, requested_at=NOW + 5)
+    assert records.get(NUMBER) == undoing
+
+
+def test_an_older_update_is_overtaken_by_a_newer_one_whichever_reads_first(records, cloudformation):
+    assigned = Record(NUMBER, ME, State.ASSIGNED, AWAY, HOME, requested_at=NOW - 60, request_id="create")
+    assert records.create(assigned)
+    older = requester(requested_at=NOW, request_id="update", request_type="Update")
+    newer = requester(requested_at=NOW + 2, request_id="rollback", request_type="Update")
+
+    held, _ = ownership.acquire(records, number(AWAY), older, HOME, cloudformation=cloudformation)
+    ownership.acquire(records, number(AWAY), newer, AWAY, cloudformation=cloudformation)
+
+    # The older one's fence, before its move and before each retry of it, finds the newer one's stamp.
+    with pytest.raises(Overtaken, match="newer Update"):
+        ownership.current(records, number(AWAY), held, older)
+    with pytest.raises(Overtaken):
+        ownership.advance(records, number(AWAY), held, older, state=State.ASSIGNED)
+    # Delivered again later, the older one changes nothing at all.
+    with pytest.raises(Overtaken):
+        ownership.acquire(records, number(AWAY), older, HOME, cloudformation=cloudformation)
+    assert records.get(NUMBER).request_id == "rollback"
+
+
+def test_two_updates_in_one_second_the_one_that_stamps_last_is_the_newer(records, cloudformation):
+    assert records.create(Record(NUMBER, ME, State.ASSIGNED, AWAY, HOME, requested_at=NOW - 60))
+    first = requester(requested_at=NOW, request_id="update", request_type="Update")
+    second = requester(requested_at=NOW, request_id="rollback", request_type="Update")
+
+    held, _ = ownership.acquire(records, number(AWAY), first, HOME, cloudformation=cloudformation)
+    ownership.acquire(records, number(AWAY), second, AWAY, cloudformation=cloudformation)
+
+    with pytest.raises(Overtaken):
+        ownership.current(records, number(AWAY), held, first)
+
+
+def test_a_cancelling_delete_builds_on_the_create_it_cancels_still_writing(records, cloudformation):
+    held, _ = acquire(records, cloudformation, requested_at=NOW)
+    cancelling = requester(requested_at=NOW, request_id="delete", request_type="Delete")
+    # The Create writes MOVING between the Delete's read and its write.
+    assert records.replace(held, held.next(state=State.MOVING))
+
+    undoing = ownership.advance(records, number(), held, cancelling, state=State.UNDOING)
+
+    assert (undoing.state, undoing.request_id) == (State.UNDOING, "delete")
+
+
+def _delete_at(seconds: float) -> dict:
+    return {"requested_at": seconds, "request_id": "delete", "request_type": "Delete"}
 
 
 def test_a_fence_builds_on_a_second_delivery_of_the_same_request(records, cloudformation):
     record, _ = acquire(records, cloudformation)
     assert records.replace(record, record.next(state=State.MOVING))
 
-    advanced = ownership.advance(records, number(), record, state=State.MOVING)
+    advanced = ownership.advance(records, number(), record, requester(), state=State.MOVING)
 
     assert (advanced.state, advanced.version) == (State.MOVING, 2)
 
@@ -388,4 +466,4 @@ def test_a_fence_refuses_when_someone_else_holds_the_record(records, cloudformat
     assert records.replace(record, stolen)
 
     with pytest.raises(OwnershipConflict, match="changed by Line"):
-        ownership.advance(records, number(), record, state=State.MOVING)
+        ownership.advance(records, number(), record, requester(), state=State.MOVING)

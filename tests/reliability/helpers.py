@@ -77,6 +77,12 @@ def ownership_record(endpoint_url: str, arn: str) -> dict[str, Any] | None:
     return {name: next(iter(value.values())) for name, value in found.items()} if found else None
 
 
+def released(endpoint_url: str, arn: str) -> bool:
+    """Whether nobody holds the number: no record, or one that says RELEASED (records are never deleted)."""
+    record = ownership_record(endpoint_url, arn)
+    return record is None or record["State"] == "RELEASED"
+
+
 def seed_numbers(control: Any, count: int, instance_id: str, *, prefix: str = "+1555200") -> list[str]:
     """``count`` more numbers CLAIMED on ``instance_id``; returns their IDs."""
     ids = [str(uuid.uuid4()) for _ in range(count)]

@@ -8,6 +8,7 @@ declares.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -21,6 +22,7 @@ from tests.reliability.helpers import (
     ownership_record,
     props,
     provider_tags,
+    released,
     state_of,
     wait_until,
 )
@@ -34,7 +36,7 @@ def assert_untouched(connect, world, arn=None, *, aws_env=None):
     assert provider_tags(connect, arn) == {}
     assert state_of(connect, arn)["target"] == world.instance_a_arn
     if aws_env is not None:
-        assert ownership_record(aws_env.endpoint_url, arn) is None
+        assert released(aws_env.endpoint_url, arn)
 
 
 # ---- a failed Create leaves nothing owned --------------------------------------------------------------
@@ -192,11 +194,12 @@ def test_rollback_through_the_new_physical_id_then_delete_gives_up_the_new_numbe
 def test_service_timeout_bounds_the_wait_not_only_lambdas_timeout(stack, world, aws_env):
     aws_env.control.configure(move_seconds=300)
 
-    # 60 s of Lambda left, but CloudFormation gives up after 25 s: 25 - 18 s of reserve = 7 s of work.
+    # 60 s of Lambda left, but CloudFormation gives up 25 s after it sent the request: 25 - 18 s of reserve
+    # = 7 s of work, less the part of a second the signing time (whole seconds) is behind.
     response = stack.create("MainLine", props(world, ServiceTimeout="25"), timeout_seconds=60)
 
     assert response.status == "FAILED"
-    assert "Gave up after 7 s" in response.reason
+    assert re.search(r"Gave up after [67] s", response.reason), response.reason
     assert "still IN_PROGRESS" in response.reason
 
 

@@ -28,6 +28,7 @@ from tests.reliability.helpers import (
     ownership_record,
     props,
     provider_tags,
+    released,
     state_of,
     wait_until,
 )
@@ -63,7 +64,7 @@ def assert_owned_by(connect, aws_env, world, owner_stack, logical_id, *, target,
 
 def assert_back_where_it_was(connect, aws_env, world):
     assert provider_tags(connect, world.number_arn) == {}
-    assert ownership_record(aws_env.endpoint_url, world.number_arn) is None
+    assert released(aws_env.endpoint_url, world.number_arn)
     final = state_of(connect, world.number_arn)
     assert (final["target"], final["status"]) == (world.instance_a_arn, "CLAIMED")
 

@@ -116,7 +116,7 @@ def test_watchdog_answers_when_the_provider_overruns(monkeypatch, stack, world, 
     aws_env.control.configure(move_seconds=300)
     # As if a Connect call hung past the budget: the provider believes it has longer than Lambda gives it.
     monkeypatch.setattr(
-        app, "budget_seconds", lambda context, *_: context.get_remaining_time_in_millis() / 1000 + 2
+        app, "budget_seconds", lambda context, *_, **__: context.get_remaining_time_in_millis() / 1000 + 2
     )
 
     event, invocation = _invoke(stack, receiver, handler, props(world), timeout_seconds=4)

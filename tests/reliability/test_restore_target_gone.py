@@ -35,7 +35,7 @@ def _delete_tdg(connect, world):
 
 @pytest.mark.parametrize("previous", ["instance", "traffic-distribution-group"])
 def test_restore_to_a_deleted_target_fails_and_leaves_the_number_alone(
-    previous, stack, world, connect, aws_env
+    previous, stack, world, connect, aws_env, clock
 ):
     if previous == "traffic-distribution-group":
         _move_with_own_client(connect, world, world.tdg_arn)
@@ -63,7 +63,8 @@ def test_restore_to_a_deleted_target_fails_and_leaves_the_number_alone(
     assert provider_tags(connect, world.number_arn) == owned
     assert None not in errors_of(aws_env.control, "UpdatePhoneNumber")[updates_before:]
 
-    # The Reason's advice: switch to Retain, then delete again.
+    # The Reason's advice: switch to Retain, then delete again (a person takes longer than a second to).
+    clock.advance(30)
     retained = stack.update("MainLine", {**declared, "OnDelete": "Retain"})
     assert retained.ok, retained.reason
     deleted = stack.delete("MainLine")
