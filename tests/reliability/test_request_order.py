@@ -1,0 +1,251 @@
+"""One order per number: a cancelled, late or repeated request never wins, and a rollback leaves every number
+where it was (issue 24).
+
+CloudFormation does not wait for a request it has given up on: it cancels a running Create or Update and
+sends the rollback's Delete or Update at once, while the first invocation keeps running; Lambda may deliver an
+event again after a later request has finished. Each test sends what CloudFormation sends, in the order it
+can arrive, and checks where the number ends, who owns it, and that no move was made for a request
+CloudFormation no longer waits for. The interleavings are driven by the emulator's throttling (a request
+whose UpdatePhoneNumber is being retried) and by the test's clock, not by sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from local_aws.cloudformation import build_event
+from tests.reliability.helpers import (
+    mutating,
+    operations,
+    ownership_record,
+    props,
+    provider_tags,
+    released,
+    state_of,
+    wait_until,
+)
+
+
+def _on(connect, world, target):
+    final = state_of(connect, world.number_arn)
+    assert (final["target"], final["status"]) == (target, "CLAIMED")
+
+
+def _moves_to(aws_env):
+    return [move["to_target"] for move in aws_env.control.moves()]
+
+
+# ---- a rollback leaves every number where it was, whatever OnDelete says ----------------------------------
+
+
+@pytest.mark.parametrize("rollback", ["ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"])
+def test_a_rollback_delete_of_a_create_that_succeeded_puts_the_number_back_even_with_retain(
+    rollback, stack, world, connect, aws_env
+):
+    # The stack's creation (or the update that added this resource) fails on another resource.
+    assert stack.create("MainLine", props(world, OnDelete="Retain")).ok
+    _on(connect, world, world.instance_b_arn)
+
+    stack.set_status(rollback)
+    undone = stack.delete("MainLine")
+
+    assert undone.ok, undone.reason
+    _on(connect, world, world.instance_a_arn)
+    assert provider_tags(connect, world.number_arn) == {}
+    assert released(aws_env.endpoint_url, world.number_arn)
+
+
+def test_a_deliberate_delete_keeps_what_on_delete_retain_keeps(stack, world, connect, aws_env):
+    assert stack.create("MainLine", props(world, OnDelete="Retain")).ok
+    stack.set_status("DELETE_IN_PROGRESS")
+    since = len(aws_env.control.calls())
+
+    assert stack.delete("MainLine").ok
+
+    _on(connect, world, world.instance_b_arn)
+    assert [
+        call for call in mutating(operations(aws_env.control, since)) if call[0] == "UpdatePhoneNumber"
+    ] == []
+    assert released(aws_env.endpoint_url, world.number_arn)
+
+
+# ---- a late or repeated delivery never acts after a newer request -----------------------------------------
+
+
+def test_a_create_delivered_again_after_its_delete_finished_changes_nothing(
+    stack, world, connect, aws_env, receiver
+):
+    created = stack.create("MainLine", props(world, OnDelete="Restore"))
+    assert created.ok, created.reason
+    stack.set_status("DELETE_IN_PROGRESS")
+    assert stack.delete("MainLine").ok
+    _on(connect, world, world.instance_a_arn)
+    since = len(aws_env.control.calls())
+
+    stack.deliver(created.event)
+
+    late = receiver.responses(created.event["RequestId"])[-1]  # the first delivery's answer came first
+    assert late["Status"] == "FAILED"
+    assert "cancelled this Create" in late["Reason"]
+    assert mutating(operations(aws_env.control, since)) == []
+    _on(connect, world, world.instance_a_arn)
+    # The record still says released (not MOVING): nobody else is refused for a stack that is gone.
+    record = ownership_record(aws_env.endpoint_url, world.number_arn)
+    assert record["State"] == "RELEASED"
+
+
+def test_an_update_delivered_again_after_the_next_update_changes_nothing(
+    stack, world, connect, aws_env, clock, receiver
+):
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    first = stack.update("MainLine", props(world, TargetArn=world.tdg_arn))
+    assert first.ok, first.reason
+    clock.advance(60)
+    assert stack.update("MainLine", props(world)).ok
+    _on(connect, world, world.instance_b_arn)
+    since = len(aws_env.control.calls())
+
+    stack.deliver(first.event)
+
+    late = receiver.responses(first.event["RequestId"])[-1]
+    assert late["Status"] == "FAILED"
+    assert "newer Update" in late["Reason"]
+    assert mutating(operations(aws_env.control, since)) == []
+    _on(connect, world, world.instance_b_arn)
+
+
+# ---- a request CloudFormation has stopped waiting for never wins -------------------------------------------
+
+
+@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
+def test_a_cancelled_update_being_throttled_never_moves_after_its_rollback(stack, world, connect, aws_env):
+    assert stack.create("MainLine", props(world)).ok
+    # The first Update's UpdatePhoneNumber is throttled again and again while its rollback runs.
+    aws_env.control.inject_error("UpdatePhoneNumber", "ThrottlingException", count=3)
+    results = {}
+    updating = threading.Thread(
+        target=lambda: results.setdefault(
+            "update", stack.update("MainLine", props(world, TargetArn=world.tdg_arn))
+        )
+    )
+    updating.start()
+    try:
+        wait_until(lambda: "ThrottlingException" in [error for _, error in operations(aws_env.control)])
+        # Another resource failed: CloudFormation cancels the Update and sends the rollback Update at once.
+        rollback = stack.send(
+            "Update",
+            "MainLine",
+            props(world),
+            physical_id=world.number_arn,
+            old_properties=props(world, TargetArn=world.tdg_arn),
+        )
+    finally:
+        updating.join()
+
+    assert rollback.ok, rollback.reason
+    assert results["update"].status == "FAILED"
+    assert "newer Update" in results["update"].reason
+    # The cancelled Update's move was never started: its fence ran before each retry.
+    assert _moves_to(aws_env) == [world.instance_b_arn]
+    _on(connect, world, world.instance_b_arn)
+    record = ownership_record(aws_env.endpoint_url, world.number_arn)
+    assert (record["State"], record["TargetArn"], record["RequestId"]) == (
+        "ASSIGNED",
+        world.instance_b_arn,
+        rollback.event["RequestId"],
+    )
+
+
+@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
+def test_a_cancelled_create_being_throttled_never_moves_after_its_delete_answered(
+    stack, world, connect, aws_env
+):
+    aws_env.control.inject_error("UpdatePhoneNumber", "ThrottlingException", count=3)
+    results = {}
+    creating = threading.Thread(
+        target=lambda: results.setdefault("create", stack.create("MainLine", props(world, OnDelete="Retain")))
+    )
+    creating.start()
+    try:
+        wait_until(lambda: "ThrottlingException" in [error for _, error in operations(aws_env.control)])
+        stack.set_status("ROLLBACK_IN_PROGRESS")
+        cancel = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-Cancelled-4321")
+    finally:
+        creating.join()
+
+    assert cancel.ok, cancel.reason
+    assert results["create"].status == "FAILED"
+    assert _moves_to(aws_env) == []
+    _on(connect, world, world.instance_a_arn)
+    assert provider_tags(connect, world.number_arn) == {}
+    assert released(aws_env.endpoint_url, world.number_arn)
+
+
+def test_a_request_past_cloudformations_deadline_starts_no_move(stack, world, aws_env, receiver, clock):
+    # Queued in Lambda for most of an hour: CloudFormation (no ServiceTimeout: one hour) is about to give up.
+    event = build_event(
+        "Create",
+        properties=props(world),
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        sent_at=clock.time() - 3590,
+    )
+
+    late = stack.deliver(event)
+
+    assert late.status == "FAILED"
+    assert "CloudFormation sent the request" in late.reason
+    assert mutating(operations(aws_env.control)) == []
+
+
+def test_a_request_without_a_signing_time_is_treated_as_old_and_changes_nothing(
+    stack, world, aws_env, receiver
+):
+    url = receiver.url_for(stack.stack_id, "unsigned-request")
+    unsigned = "&".join(part for part in url.split("&") if not part.startswith("X-Amz-Date="))
+    event = build_event(
+        "Create",
+        properties=props(world),
+        response_url=unsigned,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        request_id="unsigned-request",
+    )
+
+    refused = stack.deliver(event)
+
+    assert refused.status == "FAILED"
+    assert "no signing time" in refused.reason
+    assert aws_env.control.calls() == []
+
+
+# ---- two resources of one stack operation ------------------------------------------------------------------
+
+
+def test_two_resources_added_by_one_update_never_both_own_a_number(stack, world, connect, aws_env, clock):
+    assert stack.create("Existing", props(world, PhoneNumberId=world.other_number_id)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    assert stack.create("First", props(world)).ok
+
+    second = stack.create("Second", props(world, TargetArn=world.tdg_arn))
+
+    assert second.status == "FAILED"
+    assert "already declared by First in this stack" in second.reason
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["LogicalResourceId"] == "First"
+
+
+def test_a_rename_in_a_later_update_still_takes_the_number_over(stack, world, connect, aws_env, clock):
+    assert stack.create("OldName", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+
+    renamed = stack.create("NewName", props(world))
+
+    assert renamed.ok, renamed.reason
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["LogicalResourceId"] == "NewName"
