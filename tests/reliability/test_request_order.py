@@ -249,3 +249,32 @@ def test_a_rename_in_a_later_update_still_takes_the_number_over(stack, world, co
 
     assert renamed.ok, renamed.reason
     assert ownership_record(aws_env.endpoint_url, world.number_arn)["LogicalResourceId"] == "NewName"
+
+
+@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
+def test_a_cancelled_creates_move_that_lands_after_its_delete_answered_is_put_back_by_the_create(
+    stack, world, connect, aws_env
+):
+    # Describe keeps showing the old place for longer than the Delete waits for a move to show (5 s): the
+    # Delete finds the number unmoved and answers; then the Create's move lands.
+    aws_env.control.configure(stale_seconds=6.5, move_seconds=7)
+    results = {}
+    creating = threading.Thread(
+        target=lambda: results.setdefault("create", stack.create("MainLine", props(world, OnDelete="Retain")))
+    )
+    creating.start()
+    try:
+        wait_until(lambda: aws_env.control.moves())
+        stack.set_status("ROLLBACK_IN_PROGRESS")
+        cancel = stack.send("Delete", "MainLine", props(world), physical_id="MainLine-Cancelled-8765")
+        assert cancel.ok, cancel.reason
+    finally:
+        creating.join()
+
+    assert results["create"].status == "FAILED"
+    # The overtaken Create saw its own move land and put the number where the newer request (the Delete)
+    # wants it: where it was.
+    assert _moves_to(aws_env) == [world.instance_b_arn, world.instance_a_arn]
+    _on(connect, world, world.instance_a_arn)
+    assert provider_tags(connect, world.number_arn) == {}
+    assert released(aws_env.endpoint_url, world.number_arn)
