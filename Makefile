@@ -1,7 +1,10 @@
 # One entry point for everything a newcomer runs. Every target bootstraps the virtual environment first,
-# so `make test` (or `make demo`) on a fresh clone needs nothing installed but Python 3.11+.
+# so `make test` (or `make demo`) on a fresh clone needs nothing installed but Python (MIN_PYTHON or later).
 SHELL := /bin/bash
 PYTHON ?= python3
+# The oldest Python the project installs on, from one place: pyproject.toml's requires-python (">=X.Y").
+# tests/test_pins.py checks that every pinned package admits it.
+MIN_PYTHON := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"$$/\1/p' pyproject.toml)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt provider/requirements.txt | cksum | cut -d' ' -f1)
@@ -27,7 +30,9 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, sys.argv[1].split("."))))' $(MIN_PYTHON) || { \
+	  echo "Python $(MIN_PYTHON) or later is required (pyproject.toml's requires-python); PYTHON=$(PYTHON) is $$($(PYTHON) -V 2>&1 || echo 'not found')."; \
+	  echo "Choose another with PYTHON=, e.g. PYTHON=python3.13 make $(MAKECMDGOALS)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned dev dependencies (boto3, moto, aws-sam-cli, cfn-lint, pytest, ruff: about 250 packages) into $(VENV)."
 	@echo "A first install takes 1-2 minutes; later ones happen only when requirements-dev.txt, constraints.txt or provider/requirements.txt change."
