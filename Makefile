@@ -1,10 +1,13 @@
 # One entry point for everything a newcomer runs. Every target bootstraps the virtual environment first,
-# so `make test` (or `make demo`) on a fresh clone needs nothing installed but Python 3.11+.
+# so `make test` (or `make demo`) on a fresh clone needs nothing installed but Python (MIN_PYTHON or later).
 SHELL := /bin/bash
 PYTHON ?= python3
+# The oldest Python the project installs on, from one place: pyproject.toml's requires-python (">=X.Y").
+# tests/test_pins.py checks that every pinned package admits it.
+MIN_PYTHON := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"$$/\1/p' pyproject.toml)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt provider/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt constraints.txt provider/requirements.txt cfn-lint-rules/pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 4599
 EVENT ?= samples/events/create.json
 EXPECT ?= SUCCESS
@@ -12,9 +15,12 @@ ENV_VARS ?= samples/env.json
 WORLD ?= samples/world.json
 HOST ?= 127.0.0.1
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
-# cfn-lint rules for Custom::PhoneNumberAssignment (README "Lint your templates"); .cfnlintrc names them too,
-# for cfn-lint and `sam validate --lint` run from this directory.
-CFN_LINT_RULES := cfn-lint-rules
+# cfn-lint rules for Custom::PhoneNumberAssignment: the package in cfn-lint-rules/, enabled by module name as
+# users do (cfn-lint-rules/README.md); .cfnlintrc names it too, for cfn-lint and `sam validate --lint` run from
+# this directory. The venv has it installed (editable, requirements-dev.txt); PYTHONPATH makes sure the rules
+# are this checkout's even where the venv is shared with another checkout.
+CFN_LINT_RULES := cfn_lint_phone_number_assignment.rules
+RULES_ON_PATH := PYTHONPATH=$(CURDIR)/cfn-lint-rules/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 ARCH ?= x86_64
 BUILD_DIR := .aws-sam/build
 BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
@@ -26,8 +32,10 @@ BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
+$(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt cfn-lint-rules/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, sys.argv[1].split("."))))' $(MIN_PYTHON) || { \
+	  echo "Python $(MIN_PYTHON) or later is required (pyproject.toml's requires-python); PYTHON=$(PYTHON) is $$($(PYTHON) -V 2>&1 || echo 'not found')."; \
+	  echo "Choose another with PYTHON=, e.g. PYTHON=python3.13 make $(MAKECMDGOALS)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned dev dependencies (boto3, moto, aws-sam-cli, cfn-lint, pytest, ruff: about 250 packages) into $(VENV)."
 	@echo "A first install takes 1-2 minutes; later ones happen only when requirements-dev.txt, constraints.txt or provider/requirements.txt change."
@@ -67,11 +75,11 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 # The sam validate runs are independent and each mostly starts SAM CLI: they run side by side (half the time on
 # two cores), each into its own log, shown in order; any failure fails the target.
 validate: $(STAMP) ## cfn-lint (with the project's rules) and sam validate --lint on every template (offline)
-	$(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) -- $(TEMPLATES)
+	$(RULES_ON_PATH) $(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) -- $(TEMPLATES)
 	@logs=$$(mktemp -d); pids=""; i=0; \
 	for t in $(TEMPLATES); do \
 	  i=$$((i+1)); \
-	  (echo "sam validate --lint $$t"; AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+	  (echo "sam validate --lint $$t"; AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(RULES_ON_PATH) \
 	    $(BIN)/sam validate --lint --template-file $$t) > $$logs/$$i 2>&1 & pids="$$pids $$!"; \
 	done; \
 	failed=0; i=0; for p in $$pids; do i=$$((i+1)); wait $$p || failed=1; cat $$logs/$$i; done; \
@@ -79,7 +87,7 @@ validate: $(STAMP) ## cfn-lint (with the project's rules) and sam validate --lin
 
 lint-template: $(STAMP) ## cfn-lint TEMPLATE=path with the Custom::PhoneNumberAssignment rules (LINT_ARGS="--regions ...")
 	@test -n "$(TEMPLATE)" || { echo "usage: make lint-template TEMPLATE=path/to/template.yaml [LINT_ARGS='--regions eu-west-2']"; exit 2; }
-	$(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) $(LINT_ARGS) -- $(TEMPLATE)
+	$(RULES_ON_PATH) $(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) $(LINT_ARGS) -- $(TEMPLATE)
 
 # stdout carries only the template (`make export TARGET=... > estate.yaml`): the venv's bootstrap goes to stderr.
 export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN; read-only; PREFIX=+1206 filters)
@@ -155,7 +163,9 @@ bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start an
 lock: ## Re-resolve constraints.txt from requirements-dev.txt in a scratch venv
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
 	/tmp/lock-venv/bin/pip install --quiet -r requirements-dev.txt
-	(echo '# Full transitive lock of the dev environment (pip freeze). Regenerate with `make lock`.'; /tmp/lock-venv/bin/pip freeze) > constraints.txt
+	# The rules package is this repository's own (an editable path, which a constraints file cannot hold).
+	(echo '# Full transitive lock of the dev environment (pip freeze). Regenerate with `make lock`.'; \
+	  /tmp/lock-venv/bin/pip freeze --exclude cfn-lint-phone-number-assignment) > constraints.txt
 
 clean: ## Remove the venv, build output and caches
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*

@@ -38,6 +38,10 @@ READ_ONLY_NOTICE = (
 # CloudFormation's quota of resources per stack ("Understand CloudFormation quotas").
 RESOURCES_PER_STACK = 500
 DEFAULT_PROVIDER_STACK = "phone-number-assignment"
+# How long CloudFormation waits for each resource's answer (its default is an hour, also when the answer is
+# lost; cfn-lint rule WPNA109): a little more than the provider function's 900 s timeout, before which it
+# answers.
+SERVICE_TIMEOUT = 960
 # The Sub form keeps the template free of a literal partition, Region and account: cfn-lint and the rules
 # accept it whatever Region they lint for, and in another account or Region the IDs name nothing, so a
 # deployment there fails at the first Describe without changing anything.
@@ -210,6 +214,7 @@ def render(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) ->
             "PhoneNumberId": number.id,
             "TargetArn": _portable(target.arn),
             "OnDelete": schema.ON_DELETE_RETAIN,
+            "ServiceTimeout": SERVICE_TIMEOUT,
         }
         if number.contact_flow_arn:
             properties["ContactFlowArn"] = _portable(number.contact_flow_arn)

@@ -125,6 +125,7 @@ def test_export_declares_exactly_the_adoptable_numbers_on_an_instance_with_their
     assert sub(properties["ContactFlowArn"]) == estate.flow_arn
     assert properties["OnDelete"] == "Retain"
     assert properties["ServiceToken"] == {"Fn::ImportValue": {"Fn::Sub": "${ProviderStackName}-ServiceToken"}}
+    assert properties["ServiceTimeout"] == 960
     assert "ContactFlowArn" not in resources["Number15555550101"]["Properties"]
     assert template["Parameters"]["ProviderStackName"]["Default"] == "phone-number-assignment"
 
@@ -256,7 +257,7 @@ def test_make_export_prints_only_a_template_the_rules_cfn_lint_and_sam_validate_
 
     decoded, errors = decode(str(exported))
     assert not errors
-    rules = get_rules([str(ROOT / "cfn-lint-rules")], [], [])
+    rules = get_rules(["cfn_lint_phone_number_assignment.rules"], [], [])
     assert [
         f"{m.rule.id}: {m.message}" for m in run_checks(str(exported), decoded, rules, ["us-east-1"])
     ] == []

@@ -1,6 +1,5 @@
 """What the Custom::PhoneNumberAssignment rules know about a template: its assignments and the values their
-properties resolve to. The rule classes live in phone_number_assignment_rules.py; cfn-lint skips this file
-(its loader only imports files that start with a letter or digit).
+properties resolve to. The rule classes live in rules.py.
 
 Values are resolved as far as a template allows without deploying it. A literal stays itself. Pseudo
 parameters become placeholder tokens (they are always the stack's own). The ARN of an AWS::Connect resource
@@ -15,43 +14,17 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
 import re
-import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import UnknownRegionError
 from botocore.session import get_session
 from botocore.utils import ArnParser, InvalidArnException
 
-# The rules directory sits beside provider/ in a checkout of this repository; the schema is the provider's
-# own module, loaded by path so that neither side imports the other's dependencies.
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "provider" / "phone_number_assignment" / "schema.py"
-
-
-def _load_schema() -> Any:
-    name = "_phone_number_assignment_schema"
-    if name in sys.modules:
-        return sys.modules[name]
-    if not SCHEMA_FILE.is_file():
-        raise ImportError(
-            f"The Custom::PhoneNumberAssignment rules need {SCHEMA_FILE}: point cfn-lint at the "
-            "cfn-lint-rules directory of a complete checkout of the phone-number-assignment repository."
-        )
-    spec = importlib.util.spec_from_file_location(name, SCHEMA_FILE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"Cannot load {SCHEMA_FILE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-schema = _load_schema()
+from . import schema
 
 ARN_PROPERTIES = ("PhoneNumberId", "TargetArn", "ContactFlowArn")
 ALLOWED = frozenset((*schema.REQUIRED, *schema.OPTIONAL, *schema.CLOUDFORMATION_PROPERTIES))

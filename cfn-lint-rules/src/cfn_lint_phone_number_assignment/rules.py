@@ -1,50 +1,28 @@
 """cfn-lint rules for Custom::PhoneNumberAssignment: catch a wrong declaration before a stack operation does.
 
-Use: ``cfn-lint --append-rules <this directory> template.yaml`` or ``append_rules: [<this directory>]`` in
-.cfnlintrc. cfn-lint maps every Custom::* type to one generic schema, so without these rules a misspelt
-property, a malformed ARN or a number declared twice only shows up when CloudFormation reaches the resource.
-The property names, allowed values and ARN shapes come from the provider's own schema.py (see
-_phone_number_assignment.py for how it is found); IDs E9101-E9108 are in cfn-lint's range for custom rules.
+Use: ``cfn-lint -a cfn_lint_phone_number_assignment.rules template.yaml`` (or ``append_rules:
+[cfn_lint_phone_number_assignment.rules]`` in .cfnlintrc): cfn-lint imports this module and runs every
+CloudFormationLintRule subclass in it. cfn-lint maps every Custom::* type to one generic schema, so without
+these rules a misspelt property, a malformed ARN or a number declared twice only shows up when CloudFormation
+reaches the resource. The property names, allowed values and ARN shapes come from schema.py, a copy of the
+provider's own (tests/cfn_lint_rules keep the two equal). Why the IDs are EPNAnnn/WPNAnnn: README.md.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from . import _analysis as support
+from . import schema
 
-def _load_support() -> Any:
-    # cfn-lint imports this file by path without putting its directory on sys.path, so the shared module is
-    # loaded the same way; registered in sys.modules so every cfn-lint run in a process shares one copy.
-    name = "_phone_number_assignment_cfn_lint"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).resolve().parent / "_phone_number_assignment.py"
-        )
-        if spec is None or spec.loader is None:
-            raise ImportError("Cannot load _phone_number_assignment.py beside the rules")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
-
-
-support = _load_support()
-schema = support.schema
 TYPE = schema.RESOURCE_TYPE
 
 
 class UnknownProperty(CloudFormationLintRule):
-    id = "E9101"
+    id = "EPNA101"
     shortdesc = f"{TYPE}: unknown property"
     description = f"Every property of a {TYPE} must be one the provider knows; it rejects anything else."
     tags: ClassVar[list[str]] = ["resources", "custom", "phone-number-assignment"]
@@ -68,7 +46,7 @@ class UnknownProperty(CloudFormationLintRule):
 
 
 class MissingProperty(CloudFormationLintRule):
-    id = "E9102"
+    id = "EPNA102"
     shortdesc = f"{TYPE}: missing required property"
     description = f"A {TYPE} needs ServiceToken, PhoneNumberId and TargetArn."
     tags = UnknownProperty.tags
@@ -108,7 +86,7 @@ def _not_a_string(node: Any) -> bool:
 
 
 class OnDeleteValue(CloudFormationLintRule):
-    id = "E9103"
+    id = "EPNA103"
     shortdesc = f"{TYPE}: OnDelete must be Retain or Restore"
     description = (
         "OnDelete is Retain (leave the number where it is) or Restore (move it back); case-sensitive."
@@ -168,7 +146,7 @@ class OnDeleteValue(CloudFormationLintRule):
 
 
 class ValueShape(CloudFormationLintRule):
-    id = "E9104"
+    id = "EPNA104"
     shortdesc = f"{TYPE}: PhoneNumberId, TargetArn or ContactFlowArn of the wrong shape"
     description = (
         "PhoneNumberId is a phone number's ID (UUID) or phone-number ARN; TargetArn a Connect instance or "
@@ -244,7 +222,7 @@ def _kind_of(resource: str) -> str:
 
 
 class PartitionAndRegion(CloudFormationLintRule):
-    id = "E9105"
+    id = "EPNA105"
     shortdesc = f"{TYPE}: an ARN whose partition or Region cannot be the stack's"
     description = (
         "The provider accepts only ARNs in its own partition and Region, which are the stack's (a custom "
@@ -282,7 +260,7 @@ class PartitionAndRegion(CloudFormationLintRule):
             for name in (schema.SERVICE_TOKEN, *support.ARN_PROPERTIES):
                 for value in analysis.values(properties[name]) if name in properties else []:
                     parts = support.parse_arn(value.text) if value is not None and value.checkable else None
-                    # An ARN without a Region (S3, IAM) is E9104's: it is no Connect ARN at all.
+                    # An ARN without a Region (S3, IAM) is EPNA104's: it is no Connect ARN at all.
                     if parts is not None and parts["region"]:
                         yield [*assignment.properties_path, name], f"{assignment.logical_id}: {name}", parts
 
@@ -310,7 +288,7 @@ class PartitionAndRegion(CloudFormationLintRule):
 
 
 class ContactFlowInstance(CloudFormationLintRule):
-    id = "E9106"
+    id = "EPNA106"
     shortdesc = f"{TYPE}: ContactFlowArn in another instance than TargetArn"
     description = (
         "When TargetArn is an instance, the contact flow must be one of that instance's flows. Checked when "
@@ -356,7 +334,7 @@ class ContactFlowInstance(CloudFormationLintRule):
 
 
 class DuplicateNumber(CloudFormationLintRule):
-    id = "E9107"
+    id = "EPNA107"
     shortdesc = f"{TYPE}: one phone number declared by two resources"
     description = (
         "Two resources of one stack that declare the same number both succeed, and the number ends wherever "
@@ -395,7 +373,7 @@ class DuplicateNumber(CloudFormationLintRule):
 
 
 class UnknownAttribute(CloudFormationLintRule):
-    id = "E9108"
+    id = "EPNA108"
     shortdesc = f"{TYPE}: Fn::GetAtt of an attribute the resource does not return"
     description = f"A {TYPE} returns {', '.join(schema.RETURN_ATTRIBUTES)}; Ref is the number's ARN."
     tags = UnknownProperty.tags
@@ -427,6 +405,40 @@ class UnknownAttribute(CloudFormationLintRule):
                     path,
                     f"{logical_id} ({TYPE}) has no attribute {attribute!r}; it returns "
                     f"{', '.join(schema.RETURN_ATTRIBUTES)}. {fix}",
+                )
+            )
+        return matches
+
+
+class ServiceTimeoutMissing(CloudFormationLintRule):
+    id = "WPNA109"
+    shortdesc = f"{TYPE}: no ServiceTimeout"
+    description = (
+        "Without ServiceTimeout CloudFormation waits 3600 s (its default) for an answer that was lost before "
+        "it fails the resource; set it (1-3600 s) to bound that wait."
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
+        "aws-resource-cloudformation-customresource.html#cfn-cloudformation-customresource-servicetimeout"
+    )
+    tags = UnknownProperty.tags
+
+    # The provider's function (template.yaml) times out after 900 s and answers before then.
+    SUGGESTED = 960
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        for assignment in support.Analysis.of(cfn).assignments:
+            # No Properties at all is EPNA102's finding (ServiceToken and the rest are missing too).
+            if assignment.properties is None or "ServiceTimeout" in assignment.properties:
+                continue
+            matches.append(
+                RuleMatch(
+                    assignment.properties_path,
+                    f"{assignment.logical_id}: no ServiceTimeout, so if the provider's answer is lost "
+                    "CloudFormation waits an hour (its default) before it fails the resource. Add "
+                    f"ServiceTimeout: seconds from 1 to 3600, e.g. {self.SUGGESTED} (the provider's function "
+                    "times out after 900 s and answers before then).",
                 )
             )
         return matches
