@@ -240,6 +240,12 @@ class ConnectEmulatorResponse(ConnectResponse):
             response["NextToken"] = next_token
         return json.dumps(response)
 
+    def batch_get_flow_association(self) -> str:
+        associations = self.emulator.batch_get_flow_association(
+            self._param("InstanceId"), self._param("ResourceIds") or [], self._param("ResourceType")
+        )
+        return json.dumps({"FlowAssociationSummaryList": associations})
+
     # ---- traffic distribution groups --------------------------------------------------------------
 
     def create_traffic_distribution_group(self) -> str:

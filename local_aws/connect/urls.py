@@ -17,6 +17,7 @@ url_paths = {
     "{0}/traffic-distribution-group/(?P<TrafficDistributionGroupPath>.+)$": ConnectEmulatorResponse.dispatch,
     "{0}/contact-flows/(?P<ContactFlowPath>.+)$": ConnectEmulatorResponse.dispatch,
     "{0}/flow-associations-summary/(?P<FlowAssociationsPath>.+)$": ConnectEmulatorResponse.dispatch,
+    "{0}/flow-associations-batch/(?P<FlowAssociationsBatchPath>.+)$": ConnectEmulatorResponse.dispatch,
     # moto's own instance paths stop at '/', so an instance ARN (decoded in server mode) would not reach
     # the dispatcher, which refuses it as Connect does. Group named as moto's handlers read it.
     "{0}/instance/(?P<InstanceId>.+)$": ConnectEmulatorResponse.dispatch,

@@ -146,6 +146,36 @@ class PhoneNumbers(retries.BudgetedClient):
         )
         return self.describe_existing(state.arn)
 
+    def routed_flow(self, state: PhoneNumberState) -> str:
+        """The ARN of the contact flow the number routes to in its instance, "" if none.
+
+        UpdatePhoneNumber "doesn't migrate the flow configuration" (API reference): a number moved back is
+        routed to nothing unless the flow it had is associated again, so this is read before the first
+        move. Connect does not document which identifier forms the summary uses, so both the number's ID
+        and ARN are recognised, and a flow ID is turned into its ARN.
+        """
+        if not state.instance_id:
+            return ""
+        try:
+            response = self._call(
+                "BatchGetFlowAssociation",
+                f"reading which contact flow {state.label} routes to",
+                expected=(ConnectNotFound,),
+                InstanceId=state.instance_id,
+                ResourceIds=[state.arn],
+                ResourceType="VOICE_PHONE_NUMBER",
+            )
+        except ConnectNotFound:
+            return ""
+        for summary in response.get("FlowAssociationSummaryList") or []:
+            if summary.get("ResourceId") in (state.arn, state.id) and summary.get("FlowId"):
+                flow = summary["FlowId"]
+                if flow.startswith("arn:"):
+                    return flow
+                account_prefix = state.arn.split(":phone-number/", 1)[0]
+                return f"{account_prefix}:instance/{state.instance_id}/contact-flow/{flow}"
+        return ""
+
     def describe_traffic_distribution_group(self, arn: str) -> TrafficDistributionGroupState | None:
         """The group's status and home instance, or None if Connect says it does not exist."""
         try:

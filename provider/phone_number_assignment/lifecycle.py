@@ -47,7 +47,7 @@ from .errors import (
 )
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
 from .records import OwnershipRecords, Predecessor, Record, State
-from .tags import CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
+from .tags import CONTACT_FLOW_TAG, PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger, metrics
 
 
@@ -292,7 +292,12 @@ def _hand_back(request: Request, services: Services, state: PhoneNumberState, re
     )
     handed = _hand_back_record(records, record)
     state = _write_tags(
-        numbers, state, predecessor.owner, predecessor.previous_target_arn, predecessor.contact_flow_arn
+        numbers,
+        state,
+        predecessor.owner,
+        predecessor.previous_target_arn,
+        predecessor.contact_flow_arn,
+        record.previous_contact_flow_arn,
     )
     if predecessor.contact_flow_arn:
         _associate_recorded(numbers, state, predecessor.contact_flow_arn)
@@ -314,6 +319,8 @@ def _release_by_tags(request: Request, services: Services, state: PhoneNumberSta
             if state.is_on(previous)
             else _restore_to(request, services, state, previous)
         )
+        if state.tags.get(PREVIOUS_CONTACT_FLOW_TAG):
+            _associate_recorded(numbers, state, state.tags[PREVIOUS_CONTACT_FLOW_TAG])
     _untag_own(numbers, state, request.owner)
     logger.info("Released ownership of the phone number by its tags", extra={"target": state.target_arn})
 
@@ -355,6 +362,7 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
         target_arn,
         cloudformation=services.cloudformation,
         settle=numbers.settle,
+        routed_flow=numbers.routed_flow,
     )
     try:
         try:
@@ -369,7 +377,9 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
         # Before anything more is changed: a newer request of this resource may have come meanwhile.
         record = ownership.current(records, state, record, requester)
         state = _converge_contact_flow(numbers, state, properties)
-        state = _write_tags(numbers, state, owner, record.previous_target_arn, flow_arn)
+        state = _write_tags(
+            numbers, state, owner, record.previous_target_arn, flow_arn, record.previous_contact_flow_arn
+        )
         record = ownership.advance(
             records,
             state,
@@ -424,11 +434,16 @@ def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
 
 
 def _write_tags(
-    numbers: PhoneNumbers, state: PhoneNumberState, owner: Owner, previous_target_arn: str, flow_arn: str
+    numbers: PhoneNumbers,
+    state: PhoneNumberState,
+    owner: Owner,
+    previous_target_arn: str,
+    flow_arn: str,
+    previous_flow_arn: str = "",
 ) -> PhoneNumberState:
     """Make the provider's tags on the number say ``owner`` (one TagResource, and one UntagResource only for
     a tag no longer wanted); no call when they already do."""
-    wanted = tags.owner_tags(owner, previous_target_arn, flow_arn)
+    wanted = tags.owner_tags(owner, previous_target_arn, flow_arn, previous_flow_arn)
     changed = {key: value for key, value in wanted.items() if state.tags.get(key) != value}
     if changed:
         state = numbers.tag(state, changed)
@@ -618,7 +633,8 @@ def _move(
         try:
             state = _wait_for_move(numbers, state, target_arn)
         except MoveFailed:
-            _keep_routing(numbers, state)
+            routed = state.tags.get(CONTACT_FLOW_TAG) or (record.previous_contact_flow_arn if record else "")
+            _keep_routing(numbers, state, routed)
             raise
     return state, record
 
@@ -665,13 +681,13 @@ def _advice_for_group_status(status: str, if_deleted: str) -> str:
     return "Fix the group (its status and reason are in the Connect console), then retry."
 
 
-def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState) -> None:
-    """After a failed move the number is where it was: make sure its recorded flow still answers calls.
+def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState, flow_arn: str) -> None:
+    """After a failed move the number is where it was: make sure the flow it routed to (``flow_arn``: the
+    one this provider associated, or the one it had before this stack took it) still answers calls.
 
     Whether a failed move drops the association is not documented (docs/reliability.md); associating the
-    same flow again is harmless, so it is done whenever the provider had recorded one.
+    same flow again is harmless, so it is done whenever the provider knows one.
     """
-    flow_arn = before.tags.get(CONTACT_FLOW_TAG)
     if not flow_arn:
         return
     state = numbers.describe(before.arn)
@@ -792,4 +808,5 @@ def _data(state: PhoneNumberState, record: Record, properties: AssignmentPropert
         "TargetArn": state.target_arn,
         "PreviousTargetArn": record.previous_target_arn,
         "ContactFlowArn": properties.contact_flow.arn if properties.contact_flow else "",
+        "PreviousContactFlowArn": record.previous_contact_flow_arn,
     }

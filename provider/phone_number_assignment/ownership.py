@@ -39,7 +39,7 @@ from . import stacks
 from .connect import PhoneNumberState
 from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, UndoInProgress
 from .records import OwnershipRecords, Predecessor, Record, State
-from .tags import PREVIOUS_TARGET_TAG, Owner
+from .tags import PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger
 
 # The only stack status in which another resource of the same stack may take a number over (a rename). In a
@@ -99,6 +99,7 @@ def acquire(
     *,
     cloudformation: Callable[[], Any],
     settle: Callable[[PhoneNumberState], PhoneNumberState] = lambda state: state,
+    routed_flow: Callable[[PhoneNumberState], str] = lambda state: "",
 ) -> tuple[Record, PhoneNumberState]:
     """Make ``requester``'s owner the number's owner, stamped with this request, or raise why not.
 
@@ -106,6 +107,8 @@ def acquire(
     request succeeds; one the owner already held keeps its state) and the number's state as last read.
     ``settle`` waits out an operation in flight on the number: only a number about to be taken needs it
     (where it settles is its restore target), so a refusal never waits for someone else's move.
+    ``routed_flow`` reads the flow the number routes to, kept as the flow to associate again when it is
+    put back; only a number about to be taken needs it.
     """
     owner = requester.owner
     while True:
@@ -115,7 +118,7 @@ def acquire(
             raise overtaken(state, record, requester)
         if record is None or record.released:
             state = settle(state)
-            taken = _write(records, stored, _new_record(state, requester, target_arn))
+            taken = _write(records, stored, _new_record(state, requester, target_arn, routed_flow(state)))
             if taken is not None:
                 return taken, state
             continue
@@ -140,18 +143,22 @@ def acquire(
         renamed = _take_over(state, record, requester, target_arn, cloudformation)
         if renamed is None:  # the owner is stale: taken as a fresh number
             state = settle(state)
-        taken = _write(records, stored, renamed or _new_record(state, requester, target_arn))
+            renamed = _new_record(state, requester, target_arn, routed_flow(state))
+        taken = _write(records, stored, renamed)
         if taken is not None:
             return taken, state
 
 
-def _new_record(state: PhoneNumberState, requester: Requester, target_arn: str) -> Record:
+def _new_record(
+    state: PhoneNumberState, requester: Requester, target_arn: str, previous_flow_arn: str
+) -> Record:
     return Record(
         state.arn,
         requester.owner,
         State.PENDING,
         target_arn,
         previous_target_arn=state.target_arn,
+        previous_contact_flow_arn=previous_flow_arn,
         **requester.stamp(),
     )
 
@@ -270,7 +277,14 @@ def _record_from_tags(state: PhoneNumberState) -> Record | None:
     if owner is None:
         return None
     previous = state.tags.get(PREVIOUS_TARGET_TAG) or state.target_arn
-    return Record(state.arn, owner, State.ASSIGNED, state.target_arn, previous_target_arn=previous)
+    return Record(
+        state.arn,
+        owner,
+        State.ASSIGNED,
+        state.target_arn,
+        previous_target_arn=previous,
+        previous_contact_flow_arn=state.tags.get(PREVIOUS_CONTACT_FLOW_TAG, ""),
+    )
 
 
 def advance(

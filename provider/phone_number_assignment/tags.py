@@ -20,6 +20,8 @@ STACK_TAG = f"{TAG_PREFIX}StackId"
 LOGICAL_ID_TAG = f"{TAG_PREFIX}LogicalResourceId"
 PREVIOUS_TARGET_TAG = f"{TAG_PREFIX}PreviousTargetArn"
 CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
+# The flow the number routed to before this stack took it, which a rollback or Restore associates again.
+PREVIOUS_CONTACT_FLOW_TAG = f"{TAG_PREFIX}PreviousContactFlowArn"
 SCHEMA_VERSION_TAG = f"{TAG_PREFIX}SchemaVersion"
 
 
@@ -40,7 +42,9 @@ class Owner:
         return f"{self.logical_id} in stack {self.stack_id}"
 
 
-def owner_tags(owner: Owner, previous_target_arn: str, contact_flow_arn: str = "") -> dict[str, str]:
+def owner_tags(
+    owner: Owner, previous_target_arn: str, contact_flow_arn: str = "", previous_contact_flow_arn: str = ""
+) -> dict[str, str]:
     tags = {
         STACK_TAG: owner.stack_id,
         LOGICAL_ID_TAG: owner.logical_id,
@@ -49,6 +53,8 @@ def owner_tags(owner: Owner, previous_target_arn: str, contact_flow_arn: str = "
     }
     if contact_flow_arn:
         tags[CONTACT_FLOW_TAG] = contact_flow_arn
+    if previous_contact_flow_arn:
+        tags[PREVIOUS_CONTACT_FLOW_TAG] = previous_contact_flow_arn
     return tags
 
 

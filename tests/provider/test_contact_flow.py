@@ -39,7 +39,7 @@ def test_changing_only_the_flow_reassociates_without_a_move(stack, world, connec
     assert flows_of(connect, world.instance_b) == {world.number_arn: other_flow}
 
 
-def test_moving_to_another_instance_brings_the_flow_along(stack, world, connect):
+def test_moving_to_another_instance_associates_the_declared_flow_there(stack, world, connect):
     assert stack.create(
         "MainLine", assign(world, TargetArn=world.instance_a_arn, ContactFlowArn=world.flow_a_arn)
     ).ok
@@ -60,7 +60,7 @@ def test_restore_keeps_the_association_until_connect_accepts_the_move(stack, wor
 
     assert response.ok, response.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
-    # The move takes the association along (an assumption of the emulator: docs/reliability.md); nothing
+    # A move drops the association (UpdatePhoneNumber "doesn't migrate the flow configuration"); nothing
     # was removed before Connect accepted the move.
     assert flows_of(connect, world.instance_b) == {}
     operations = [call["operation"] for call in aws_env.control.calls()[since:]]
@@ -167,3 +167,48 @@ def test_a_flow_that_does_not_exist_fails_with_the_number_arn_kept_for_rollback(
     assert ghost in response.reason
     assert response.physical_id == world.number_arn
     assert mutating_calls(aws_env.control)  # it had moved the number: the rollback will undo that
+
+
+# ---- routed as it was: the flow a number had before the stack took it ------------------------------------
+
+
+def _routed_by_hand(connect, world) -> None:
+    """The number answers calls on instance A through flow A before any stack takes it."""
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+
+
+@pytest.mark.parametrize(
+    ("on_delete", "stack_status"),
+    [("Restore", "DELETE_IN_PROGRESS"), ("Retain", "ROLLBACK_IN_PROGRESS")],
+    ids=["restore", "rollback-with-retain"],
+)
+def test_a_number_put_back_routes_to_the_flow_it_had_before(on_delete, stack_status, stack, world, connect):
+    _routed_by_hand(connect, world)
+    created = stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn, OnDelete=on_delete))
+    assert created.ok, created.reason
+    assert created.data["PreviousContactFlowArn"] == world.flow_a_arn
+    assert flows_of(connect, world.instance_a) == {}  # the move dropped it
+
+    stack.set_status(stack_status)
+    deleted = stack.delete("MainLine")
+
+    assert deleted.ok, deleted.reason
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
+    assert flows_of(connect, world.instance_b) == {}
+
+
+def test_a_rolled_back_create_whose_move_failed_still_routes_as_before(stack, world, connect, aws_env):
+    _routed_by_hand(connect, world)
+    aws_env.control.fail_next_move("Carrier rejected the port")
+
+    failed = stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert failed.status == "FAILED"
+    stack.set_status("ROLLBACK_IN_PROGRESS")
+    assert stack.send("Delete", "MainLine", assign(world), physical_id=failed.physical_id).ok
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}

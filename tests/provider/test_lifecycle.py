@@ -64,6 +64,7 @@ def test_create_moves_the_number_and_reports_only_once_it_is_claimed_on_the_targ
         "TargetArn": world.instance_b_arn,
         "PreviousTargetArn": world.instance_a_arn,
         "ContactFlowArn": "",
+        "PreviousContactFlowArn": "",
     }
     summary = describe(connect, world.number_arn)
     assert summary["TargetArn"] == world.instance_b_arn
@@ -208,9 +209,12 @@ def test_a_number_owned_by_another_stack_is_never_taken(stack, new_stack, world,
     assert describe(connect, world.number_arn)["TargetArn"] == world.tdg_arn
 
 
-def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_target(stack, world, connect):
+def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_target(
+    stack, world, connect, clock
+):
     assert stack.create("OldName", assign(world)).ok
-    stack.set_status("UPDATE_IN_PROGRESS")  # a rename is a stack update
+    clock.advance(60)  # a rename is a later stack update
+    stack.set_status("UPDATE_IN_PROGRESS")
 
     renamed = stack.create("NewName", assign(world, TargetArn=world.tdg_arn, OnDelete="Restore"))
 

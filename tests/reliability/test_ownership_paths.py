@@ -145,9 +145,10 @@ def test_a_second_resource_of_a_stack_being_created_is_refused_even_after_the_fi
 
 
 def test_a_rename_rolled_back_leaves_the_number_and_its_restore_target_with_the_old_logical_id(
-    stack, world, connect, aws_env
+    stack, world, connect, aws_env, clock
 ):
     assert stack.create("OldName", props(world, OnDelete="Restore")).ok
+    clock.advance(60)  # a rename comes in a later stack operation
     stack.set_status("UPDATE_IN_PROGRESS")
     renamed = stack.create("NewName", props(world, TargetArn=world.tdg_arn, OnDelete="Restore"))
     assert renamed.ok, renamed.reason
@@ -171,9 +172,10 @@ def test_a_rename_rolled_back_leaves_the_number_and_its_restore_target_with_the_
 
 
 def test_a_rename_that_completes_lets_the_old_logical_id_go_without_touching_the_number(
-    stack, world, connect, aws_env
+    stack, world, connect, aws_env, clock
 ):
     assert stack.create("OldName", props(world, OnDelete="Restore")).ok
+    clock.advance(60)  # a rename comes in a later stack operation
     stack.set_status("UPDATE_IN_PROGRESS")
     assert stack.create("NewName", props(world, OnDelete="Restore")).ok
     stack.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
@@ -188,8 +190,11 @@ def test_a_rename_that_completes_lets_the_old_logical_id_go_without_touching_the
     assert "Predecessor" not in ownership_record(aws_env.endpoint_url, world.number_arn)
 
 
-def test_a_takeover_connect_refuses_leaves_the_old_owner_in_place(stack, new_stack, world, connect, aws_env):
+def test_a_takeover_connect_refuses_leaves_the_old_owner_in_place(
+    stack, new_stack, world, connect, aws_env, clock
+):
     assert stack.create("OldName", props(world)).ok
+    clock.advance(60)  # a rename comes in a later stack operation
     stack.set_status("UPDATE_IN_PROGRESS")
     aws_env.control.fail_next_move("Carrier rejected the port")
 

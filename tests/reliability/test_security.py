@@ -178,6 +178,8 @@ def _authorized_arns(call: dict) -> list[str]:
         for key, value in params.items()
         if key in ("PhoneNumberId", "TargetArn", "resourceArn", "TrafficDistributionGroupId")
     ]
+    if call["operation"] == "BatchGetFlowAssociation":
+        arns.extend(params["ResourceIds"])  # authorized on the phone numbers (phone-number/*)
     if call["operation"] == "AssociatePhoneNumberContactFlow":
         instance = params["InstanceId"]
         if not instance.startswith("arn:"):

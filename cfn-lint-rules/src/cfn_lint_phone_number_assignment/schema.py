@@ -2,9 +2,10 @@
 allowed values, ID and ARN shapes and return attributes.
 
 Two readers share it: the provider (``properties`` parses every request with these names and patterns) and
-the cfn-lint rules in ``cfn-lint-rules/``, which check templates before deploy. The rules load this file by
-its path inside cfn-lint's process, without the provider's package or dependencies, and the Lambda never
-imports cfn-lint: so this module imports the standard library only, and nothing relative.
+the cfn-lint rules in ``cfn-lint-rules/``, which check templates before deploy. The rules package ships a
+copy of this file (cfn-lint-rules/src/cfn_lint_phone_number_assignment/schema.py, kept identical by a test),
+so it installs without the provider's package or dependencies, and the Lambda never imports cfn-lint: so
+this module imports the standard library only, and nothing relative.
 """
 
 from __future__ import annotations
@@ -47,4 +48,5 @@ RETURN_ATTRIBUTES = (
     "TargetArn",
     "PreviousTargetArn",
     "ContactFlowArn",
+    "PreviousContactFlowArn",
 )
