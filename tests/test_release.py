@@ -228,7 +228,12 @@ def test_default_stack_name_makes_the_documented_import_value_true():
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: {suffix: loader.construct_scalar(node)})
+    def tagged(loader, suffix, node):
+        if isinstance(node, yaml.SequenceNode):
+            return {suffix: loader.construct_sequence(node)}
+        return {suffix: loader.construct_scalar(node)}
+
+    Loader.add_multi_constructor("!", tagged)
     template = yaml.load(TEMPLATE.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
     export = template["Outputs"]["ServiceToken"]["Export"]["Name"]["Sub"]
     assert export.replace("${AWS::StackName}", stack_name) == "phone-number-assignment-ServiceToken"

@@ -150,7 +150,13 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
     timing = {"sleep": clock.sleep, "clock": clock.monotonic}
     services = lifecycle.Services(
         numbers=PhoneNumbers(connect_client(region), budget, **timing),
-        records=OwnershipRecords(dynamodb_client(region), budget, wall_clock=clock.time, **timing),
+        records=OwnershipRecords(
+            dynamodb_client(region),
+            budget,
+            wall_clock=clock.time,
+            create_table=os.environ.get("OWNERSHIP_TABLE", "Provider") != "External",
+            **timing,
+        ),
         cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget, **timing),
     )
     return operation(request, services)

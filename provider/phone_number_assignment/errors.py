@@ -56,6 +56,10 @@ class Overtaken(ProviderError):
     rollback of an Update, a later stack operation): this older one may change nothing more."""
 
 
+class OwnershipTableLost(ProviderError):
+    """The ownership table is gone while numbers still carry owners' tags: it is not silently re-created."""
+
+
 class UndoInProgress(ProviderError):
     """The number is being put back by an earlier Delete of the same resource that has not finished."""
 

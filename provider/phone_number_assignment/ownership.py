@@ -37,8 +37,8 @@ from typing import Any
 
 from . import stacks
 from .connect import PhoneNumberState
-from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, UndoInProgress
-from .records import OwnershipRecords, Predecessor, Record, State
+from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, OwnershipTableLost, UndoInProgress
+from .records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
 from .tags import PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger
 
@@ -114,6 +114,8 @@ def acquire(
     while True:
         stored = records.get(state.arn)
         record = stored or _record_from_tags(state)
+        if stored is None and record is not None and records.table_missing:
+            raise table_lost(state, record)
         if record is not None and newer_than(record, requester):
             raise overtaken(state, record, requester)
         if record is None or record.released:
@@ -243,6 +245,16 @@ def conflict(state: PhoneNumberState, record: Record) -> OwnershipConflict:
         f"Phone number {state.label} is already assigned by {holder.describe()}. A number can belong to "
         "one stack's assignment at a time: remove it from that stack first (OnDelete: Retain keeps it where "
         "it is), or delete that stack."
+    )
+
+
+def table_lost(state: PhoneNumberState, record: Record) -> OwnershipTableLost:
+    return OwnershipTableLost(
+        f"The ownership table {OWNERSHIP_TABLE} does not exist, yet {state.label} carries the provider's "
+        f"tags naming {record.owner.describe()}: the table was deleted, and creating it empty again would "
+        "forget who owns every number. Restore it from its point-in-time backup (aws dynamodb "
+        f"restore-table-to-point-in-time --source-table-name {OWNERSHIP_TABLE} ...; README, 'The ownership "
+        "table'), then retry; nothing was changed."
     )
 
 

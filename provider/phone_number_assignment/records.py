@@ -7,7 +7,8 @@ the one I read"), and a strongly consistent read returns every write acknowledge
 documented guarantees; docs/reliability.md). Every provider deployment in an account and Region uses the one
 table named OWNERSHIP_TABLE, so ownership holds across deployments (nested from the Serverless Application
 Repository, rolled out by StackSets, or deployed twice by hand). The provider creates the table the first
-time it needs to write one; it is never deleted.
+time it needs to write one (with deletion protection and point-in-time recovery), unless the deployment
+says the table is created by its own template; it is never deleted.
 
 A record is never deleted either: a number given up is RELEASED, and its Version only grows. Each record
 also says which request of its owner wrote it last (RequestId) and when CloudFormation sent that request
@@ -182,10 +183,21 @@ class OwnershipRecords(retries.BudgetedClient):
     service = "dynamodb"
 
     def __init__(
-        self, client: Any, budget: Budget, *, wall_clock: Callable[[], float] = time.time, **timing: Any
+        self,
+        client: Any,
+        budget: Budget,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        create_table: bool = True,
+        **timing: Any,
     ) -> None:
         super().__init__(client, budget, **timing)
         self._wall_clock = wall_clock
+        # False where the table is created by its own template (samples/ownership-table.yaml) and the
+        # function is not allowed to create it (template.yaml's OwnershipTable parameter).
+        self._may_create_table = create_table
+        # Whether a read found no table: with owners' tags on the number, the table was lost (ownership.py).
+        self.table_missing = False
 
     def now(self) -> float:
         return self._wall_clock()
@@ -200,6 +212,7 @@ class OwnershipRecords(retries.BudgetedClient):
                 ConsistentRead=True,
             )
         except _TableMissing:
+            self.table_missing = True
             return None
         item = response.get("Item")
         return Record.from_item(item) if item else None
@@ -217,21 +230,6 @@ class OwnershipRecords(retries.BudgetedClient):
             {":version": {"N": str(current.version)}},
         )
 
-    def delete(self, current: Record) -> bool:
-        """Remove the record only if it is still ``current``; False if it changed (or is already gone)."""
-        try:
-            self._call(
-                "DeleteItem",
-                f"removing the ownership record of {current.phone_number_arn}",
-                Key={KEY: {"S": current.phone_number_arn}},
-                ConditionExpression="#version = :version",
-                ExpressionAttributeNames={"#version": "Version"},
-                ExpressionAttributeValues={":version": {"N": str(current.version)}},
-            )
-        except (_ConditionFailed, _TableMissing):
-            return False
-        return True
-
     def _put(self, record: Record, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
         params: dict[str, Any] = {
             "Item": record.to_item(self.now()),
@@ -247,6 +245,13 @@ class OwnershipRecords(retries.BudgetedClient):
             except _ConditionFailed:
                 return False
             except _TableMissing:
+                if not self._may_create_table:
+                    raise ProviderError(
+                        f"The ownership table {OWNERSHIP_TABLE} does not exist in this account and Region, "
+                        "and this deployment of the provider does not create it (OwnershipTable: External). "
+                        "Deploy samples/ownership-table.yaml (or restore the table from its backup), then "
+                        "retry; nothing was changed."
+                    ) from None
                 self._create_table()
                 continue
             return True
@@ -254,8 +259,10 @@ class OwnershipRecords(retries.BudgetedClient):
     def _create_table(self) -> None:
         """Create the shared table (the first write in an account and Region) and wait until it is ACTIVE.
 
-        boto3's ``table_exists`` waiter does this wait too, but on its own schedule (20 s between looks, up
-        to 25 looks): this one looks every second and stops when the invocation's budget does.
+        It is created with deletion protection, and point-in-time recovery is turned on once it is ACTIVE:
+        losing it would forget who owns every number (and the order of their requests). boto3's
+        ``table_exists`` waiter does this wait too, but on its own schedule (20 s between looks, up to 25
+        looks): this one looks every second and stops when the invocation's budget does.
         """
         logger.info("Creating the ownership table", extra={"table": OWNERSHIP_TABLE})
         try:
@@ -266,6 +273,7 @@ class OwnershipRecords(retries.BudgetedClient):
                 AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
+                DeletionProtectionEnabled=True,
             )
         except _TableBeingCreated:
             logger.info("Another invocation is creating the ownership table")
@@ -279,8 +287,24 @@ class OwnershipRecords(retries.BudgetedClient):
             except _TableMissing:
                 status = "CREATING"  # not visible yet
             if status == "ACTIVE":
+                self._turn_on_backups()
                 return
             self._pause(TABLE_POLL_SECONDS, f"the ownership table {OWNERSHIP_TABLE} to be created")
+
+    def _turn_on_backups(self) -> None:
+        """Point-in-time recovery (35 days of restorable history). Best effort: the ownership write that
+        needed the table matters more, and the warning says what to do."""
+        try:
+            self._call(
+                "UpdateContinuousBackups",
+                f"turning on point-in-time recovery of {OWNERSHIP_TABLE}",
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+        except ProviderError as error:
+            logger.warning(
+                "Could not turn on point-in-time recovery of the ownership table; turn it on by hand",
+                extra={"reason": error.reason},
+            )
 
     def _pause(self, delay: float, waiting_for: str) -> None:
         remaining = self.budget.remaining()

@@ -23,6 +23,8 @@ from phone_number_assignment.errors import (
     Overtaken,
     OwnerNotChecked,
     OwnershipConflict,
+    OwnershipTableLost,
+    ProviderError,
     ServiceUnavailable,
 )
 from phone_number_assignment.records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
@@ -305,7 +307,14 @@ def test_cloudformation_throttled_past_the_budget_is_a_refusal_naming_the_permis
     assert records.get(NUMBER).owner == Owner(OTHER_STACK, "Line")
 
 
+def _table_exists(records) -> None:
+    """Another number's record: the table is there, this number simply has no record (a release that
+    stopped half-way)."""
+    assert records.create(Record(NUMBER.replace("1111-4111", "9999-4999"), ME, State.RELEASED, "", HOME))
+
+
 def test_tags_without_a_record_still_name_an_owner(records, cloudformation):
+    _table_exists(records)
     play(OTHER_STACK, logical_id="Line", resource_status="UPDATE_COMPLETE", physical_id=NUMBER)
     tagged = number(tags=owner_tags(Owner(OTHER_STACK, "Line"), HOME))
 
@@ -314,12 +323,39 @@ def test_tags_without_a_record_still_name_an_owner(records, cloudformation):
 
 
 def test_its_own_tags_without_a_record_are_adopted(records, cloudformation):
+    _table_exists(records)
     tagged = number(AWAY, tags=owner_tags(ME, HOME))
 
     record, _ = acquire(records, cloudformation, state=tagged)
 
     assert (record.state, record.previous_target_arn) == (State.ASSIGNED, HOME)
     assert records.get(NUMBER) == record
+
+
+def test_a_lost_table_is_reported_not_created_again_behind_the_owners_tags(records, cloudformation):
+    tagged = number(AWAY, tags=owner_tags(ME, HOME))
+
+    with pytest.raises(OwnershipTableLost, match="restore-table-to-point-in-time"):
+        acquire(records, cloudformation, state=tagged)
+    assert _session().client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+
+
+def test_the_table_is_created_with_deletion_protection_and_point_in_time_recovery(records, cloudformation):
+    acquire(records, cloudformation)
+
+    dynamodb = _session().client("dynamodb", region_name=REGION)
+    assert dynamodb.describe_table(TableName=OWNERSHIP_TABLE)["Table"]["DeletionProtectionEnabled"] is True
+    backups = dynamodb.describe_continuous_backups(TableName=OWNERSHIP_TABLE)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_a_deployment_that_does_not_create_the_table_says_how_to_provide_it(aws):
+    client = _session().client("dynamodb", region_name=REGION)
+    records = OwnershipRecords(client, Budget(30), sleep=lambda _: None, create_table=False)
+
+    with pytest.raises(ProviderError, match=r"samples/ownership-table\.yaml"):
+        records.create(Record(NUMBER, ME, State.PENDING, AWAY, HOME))
+    assert client.list_tables()["TableNames"] == []
 
 
 # ---- one stack, two logical IDs ---------------------------------------------------------------------------

@@ -68,16 +68,46 @@ def _translated() -> dict[str, Any]:
         return transform(template, {}, NoManagedPolicies())
 
 
-def role_statements(translated: dict[str, Any]) -> list[dict[str, Any]]:
+def role_statements(
+    translated: dict[str, Any], parameters: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The role's statements for a deployment with ``parameters`` (the template's defaults otherwise): a
+    statement under a condition (Fn::If on one of the template's Conditions) is kept or dropped as
+    CloudFormation would."""
+    conditions = _conditions(translated, parameters or {})
     statements = []
     for resource in translated["Resources"].values():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
                 listed = policy["PolicyDocument"]["Statement"]
-                statements.extend(listed if isinstance(listed, list) else [listed])
+                for statement in listed if isinstance(listed, list) else [listed]:
+                    chosen = _chosen(statement, conditions)
+                    if chosen is not None:
+                        statements.append(chosen)
         # Policies attached some other way would escape every check here.
         assert resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"), resource
     return statements
+
+
+def _conditions(template: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, bool]:
+    """The template's Conditions, each an Fn::Equals of a parameter (Ref) and a literal, evaluated."""
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    values.update(overrides)
+    evaluated = {}
+    for name, condition in template.get("Conditions", {}).items():
+        left, right = condition["Fn::Equals"]
+        assert set(left) == {"Ref"}, f"only Fn::Equals of a parameter and a literal: {condition}"
+        evaluated[name] = values[left["Ref"]] == str(right)
+    return evaluated
+
+
+def _chosen(statement: Any, conditions: Mapping[str, bool]) -> Any:
+    """``statement``, or the branch its Fn::If picks (None for AWS::NoValue)."""
+    if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+        name, when_true, when_false = statement["Fn::If"]
+        picked = when_true if conditions[name] else when_false
+        return None if picked == {"Ref": "AWS::NoValue"} else picked
+    return statement
 
 
 def resolve(value: Any, pseudo: Mapping[str, str] = PSEUDO) -> Any:

@@ -282,3 +282,20 @@ def test_property_values_come_back_only_quoted(name, stack, world, aws_env, rece
             json.loads(line)
         assert "Logging error" not in capfd.readouterr().err
     assert aws_env.control.moves() == []
+
+
+def test_a_deployment_with_its_own_table_gets_no_permission_to_create_one():
+    external = {
+        action
+        for statement in role_statements(translated_template(), {"OwnershipTable": "External"})
+        for action in as_list(statement["Action"])
+    }
+    default = {
+        action
+        for statement in role_statements(translated_template())
+        for action in as_list(statement["Action"])
+    }
+
+    assert {"dynamodb:CreateTable", "dynamodb:UpdateContinuousBackups"} <= default
+    assert not {action for action in external if action.startswith("dynamodb:") and "Table" in action}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= external
