@@ -84,6 +84,11 @@ class MoveStillInProgress(ProviderError):
     """The time budget ran out before the move finished."""
 
 
+class MoveOutcomeNotSeen(MoveStillInProgress):
+    """The time budget ran out while Describe still showed the FAILED an earlier operation left: this move's
+    own outcome was never seen, and it may still land (so it is no MoveFailed: the record stays MOVING)."""
+
+
 class RestoreTargetGone(ProviderError):
     """OnDelete: Restore cannot move the number back because its previous target no longer exists."""
 

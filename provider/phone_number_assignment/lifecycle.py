@@ -405,7 +405,7 @@ def _undo(
             extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
         )
         return
-    if record.state is not State.PENDING or not state.is_on(record.previous_target_arn):
+    if record.state is not State.PENDING or not state.rests_on(record.previous_target_arn):
         state = _to(
             request,
             services,
@@ -436,9 +436,10 @@ def _to(
         return state
     numbers = services.numbers
     moving_to = record.target_arn if record is not None else ""
-    if may_be_moving and state.is_claimed_on(target_arn) and moving_to and moving_to != target_arn:
+    # Seen resting there (CLAIMED, or FAILED: an earlier status) may be the lag, whichever status it shows.
+    if may_be_moving and state.rests_on(target_arn) and moving_to and moving_to != target_arn:
         state = numbers.settle(numbers.describe_after_lag(state))
-    if state.is_on(target_arn):
+    if state.rests_on(target_arn):
         return state
     return _restore_to(request, services, state, target_arn)
 
@@ -470,7 +471,7 @@ def _release(
         previous = record.previous_target_arn if record else state.tags.get(PREVIOUS_TARGET_TAG, "")
         if not previous:
             logger.warning("No previous target recorded on the number; retaining it where it is")
-        elif state.is_on(previous):
+        elif state.rests_on(previous):
             state = _drop_own_contact_flow(numbers, state)
         else:
             state = _restore_to(request, services, state, previous)
@@ -481,9 +482,16 @@ def _release(
 
 
 def _move(
-    request: Request, services: Services, state: PhoneNumberState, target_arn: str, record: Record | None
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    target_arn: str,
+    record: Record | None,
+    *,
+    putting_back: bool = False,
 ) -> tuple[PhoneNumberState, Record | None]:
-    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
+    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there (or, when
+    ``putting_back``, until it rests there: a FAILED there is back where it was).
 
     Right before a move is started for a ``record`` not yet settled, the record says MOVING (the fence: a
     Delete that cancelled the request has written a tombstone, and then no move is started). The flow
@@ -498,9 +506,12 @@ def _move(
         phone_number_arn=state.arn,
         target_arn=target_arn,
     )
-    while not state.is_on(target_arn):
+    # Arrived: for an assignment only CLAIMED there (a FAILED number is moved again: FAILED is the last
+    # operation's outcome, not a usable place); for a number put back, resting there (connect.rests_on).
+    arrived = PhoneNumberState.rests_on if putting_back else PhoneNumberState.is_claimed_on
+    while not arrived(state, target_arn):
         state = numbers.settle(state)
-        if state.is_on(target_arn):
+        if arrived(state, target_arn):
             break
         if record is not None and not record.settled:
             record = ownership.advance(services.records, state, record, state=State.MOVING)
@@ -621,7 +632,7 @@ def _restore_to(
     refused or failed restore leaves the number answering calls as before."""
     numbers = services.numbers
     try:
-        state, _ = _move(request, services, state, previous, None)
+        state, _ = _move(request, services, state, previous, None, putting_back=True)
         return state
     except ConnectNotFound as missing:
         raise _group_not_active(
