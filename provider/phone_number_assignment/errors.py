@@ -105,6 +105,10 @@ class ServiceUnavailable(ProviderError):
     """Throttling or internal errors persisted until the time budget ran out."""
 
 
+class QuotaExceeded(ProviderError):
+    """Connect refused a call because a quota or limit was reached: waiting does not lift it."""
+
+
 class IdempotencyConflict(ProviderError):
     """Connect saw this request's ClientToken with other parameters."""
 
@@ -134,9 +138,14 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "TransactionConflictException",
         "ReplicatedWriteConflictException",
-        "LimitExceededException",
+        "LimitExceededException",  # DynamoDB's: too many table operations at once (CreateTable)
     }
 )
+# Connect's refusals for a quota or limit reached ("The allowed limit for the resource has been exceeded",
+# "The service quota has been exceeded"): not a rate, so no pause lifts them within an invocation, and
+# retrying for the whole budget only delays the answer. Retried for DynamoDB, where LimitExceededException
+# means too many control-plane operations at once.
+QUOTA_CODES = {"connect": frozenset({"LimitExceededException", "ServiceQuotaExceededException"})}
 # DynamoDB's answers the ownership record handles itself (records.py).
 CONDITION_FAILED_CODE = "ConditionalCheckFailedException"
 SERVICE_NAMES = {"connect": "Connect", "dynamodb": "DynamoDB", "cloudformation": "CloudFormation"}
@@ -150,8 +159,9 @@ def answer_of(error: ClientError) -> type[ConnectAnswer] | None:
     return _ANSWERS.get(error_code(error))
 
 
-def is_retryable(error: ClientError) -> bool:
-    return error_code(error) in RETRYABLE_CODES
+def is_retryable(error: ClientError, service: str = "") -> bool:
+    code = error_code(error)
+    return code in RETRYABLE_CODES and code not in QUOTA_CODES.get(service, ())
 
 
 def error_code(error: ClientError) -> str:
@@ -195,6 +205,13 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
         return InvalidRequest(f"Not found {subject}: {said}.")
     if code in ("InvalidParameterException", "InvalidRequestException", "ValidationException"):
         return InvalidRequest(f"Invalid request {subject}: {said}.")
+    if code in QUOTA_CODES.get(service, ()):
+        return QuotaExceeded(
+            f"{SERVICE_NAMES.get(service, service)} refused {subject} with {code}: a quota or limit of the "
+            f"account or instance is reached ({said}). Nothing was retried, as waiting does not lift it: "
+            "raise the quota (Service Quotas, service Amazon Connect) or free what counts against it, then "
+            "retry the stack operation."
+        )
     if code == "IdempotencyException":
         return IdempotencyConflict(
             f"Connect rejected the ClientToken {subject} as already used with other parameters "
