@@ -203,6 +203,8 @@ def seed_world(world: dict[str, Any]) -> dict[str, Any]:
                 description=spec.get("description"),
                 tags=spec.get("tags"),
                 flow_id=spec["id"],
+                status=spec.get("status"),
+                state=spec.get("state"),
             )
             arns["contact_flows"][flow.id] = flow.arn
         for spec in world.get("phone_numbers", []):

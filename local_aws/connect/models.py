@@ -119,6 +119,12 @@ class ContactFlow:
     status: str = "PUBLISHED"
     tags: dict[str, str] = field(default_factory=dict)
     tag_writes: list[TagWrite] = field(default_factory=list)
+    state: str = "ACTIVE"  # or ARCHIVED (ContactFlowState)
+
+    @property
+    def routes_calls(self) -> bool:
+        """Whether a phone number can be associated with it: a published, active inbound flow."""
+        return (self.flow_type, self.status, self.state) == ("CONTACT_FLOW", "PUBLISHED", "ACTIVE")
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
@@ -126,7 +132,7 @@ class ContactFlow:
             "Id": self.id,
             "Name": self.name,
             "Type": self.flow_type,
-            "State": "ACTIVE",
+            "State": self.state,
             "Status": self.status,
             "Content": self.content,
             "Tags": visible_tags(self, runtime.now()),
@@ -669,6 +675,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         status: str | None = None,
         tags: dict[str, str] | None = None,
         flow_id: str | None = None,
+        state: str | None = None,
     ) -> ContactFlow:
         instance = self.get_instance(instance_id)
         flow_id = flow_id or str(uuid.uuid4())
@@ -682,12 +689,20 @@ class ConnectPhoneNumberBackend(BaseBackend):
             description=description,
             status=status or "PUBLISHED",
             tags=dict(tags or {}),
+            state=state or "ACTIVE",
         )
         self.contact_flows[flow_id] = flow
         return flow
 
     def associate_contact_flow(self, number: PhoneNumber, instance_id: str, flow_id: str) -> None:
         flow = self.get_contact_flow(instance_id, flow_id)
+        if not flow.routes_calls:
+            # Undocumented: a number routes calls to a published inbound flow (the Administrator Guide's
+            # "Choose a flow type"); the harsher reading is that Connect refuses any other.
+            raise InvalidParameterException(
+                f"Contact flow {flow.id} cannot take a phone number: it is a {flow.flow_type} flow, "
+                f"{flow.status}, {flow.state} (a published, active CONTACT_FLOW is needed)"
+            )
         self._require_claimed_to(number, flow.instance_id)
         number.contact_flow_id = flow.id
 

@@ -20,12 +20,14 @@ from . import retries
 from .errors import (
     ConnectAnswer,
     ConnectBusy,
+    ConnectFlowNotPublished,
     ConnectNotFound,
     MoveFailed,
     MoveOutcomeNotSeen,
     MoveStillInProgress,
     PhoneNumberNotFound,
     TooLittleTime,
+    UnusableContactFlow,
     answer_of,
     error_message,
     quote,
@@ -41,6 +43,10 @@ from .waiting import (
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
 FAILED = "FAILED"
+# What DescribeContactFlow says of a flow a phone number can route calls to.
+INBOUND_FLOW_TYPE = "CONTACT_FLOW"
+PUBLISHED = "PUBLISHED"
+ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,49 @@ class PhoneNumbers(retries.BudgetedClient):
             status=group.get("Status", ""),
             instance_id=instance_arn.rsplit("/", 1)[-1],
         )
+
+    def require_inbound_flow(self, instance_id: str, flow_id: str, flow_arn: str) -> None:
+        """Refuse, before anything changes, a flow a phone number cannot route calls to.
+
+        A number takes an inbound flow: DescribeContactFlow's Type CONTACT_FLOW ("Inbound flow" in the
+        Administrator Guide's "Choose a flow type"), Status PUBLISHED (a SAVED flow has not been validated
+        and has no published content to run) and State ACTIVE (not ARCHIVED). Whether
+        AssociatePhoneNumberContactFlow itself refuses the others is not documented; finding out there, after
+        the move, would cost a move back. One DescribeContactFlow per Create or Update that declares a flow,
+        against that operation's own quota.
+        """
+        subject = f"Property ContactFlowArn names {flow_arn}"
+        try:
+            response = self._call(
+                "DescribeContactFlow",
+                f"describing contact flow {flow_arn}",
+                expected=(ConnectNotFound, ConnectFlowNotPublished),
+                InstanceId=instance_id,
+                ContactFlowId=flow_id,
+            )
+        except ConnectNotFound:
+            raise UnusableContactFlow(
+                f"{subject}, which Connect does not find in instance {instance_id}. Check ContactFlowArn; "
+                "nothing was changed."
+            ) from None
+        except ConnectFlowNotPublished:
+            raise UnusableContactFlow(
+                f"{subject}, which has not been published. Publish it (or choose a published inbound flow); "
+                "nothing was changed."
+            ) from None
+        flow = response.get("ContactFlow") or {}
+        problems = []
+        if flow.get("Type") != INBOUND_FLOW_TYPE:
+            problems.append(f"its type is {quote(flow.get('Type', 'unknown'), 40)}, not CONTACT_FLOW")
+        if flow.get("Status") != PUBLISHED:
+            problems.append(f"its status is {quote(flow.get('Status', 'unknown'), 40)}, not PUBLISHED")
+        if flow.get("State") != ACTIVE:
+            problems.append(f"its state is {quote(flow.get('State', 'unknown'), 40)}, not ACTIVE")
+        if problems:
+            raise UnusableContactFlow(
+                f"{subject}, which a phone number cannot route calls to: {'; '.join(problems)}. Declare a "
+                "published, active inbound flow (type CONTACT_FLOW); nothing was changed."
+            )
 
     # Changes -------------------------------------------------------------------------------------------
 

@@ -125,6 +125,14 @@ class ConnectBusy(ConnectAnswer):
     """ResourceInUseException: another operation on the number is in flight."""
 
 
+class ConnectFlowNotPublished(ConnectAnswer):
+    """ContactFlowNotPublishedException (DescribeContactFlow): the flow has not been published."""
+
+
+class UnusableContactFlow(InvalidProperties):
+    """ContactFlowArn names a flow a phone number cannot route to: found out before anything changes."""
+
+
 # Codes worth trying again after a pause (Connect's, then DynamoDB's); botocore's retry mode already retried
 # each call before the error reached us.
 RETRYABLE_CODES = frozenset(
@@ -151,7 +159,11 @@ CONDITION_FAILED_CODE = "ConditionalCheckFailedException"
 SERVICE_NAMES = {"connect": "Connect", "dynamodb": "DynamoDB", "cloudformation": "CloudFormation"}
 IN_USE_CODE = "ResourceInUseException"
 NOT_FOUND_CODE = "ResourceNotFoundException"
-_ANSWERS: dict[str, type[ConnectAnswer]] = {NOT_FOUND_CODE: ConnectNotFound, IN_USE_CODE: ConnectBusy}
+_ANSWERS: dict[str, type[ConnectAnswer]] = {
+    NOT_FOUND_CODE: ConnectNotFound,
+    IN_USE_CODE: ConnectBusy,
+    "ContactFlowNotPublishedException": ConnectFlowNotPublished,
+}
 
 
 def answer_of(error: ClientError) -> type[ConnectAnswer] | None:

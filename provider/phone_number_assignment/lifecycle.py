@@ -285,21 +285,24 @@ def _untag_own(numbers: PhoneNumbers, state: PhoneNumberState | None, owner: Own
 
 
 def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> None:
-    """What Connect can tell about the target before anything changes: a group's state and home instance."""
+    """What Connect can tell about the target before anything changes: a group's state and home instance,
+    and that the declared flow is one a number can route calls to."""
     flow = properties.contact_flow
-    if properties.target.is_instance or flow is None:
+    if flow is None:
         return
-    group = numbers.describe_traffic_distribution_group(properties.target.arn)
-    if group is None:
-        raise InvalidRequest(
-            f"Traffic distribution group {properties.target.arn} was not found. Check TargetArn."
-        )
-    if group.instance_id != flow.instance_id:
-        raise InvalidProperties(
-            f"Property ContactFlowArn names a flow in instance {flow.instance_id}, but traffic distribution "
-            f"group {properties.target.id} belongs to instance {group.instance_id}; a number on a group is "
-            "associated with a flow of the group's own instance."
-        )
+    if not properties.target.is_instance:
+        group = numbers.describe_traffic_distribution_group(properties.target.arn)
+        if group is None:
+            raise InvalidRequest(
+                f"Traffic distribution group {properties.target.arn} was not found. Check TargetArn."
+            )
+        if group.instance_id != flow.instance_id:
+            raise InvalidProperties(
+                f"Property ContactFlowArn names a flow in instance {flow.instance_id}, but traffic "
+                f"distribution group {properties.target.id} belongs to instance {group.instance_id}; a "
+                "number on a group is associated with a flow of the group's own instance."
+            )
+    numbers.require_inbound_flow(flow.instance_id, flow.id, flow.arn)
 
 
 def _remove_tombstone(records: OwnershipRecords, arn: str, owner: Owner) -> None:

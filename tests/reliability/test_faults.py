@@ -123,6 +123,23 @@ def test_target_connect_refuses_is_undone_by_the_rollback(where, stack, world, c
     assert (final["target"], final["status"]) == (world.instance_a_arn, CLAIMED)
 
 
+def test_a_number_of_another_account_is_refused_saying_so_before_any_call(stack, world, connect, aws_env):
+    elsewhere = f"arn:aws:connect:{REGION}:210987654321:phone-number/{world.number_id}"
+
+    response = stack.create("MainLine", props(world, PhoneNumberId=elsewhere))
+
+    assert (response.status, response.count) == ("FAILED", 1)
+    assert "that number is in another account" in response.reason
+    assert "210987654321" in response.reason
+    assert "connect:" not in response.reason  # not sent to IAM
+    assert operations(aws_env.control) == []  # not even a Describe
+    # CloudFormation's own physical ID for a Create that named no usable number: its Delete changes nothing.
+    rollback = rollback_delete(stack, "MainLine", props(world, PhoneNumberId=elsewhere), response.physical_id)
+    assert (rollback.status, rollback.count) == ("SUCCESS", 1), rollback.reason
+    assert mutating(operations(aws_env.control)) == []
+    assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
 # ---- moves that fail or never finish ---------------------------------------------------------------------
 
 

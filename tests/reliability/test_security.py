@@ -178,7 +178,7 @@ def _authorized_arns(call: dict) -> list[str]:
         for key, value in params.items()
         if key in ("PhoneNumberId", "TargetArn", "resourceArn", "TrafficDistributionGroupId")
     ]
-    if call["operation"] == "AssociatePhoneNumberContactFlow":
+    if call["operation"] in ("AssociatePhoneNumberContactFlow", "DescribeContactFlow"):
         instance = params["InstanceId"]
         if not instance.startswith("arn:"):
             instance = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"
