@@ -60,6 +60,10 @@ class ManagedByAnotherStack(ProviderError):
     out): deleting that stack would release it."""
 
 
+class NoRoomForTags(ProviderError):
+    """The number has too many tags of its own for the provider's to fit within Connect's limit."""
+
+
 class TargetNotActive(ProviderError):
     """The target traffic distribution group exists but is not ACTIVE."""
 

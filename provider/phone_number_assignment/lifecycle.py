@@ -209,6 +209,12 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     owner = request.owner
     state = numbers.describe_existing(properties.phone_number_arn)
     _check_target(numbers, properties)
+    tags.require_room(
+        state.tags,
+        owner,
+        properties.contact_flow.arn if properties.contact_flow else "",
+        number=state.label,
+    )
     if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     target_arn = properties.target.arn
