@@ -55,8 +55,17 @@ class LocalControl:
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
         latency_seconds: float | None = None,
+        failed_stale_seconds: float | None = None,
+        throttling_error: str | None = None,
     ) -> None:
         """Timing of later moves and tag writes; None leaves a knob as it is, reset() restores the defaults.
+
+        ``failed_stale_seconds``: after an UpdatePhoneNumber on a number whose status is FAILED, Describe (and
+        ListPhoneNumbersV2) keep showing that FAILED, on its old target with its message, for this long, even
+        past the end of the new move (default 0: only the ordinary ``stale_seconds`` window, which a move's
+        length caps).
+        ``throttling_error``: what a rate limit answers, ThrottlingException (default) or
+        TooManyRequestsException.
 
         ``tag_visibility_seconds``: a TagResource/UntagResource accepted at t shows in DescribePhoneNumber's
         Tags and ListTagsForResource from t + this on, to every reader, in acceptance order (default 0).
@@ -67,6 +76,8 @@ class LocalControl:
             move_seconds=move_seconds,
             stale_seconds=stale_seconds,
             tag_visibility_seconds=tag_visibility_seconds,
+            failed_stale_seconds=failed_stale_seconds,
+            throttling_error=throttling_error,
         )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
@@ -192,6 +203,8 @@ def seed_world(world: dict[str, Any]) -> dict[str, Any]:
                 description=spec.get("description"),
                 tags=spec.get("tags"),
                 flow_id=spec["id"],
+                status=spec.get("status"),
+                state=spec.get("state"),
             )
             arns["contact_flows"][flow.id] = flow.arn
         for spec in world.get("phone_numbers", []):
@@ -253,6 +266,8 @@ class HttpControl:
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
         latency_seconds: float | None = None,
+        failed_stale_seconds: float | None = None,
+        throttling_error: str | None = None,
     ) -> None:
         self._call(
             "configure",
@@ -260,6 +275,8 @@ class HttpControl:
             move_seconds=move_seconds,
             stale_seconds=stale_seconds,
             tag_visibility_seconds=tag_visibility_seconds,
+            failed_stale_seconds=failed_stale_seconds,
+            throttling_error=throttling_error,
         )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:

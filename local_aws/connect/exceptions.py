@@ -70,5 +70,7 @@ class IdempotencyException(ConnectError):
 
 
 class ThrottlingException(ConnectError):
-    def __init__(self, message: str = "Rate exceeded") -> None:
-        super().__init__("ThrottlingException", message)
+    """A rate limit's answer: ThrottlingException, or what runtime.THROTTLING_ERROR_CODES allows."""
+
+    def __init__(self, message: str = "Rate exceeded", code: str = "ThrottlingException") -> None:
+        super().__init__(code, message)

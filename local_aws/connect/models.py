@@ -91,6 +91,20 @@ class PendingMove:
     # What the number showed before this move: a replica that lags the update still shows it.
     from_status: str = CLAIMED
     from_message: str | None = None
+    # UpdatePhoneNumberMetadata is an operation of its own kind: IN_PROGRESS like a move, then the number's
+    # previous status again (CLAIMED or FAILED describe the last Claim or Update, which it is not), with the
+    # new description, on the same target; no move is recorded.
+    is_move: bool = True
+    new_description: str | None = None
+
+
+@dataclass(frozen=True)
+class LaggingStatus:
+    """A FAILED left by an earlier operation, still shown after a new UpdatePhoneNumber was accepted."""
+
+    until: float
+    target: Target
+    message: str | None
 
 
 @dataclass
@@ -105,6 +119,12 @@ class ContactFlow:
     status: str = "PUBLISHED"
     tags: dict[str, str] = field(default_factory=dict)
     tag_writes: list[TagWrite] = field(default_factory=list)
+    state: str = "ACTIVE"  # or ARCHIVED (ContactFlowState)
+
+    @property
+    def routes_calls(self) -> bool:
+        """Whether a phone number can be associated with it: a published, active inbound flow."""
+        return (self.flow_type, self.status, self.state) == ("CONTACT_FLOW", "PUBLISHED", "ACTIVE")
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {
@@ -112,7 +132,7 @@ class ContactFlow:
             "Id": self.id,
             "Name": self.name,
             "Type": self.flow_type,
-            "State": "ACTIVE",
+            "State": self.state,
             "Status": self.status,
             "Content": self.content,
             "Tags": visible_tags(self, runtime.now()),
@@ -181,12 +201,17 @@ class PhoneNumber:
     contact_flow_id: str | None = None
     order: int = 0
     tag_writes: list[TagWrite] = field(default_factory=list)
+    # runtime.failed_stale_seconds: reads keep showing this until then, even once the new move has ended.
+    lagging: LaggingStatus | None = None
 
     def settle(self, now: float) -> None:
         move = self.pending
         if move is None or now < move.completes_at:
             return
-        if move.outcome == CLAIMED:
+        if not move.is_move:
+            if move.new_description is not None:
+                self.description = move.new_description
+        elif move.outcome == CLAIMED:
             self.target, self.status, self.status_message = move.to_target, CLAIMED, None
         else:
             self.target, self.status, self.status_message = move.from_target, FAILED, move.failure_message
@@ -200,6 +225,10 @@ class PhoneNumber:
     def visible_state(self, now: float) -> tuple[Target, str, str | None]:
         """What DescribePhoneNumber shows at ``now``: (target, status, message)."""
         self.settle(now)
+        if self.lagging is not None:
+            if now < self.lagging.until:
+                return self.lagging.target, FAILED, self.lagging.message
+            self.lagging = None
         move = self.pending
         if move is None:
             assert self.target is not None
@@ -506,6 +535,13 @@ class ConnectPhoneNumberBackend(BaseBackend):
         failure_message = runtime.take_move_failure()
         # The move's outcome replaces the previous one's (a FAILED status stays until this move ends); a
         # move to the target the number is already on is an ordinary move (docs/reliability.md, assumptions).
+        # A replica may show an earlier FAILED for longer still (runtime.failed_stale_seconds): past the end
+        # of a short move, until it catches up.
+        number.lagging = None
+        if number.status == FAILED and runtime.failed_stale_seconds > 0:
+            number.lagging = LaggingStatus(
+                now + runtime.failed_stale_seconds, number.target, number.status_message
+            )
         number.pending = PendingMove(
             from_target=number.target,
             to_target=target,
@@ -527,9 +563,27 @@ class ConnectPhoneNumberBackend(BaseBackend):
         del self.phone_numbers[number.id]
 
     def update_phone_number_metadata(self, number: PhoneNumber, description: str | None) -> None:
+        """In flight like a move: PhoneNumberStatus documents IN_PROGRESS for "a ClaimPhoneNumber,
+        UpdatePhoneNumber, or UpdatePhoneNumberMetadata operation" that has not completed, and the operation's
+        own page says to call DescribePhoneNumber to verify its status. It takes ``move_seconds`` (its
+        length is not documented), shows the old state during the stale window like a move, refuses other
+        changes while in flight, and the new description shows once it completes."""
         self._refuse_while_moving(number, "update the metadata of")
-        if description is not None:
-            number.description = description
+        assert number.target is not None
+        now = runtime.now()
+        number.pending = PendingMove(
+            from_target=number.target,
+            to_target=number.target,
+            started_at=now,
+            shows_new_target_at=now + min(runtime.stale_seconds, runtime.move_seconds),
+            completes_at=now + runtime.move_seconds,
+            outcome=number.status,
+            failure_message=number.status_message,
+            from_status=number.status,
+            from_message=number.status_message,
+            is_move=False,
+            new_description=description,
+        )
 
     def list_phone_numbers(
         self,
@@ -621,6 +675,7 @@ class ConnectPhoneNumberBackend(BaseBackend):
         status: str | None = None,
         tags: dict[str, str] | None = None,
         flow_id: str | None = None,
+        state: str | None = None,
     ) -> ContactFlow:
         instance = self.get_instance(instance_id)
         flow_id = flow_id or str(uuid.uuid4())
@@ -634,12 +689,20 @@ class ConnectPhoneNumberBackend(BaseBackend):
             description=description,
             status=status or "PUBLISHED",
             tags=dict(tags or {}),
+            state=state or "ACTIVE",
         )
         self.contact_flows[flow_id] = flow
         return flow
 
     def associate_contact_flow(self, number: PhoneNumber, instance_id: str, flow_id: str) -> None:
         flow = self.get_contact_flow(instance_id, flow_id)
+        if not flow.routes_calls:
+            # Undocumented: a number routes calls to a published inbound flow (the Administrator Guide's
+            # "Choose a flow type"); the harsher reading is that Connect refuses any other.
+            raise InvalidParameterException(
+                f"Contact flow {flow.id} cannot take a phone number: it is a {flow.flow_type} flow, "
+                f"{flow.status}, {flow.state} (a published, active CONTACT_FLOW is needed)"
+            )
         self._require_claimed_to(number, flow.instance_id)
         number.contact_flow_id = flow.id
 
@@ -649,10 +712,12 @@ class ConnectPhoneNumberBackend(BaseBackend):
         number.contact_flow_id = None
 
     def _require_claimed_to(self, number: PhoneNumber, instance_id: str) -> None:
-        target, status, _ = number.visible_state(runtime.now())
-        if status == IN_PROGRESS or number.pending is not None:
+        # The service's own state, not what a lagging reader shows.
+        number.settle(runtime.now())
+        if number.pending is not None:
             raise InvalidParameterException(f"Phone number {number.id} is being moved (status IN_PROGRESS)")
-        if target.instance_id != instance_id:
+        assert number.target is not None
+        if number.target.instance_id != instance_id:
             raise InvalidParameterException(
                 f"Phone number {number.id} is not claimed to instance {instance_id}"
             )

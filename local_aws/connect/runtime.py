@@ -19,6 +19,16 @@ from .exceptions import ConnectError, ThrottlingException, status_code_for
 
 DEFAULT_MOVE_SECONDS = 1.5
 DEFAULT_STALE_SECONDS = 0.3
+# How long Describe keeps showing a FAILED left by an earlier operation once a new UpdatePhoneNumber is
+# accepted, however short the new move is (0: only the ordinary stale window). Whether the status written by
+# a failed operation is replaced at once is not documented; the provider must not take it for the new move's
+# outcome (docs/reliability.md, "Assumptions about the real service").
+DEFAULT_FAILED_STALE_SECONDS = 0.0
+# Connect's model lists ThrottlingException for every phone-number operation, and has TooManyRequestsException
+# too (also 429, "Displayed when rate-related API limits are exceeded"), which real Connect is reported to
+# send for throttling as well. Which one a throttled phone-number call gets is not documented, so a rate limit
+# can answer with either (configure(throttling_error=...)); the provider must treat both as throttling.
+THROTTLING_ERROR_CODES = ("ThrottlingException", "TooManyRequestsException")
 DEFAULT_TAG_VISIBILITY_SECONDS = 0.0
 # Connect's default API throttling quota, per operation, account and Region: "a RateLimit of 2 per second,
 # and a BurstLimit of 5 per second" for every operation without an exception of its own (Amazon Connect
@@ -43,6 +53,7 @@ DEFAULT_QUOTAS: dict[str, tuple[float, int]] = {
         "AssociatePhoneNumberContactFlow",
         "DisassociatePhoneNumberContactFlow",
         "ListFlowAssociations",
+        "DescribeContactFlow",
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
@@ -113,6 +124,8 @@ class EmulatorRuntime:
         with EMULATOR_LOCK:
             self.move_seconds = DEFAULT_MOVE_SECONDS
             self.stale_seconds = DEFAULT_STALE_SECONDS
+            self.failed_stale_seconds = DEFAULT_FAILED_STALE_SECONDS
+            self.throttling_error = THROTTLING_ERROR_CODES[0]
             self.tag_visibility_seconds = DEFAULT_TAG_VISIBILITY_SECONDS
             self.latency_seconds = 0.0
             self.rate_limits: dict[str, TokenBucket] = {}
@@ -129,10 +142,15 @@ class EmulatorRuntime:
         stale_seconds: float | None = None,
         tag_visibility_seconds: float | None = None,
         latency_seconds: float | None = None,
+        failed_stale_seconds: float | None = None,
+        throttling_error: str | None = None,
     ) -> None:
+        if throttling_error is not None and throttling_error not in THROTTLING_ERROR_CODES:
+            raise ValueError(f"throttling_error must be one of {', '.join(THROTTLING_ERROR_CODES)}")
         knobs = {
             "move_seconds": move_seconds,
             "stale_seconds": stale_seconds,
+            "failed_stale_seconds": failed_stale_seconds,
             "tag_visibility_seconds": tag_visibility_seconds,
             "latency_seconds": latency_seconds,
         }
@@ -143,6 +161,8 @@ class EmulatorRuntime:
             for name, value in knobs.items():
                 if value is not None:
                     setattr(self, name, float(value))
+            if throttling_error is not None:
+                self.throttling_error = throttling_error
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         with EMULATOR_LOCK:
@@ -185,7 +205,7 @@ class EmulatorRuntime:
         with EMULATOR_LOCK:
             bucket = self.rate_limits.get(operation)
             if bucket is not None and not bucket.try_take():
-                return ThrottlingException()
+                return ThrottlingException(code=self.throttling_error)
             queue = self.faults.get(operation)
             if queue:
                 fault = queue[0]

@@ -20,11 +20,14 @@ from . import retries
 from .errors import (
     ConnectAnswer,
     ConnectBusy,
+    ConnectFlowNotPublished,
     ConnectNotFound,
     MoveFailed,
+    MoveOutcomeNotSeen,
     MoveStillInProgress,
     PhoneNumberNotFound,
     TooLittleTime,
+    UnusableContactFlow,
     answer_of,
     error_message,
     quote,
@@ -40,6 +43,10 @@ from .waiting import (
 CLAIMED = "CLAIMED"
 IN_PROGRESS = "IN_PROGRESS"
 FAILED = "FAILED"
+# What DescribeContactFlow says of a flow a phone number can route calls to.
+INBOUND_FLOW_TYPE = "CONTACT_FLOW"
+PUBLISHED = "PUBLISHED"
+ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,23 @@ class PhoneNumberState:
         )
 
     def is_claimed_on(self, target_arn: str) -> bool:
+        """Whether the number is usable on ``target_arn``: the Claim or Update that put it there succeeded.
+
+        The only state in which an assignment needs no move. FAILED never counts: it is the outcome of the
+        last operation, and a FAILED on the declared target may be a number that failed to get there (a
+        failed ClaimPhoneNumber, or whatever TargetArn a failed update shows, which no document settles);
+        moving it there again costs one move and ends CLAIMED or with Connect's own reason.
+        """
         return self.status == CLAIMED and self.target_arn == target_arn
 
-    def is_on(self, target_arn: str) -> bool:
-        """Whether the number is on ``target_arn`` and nothing is in flight.
+    def rests_on(self, target_arn: str) -> bool:
+        """Whether the number is on ``target_arn`` with nothing in flight: where it IS, usable or not.
 
-        FAILED describes the last operation, not where the number is: after a failed move the number stays
-        FAILED on the target it never left, and is there as much as a CLAIMED one is.
+        For the paths that put a number back (undo, rollback, Restore) and ask whether it is where it was:
+        UpdatePhoneNumber's failure leaves the number on the target it never left (PhoneNumberStatus: FAILED
+        describes "the previous ... UpdatePhoneNumber operation", not a place), so a FAILED there is back
+        already, and moving it again would only drop its flow association. Never for deciding that an
+        assignment needs no move (``is_claimed_on``).
         """
         return self.status in (CLAIMED, FAILED) and self.target_arn == target_arn
 
@@ -195,6 +212,49 @@ class PhoneNumbers(retries.BudgetedClient):
             instance_id=instance_arn.rsplit("/", 1)[-1],
         )
 
+    def require_inbound_flow(self, instance_id: str, flow_id: str, flow_arn: str) -> None:
+        """Refuse, before anything changes, a flow a phone number cannot route calls to.
+
+        A number takes an inbound flow: DescribeContactFlow's Type CONTACT_FLOW ("Inbound flow" in the
+        Administrator Guide's "Choose a flow type"), Status PUBLISHED (a SAVED flow has not been validated
+        and has no published content to run) and State ACTIVE (not ARCHIVED). Whether
+        AssociatePhoneNumberContactFlow itself refuses the others is not documented; finding out there, after
+        the move, would cost a move back. One DescribeContactFlow per Create or Update that declares a flow,
+        against that operation's own quota.
+        """
+        subject = f"Property ContactFlowArn names {flow_arn}"
+        try:
+            response = self._call(
+                "DescribeContactFlow",
+                f"describing contact flow {flow_arn}",
+                expected=(ConnectNotFound, ConnectFlowNotPublished),
+                InstanceId=instance_id,
+                ContactFlowId=flow_id,
+            )
+        except ConnectNotFound:
+            raise UnusableContactFlow(
+                f"{subject}, which Connect does not find in instance {instance_id}. Check ContactFlowArn; "
+                "nothing was changed."
+            ) from None
+        except ConnectFlowNotPublished:
+            raise UnusableContactFlow(
+                f"{subject}, which has not been published. Publish it (or choose a published inbound flow); "
+                "nothing was changed."
+            ) from None
+        flow = response.get("ContactFlow") or {}
+        problems = []
+        if flow.get("Type") != INBOUND_FLOW_TYPE:
+            problems.append(f"its type is {quote(flow.get('Type', 'unknown'), 40)}, not CONTACT_FLOW")
+        if flow.get("Status") != PUBLISHED:
+            problems.append(f"its status is {quote(flow.get('Status', 'unknown'), 40)}, not PUBLISHED")
+        if flow.get("State") != ACTIVE:
+            problems.append(f"its state is {quote(flow.get('State', 'unknown'), 40)}, not ACTIVE")
+        if problems:
+            raise UnusableContactFlow(
+                f"{subject}, which a phone number cannot route calls to: {'; '.join(problems)}. Declare a "
+                "published, active inbound flow (type CONTACT_FLOW); nothing was changed."
+            )
+
     # Changes -------------------------------------------------------------------------------------------
 
     def start_move(
@@ -234,12 +294,31 @@ class PhoneNumbers(retries.BudgetedClient):
         self.moves_started.add(state.arn)
 
     def wait_for_move(self, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
-        """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed if Connect reports FAILED."""
-        started = self._clock()
+        """Poll until the number is CLAIMED on ``target_arn``; raise MoveFailed once Connect reports this
+        move FAILED.
+
+        The move is judged only by a status written after Connect accepted it. Describe lags an accepted
+        update (it goes on showing the number as it was), so a FAILED seen while the number was already
+        FAILED before the call (``before``), and before the move was ever seen IN_PROGRESS, may be the earlier
+        operation's: it is waited out as lag for as long as the budget lasts, however long that is. Proof that
+        a FAILED is this move's: the move was seen IN_PROGRESS since the call, or the number was not FAILED
+        before it. A budget that runs out on the old FAILED raises MoveOutcomeNotSeen, not MoveFailed: the
+        move may still land, and whoever comes next (a retry, the rollback) must still undo it.
+        """
         seen_in_progress = False
         schedule = self._pacing.move_poll_delays()
         state = before
         while True:
+            if state.status == FAILED and self.budget.remaining() <= 0:
+                # Only an unproven FAILED gets here (a proven one was raised below).
+                raise MoveOutcomeNotSeen(
+                    f"Connect accepted the move of {before.label} to {target_arn}, but until the time "
+                    f"budget ran out ({self.budget.seconds:.0f} s) DescribePhoneNumber still showed the "
+                    f"FAILED status an earlier operation left ({quote(state.message or 'no message')}), so "
+                    "this move's own outcome was never seen: it may still be running. Retry the stack "
+                    "operation, which picks up where this left off; a rollback puts the number back wherever "
+                    "the move ends."
+                )
             delay = next(schedule)
             self._pause(delay, state, waiting_for=f"its move to {target_arn}")
             state = self.describe(before.arn)
@@ -251,11 +330,7 @@ class PhoneNumbers(retries.BudgetedClient):
                 return state
             if state.status == IN_PROGRESS:
                 seen_in_progress = True
-            elif state.status == FAILED and (
-                seen_in_progress
-                or before.status != FAILED
-                or self._clock() - started > STALE_STATUS_GRACE_SECONDS
-            ):
+            elif state.status == FAILED and (seen_in_progress or before.status != FAILED):
                 raise MoveFailed(
                     f"Connect could not move {before.label} to {target_arn}: "
                     f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}."

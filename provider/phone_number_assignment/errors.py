@@ -74,6 +74,10 @@ class ManagedByAnotherStack(ProviderError):
     out): deleting that stack would release it."""
 
 
+class NoRoomForTags(ProviderError):
+    """The number has too many tags of its own for the provider's to fit within Connect's limit."""
+
+
 class TargetNotActive(ProviderError):
     """The target traffic distribution group exists but is not ACTIVE."""
 
@@ -98,6 +102,11 @@ class MoveStillInProgress(ProviderError):
     """The time budget ran out before the move finished."""
 
 
+class MoveOutcomeNotSeen(MoveStillInProgress):
+    """The time budget ran out while Describe still showed the FAILED an earlier operation left: this move's
+    own outcome was never seen, and it may still land (so it is no MoveFailed: the record stays MOVING)."""
+
+
 class RestoreTargetGone(ProviderError):
     """OnDelete: Restore cannot move the number back because its previous target no longer exists."""
 
@@ -112,6 +121,10 @@ class InvalidRequest(ProviderError):
 
 class ServiceUnavailable(ProviderError):
     """Throttling or internal errors persisted until the time budget ran out."""
+
+
+class QuotaExceeded(ProviderError):
+    """Connect refused a call because a quota or limit was reached: waiting does not lift it."""
 
 
 class IdempotencyConflict(ProviderError):
@@ -130,6 +143,14 @@ class ConnectBusy(ConnectAnswer):
     """ResourceInUseException: another operation on the number is in flight."""
 
 
+class ConnectFlowNotPublished(ConnectAnswer):
+    """ContactFlowNotPublishedException (DescribeContactFlow): the flow has not been published."""
+
+
+class UnusableContactFlow(InvalidProperties):
+    """ContactFlowArn names a flow a phone number cannot route to: found out before anything changes."""
+
+
 # Codes worth trying again after a pause (Connect's, then DynamoDB's); botocore's retry mode already retried
 # each call before the error reached us.
 RETRYABLE_CODES = frozenset(
@@ -143,15 +164,24 @@ RETRYABLE_CODES = frozenset(
         "InternalServerError",
         "TransactionConflictException",
         "ReplicatedWriteConflictException",
-        "LimitExceededException",
+        "LimitExceededException",  # DynamoDB's: too many table operations at once (CreateTable)
     }
 )
+# Connect's refusals for a quota or limit reached ("The allowed limit for the resource has been exceeded",
+# "The service quota has been exceeded"): not a rate, so no pause lifts them within an invocation, and
+# retrying for the whole budget only delays the answer. Retried for DynamoDB, where LimitExceededException
+# means too many control-plane operations at once.
+QUOTA_CODES = {"connect": frozenset({"LimitExceededException", "ServiceQuotaExceededException"})}
 # DynamoDB's answers the ownership record handles itself (records.py).
 CONDITION_FAILED_CODE = "ConditionalCheckFailedException"
 SERVICE_NAMES = {"connect": "Connect", "dynamodb": "DynamoDB", "cloudformation": "CloudFormation"}
 IN_USE_CODE = "ResourceInUseException"
 NOT_FOUND_CODE = "ResourceNotFoundException"
-_ANSWERS: dict[str, type[ConnectAnswer]] = {NOT_FOUND_CODE: ConnectNotFound, IN_USE_CODE: ConnectBusy}
+_ANSWERS: dict[str, type[ConnectAnswer]] = {
+    NOT_FOUND_CODE: ConnectNotFound,
+    IN_USE_CODE: ConnectBusy,
+    "ContactFlowNotPublishedException": ConnectFlowNotPublished,
+}
 
 
 def answer_of(error: ClientError) -> type[ConnectAnswer] | None:
@@ -159,8 +189,9 @@ def answer_of(error: ClientError) -> type[ConnectAnswer] | None:
     return _ANSWERS.get(error_code(error))
 
 
-def is_retryable(error: ClientError) -> bool:
-    return error_code(error) in RETRYABLE_CODES
+def is_retryable(error: ClientError, service: str = "") -> bool:
+    code = error_code(error)
+    return code in RETRYABLE_CODES and code not in QUOTA_CODES.get(service, ())
 
 
 def error_code(error: ClientError) -> str:
@@ -204,6 +235,13 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
         return InvalidRequest(f"Not found {subject}: {said}.")
     if code in ("InvalidParameterException", "InvalidRequestException", "ValidationException"):
         return InvalidRequest(f"Invalid request {subject}: {said}.")
+    if code in QUOTA_CODES.get(service, ()):
+        return QuotaExceeded(
+            f"{SERVICE_NAMES.get(service, service)} refused {subject} with {code}: a quota or limit of the "
+            f"account or instance is reached ({said}). Nothing was retried, as waiting does not lift it: "
+            "raise the quota (Service Quotas, service Amazon Connect) or free what counts against it, then "
+            "retry the stack operation."
+        )
     if code == "IdempotencyException":
         return IdempotencyConflict(
             f"Connect rejected the ClientToken {subject} as already used with other parameters "

@@ -316,7 +316,7 @@ def _release_by_tags(request: Request, services: Services, state: PhoneNumberSta
         state = numbers.settle(state)
         state = (
             _drop_own_contact_flow(numbers, state)
-            if state.is_on(previous)
+            if state.rests_on(previous)
             else _restore_to(request, services, state, previous)
         )
         if state.tags.get(PREVIOUS_CONTACT_FLOW_TAG):
@@ -351,6 +351,12 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     owner = requester.owner
     state = numbers.describe_existing(properties.phone_number_arn)
     _check_target(numbers, properties)
+    tags.require_room(
+        state.tags,
+        owner,
+        properties.contact_flow.arn if properties.contact_flow else "",
+        number=state.label,
+    )
     if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     target_arn = properties.target.arn
@@ -417,7 +423,7 @@ def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
                 return  # the newer Delete is still at work, and looks for a move that may have landed
             state = numbers.settle(state)
             wanted = record.previous_target_arn if record.released else record.target_arn
-            if wanted and not state.is_on(wanted):
+            if wanted and not state.rests_on(wanted):
                 logger.info(
                     "A move of this overtaken request landed; putting the number where the newer "
                     "request wants it",
@@ -458,21 +464,24 @@ def _untag_own(numbers: PhoneNumbers, state: PhoneNumberState | None, owner: Own
 
 
 def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> None:
-    """What Connect can tell about the target before anything changes: a group's state and home instance."""
+    """What Connect can tell about the target before anything changes: a group's state and home instance,
+    and that the declared flow is one a number can route calls to."""
     flow = properties.contact_flow
-    if properties.target.is_instance or flow is None:
+    if flow is None:
         return
-    group = numbers.describe_traffic_distribution_group(properties.target.arn)
-    if group is None:
-        raise InvalidRequest(
-            f"Traffic distribution group {properties.target.arn} was not found. Check TargetArn."
-        )
-    if group.instance_id != flow.instance_id:
-        raise InvalidProperties(
-            f"Property ContactFlowArn names a flow in instance {flow.instance_id}, but traffic distribution "
-            f"group {properties.target.id} belongs to instance {group.instance_id}; a number on a group is "
-            "associated with a flow of the group's own instance."
-        )
+    if not properties.target.is_instance:
+        group = numbers.describe_traffic_distribution_group(properties.target.arn)
+        if group is None:
+            raise InvalidRequest(
+                f"Traffic distribution group {properties.target.arn} was not found. Check TargetArn."
+            )
+        if group.instance_id != flow.instance_id:
+            raise InvalidProperties(
+                f"Property ContactFlowArn names a flow in instance {flow.instance_id}, but traffic "
+                f"distribution group {properties.target.id} belongs to instance {group.instance_id}; a "
+                "number on a group is associated with a flow of the group's own instance."
+            )
+    numbers.require_inbound_flow(flow.instance_id, flow.id, flow.arn)
 
 
 def _undo_untouched(
@@ -567,9 +576,10 @@ def _to(
         return state
     numbers = services.numbers
     moving_to = record.target_arn if record is not None else ""
-    if may_be_moving and state.is_claimed_on(target_arn) and moving_to and moving_to != target_arn:
+    # Seen resting there (CLAIMED, or FAILED: an earlier status) may be the lag, whichever status it shows.
+    if may_be_moving and state.rests_on(target_arn) and moving_to and moving_to != target_arn:
         state = numbers.settle(numbers.describe_after_lag(state))
-    if state.is_on(target_arn):
+    if state.rests_on(target_arn):
         return state
     return _restore_to(request, services, state, target_arn, record=record)
 
@@ -589,8 +599,11 @@ def _move(
     state: PhoneNumberState,
     target_arn: str,
     record: Record | None,
+    *,
+    putting_back: bool = False,
 ) -> tuple[PhoneNumberState, Record | None]:
-    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there.
+    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there (or, when
+    ``putting_back``, until it rests there: a FAILED there is back where it was).
 
     Right before a move is started, and before each retry of a throttled UpdatePhoneNumber, the ``record``
     this request holds is looked at again (the fence: a newer request of this resource has stamped it, and
@@ -614,9 +627,12 @@ def _move(
         def fence() -> None:
             ownership.current(records, state, held, requester)
 
-    while not state.is_on(target_arn):
+    # Arrived: for an assignment only CLAIMED there (a FAILED number is moved again: FAILED is the last
+    # operation's outcome, not a usable place); for a number put back, resting there (connect.rests_on).
+    arrived = PhoneNumberState.rests_on if putting_back else PhoneNumberState.is_claimed_on
+    while not arrived(state, target_arn):
         state = numbers.settle(state)
-        if state.is_on(target_arn):
+        if arrived(state, target_arn):
             break
         if record is not None:
             if record.state in (State.PENDING, State.MOVING):
@@ -746,7 +762,7 @@ def _restore_to(
     refused or failed restore leaves the number answering calls as before."""
     numbers = services.numbers
     try:
-        state, _ = _move(request, services, state, previous, record)
+        state, _ = _move(request, services, state, previous, record, putting_back=True)
         return state
     except ConnectNotFound as missing:
         raise _group_not_active(

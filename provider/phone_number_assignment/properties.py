@@ -167,6 +167,16 @@ def _phone_number(value: str, scope: Scope) -> tuple[str, str]:
     match = PHONE_NUMBER_RESOURCE.fullmatch(resource)
     if not match:
         raise InvalidProperties(f"Property PhoneNumberId must name a phone number; got {quote(value, 80)}.")
+    account = _arn_parser.parse_arn(value)["account"]
+    if account != scope.account:
+        # Said here, before any call: Connect would never be reached (the provider's role is granted this
+        # account's numbers only), and an access-denied Reason would send people to IAM instead.
+        raise InvalidProperties(
+            f"Property PhoneNumberId names a number in account {account}, but the provider runs in account "
+            f"{scope.account}: that number is in another account, and Connect moves a number only within "
+            "its own account. Declare a number of this account, or deploy the provider (and the stack) in "
+            f"account {account}."
+        )
     phone_number_id = match["id"].lower()
     return _arn_like(value, f"phone-number/{phone_number_id}"), phone_number_id
 

@@ -72,7 +72,7 @@ def call(
             handled = answer(error)
             if handled is not None:
                 raise handled from error
-            if not is_retryable(error):
+            if not is_retryable(error, service):
                 raise from_client_error(error, subject=subject, service=service) from error
             if error_code(error) in THROTTLING_CODES:
                 delay = pacing.throttle_delay(operation)

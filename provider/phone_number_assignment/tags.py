@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .errors import NoRoomForTags, quote
+
 # 1: ownership in the DynamoDB record, tags written on success (0.1.0, never published, used claim tags).
 SCHEMA_VERSION = 1
 
@@ -23,6 +25,12 @@ CONTACT_FLOW_TAG = f"{TAG_PREFIX}ContactFlowArn"
 # The flow the number routed to before this stack took it, which a rollback or Restore associates again.
 PREVIOUS_CONTACT_FLOW_TAG = f"{TAG_PREFIX}PreviousContactFlowArn"
 SCHEMA_VERSION_TAG = f"{TAG_PREFIX}SchemaVersion"
+# Connect's limit: "You can add up to 50 tags to each resource", and tags with the reserved aws: prefix do not
+# count (Amazon Connect Administrator Guide, "Tag resources in Amazon Connect"; TagMap's max of 50).
+MAX_TAGS_PER_RESOURCE = 50
+RESERVED_PREFIX = "aws:"
+# How many of the number's own tag keys a Reason names.
+KEYS_NAMED = 10
 
 
 @dataclass(frozen=True)
@@ -65,3 +73,28 @@ def provider_tag_keys(tags: Mapping[str, str]) -> list[str]:
 
 def owns(tags: Mapping[str, str], owner: Owner) -> bool:
     return Owner.from_tags(tags) == owner
+
+
+def require_room(tags: Mapping[str, str], owner: Owner, contact_flow_arn: str, *, number: str) -> None:
+    """Refuse, before anything changes, a number whose tags leave no room for the provider's.
+
+    The provider's tags are written once the number is on its target (TagResource, then UntagResource for a
+    key no longer wanted: lifecycle._write_tags), so at its fullest the number carries its own tags and
+    every key of ``owner_tags``. A Connect refusal then would come after the move and cost a move back.
+    """
+    wanted = owner_tags(owner, "", contact_flow_arn)
+    counted = {key for key in tags if not key.lower().startswith(RESERVED_PREFIX)} | set(wanted)
+    excess = len(counted) - MAX_TAGS_PER_RESOURCE
+    if excess <= 0:
+        return
+    missing = sorted(key for key in wanted if key not in tags)
+    own = sorted(key for key in tags if not key.startswith(TAG_PREFIX) and key not in wanted)
+    own = [key for key in own if not key.lower().startswith(RESERVED_PREFIX)]
+    named = ", ".join(quote(key, 60) for key in own[:KEYS_NAMED])
+    more = f" and {len(own) - KEYS_NAMED} more" if len(own) > KEYS_NAMED else ""
+    raise NoRoomForTags(
+        f"{number} has {len(counted) - len(missing)} tags (aws: tags aside) and Connect allows "
+        f"{MAX_TAGS_PER_RESOURCE} per resource; the provider needs {len(missing)} more of its own "
+        f"({', '.join(missing)}). Remove at least {excess} of the number's other tags ({named}{more}) and "
+        "retry the stack operation; nothing was changed."
+    )

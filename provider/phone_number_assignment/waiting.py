@@ -58,8 +58,9 @@ LEARNED_POLL_SHARE = (0.25, 1.0)
 # Pause after an internal error (no quota to share): full jitter on a short capped exponential.
 RETRY_BASE_SECONDS = 0.5
 RETRY_CAP_SECONDS = 8.0
-# A FAILED status seen right after our call may be the previous move's outcome, still shown during the
-# service's lag; it is trusted once the move was seen IN_PROGRESS, or after this long.
+# How long a rollback looks again before it believes a number shows where it was, when a move the request
+# being undone started may not show yet (lifecycle._to). A move's own wait never trusts a clock for this: a
+# FAILED seen after its call is taken for its outcome only on proof (connect.PhoneNumbers.wait_for_move).
 STALE_STATUS_GRACE_SECONDS = 5.0
 # A move is only started with at least this much of the budget left: time to see it IN_PROGRESS at least.
 MIN_SECONDS_TO_START_A_MOVE = 3.0

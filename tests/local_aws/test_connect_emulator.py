@@ -189,7 +189,7 @@ def test_update_phone_number_metadata(emulated_connect: Any) -> None:
     emulated_connect.update_phone_number_metadata(
         PhoneNumberId=number["PhoneNumberArn"], PhoneNumberDescription="new"
     )
-    assert summary(emulated_connect, number["PhoneNumberId"])["PhoneNumberDescription"] == "new"
+    assert wait_until_settled(emulated_connect, number["PhoneNumberId"])["PhoneNumberDescription"] == "new"
 
 
 def test_release_by_arn_then_number_is_gone(emulated_connect: Any) -> None:

@@ -186,6 +186,25 @@ def test_rate_limit_throttles_beyond_the_bucket_and_changes_nothing(
     emulated_connect.update_phone_number(PhoneNumberId=NUMBER, InstanceId=INSTANCE_A)
 
 
+def test_a_rate_limit_can_answer_too_many_requests_instead(
+    connect_emulator: Any, emulated_connect: Any
+) -> None:
+    connect_emulator.control.seed(WORLD)
+    connect_emulator.control.configure(throttling_error="TooManyRequestsException")
+    connect_emulator.control.set_rate_limit("DescribePhoneNumber", per_second=0.001, burst=1)
+    summary(emulated_connect, NUMBER)
+    with pytest.raises(ClientError) as excinfo:
+        summary(emulated_connect, NUMBER)
+    assert error_of(excinfo) == ("TooManyRequestsException", 429)
+    with pytest.raises(ValueError, match="throttling_error"):
+        connect_emulator.control.configure(throttling_error="LimitExceededException")
+
+    connect_emulator.control.configure(throttling_error="ThrottlingException")
+    with pytest.raises(ClientError) as excinfo:
+        summary(emulated_connect, NUMBER)
+    assert error_of(excinfo) == ("ThrottlingException", 429)
+
+
 def test_default_quotas_throttle_a_burst_of_describes(connect_emulator: Any, emulated_connect: Any) -> None:
     connect_emulator.control.seed(WORLD)
     connect_emulator.control.use_default_quotas()

@@ -489,3 +489,38 @@ def test_a_number_on_a_group_takes_a_flow_of_the_groups_home_instance(
     emulated_connect.disassociate_phone_number_contact_flow(PhoneNumberId=TDG_NUMBER, InstanceId=INSTANCE_A)
     flows = emulated_connect.list_flow_associations(InstanceId=INSTANCE_A)["FlowAssociationSummaryList"]
     assert tdg_number_arn not in [f["ResourceId"] for f in flows]
+
+
+@pytest.mark.parametrize(
+    "flow",
+    [
+        {"type": "CUSTOMER_QUEUE"},
+        {"type": "AGENT_WHISPER"},
+        {"status": "SAVED"},
+        {"state": "ARCHIVED"},
+    ],
+)
+def test_only_a_published_active_inbound_flow_takes_a_number(
+    flow: dict[str, str], connect_emulator: Any, emulated_connect: Any
+) -> None:
+    seeded = world()
+    unusable = "a1b2c3d4-0000-4000-8000-000000000001"
+    seeded["contact_flows"].append({"id": unusable, "instance_id": INSTANCE_A, "name": "not inbound", **flow})
+    connect_emulator.control.seed(seeded)
+
+    described = emulated_connect.describe_contact_flow(InstanceId=INSTANCE_A, ContactFlowId=unusable)
+    assert {key: described["ContactFlow"][key] for key in ("Type", "Status", "State")} == {
+        "Type": "CONTACT_FLOW",
+        "Status": "PUBLISHED",
+        "State": "ACTIVE",
+    } | {key.capitalize(): value for key, value in flow.items()}
+    with pytest.raises(ClientError) as excinfo:
+        emulated_connect.associate_phone_number_contact_flow(
+            PhoneNumberId=NUMBER, InstanceId=INSTANCE_A, ContactFlowId=unusable
+        )
+    assert error_of(excinfo) == ("InvalidParameterException", 400)
+    # The association it had stays.
+    flows = emulated_connect.list_flow_associations(InstanceId=INSTANCE_A)["FlowAssociationSummaryList"]
+    assert (NUMBER_ARN, arn(f"instance/{INSTANCE_A}/contact-flow/{FLOW_A}")) in [
+        (f["ResourceId"], f["FlowId"]) for f in flows
+    ]

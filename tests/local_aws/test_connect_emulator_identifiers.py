@@ -179,6 +179,8 @@ def test_a_flow_arn_as_contact_flow_id_is_refused_by_associate(connect_emulator:
 @pytest.mark.parametrize("operation", sorted(BOTH_FORMS))
 def test_both_forms_are_accepted_where_connect_documents_both(connect_emulator: Any, operation: str) -> None:
     connect_emulator.control.seed(world())
+    # A metadata update is in flight for move_seconds, and refuses the next change until it ends.
+    connect_emulator.control.configure(move_seconds=0)
     client = connect_emulator.client()
     forms, call = BOTH_FORMS[operation]
     assert [refused(call, client, value) for value in forms] == [None, None]

@@ -127,6 +127,109 @@ def test_failed_move_stays_on_old_target_and_can_be_retried(
     assert [m["outcome"] for m in connect_emulator.control.moves()] == ["CLAIMED", "FAILED", "CLAIMED"]
 
 
+def test_an_earlier_failed_can_show_past_the_end_of_a_new_move(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any, clock: Any
+) -> None:
+    source, destination = two_instances
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.fail_next_move("Carrier said no")
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    wait_until_settled(emulated_connect, number["PhoneNumberId"])
+    connect_emulator.control.configure(move_seconds=1, stale_seconds=0, failed_stale_seconds=8)
+
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+
+    old_failed = {"Status": "FAILED", "Message": "Carrier said no"}
+    for _ in range(3):  # 0, 3 and 6 s after the call: the 1 s move has long ended, the old FAILED shows
+        shown = summary(emulated_connect, number["PhoneNumberId"])
+        assert (shown["TargetArn"], shown["PhoneNumberStatus"]) == (source["Arn"], old_failed)
+        assert emulated_connect.list_phone_numbers_v2(TargetArn=source["Arn"])["ListPhoneNumbersSummaryList"]
+        clock.advance(3)
+    # The service itself knows better: the move has ended, so another change is accepted, not in use.
+    emulated_connect.associate_phone_number_contact_flow(
+        PhoneNumberId=number["PhoneNumberArn"],
+        InstanceId=destination["Id"],
+        ContactFlowId=_flow(emulated_connect, destination["Id"]),
+    )
+    clock.advance(0.1)  # 9.1 s: past the window
+    caught_up = summary(emulated_connect, number["PhoneNumberId"])
+    assert (caught_up["TargetArn"], caught_up["PhoneNumberStatus"]) == (
+        destination["Arn"],
+        {"Status": "CLAIMED"},
+    )
+
+
+def test_an_earlier_claimed_status_is_not_held_by_the_failed_window(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    source, destination = two_instances
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.configure(move_seconds=1, stale_seconds=0, failed_stale_seconds=8)
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    assert summary(emulated_connect, number["PhoneNumberId"])["PhoneNumberStatus"] == {
+        "Status": "IN_PROGRESS"
+    }
+
+
+def test_a_metadata_update_is_in_flight_like_a_move(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    source, destination = two_instances
+    number = claim_number(emulated_connect, source["Arn"], PhoneNumberDescription="before")
+    connect_emulator.control.configure(move_seconds=2, stale_seconds=0)
+    moves_before = len(connect_emulator.control.moves())
+
+    emulated_connect.update_phone_number_metadata(
+        PhoneNumberId=number["PhoneNumberId"], PhoneNumberDescription="after"
+    )
+
+    in_flight = summary(emulated_connect, number["PhoneNumberId"])
+    assert in_flight["PhoneNumberStatus"] == {"Status": "IN_PROGRESS"}
+    assert (in_flight["TargetArn"], in_flight["PhoneNumberDescription"]) == (source["Arn"], "before")
+    with pytest.raises(ClientError) as excinfo:
+        emulated_connect.update_phone_number(
+            PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"]
+        )
+    assert error_of(excinfo) == ("ResourceInUseException", 409)
+    done = wait_until_settled(emulated_connect, number["PhoneNumberId"])
+    assert (done["TargetArn"], done["PhoneNumberStatus"], done["PhoneNumberDescription"]) == (
+        source["Arn"],
+        {"Status": "CLAIMED"},
+        "after",
+    )
+    assert len(connect_emulator.control.moves()) == moves_before  # not a move
+
+
+def test_a_metadata_update_keeps_an_earlier_failed(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    # FAILED describes the last Claim or Update, which a metadata update is not.
+    source, destination = two_instances
+    number = claim_number(emulated_connect, source["Arn"])
+    connect_emulator.control.fail_next_move("Carrier said no")
+    emulated_connect.update_phone_number(PhoneNumberId=number["PhoneNumberId"], TargetArn=destination["Arn"])
+    wait_until_settled(emulated_connect, number["PhoneNumberId"])
+
+    emulated_connect.update_phone_number_metadata(
+        PhoneNumberId=number["PhoneNumberId"], PhoneNumberDescription="x"
+    )
+
+    done = wait_until_settled(emulated_connect, number["PhoneNumberId"])
+    assert (done["TargetArn"], done["PhoneNumberStatus"]) == (
+        source["Arn"],
+        {"Status": "FAILED", "Message": "Carrier said no"},
+    )
+
+
+def _flow(client: Any, instance_id: str) -> str:
+    return client.create_contact_flow(
+        InstanceId=instance_id,
+        Name="inbound",
+        Type="CONTACT_FLOW",
+        Content='{"Version": "2019-10-30", "StartAction": "x", "Actions": []}',
+    )["ContactFlowId"]
+
+
 def test_fail_next_move_counts_moves(
     connect_emulator: Any, emulated_connect: Any, two_instances: Any
 ) -> None:
@@ -309,5 +412,6 @@ def test_arns_with_slashes_route_in_every_path_position(emulated_connect: Any) -
     emulated_connect.update_phone_number_metadata(PhoneNumberId=arn, PhoneNumberDescription="d")
     emulated_connect.tag_resource(resourceArn=arn, tags={"k": "v"})
     assert summary(emulated_connect, arn)["Tags"] == {"k": "v"}
-    assert summary(emulated_connect, arn)["PhoneNumberDescription"] == "d"
+    # The metadata update is in flight for a moment, like a move.
+    assert wait_until_settled(emulated_connect, arn)["PhoneNumberDescription"] == "d"
     emulated_connect.release_phone_number(PhoneNumberId=arn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phone_number_assignment.tags import CONTACT_FLOW_TAG
-from tests.conftest import describe
+from tests.conftest import ACCOUNT, REGION, describe
 from tests.provider.test_lifecycle import assign, calls_named, mutating_calls
 
 
@@ -153,20 +153,69 @@ def test_a_flow_outside_the_groups_instance_fails_before_anything_changes(stack,
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
-def test_a_flow_that_does_not_exist_fails_with_the_number_arn_kept_for_rollback(
+def test_a_flow_that_does_not_exist_is_refused_before_anything_changes(
     stack, world, connect, aws_env, request_type
 ):
     ghost = world.flow_b_arn.replace(world.flow_b, "00000000-0000-4000-8000-000000000000")
     if request_type == "Update":
         assert stack.create("MainLine", assign(world)).ok
-        response = stack.update("MainLine", assign(world, ContactFlowArn=ghost))
+        since = len(mutating_calls(aws_env.control))
+        # An update that would move the number back to A.
+        ghost = world.flow_a_arn.replace(world.flow_a, "00000000-0000-4000-8000-000000000000")
+        declared = assign(world, TargetArn=world.instance_a_arn, ContactFlowArn=ghost)
+        response = stack.update("MainLine", declared)
     else:
+        since = 0
         response = stack.create("MainLine", assign(world, ContactFlowArn=ghost))
 
     assert response.status == "FAILED"
     assert ghost in response.reason
+    assert "does not find" in response.reason
     assert response.physical_id == world.number_arn
-    assert mutating_calls(aws_env.control)  # it had moved the number: the rollback will undo that
+    # Found out with DescribeContactFlow before the move, not by the association after it.
+    assert mutating_calls(aws_env.control)[since:] == []
+
+
+@pytest.mark.parametrize(
+    ("flow", "said"),
+    [
+        ({"type": "CUSTOMER_QUEUE"}, "its type is 'CUSTOMER_QUEUE', not CONTACT_FLOW"),
+        ({"status": "SAVED"}, "its status is 'SAVED', not PUBLISHED"),
+        ({"state": "ARCHIVED"}, "its state is 'ARCHIVED', not ACTIVE"),
+    ],
+)
+def test_a_flow_that_is_not_a_published_inbound_flow_is_refused_before_the_move(
+    flow, said, stack, world, connect, aws_env
+):
+    unusable = "a1b2c3d4-0000-4000-8000-000000000002"
+    aws_env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "contact_flows": [{"id": unusable, "instance_id": world.instance_b, "name": "queue", **flow}],
+        }
+    )
+    flow_arn = world.flow_b_arn.replace(world.flow_b, unusable)
+
+    response = stack.create("MainLine", assign(world, ContactFlowArn=flow_arn))
+
+    assert response.status == "FAILED"
+    assert said in response.reason
+    assert "nothing was changed" in response.reason
+    assert mutating_calls(aws_env.control) == []
+    assert aws_env.control.moves() == []
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+    assert [call["operation"] for call in aws_env.control.calls()].count("DescribeContactFlow") == 1
+
+
+def test_a_flow_connect_says_is_not_published_is_refused_before_the_move(stack, world, connect, aws_env):
+    aws_env.control.inject_error("DescribeContactFlow", "ContactFlowNotPublishedException")
+
+    response = stack.create("MainLine", assign(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.status == "FAILED"
+    assert "has not been published" in response.reason
+    assert mutating_calls(aws_env.control) == []
 
 
 # ---- routed as it was: the flow a number had before the stack took it ------------------------------------

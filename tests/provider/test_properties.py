@@ -114,3 +114,12 @@ def test_physical_ids_that_are_not_phone_number_arns_name_nothing():
     assert phone_number_arn_of("MainLine-unassigned-1a2b3c", SCOPE) is None
     assert phone_number_arn_of(INSTANCE_ARN, SCOPE) is None
     assert phone_number_arn_of(NUMBER_ARN.replace("us-east-1", "us-west-2"), SCOPE) is None
+
+
+def test_a_number_of_another_account_is_named_as_such():
+    elsewhere = NUMBER_ARN.replace(":123456789012:", ":210987654321:")
+    reason = reason_of(props(PhoneNumberId=elsewhere))
+    assert "that number is in another account" in reason
+    assert "210987654321" in reason
+    # A physical ID naming it names no number of this provider's: its Delete changes nothing.
+    assert phone_number_arn_of(elsewhere, SCOPE) is None

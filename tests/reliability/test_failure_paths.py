@@ -269,21 +269,91 @@ def test_a_number_another_stacks_create_is_still_taking_is_reported_as_such_and_
 # ---- the number's status -----------------------------------------------------------------------------------
 
 
-def test_a_number_failed_on_the_declared_target_counts_as_on_it(stack, world, connect, aws_env):
-    aws_env.control.fail_next_move("Carrier rejected the port")
+def _leave_failed_on_a(world, connect, aws_env, clock, message="Carrier rejected the port"):
+    """A move to B that failed: the number FAILED on A, the target it never left."""
+    aws_env.control.fail_next_move(message)
     connect.update_phone_number(PhoneNumberId=world.number_id, TargetArn=world.instance_b_arn)
-    time.sleep(1.0)  # the emulator's move (0.6 s) fails and leaves the number FAILED on A
+    clock.advance(1.0)  # the emulator's move (0.6 s) fails
     assert (state_of(connect, world.number_arn)["status"], state_of(connect, world.number_arn)["target"]) == (
         FAILED,
         world.instance_a_arn,
     )
+
+
+def test_a_number_failed_on_the_declared_target_is_moved_there_again(stack, world, connect, aws_env, clock):
+    # FAILED is the outcome of the last operation, not a usable place: the assignment moves the number onto
+    # its target (an ordinary move to where it rests) and answers SUCCESS only once it is CLAIMED there.
+    _leave_failed_on_a(world, connect, aws_env, clock)
     moves_before = len(aws_env.control.moves())
 
     response = stack.create("MainLine", props(world, TargetArn=world.instance_a_arn))
 
     assert response.ok, response.reason
-    assert len(aws_env.control.moves()) == moves_before
-    assert "UpdatePhoneNumber" not in [name for name, _ in operations(aws_env.control)][1:]
+    assert [(m["to_target"], m["outcome"]) for m in aws_env.control.moves()[moves_before:]] == [
+        (world.instance_a_arn, CLAIMED)
+    ]
+    assert state_of(connect, world.number_arn)["status"] == CLAIMED
+
+
+def test_an_earlier_failed_shown_past_describes_lag_is_waited_out_not_taken_for_the_move(
+    stack, world, connect, aws_env, clock
+):
+    # Describe goes on showing the earlier FAILED for 8 s after the provider's move (1 s) was accepted: more
+    # than the 5 s after which 0.2.0 took it for this move failing, dropped the record, and left the number
+    # to land on B untagged and unrecorded.
+    _leave_failed_on_a(world, connect, aws_env, clock)
+    aws_env.control.configure(move_seconds=1, failed_stale_seconds=8)
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.ok, response.reason
+    assert state_of(connect, world.number_arn)["status"] == CLAIMED
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+    assert provider_tags(connect, world.number_arn)[STACK_TAG] == stack.stack_id
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "ASSIGNED"
+
+
+def test_a_budget_that_runs_out_on_an_earlier_failed_says_so_and_the_rollback_undoes_the_move(
+    stack, world, connect, aws_env, clock
+):
+    _leave_failed_on_a(world, connect, aws_env, clock)
+    aws_env.control.configure(move_seconds=1, failed_stale_seconds=120)
+
+    # 40 s of ServiceTimeout less the 18 s reserve: 22 s of budget, all of it showing the old FAILED.
+    response = stack.create("MainLine", props(world, ServiceTimeout="40"))
+
+    assert response.status == "FAILED"
+    assert "earlier operation" in response.reason
+    assert "Carrier rejected the port" in response.reason
+    assert response.physical_id == world.number_arn
+    # The move may still land: the record stays MOVING for the rollback, which finds it landed on B.
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "MOVING"
+    clock.advance(120)
+    assert state_of(connect, world.number_arn) == {
+        "target": world.instance_b_arn,
+        "status": CLAIMED,
+        "tags": {},
+    }
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    assert_untouched(connect, world, aws_env=aws_env)
+
+
+def test_a_failed_seen_after_the_move_was_in_progress_is_this_moves_outcome(
+    stack, world, connect, aws_env, clock
+):
+    # The number was FAILED before the call too, but the move was seen IN_PROGRESS since: the FAILED that
+    # follows is this move's, reported at once with Connect's new message, and nothing is left to undo.
+    _leave_failed_on_a(world, connect, aws_env, clock, message="first failure")
+    aws_env.control.configure(move_seconds=3)
+    aws_env.control.fail_next_move("second failure")
+
+    response = stack.create("MainLine", props(world))
+
+    assert response.status == "FAILED"
+    assert "second failure" in response.reason
+    assert response.seconds < 10
+    assert released(aws_env.endpoint_url, world.number_arn)
 
 
 def test_a_rollback_delete_arriving_while_describe_still_lags_the_move_waits_it_out(

@@ -123,6 +123,81 @@ def test_target_connect_refuses_is_undone_by_the_rollback(where, stack, world, c
     assert (final["target"], final["status"]) == (world.instance_a_arn, CLAIMED)
 
 
+def test_a_metadata_update_in_flight_is_waited_out(stack, world, connect, aws_env):
+    # UpdatePhoneNumberMetadata puts the number IN_PROGRESS: the provider waits until it ends, then moves it.
+    aws_env.control.configure(move_seconds=3, stale_seconds=0)
+    connect.update_phone_number_metadata(PhoneNumberId=world.number_arn, PhoneNumberDescription="main line")
+    [metadata] = [c for c in aws_env.control.calls() if c["operation"] == "UpdatePhoneNumberMetadata"]
+    aws_env.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
+
+    response = stack.create("MainLine", props(world))
+
+    assert (response.status, response.count) == ("SUCCESS", 1), response.reason
+    [move] = [c for c in aws_env.control.calls() if c["operation"] == "UpdatePhoneNumber"]
+    assert move["time"] >= metadata["time"] + 3  # not before the metadata update had ended
+    assert move["error"] is None  # waited out, not run into
+    summary = connect.describe_phone_number(PhoneNumberId=world.number_arn)["ClaimedPhoneNumberSummary"]
+    assert (summary["TargetArn"], summary["PhoneNumberDescription"]) == (world.instance_b_arn, "main line")
+
+
+def test_a_number_of_another_account_is_refused_saying_so_before_any_call(stack, world, connect, aws_env):
+    elsewhere = f"arn:aws:connect:{REGION}:210987654321:phone-number/{world.number_id}"
+
+    response = stack.create("MainLine", props(world, PhoneNumberId=elsewhere))
+
+    assert (response.status, response.count) == ("FAILED", 1)
+    assert "that number is in another account" in response.reason
+    assert "210987654321" in response.reason
+    assert "connect:" not in response.reason  # not sent to IAM
+    assert operations(aws_env.control) == []  # not even a Describe
+    # CloudFormation's own physical ID for a Create that named no usable number: its Delete changes nothing.
+    rollback = rollback_delete(stack, "MainLine", props(world, PhoneNumberId=elsewhere), response.physical_id)
+    assert (rollback.status, rollback.count) == ("SUCCESS", 1), rollback.reason
+    assert mutating(operations(aws_env.control)) == []
+    assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
+def _tag_the_number(aws_env, world, count):
+    """The world's number, seeded again with ``count`` tags of its own (and CloudFormation's, which do not
+    count toward Connect's 50)."""
+    tags = {f"team-{index:02d}": "x" for index in range(count)}
+    tags["aws:cloudformation:stack-name"] = "elsewhere"
+    number = {
+        "id": world.number_id,
+        "phone_number": world.phone_number,
+        "target": world.instance_a,
+        "tags": tags,
+    }
+    aws_env.control.seed({"account_id": ACCOUNT, "region": REGION, "phone_numbers": [number]})
+
+
+def test_a_number_with_no_room_for_the_providers_tags_is_refused_before_the_move(
+    stack, world, connect, aws_env
+):
+    # 46 tags of its own, and the provider's five (with a flow): 51, one more than Connect allows.
+    _tag_the_number(aws_env, world, 46)
+
+    response = stack.create("MainLine", props(world, ContactFlowArn=world.flow_b_arn))
+
+    assert (response.status, response.count) == ("FAILED", 1)
+    assert "has 46 tags" in response.reason
+    assert "Remove at least 1 of the number's other tags ('team-00'" in response.reason
+    assert "and 36 more" in response.reason
+    assert mutating(operations(aws_env.control)) == []
+    assert aws_env.control.moves() == []
+    assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
+def test_a_number_with_exactly_room_for_the_providers_tags_is_assigned(stack, world, connect, aws_env):
+    # 45 + 5 = 50: the count matches Connect's (the emulator refuses a 51st user tag).
+    _tag_the_number(aws_env, world, 45)
+
+    response = stack.create("MainLine", props(world, ContactFlowArn=world.flow_b_arn))
+
+    assert response.ok, response.reason
+    assert len(provider_tags(connect, world.number_arn)) == 5
+
+
 # ---- moves that fail or never finish ---------------------------------------------------------------------
 
 

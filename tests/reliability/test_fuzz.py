@@ -110,11 +110,11 @@ def invalid_declarations(world: Any) -> st.SearchStrategy[tuple[dict[str, Any], 
         one("PhoneNumberId", junk_text.filter(_not_an_id)),
         one("PhoneNumberId", st.one_of(other_service_arns, _foreign("phone-number"))),
         one("PhoneNumberId", st.uuids().map(lambda u: f"{here}:instance/{u}")),
-        # Well-formed, but in an account where it cannot exist: Connect is asked, and says so.
+        # Well-formed, but another account's: refused before any call, saying so (not an IAM Reason).
         one(
             "PhoneNumberId",
             st.uuids().map(lambda u: f"{elsewhere_account}:phone-number/{u}"),
-            "does not exist",
+            "that number is in another account",
         ),
         one("TargetArn", junk_text),
         one(

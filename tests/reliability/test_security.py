@@ -180,7 +180,7 @@ def _authorized_arns(call: dict) -> list[str]:
     ]
     if call["operation"] == "BatchGetFlowAssociation":
         arns.extend(params["ResourceIds"])  # authorized on the phone numbers (phone-number/*)
-    if call["operation"] == "AssociatePhoneNumberContactFlow":
+    if call["operation"] in ("AssociatePhoneNumberContactFlow", "DescribeContactFlow"):
         instance = params["InstanceId"]
         if not instance.startswith("arn:"):
             instance = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"

@@ -83,3 +83,53 @@ def test_throttling_that_outlasts_the_budget_fails_and_rolls_back_cleanly(stack,
     assert (rollback.status, rollback.count) == ("SUCCESS", 1), rollback.reason
     assert provider_tags(connect, world.number_arn) == {}
     assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
+def test_a_rate_limit_answering_either_throttling_code_is_paced_as_throttling(
+    code, monkeypatch, stack, world, connect, aws_env
+):
+    # Real Connect is reported to answer throttling as TooManyRequestsException too: the emulator's quota
+    # answers with the code configured, and the provider must pace it as the shared quota it is.
+    from phone_number_assignment import waiting
+
+    paced = []
+    throttle_delay = waiting.Pacing.throttle_delay
+
+    def spy(self, operation):
+        paced.append(operation)
+        return throttle_delay(self, operation)
+
+    monkeypatch.setattr(waiting.Pacing, "throttle_delay", spy)
+    aws_env.control.configure(throttling_error=code)
+    aws_env.control.set_rate_limit("DescribePhoneNumber", per_second=1, burst=1)
+
+    response = stack.create("MainLine", props(world))
+
+    assert (response.status, response.count) == ("SUCCESS", 1), response.reason
+    throttled = [error for error in errors_of(aws_env.control, "DescribePhoneNumber") if error]
+    assert throttled
+    assert set(throttled) == {code}
+    assert paced == ["DescribePhoneNumber"] * len(throttled)
+    aws_env.control.set_rate_limit("DescribePhoneNumber", None)
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "ServiceQuotaExceededException"])
+def test_a_limit_connect_says_is_reached_fails_at_once_without_retries(code, stack, world, connect, aws_env):
+    aws_env.control.inject_error("UpdatePhoneNumber", code, count=10_000)
+
+    response = stack.create("MainLine", props(world))
+
+    assert (response.status, response.count) == ("FAILED", 1)
+    assert code in response.reason
+    assert "quota" in response.reason
+    assert "Nothing was retried" in response.reason
+    assert response.seconds < 5  # not the fifteen minutes of a throttling storm's budget
+    assert errors_of(aws_env.control, "UpdatePhoneNumber") == [code]
+    assert aws_env.control.moves() == []
+    aws_env.control.reset()
+    rollback = stack.send("Delete", "MainLine", props(world), physical_id=response.physical_id)
+    assert rollback.ok, rollback.reason
+    assert provider_tags(connect, world.number_arn) == {}
+    assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
