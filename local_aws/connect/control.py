@@ -143,15 +143,18 @@ class LocalControl:
         logical_id: str | None = None,
         resource_status: str | None = None,
         physical_id: str | None = None,
+        resource_type: str | None = None,
     ) -> None:
         """What CloudFormation knows about a stack the local stand-in plays (played_stacks.py): the stack's
-        status and/or one resource's status and physical ID, as DescribeStacks/DescribeStackResource say."""
+        status and/or one resource's status, physical ID and type (Custom::PhoneNumberAssignment unless
+        given), as DescribeStacks/DescribeStackResource(s) say."""
         played_stacks.play(
             stack_id,
             stack_status=stack_status,
             logical_id=logical_id,
             resource_status=resource_status,
             physical_id=physical_id,
+            resource_type=resource_type,
         )
 
 
@@ -308,6 +311,7 @@ class HttpControl:
         logical_id: str | None = None,
         resource_status: str | None = None,
         physical_id: str | None = None,
+        resource_type: str | None = None,
     ) -> None:
         self._call(
             "play_stack",
@@ -316,6 +320,7 @@ class HttpControl:
             logical_id=logical_id,
             resource_status=resource_status,
             physical_id=physical_id,
+            resource_type=resource_type,
         )
 
 
