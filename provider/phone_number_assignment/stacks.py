@@ -160,10 +160,12 @@ def _native_holder(state: PhoneNumberState, cloudformation: Callable[[], Any]) -
 
 
 def _not_asked(state: PhoneNumberState, unanswered: str) -> ManagedByAnotherStack:
+    assigned = Owner.from_tags(state.tags)
+    said = f" Its tags say {assigned.describe()} assigned it." if assigned is not None else ""
     return ManagedByAnotherStack(
         f"The provider could not ask CloudFormation which stack holds phone number {state.label} "
-        f"({unanswered}). It is not taken: if an {NATIVE_RESOURCE_TYPE} of some stack holds it, deleting "
-        "that stack would release the number. Check that the provider's role may call "
+        f"({unanswered}).{said} It is not taken: if an {NATIVE_RESOURCE_TYPE} of some stack holds it, "
+        "deleting that stack would release the number. Check that the provider's role may call "
         "cloudformation:DescribeStackResources (no stack named: it is asked by the number's ARN), then retry."
     )
 
@@ -235,7 +237,10 @@ class CloudFormationReads(retries.BudgetedClient):
 
     def describe_stack_resources(self, **params: Any) -> dict[str, Any]:
         return self._retried(
-            "DescribeStackResources", f"asking CloudFormation which stack holds {params}", params, _as_raised
+            "DescribeStackResources",
+            f"asking which stack holds {params.get('PhysicalResourceId')}",
+            params,
+            _as_raised,
         )
 
     def describe_stacks(self, **params: Any) -> dict[str, Any]:
