@@ -27,6 +27,7 @@ from .errors import (
     TooLittleTime,
     answer_of,
     error_message,
+    full_target_advice,
     quote,
 )
 from .telemetry import logger
@@ -219,7 +220,8 @@ class PhoneNumbers(retries.BudgetedClient):
             ):
                 raise MoveFailed(
                     f"Connect could not move {before.label} to {target_arn}: "
-                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}."
+                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}. "
+                    f"{full_target_advice(state.message)}"
                 )
             elif state.status == CLAIMED and seen_in_progress:
                 raise MoveFailed(
