@@ -74,14 +74,32 @@ _numbers_issued = 0
 _numbers_lock = threading.Lock()
 
 
+# A new account's "Phone numbers per instance" (Amazon Connect service quotas); the emulator enforces it.
+DEFAULT_PHONE_NUMBERS_PER_INSTANCE = 5
+
+
 def seed_world(control: Any, numbers: int) -> World:
-    """A fresh world with ``numbers`` distinct phone numbers (E.164 numbers never repeat in a run)."""
+    """A fresh world with ``numbers`` distinct phone numbers (E.164 numbers never repeat in a run).
+
+    Both instances get room for every number: the benchmark measures the provider and the API rate quotas,
+    and a default account's quota of 5 numbers per instance would fail the sixth move (an account that
+    moves this many numbers into one instance has that quota raised).
+    """
     global _numbers_issued
     with _numbers_lock:
         first = _numbers_issued
         _numbers_issued += numbers
     world = World(str(uuid.uuid4()), str(uuid.uuid4()), tuple(str(uuid.uuid4()) for _ in range(numbers)))
     control.seed(world.as_seed(first))
+    if numbers > DEFAULT_PHONE_NUMBERS_PER_INSTANCE:
+        for instance_id in (world.source_id, world.target_id):
+            control.set_phone_number_quota(
+                numbers, instance_id=instance_id, account_id=ACCOUNT, region=REGION
+            )
+        progress(
+            f'quota "Phone numbers per instance" raised from {DEFAULT_PHONE_NUMBERS_PER_INSTANCE} to '
+            f"{numbers} on both instances of this world (as Service Quotas would, on request)"
+        )
     return world
 
 

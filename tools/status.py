@@ -5,14 +5,16 @@ number is (its target ARN), its status (DescribePhoneNumber's PhoneNumberStatus)
 ID) from the ownership record (the DynamoDB table ``PhoneNumberAssignment-Ownership``, one Scan) and from the
 number's ``PhoneNumberAssignment:*`` tags, whether CloudFormation still holds that owner
 (DescribeStackResource), pending markers, cancelled tombstones, renames in progress, the stack of a native
-``AWS::Connect::PhoneNumber`` (CloudFormation's ``aws:cloudformation:*`` tags) and the number's contact flow
+``AWS::Connect::PhoneNumber`` (CloudFormation's ``aws:cloudformation:*`` tags where a number has them, else
+DescribeStackResources by the number's ARN: such numbers carry no ``aws:`` tags) and the number's contact flow
 (ListFlowAssociations). Stale owners and stuck markers are flagged with the one command that clears each; this
 tool runs none of them.
 
 Calls, all reads: connect:ListPhoneNumbersV2, connect:DescribePhoneNumber (one per number),
 connect:ListFlowAssociations (one listing per instance), connect:DescribeTrafficDistributionGroup (only for a
 number whose listing names no instance), dynamodb:Scan, cloudformation:DescribeStackResource (once per stack
-resource named). Clients are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in
+resource named), cloudformation:DescribeStackResources (once per number without native tags). Clients are
+boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in
 TARGET's Region, or the configured Region without TARGET, with botocore's adaptive retry mode: every Connect
 operation's default quota is 2 requests per second, so reading many numbers takes time, and a progress line
 on standard error says how far it got.
@@ -42,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from phone_number_assignment.records import OWNERSHIP_TABLE as TABLE_NAME
 from phone_number_assignment.records import UNSETTLED, State
 from phone_number_assignment.stacks import LOGICAL_ID_TAG as NATIVE_LOGICAL_ID_TAG
-from phone_number_assignment.stacks import RELEASED_BY_STACK
+from phone_number_assignment.stacks import NATIVE_RESOURCE_TYPE, RELEASED_BY_STACK
 from phone_number_assignment.stacks import STACK_ID_TAG as NATIVE_STACK_ID_TAG
 from phone_number_assignment.tags import (
     LOGICAL_ID_TAG,
@@ -141,6 +143,39 @@ class CloudFormationCheck:
             except BotoCoreError as error:
                 self._answers[owner] = ("error", type(error).__name__)
         return self._answers[owner]
+
+    def native_holder(self, number_arn: str, number_id: str) -> tuple[Owner, Holding] | None:
+        """The AWS::Connect::PhoneNumber CloudFormation names for the number's ARN (DescribeStackResources by
+        physical ID, filtered as the provider filters it), or None when no such resource has it."""
+        try:
+            answer = self._client.describe_stack_resources(PhysicalResourceId=number_arn)
+        except ClientError as error:
+            if _error_code(error) == "ValidationError" and "does not exist" in _error_message(error):
+                return None
+            code = _error_code(error) or type(error).__name__
+            if code in ("AccessDenied", "AccessDeniedException"):
+                return Owner("?", "?"), Holding(
+                    None, None, "unknown (needs cloudformation:DescribeStackResources)"
+                )
+            return Owner("?", "?"), Holding(None, None, f"unknown (DescribeStackResources: {code})")
+        except BotoCoreError as error:
+            return Owner("?", "?"), Holding(
+                None, None, f"unknown (DescribeStackResources: {type(error).__name__})"
+            )
+        natives = [
+            r
+            for r in answer.get("StackResources") or []
+            if r.get("ResourceType") == NATIVE_RESOURCE_TYPE
+            and (r.get("PhysicalResourceId") or "").lower() in (number_arn.lower(), number_id.lower())
+        ]
+        if not natives:
+            return None
+        natives.sort(key=lambda r: r.get("ResourceStatus") in RELEASED_BY_STACK)
+        status = natives[0].get("ResourceStatus") or None
+        owner = Owner(natives[0].get("StackId") or "", natives[0].get("LogicalResourceId") or "")
+        if status in RELEASED_BY_STACK:
+            return owner, Holding(False, status, f"stale: {status}")
+        return owner, Holding(True, status, f"holds ({status or 'status unknown'})")
 
     def holding(self, owner: Owner, number_arn: str, number_id: str) -> Holding:
         if not owner.stack_id or not owner.logical_id:
@@ -654,6 +689,10 @@ def _rename(view: NumberView, record: dict[str, Any], check: CloudFormationCheck
 def _native(view: NumberView, check: CloudFormationCheck) -> None:
     stack_id = view.tags.get(NATIVE_STACK_ID_TAG)
     if not stack_id:
+        found = check.native_holder(view.arn, view.id)
+        if found is not None:
+            native, holding = found
+            view.native = {**native.as_json(), "cloudFormation": holding.as_json()}
         return
     native = Owner(stack_id, view.tags.get(NATIVE_LOGICAL_ID_TAG, ""))
     holding = check.holding(native, view.arn, view.id)

@@ -43,6 +43,7 @@ CONTROL_METHODS = frozenset(
         "reset",
         "seed",
         "play_stack",
+        "set_phone_number_quota",
     }
 )
 
@@ -128,6 +129,36 @@ class LocalControl:
                 raise ValueError(error.message) from None
             group.pinned_status = status
 
+    def set_phone_number_quota(
+        self,
+        quota: int | None,
+        *,
+        instance_id: str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """The quota "Phone numbers per instance" (default 5, a new account's): for the account and Region,
+        or for one instance (ID or ARN) only; None for an instance drops its own value. A move onto an
+        instance (or one of its groups) already holding that many numbers is accepted and ends FAILED.
+        Seeding ignores it: a world may start over quota. Moto's reset restores the default."""
+        if quota is not None and quota < 0:
+            raise ValueError("quota must not be negative")
+        if quota is None and instance_id is None:
+            raise ValueError("the account's quota needs a value; None only drops one instance's own")
+        with EMULATOR_LOCK:
+            backend = phone_number_backends[account_id or DEFAULT_ACCOUNT_ID][region or "us-east-1"]
+            if instance_id is None:
+                backend.phone_numbers_per_instance = int(quota)  # type: ignore[arg-type]
+                return
+            try:
+                instance = backend.get_instance(instance_id)
+            except ConnectError as error:
+                raise ValueError(error.message) from None
+            if quota is None:
+                backend.instance_phone_number_quotas.pop(instance.id, None)
+            else:
+                backend.instance_phone_number_quotas[instance.id] = int(quota)
+
     def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
         runtime.inject_error(operation, code, count=count, message=message)
 
@@ -154,15 +185,18 @@ class LocalControl:
         logical_id: str | None = None,
         resource_status: str | None = None,
         physical_id: str | None = None,
+        resource_type: str | None = None,
     ) -> None:
         """What CloudFormation knows about a stack the local stand-in plays (played_stacks.py): the stack's
-        status and/or one resource's status and physical ID, as DescribeStacks/DescribeStackResource say."""
+        status and/or one resource's status, physical ID and type (Custom::PhoneNumberAssignment unless
+        given), as DescribeStacks/DescribeStackResource(s) say."""
         played_stacks.play(
             stack_id,
             stack_status=stack_status,
             logical_id=logical_id,
             resource_status=resource_status,
             physical_id=physical_id,
+            resource_type=resource_type,
         )
 
 
@@ -299,6 +333,22 @@ class HttpControl:
             region=region,
         )
 
+    def set_phone_number_quota(
+        self,
+        quota: int | None,
+        *,
+        instance_id: str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self._call(
+            "set_phone_number_quota",
+            quota=quota,
+            instance_id=instance_id,
+            account_id=account_id,
+            region=region,
+        )
+
     def inject_error(self, operation: str, code: str, *, count: int = 1, message: str | None = None) -> None:
         self._call("inject_error", operation=operation, code=code, count=count, message=message)
 
@@ -325,6 +375,7 @@ class HttpControl:
         logical_id: str | None = None,
         resource_status: str | None = None,
         physical_id: str | None = None,
+        resource_type: str | None = None,
     ) -> None:
         self._call(
             "play_stack",
@@ -333,6 +384,7 @@ class HttpControl:
             logical_id=logical_id,
             resource_status=resource_status,
             physical_id=physical_id,
+            resource_type=resource_type,
         )
 
 

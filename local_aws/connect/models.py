@@ -71,6 +71,18 @@ E164_DIGITS = 11  # a typical length, used for synthetic numbers in every countr
 AVAILABLE_NUMBERS_PER_SEARCH = 50
 SEARCH_PAGE_LIMIT = 10
 LIST_DEFAULT_PAGE_SIZE = 10
+# The quota "Phone numbers per instance": 5 by default in a new account (Amazon Connect Administrator Guide,
+# "Connect Customer service quotas"; adjustable through Service Quotas), and "service quotas are specific to
+# each instance" ("Create a development or test instance"). A move onto a full target is accepted and then
+# ends FAILED: the model's PhoneNumberStatus says "A common reason for a failure may be that the TargetArn
+# value you are claiming or updating a phone number to has reached its limit of total claimed numbers".
+DEFAULT_PHONE_NUMBERS_PER_INSTANCE = 5
+
+
+def full_target_message(target_arn: str) -> str:
+    """The FAILED status message of a move onto a full target. Connect's exact wording is not documented:
+    this one is the API reference's own phrase (docs/reliability.md, assumptions)."""
+    return f"The TargetArn {target_arn} has reached its limit of total claimed numbers"
 
 
 @dataclass(frozen=True)
@@ -336,6 +348,10 @@ class ConnectPhoneNumberBackend(BaseBackend):
         self.offered_numbers: dict[str, tuple[str, str]] = {}
         self.idempotent_answers: dict[tuple[str, str], tuple[str, Any]] = {}
         self.creation_order = count()
+        # "Phone numbers per instance", as Service Quotas reports it for this account and Region, and the
+        # instances whose quota was raised (or lowered) on their own.
+        self.phone_numbers_per_instance = DEFAULT_PHONE_NUMBERS_PER_INSTANCE
+        self.instance_phone_number_quotas: dict[str, int] = {}
 
     # ---- lookups ----------------------------------------------------------------------------------
 
@@ -527,12 +543,34 @@ class ConnectPhoneNumberBackend(BaseBackend):
                 resource_type="PHONE_NUMBER",
             )
 
+    def phone_number_quota(self, instance_id: str) -> int:
+        return self.instance_phone_number_quotas.get(instance_id, self.phone_numbers_per_instance)
+
+    def numbers_on_instance(self, instance_id: str, *, excluding: str | None = None) -> int:
+        """Numbers the instance holds or is about to (a move to it in flight), its groups' included."""
+        now = runtime.now()
+        held = 0
+        for number in self.phone_numbers.values():
+            number.settle(now)
+            if number.id != excluding and number.final_target().instance_id == instance_id:
+                held += 1
+        return held
+
     def update_phone_number(self, number: PhoneNumber, target: Target) -> PhoneNumber:
         self._refuse_while_moving(number, "update")
         assert number.target is not None
         now = runtime.now()
         move_seconds = runtime.move_seconds
         failure_message = runtime.take_move_failure()
+        if (
+            failure_message is None
+            and target.instance_id != number.target.instance_id
+            and self.numbers_on_instance(target.instance_id, excluding=number.id)
+            >= self.phone_number_quota(target.instance_id)
+        ):
+            # Judged when the move is accepted (the harsher reading: a slot freed meanwhile does not help). A
+            # move within the instance (onto its own group, say) adds no number to it.
+            failure_message = full_target_message(target.arn)
         # The move's outcome replaces the previous one's (a FAILED status stays until this move ends); a
         # move to the target the number is already on is an ordinary move (docs/reliability.md, assumptions).
         # A replica may show an earlier FAILED for longer still (runtime.failed_stale_seconds): past the end

@@ -7,12 +7,15 @@ every service) claims a number in the emulator, as the real resource does:
 - properties as in the resource's schema: ``TargetArn`` (required), ``CountryCode``, ``Type``, ``Prefix``,
   ``Description``, ``Tags`` (a list of Key/Value); the number claimed is the first SearchAvailablePhoneNumbers
   offers for CountryCode/Type/Prefix (a Prefix that is a whole E.164 number claims exactly that number);
-- the number carries CloudFormation's system tags ``aws:cloudformation:stack-name``, ``…:stack-id`` and
-  ``…:logical-id``, plus the stack's own tags and the resource's Tags;
+- the number carries the stack's own tags and the resource's Tags, and no CloudFormation system tags
+  (``aws:cloudformation:*``): the real handler passes ClaimPhoneNumber only the resource's desired tags,
+  and Connect refuses ``aws:`` keys from anyone (the model's TagKey pattern ``^(?!aws:)...``), so the
+  emulator does not write what the service would refuse. Which stack holds the number is told by
+  CloudFormation's DescribeStackResources(PhysicalResourceId=<its ARN>) instead (played_stacks.py);
 - ``Ref`` and the physical ID are the number's ARN (GetAtt ``PhoneNumberArn``, ``Address``); the claim is
   complete (CLAIMED) when the stack is, as the real handler waits for it;
 - deleting the stack releases the number, unless the resource has ``DeletionPolicy: Retain``, which leaves it
-  claimed with every tag, system tags included (an assumption: docs/reliability.md).
+  claimed with every tag (an assumption: docs/reliability.md).
 
 It also brings moto's DescribeStackResource(s)/ListStackResources closer to real CloudFormation for deleted
 stacks (see ``_patch_deleted_stacks``). Updates of the resource are not modelled.
@@ -37,9 +40,6 @@ from .runtime import EMULATOR_LOCK
 from .tags import validate_new_tags
 
 RESOURCE_TYPE = "AWS::Connect::PhoneNumber"
-STACK_NAME_TAG = "aws:cloudformation:stack-name"
-STACK_ID_TAG = "aws:cloudformation:stack-id"
-LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 
 
 class NativePhoneNumber(CloudFormationModel):
@@ -87,11 +87,6 @@ class NativePhoneNumber(CloudFormationModel):
         properties = cloudformation_json.get("Properties", {})
         stack_id, logical_id = kwargs["StackId"], kwargs["LogicalId"]
         user_tags = _tags_property(properties.get("Tags"))
-        system_tags = {
-            STACK_NAME_TAG: stack_id.split("/")[1],
-            STACK_ID_TAG: stack_id,
-            LOGICAL_ID_TAG: logical_id,
-        }
         with EMULATOR_LOCK:
             backend = phone_number_backends[account_id][region_name]
             target_arn = properties.get("TargetArn")
@@ -106,11 +101,13 @@ class NativePhoneNumber(CloudFormationModel):
                     f"{logical_id}: no {properties.get('Type', 'DID')} number available in "
                     f"{properties.get('CountryCode', 'US')} with prefix {properties.get('Prefix')!r}"
                 )
+            tags = {**_stack_tags(account_id, region_name, stack_id), **user_tags}
             number = backend.claim_phone_number(
                 offered[0]["PhoneNumber"],
                 target,
                 properties.get("Description"),
-                {**_stack_tags(account_id, region_name, stack_id), **user_tags, **system_tags},
+                # Checked as ClaimPhoneNumber checks its Tags: the handler makes that call.
+                validate_new_tags(tags) if tags else None,
                 claimed_immediately=True,
             )
         return cls(number.arn, number.phone_number, account_id, region_name)
@@ -277,10 +274,10 @@ def deploy_native_number_stack(
 
     ``cloudformation_client``: a boto3 CloudFormation client on the emulator (in ``mock_aws``, or with
     ``endpoint_url`` = the emulator server's URL). The number is claimed to ``target_arn`` (an instance or
-    traffic distribution group ARN in the client's Region) and carries CloudFormation's system tags for this
-    stack and ``logical_id``. ``phone_number`` picks the number (as the template's Prefix, so it must be
-    free), else the first available US DID. ``retain``: the resource has ``DeletionPolicy: Retain``, so
-    deleting the stack leaves the number claimed and tagged. ``tags``: the stack's own tags, which
+    traffic distribution group ARN in the client's Region) and carries the stack's tags, not CloudFormation's
+    system tags (see the module's docstring). ``phone_number`` picks the number (as the template's Prefix,
+    so it must be free), else the first available US DID. ``retain``: the resource has ``DeletionPolicy:
+    Retain``, so deleting the stack leaves the number claimed. ``tags``: the stack's own tags, which
     CloudFormation propagates to the number. Delete the stack with ``delete_stack(StackName=stack_id)``;
     ``describe_stack_resource(StackName=stack_id, LogicalResourceId=logical_id)`` then still answers, with
     ResourceStatus DELETE_COMPLETE (or DELETE_SKIPPED when retained).

@@ -1,7 +1,8 @@
 """What CloudFormation says about the stacks the local CloudFormation stand-in plays (local_aws.stack).
 
-The provider asks CloudFormation whether the stack resource recorded as a number's owner still holds it
-(DescribeStackResource) and whether its own stack is being updated (DescribeStacks: renames). Those stacks
+The provider asks CloudFormation which stack resource holds a number (DescribeStackResources by physical
+ID), whether the stack resource recorded as a number's owner still holds it (DescribeStackResource) and
+whether its own stack is being updated (DescribeStacks: renames). Those stacks
 are played by ``local_aws.stack.CustomResourceStack``, which sends the events; moto never saw them. So the
 stand-in tells the emulator what real CloudFormation would know (each resource's status and physical ID, the
 stack's status) through the control API, and moto's CloudFormation answers from that for those stacks, in
@@ -19,9 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.cloudformation import models as cfn_models
+from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import ValidationError
+from moto.core.responses import ActionResult
 
 from .runtime import runtime
+
+# "Only the first 100 resources will be returned" (DescribeStackResources, CloudFormation API reference).
+DESCRIBED_RESOURCES_LIMIT = 100
 
 _lock = threading.Lock()
 
@@ -79,8 +85,10 @@ def play(
     logical_id: str | None = None,
     resource_status: str | None = None,
     physical_id: str | None = None,
+    resource_type: str | None = None,
 ) -> None:
-    """Record what CloudFormation knows about a played stack, or one of its resources."""
+    """Record what CloudFormation knows about a played stack, or one of its resources (a
+    Custom::PhoneNumberAssignment unless ``resource_type`` says otherwise)."""
     with _lock:
         stacks = _played(_backend_of(stack_id))
         name = stack_id.split("/")[1]
@@ -99,6 +107,63 @@ def play(
                 resource.resource_status = resource_status
             if physical_id is not None:
                 resource.physical_resource_id = physical_id
+            if resource_type is not None:
+                resource.cf_resource_type = resource_type
+
+
+def _stack_holding(backend: Any, physical_id: str) -> Any:
+    """The stack CloudFormation names for a physical ID, or None.
+
+    The API reference says the answer is "the associated resources of the stack that the resource belongs
+    to", for running stacks and deleted ones (90 days). Which stack it names when several resources share
+    the physical ID is not documented (one is shown: cloudformation-coverage-roadmap issue 998). The
+    harsher reading for a caller looking for a native AWS::Connect::PhoneNumber is taken: stacks the local
+    stand-in plays (this provider's custom resources) before moto's own (native numbers), running stacks
+    before deleted ones.
+    """
+    candidates = [
+        *_played(backend).values(),
+        *backend.stacks.values(),
+        *backend.deleted_stacks.values(),
+    ]
+    for stack in candidates:
+        for resource in stack.stack_resources:
+            if getattr(resource, "physical_resource_id", None) == physical_id:
+                return stack
+    return None
+
+
+def describe_stack_resources(response: Any) -> ActionResult:
+    """DescribeStackResources as the API reference describes it: StackName or PhysicalResourceId, not both
+    (ValidationError) and not neither; LogicalResourceId filters; at most the first 100 resources. A
+    physical ID no stack resource has: ValidationError "Stack for <id> does not exist" (the message is
+    inferred, docs/reliability.md; the provider reads only the code and "does not exist")."""
+    backend = response.cloudformation_backend
+    stack_name = response._get_param("StackName")
+    physical_id = response._get_param("PhysicalResourceId")
+    logical_id = response._get_param("LogicalResourceId")
+    if stack_name and physical_id:
+        raise ValidationError(stack_name, "You cannot specify both StackName and PhysicalResourceId")
+    if not stack_name and not physical_id:
+        raise ValidationError("", "Either StackName or PhysicalResourceId must be specified")
+    with _lock:
+        if physical_id:
+            stack = _stack_holding(backend, physical_id)
+            if stack is None:
+                raise ValidationError(physical_id, f"Stack for {physical_id} does not exist")
+            resources = list(stack.stack_resources)
+        else:
+            stack = _played(backend).get(stack_name)
+            if stack is not None:
+                resources = stack.stack_resources
+            else:
+                stack, resources = backend.describe_stack_resources(stack_name, None)
+            resources = list(resources)
+    if logical_id is not None:
+        resources = [r for r in resources if getattr(r, "logical_resource_id", None) == logical_id]
+    # Looked up at call time: native.py installs a DTO that reports each deleted resource's own status.
+    dto = cfn_responses.StackResourceDTO
+    return ActionResult({"StackResources": [dto(stack, r) for r in resources[:DESCRIBED_RESOURCES_LIMIT]]})
 
 
 def _now() -> datetime.datetime:
@@ -107,7 +172,8 @@ def _now() -> datetime.datetime:
 
 
 def install() -> None:
-    """Make moto's CloudFormation answer DescribeStackResource and DescribeStacks for played stacks."""
+    """Make moto's CloudFormation answer DescribeStackResource(s) and DescribeStacks for played stacks, and
+    DescribeStackResources by physical ID for every stack."""
     original_resource = cfn_models.CloudFormationBackend.describe_stack_resource
     original_stacks = cfn_models.CloudFormationBackend.describe_stacks
 
@@ -130,3 +196,4 @@ def install() -> None:
 
     cfn_models.CloudFormationBackend.describe_stack_resource = describe_stack_resource  # type: ignore[method-assign]
     cfn_models.CloudFormationBackend.describe_stacks = describe_stacks  # type: ignore[method-assign]
+    cfn_responses.CloudFormationResponse.describe_stack_resources = describe_stack_resources  # type: ignore[method-assign]

@@ -30,6 +30,7 @@ from .errors import (
     UnusableContactFlow,
     answer_of,
     error_message,
+    full_target_advice,
     quote,
 )
 from .telemetry import logger
@@ -333,7 +334,8 @@ class PhoneNumbers(retries.BudgetedClient):
             elif state.status == FAILED and (seen_in_progress or before.status != FAILED):
                 raise MoveFailed(
                     f"Connect could not move {before.label} to {target_arn}: "
-                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}."
+                    f"{quote(state.message or 'no message')}. The number stays on {state.target_arn}. "
+                    f"{full_target_advice(state.message)}"
                 )
             elif state.status == CLAIMED and seen_in_progress:
                 raise MoveFailed(

@@ -262,6 +262,30 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
     )
 
 
+# The Service Quotas name of the quota a full target has reached (Amazon Connect Administrator Guide, "Connect
+# Customer service quotas": 5 by default in a new account, adjustable).
+PHONE_NUMBER_QUOTA_NAME = "Phone numbers per instance"
+
+
+def full_target_advice(message: str) -> str:
+    """What a Reason for a FAILED move adds about the target being full.
+
+    Connect's API reference names "the TargetArn ... has reached its limit of total claimed numbers" as a
+    common reason for FAILED, but not the message it then shows: a message that speaks of a limit or quota
+    is taken as that, any other one gets the advice as a possibility.
+    """
+    how = (
+        f'the Amazon Connect quota "{PHONE_NUMBER_QUOTA_NAME}" (5 by default in a new account) can be raised '
+        "in the Service Quotas console (Amazon Connect > "
+        f"{PHONE_NUMBER_QUOTA_NAME} > Request increase at account level), or release numbers the target no "
+        "longer needs; then retry the stack operation."
+    )
+    lowered = message.lower()
+    if "limit" in lowered or "quota" in lowered:
+        return f"The target holds as many phone numbers as its quota allows: {how}"
+    return f"If the target holds as many phone numbers as its quota allows (a common cause of FAILED), {how}"
+
+
 def unreachable(error: Exception, *, subject: str, service: str = "connect") -> ProviderError:
     """A call that never got an answer (connection refused, timed out) until the time budget ran out."""
     return ServiceUnavailable(

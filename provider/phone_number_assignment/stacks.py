@@ -1,11 +1,15 @@
 """Whether a stack resource still holds a number, as CloudFormation says.
 
-Two kinds of holder are asked about. A native AWS::Connect::PhoneNumber of another stack: CloudFormation
-tags what it creates with ``aws:cloudformation:stack-id`` and ``logical-id``, and deleting that stack
-*releases* the number (up to 180 days before it can be claimed again). And the owner this provider recorded:
-CloudFormation sends no Delete for a custom resource with DeletionPolicy or UpdateReplacePolicy Retain, so
-an owner can outlive its stack resource. Either is only passed over once CloudFormation says the resource
-no longer holds the number; when that cannot be checked, the number is not taken at all.
+Two kinds of holder are asked about. A native AWS::Connect::PhoneNumber, of any stack (this one included):
+deleting its stack, or replacing the resource, *releases* the number (up to 180 days before it can be
+claimed again). CloudFormation is asked which stack resource has the number's ARN as its physical ID (the
+native type's physical ID is the number's ARN): the native handler passes only the template's tags to
+ClaimPhoneNumber and Connect refuses ``aws:`` tag keys, so such a number need carry no trace of its stack.
+CloudFormation's ``aws:cloudformation:*`` tags stay a second signal, for numbers that carry them. And the
+owner this provider recorded: CloudFormation sends no Delete for a custom resource with DeletionPolicy or
+UpdateReplacePolicy Retain, so an owner can outlive its stack resource. Either is only passed over once
+CloudFormation says the resource no longer holds the number; when that cannot be checked, the number is not
+taken at all.
 """
 
 from __future__ import annotations
@@ -48,25 +52,37 @@ ROLLING_BACK = frozenset(
         "IMPORT_ROLLBACK_IN_PROGRESS",
     }
 )
+NATIVE_RESOURCE_TYPE = "AWS::Connect::PhoneNumber"
+# DescribeStackResources shows "only the first 100 resources" of a stack (CloudFormation API reference).
+DESCRIBED_RESOURCES_LIMIT = 100
 
 
 def refuse_if_managed_elsewhere(
     state: PhoneNumberState, own_stack_id: str, cloudformation: Callable[[], Any]
 ) -> None:
-    """Raise ManagedByAnotherStack if another stack's native resource may still manage the number.
+    """Raise ManagedByAnotherStack if a native AWS::Connect::PhoneNumber may still manage the number.
 
-    ``cloudformation`` makes the client: only numbers another stack tagged need one (creating it costs
-    about 0.1 s of a cold start).
+    One DescribeStackResources by physical ID; a second read (DescribeStackResource) only for a number whose
+    ``aws:cloudformation:*`` tags name a resource that answer did not cover. ``cloudformation`` makes the
+    client (creating it costs about 0.1 s of a cold start: callers ask only for numbers not already theirs).
     """
+    native = _native_holder(state, cloudformation)
+    if native is not None:
+        if _status(native) not in RELEASED_BY_STACK:
+            raise _managed(state, native, own_stack_id)
+        logger.info(
+            "The native resource that claimed the number no longer holds it",
+            extra={"native_stack_id": native.get("StackId"), "native_status": _status(native)},
+        )
     stack_id = state.tags.get(STACK_ID_TAG)
     logical_id = state.tags.get(LOGICAL_ID_TAG, "")
-    if not stack_id or stack_id == own_stack_id:
+    if not stack_id:
         return
-    how_to_hand_over = (
-        f"To hand it over: in that stack set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
-        f"{logical_id or 'the resource'}, deploy it, remove the resource from that stack and deploy again; "
-        "then deploy this stack."
-    )
+    if native is not None and (native.get("StackId"), native.get("LogicalResourceId")) == (
+        stack_id,
+        logical_id,
+    ):
+        return  # the same resource, answered for already
     try:
         resource = _stack_resource(Owner(stack_id, logical_id), cloudformation)
     except _Unanswered as unanswered:
@@ -87,10 +103,84 @@ def refuse_if_managed_elsewhere(
             },
         )
         return
-    raise ManagedByAnotherStack(
-        f"Phone number {state.label} is managed by {resource.get('ResourceType') or 'a resource'} "
-        f"{logical_id} of stack {stack_id} ({_status(resource) or 'status unknown'}); deleting that stack "
-        f"would release the number. {how_to_hand_over}"
+    raise _managed(
+        state, {**(resource or {}), "StackId": stack_id, "LogicalResourceId": logical_id}, own_stack_id
+    )
+
+
+def _managed(state: PhoneNumberState, resource: dict[str, Any], own_stack_id: str) -> ManagedByAnotherStack:
+    stack_id = resource.get("StackId") or resource.get("StackName") or "unknown"
+    logical_id = resource.get("LogicalResourceId") or "the resource"
+    resource_type = resource.get("ResourceType") or "a resource"
+    where = "this stack" if stack_id == own_stack_id else f"stack {stack_id}"
+    status = _status(resource) or "status unknown"
+    if stack_id == own_stack_id:
+        advice = (
+            f"Set the TargetArn of {logical_id} instead of declaring an assignment for its number, or "
+            "hand the number over: set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
+            f"{logical_id}, deploy, remove it from the template and deploy again, then declare the "
+            "assignment."
+        )
+    else:
+        advice = (
+            "To hand it over: in that stack set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
+            f"{logical_id}, deploy it, remove the resource from that stack and deploy again; then deploy "
+            "this stack."
+        )
+    return ManagedByAnotherStack(
+        f"Phone number {state.label} is managed by {resource_type} {logical_id} of {where} ({status}); "
+        f"deleting that stack or replacing that resource would release the number, so it is not moved. "
+        f"{advice}"
+    )
+
+
+def _native_holder(state: PhoneNumberState, cloudformation: Callable[[], Any]) -> dict[str, Any] | None:
+    """The AWS::Connect::PhoneNumber CloudFormation names as holding the number's ARN, live or not; None
+    when CloudFormation says no stack resource has it as its physical ID, or only other types do.
+
+    DescribeStackResources(PhysicalResourceId=) answers with the resources of the stack "that the resource
+    belongs to" (the first 100; running stacks and, for 90 days, deleted ones), so the answer is filtered on
+    the physical ID here. No stack: ValidationError "... does not exist". Raises ManagedByAnotherStack when
+    CloudFormation cannot be asked, or when the stack it names has 100 resources or more and the number is
+    not among those shown: the holder could be one of the rest.
+    """
+    try:
+        answer = cloudformation().describe_stack_resources(PhysicalResourceId=state.arn)
+    except ClientError as error:
+        if says_stack_or_resource_missing(error):
+            return None
+        said = f"CloudFormation said {error_code(error)}: {quote(error_message(error))}"
+        raise _not_asked(state, said) from None
+    except BotoCoreError as error:
+        raise _not_asked(state, f"{type(error).__name__}: {quote(str(error))}") from None
+    except ProviderError as error:  # throttled (or unreachable) until the time budget ran out
+        raise _not_asked(state, error.reason) from None
+    resources = answer.get("StackResources") or []
+    holders = [r for r in resources if _names(r.get("PhysicalResourceId", ""), state)]
+    if not holders and len(resources) >= DESCRIBED_RESOURCES_LIMIT:
+        stack = resources[0].get("StackId") or resources[0].get("StackName") or "a stack"
+        raise ManagedByAnotherStack(
+            f"CloudFormation names {stack} as the stack holding phone number {state.label}, but that "
+            f"stack has more than {DESCRIBED_RESOURCES_LIMIT} resources and DescribeStackResources shows "
+            f"only the first {DESCRIBED_RESOURCES_LIMIT}, none of them this number. It is not taken: if an "
+            f"{NATIVE_RESOURCE_TYPE} there holds it, deleting that stack would release it. Check that "
+            "stack's resources, hand the number over (DeletionPolicy: Retain, then remove the resource), "
+            "and retry."
+        )
+    natives = [r for r in holders if r.get("ResourceType") == NATIVE_RESOURCE_TYPE]
+    # A live holder before one that no longer holds the number.
+    natives.sort(key=lambda r: _status(r) in RELEASED_BY_STACK)
+    return natives[0] if natives else None
+
+
+def _not_asked(state: PhoneNumberState, unanswered: str) -> ManagedByAnotherStack:
+    assigned = Owner.from_tags(state.tags)
+    said = f" Its tags say {assigned.describe()} assigned it." if assigned is not None else ""
+    return ManagedByAnotherStack(
+        f"The provider could not ask CloudFormation which stack holds phone number {state.label} "
+        f"({unanswered}).{said} It is not taken: if an {NATIVE_RESOURCE_TYPE} of some stack holds it, "
+        "deleting that stack would release the number. Check that the provider's role may call "
+        "cloudformation:DescribeStackResources (no stack named: it is asked by the number's ARN), then retry."
     )
 
 
@@ -206,7 +296,7 @@ def _stack_resource(owner: Owner, cloudformation: Callable[[], Any]) -> dict[str
 
 
 class CloudFormationReads(retries.BudgetedClient):
-    """The two reads this module makes, retried on throttling within the invocation's budget like every
+    """The reads this module makes, retried on throttling within the invocation's budget like every
     other call (retries.py): slowness must not turn "cannot tell" into a refusal while time is left. An
     error not worth retrying (a stack that does not exist, a denied call) comes back as botocore raised
     it, for the functions above to read."""
@@ -216,6 +306,14 @@ class CloudFormationReads(retries.BudgetedClient):
     def describe_stack_resource(self, **params: Any) -> dict[str, Any]:
         return self._retried(
             "DescribeStackResource", f"asking CloudFormation about {params}", params, _as_raised
+        )
+
+    def describe_stack_resources(self, **params: Any) -> dict[str, Any]:
+        return self._retried(
+            "DescribeStackResources",
+            f"asking which stack holds {params.get('PhysicalResourceId')}",
+            params,
+            _as_raised,
         )
 
     def describe_stacks(self, **params: Any) -> dict[str, Any]:

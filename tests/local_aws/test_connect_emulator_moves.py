@@ -415,3 +415,84 @@ def test_arns_with_slashes_route_in_every_path_position(emulated_connect: Any) -
     # The metadata update is in flight for a moment, like a move.
     assert wait_until_settled(emulated_connect, arn)["PhoneNumberDescription"] == "d"
     emulated_connect.release_phone_number(PhoneNumberId=arn)
+
+
+def seed_on(connect_emulator: Any, instance_id: str, count: int, first: int) -> list[str]:
+    """``count`` numbers CLAIMED on the instance (seeding ignores the quota, as a world may start full)."""
+    ids = [f"{first + index:08d}-0000-4000-8000-000000000000" for index in range(count)]
+    connect_emulator.control.seed(
+        {
+            "phone_numbers": [
+                {"id": number_id, "phone_number": f"+1555301{first + index:04d}", "target": instance_id}
+                for index, number_id in enumerate(ids)
+            ]
+        }
+    )
+    return ids
+
+
+def test_a_move_onto_a_full_instance_is_accepted_then_fails_and_stays(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    source, destination = two_instances
+    # "Phone numbers per instance" is 5 in a new account: the destination holds 5 already.
+    seed_on(connect_emulator, destination["Id"], 5, first=0)
+    [number_id] = seed_on(connect_emulator, source["Id"], 1, first=10)
+
+    # Accepted (no error): the quota shows only in the outcome.
+    emulated_connect.update_phone_number(PhoneNumberId=number_id, TargetArn=destination["Arn"])
+    failed = wait_until_settled(emulated_connect, number_id)
+
+    assert failed["TargetArn"] == source["Arn"]
+    assert failed["PhoneNumberStatus"] == {
+        "Status": "FAILED",
+        "Message": f"The TargetArn {destination['Arn']} has reached its limit of total claimed numbers",
+    }
+    assert connect_emulator.control.moves()[-1]["outcome"] == "FAILED"
+
+
+def test_the_quota_counts_moves_in_flight_and_frees_up_when_a_number_leaves(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    source, destination = two_instances
+    seed_on(connect_emulator, destination["Id"], 4, first=20)
+    first, second = seed_on(connect_emulator, source["Id"], 2, first=30)
+
+    emulated_connect.update_phone_number(PhoneNumberId=first, TargetArn=destination["Arn"])
+    # The fifth slot is taken by the move in flight: the next move fails though the first has not finished.
+    emulated_connect.update_phone_number(PhoneNumberId=second, TargetArn=destination["Arn"])
+    assert wait_until_settled(emulated_connect, first, destination["Arn"])["PhoneNumberStatus"] == {
+        "Status": "CLAIMED"
+    }
+    assert wait_until_settled(emulated_connect, second)["PhoneNumberStatus"]["Status"] == "FAILED"
+
+    # A number leaving frees its slot.
+    emulated_connect.update_phone_number(PhoneNumberId=first, TargetArn=source["Arn"])
+    wait_until_settled(emulated_connect, first, source["Arn"])
+    emulated_connect.update_phone_number(PhoneNumberId=second, TargetArn=destination["Arn"])
+    assert wait_until_settled(emulated_connect, second, destination["Arn"])["PhoneNumberStatus"] == {
+        "Status": "CLAIMED"
+    }
+
+
+def test_the_quota_is_settable_per_account_and_per_instance(
+    connect_emulator: Any, emulated_connect: Any, two_instances: Any
+) -> None:
+    source, destination = two_instances
+    seed_on(connect_emulator, destination["Id"], 5, first=40)
+    numbers = seed_on(connect_emulator, source["Id"], 2, first=50)
+    control = connect_emulator.control
+
+    control.set_phone_number_quota(6, instance_id=destination["Arn"])
+    emulated_connect.update_phone_number(PhoneNumberId=numbers[0], TargetArn=destination["Arn"])
+    assert wait_until_settled(emulated_connect, numbers[0])["TargetArn"] == destination["Arn"]
+    emulated_connect.update_phone_number(PhoneNumberId=numbers[1], TargetArn=destination["Arn"])
+    assert wait_until_settled(emulated_connect, numbers[1])["PhoneNumberStatus"]["Status"] == "FAILED"
+
+    # The account's value applies to every instance without one of its own.
+    control.set_phone_number_quota(None, instance_id=destination["Id"])
+    control.set_phone_number_quota(100)
+    emulated_connect.update_phone_number(PhoneNumberId=numbers[1], TargetArn=destination["Arn"])
+    assert wait_until_settled(emulated_connect, numbers[1])["PhoneNumberStatus"] == {"Status": "CLAIMED"}
+    with pytest.raises(ValueError, match="needs a value"):
+        control.set_phone_number_quota(None)

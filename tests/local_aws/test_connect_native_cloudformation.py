@@ -1,6 +1,6 @@
 """The native AWS::Connect::PhoneNumber through moto's CloudFormation, in-process and on the emulator's
-server: the claim and its system tags, Ref, DescribeStackResource for live, deleted and missing stacks, and
-DeletionPolicy: Retain."""
+server: the claim and its tags (no CloudFormation system tags), Ref, DescribeStackResource(s) for live,
+deleted and missing stacks and by physical ID, and DeletionPolicy: Retain."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def numbers_in_account(connect: Any) -> list[str]:
     return [n["PhoneNumberArn"] for n in connect.list_phone_numbers_v2()["ListPhoneNumbersSummaryList"]]
 
 
-def test_the_stack_claims_a_number_tagged_with_cloudformations_system_tags(
+def test_the_stack_claims_a_number_with_its_tags_and_no_cloudformation_system_tags(
     cloudformation: Any, emulated_connect: Any
 ) -> None:
     stack_id, number_arn = deploy_native_number_stack(
@@ -67,12 +67,8 @@ def test_the_stack_claims_a_number_tagged_with_cloudformations_system_tags(
         INSTANCE_ARN,
         {"Status": "CLAIMED"},
     )
-    assert claimed["Tags"] == {
-        "aws:cloudformation:stack-name": "native",
-        "aws:cloudformation:stack-id": stack_id,
-        "aws:cloudformation:logical-id": "NativeNumber",
-        "team": "support",
-    }
+    # The handler passes ClaimPhoneNumber the desired tags (stack and resource); Connect refuses aws: keys.
+    assert claimed["Tags"] == {"team": "support"}
     for stack in ("native", stack_id):
         detail = resource_detail(cloudformation, stack)
         assert (
@@ -118,8 +114,7 @@ def test_template_properties_and_attributes(cloudformation: Any, emulated_connec
         "TOLL_FREE",
     )
     assert claimed["PhoneNumberDescription"] == "main line"
-    assert claimed["Tags"]["a"] == "b"
-    assert claimed["Tags"]["aws:cloudformation:logical-id"] == "Line"
+    assert claimed["Tags"] == {"a": "b"}
 
 
 def test_deleting_the_stack_releases_the_number_and_describing_it_answers_as_cloudformation_does(
@@ -149,16 +144,86 @@ def test_deleting_the_stack_releases_the_number_and_describing_it_answers_as_clo
     assert validation_error(excinfo) == ("ValidationError", "Stack with id never-created does not exist")
 
 
-def test_retain_leaves_the_number_claimed_with_its_system_tags(
-    cloudformation: Any, emulated_connect: Any
-) -> None:
-    stack_id, number_arn = deploy_native_number_stack(cloudformation, "native", INSTANCE_ARN, retain=True)
+def test_retain_leaves_the_number_claimed_with_its_tags(cloudformation: Any, emulated_connect: Any) -> None:
+    stack_id, number_arn = deploy_native_number_stack(
+        cloudformation, "native", INSTANCE_ARN, retain=True, tags={"team": "support"}
+    )
     tags_before = summary(emulated_connect, number_arn)["Tags"]
     cloudformation.delete_stack(StackName="native")
 
     kept = summary(emulated_connect, number_arn)
     assert (kept["PhoneNumberStatus"], kept["Tags"]) == ({"Status": "CLAIMED"}, tags_before)
-    assert tags_before["aws:cloudformation:stack-id"] == stack_id
+    assert tags_before == {"team": "support"}
     assert resource_detail(cloudformation, stack_id)["ResourceStatus"] == "DELETE_SKIPPED"
     assert numbers_in_account(emulated_connect) == [number_arn]
     assert cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+
+
+def by_physical_id(cloudformation: Any, physical_id: str, **params: Any) -> list[dict[str, Any]]:
+    return cloudformation.describe_stack_resources(PhysicalResourceId=physical_id, **params)["StackResources"]
+
+
+def test_describe_stack_resources_names_the_stack_that_holds_a_physical_id(
+    cloudformation: Any, emulated_connect: Any
+) -> None:
+    template = native_number_template(INSTANCE_ARN, logical_id="Main")
+    template["Resources"]["Spare"] = native_number_template(INSTANCE_ARN, logical_id="Spare")["Resources"][
+        "Spare"
+    ]
+    stack_id = cloudformation.create_stack(StackName="two-lines", TemplateBody=json.dumps(template))[
+        "StackId"
+    ]
+    main_arn = resource_detail(cloudformation, stack_id, "Main")["PhysicalResourceId"]
+
+    # "the associated resources of the stack that the resource belongs to" (API reference): both of them.
+    shown = by_physical_id(cloudformation, main_arn)
+    assert sorted((r["StackId"], r["LogicalResourceId"], r["ResourceType"]) for r in shown) == [
+        (stack_id, "Main", "AWS::Connect::PhoneNumber"),
+        (stack_id, "Spare", "AWS::Connect::PhoneNumber"),
+    ]
+    assert {r["ResourceStatus"] for r in shown} == {"CREATE_COMPLETE"}
+    # LogicalResourceId filters; by StackName the same resources.
+    assert [
+        r["LogicalResourceId"] for r in by_physical_id(cloudformation, main_arn, LogicalResourceId="Main")
+    ] == ["Main"]
+    by_name = cloudformation.describe_stack_resources(StackName="two-lines")["StackResources"]
+    assert sorted(r["LogicalResourceId"] for r in by_name) == ["Main", "Spare"]
+
+
+def test_describe_stack_resources_by_physical_id_answers_for_deleted_stacks_and_refuses_what_aws_refuses(
+    cloudformation: Any, emulated_connect: Any
+) -> None:
+    stack_id, number_arn = deploy_native_number_stack(cloudformation, "native", INSTANCE_ARN, retain=True)
+    cloudformation.delete_stack(StackName=stack_id)
+
+    # Deleted stacks are described for 90 days: the retained number's resource is DELETE_SKIPPED.
+    [shown] = by_physical_id(cloudformation, number_arn)
+    assert (shown["StackId"], shown["LogicalResourceId"], shown["ResourceStatus"]) == (
+        stack_id,
+        "NativeNumber",
+        "DELETE_SKIPPED",
+    )
+    # A physical ID no stack resource has: a ValidationError saying so.
+    unknown = number_arn.replace("phone-number/", "phone-number/0")
+    with pytest.raises(ClientError) as excinfo:
+        by_physical_id(cloudformation, unknown)
+    code, message = validation_error(excinfo)
+    assert (code, "does not exist" in message) == ("ValidationError", True)
+    # "A ValidationError is returned if you specify both StackName and PhysicalResourceId"; one is required.
+    with pytest.raises(ClientError) as excinfo:
+        cloudformation.describe_stack_resources(StackName=stack_id, PhysicalResourceId=number_arn)
+    assert validation_error(excinfo)[0] == "ValidationError"
+    with pytest.raises(ClientError) as excinfo:
+        cloudformation.describe_stack_resources()
+    assert validation_error(excinfo)[0] == "ValidationError"
+
+
+def test_describe_stack_resources_shows_at_most_the_first_100_resources(
+    cloudformation: Any, emulated_connect: Any
+) -> None:
+    template: dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}
+    for index in range(101):
+        template["Resources"][f"Topic{index:03d}"] = {"Type": "AWS::SNS::Topic"}
+    cloudformation.create_stack(StackName="big", TemplateBody=json.dumps(template))
+
+    assert len(cloudformation.describe_stack_resources(StackName="big")["StackResources"]) == 100

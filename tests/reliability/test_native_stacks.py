@@ -1,7 +1,10 @@
 """Numbers a native AWS::Connect::PhoneNumber manages: deleting that stack would release them.
 
-CloudFormation tags what it creates with aws:cloudformation:stack-id / logical-id. The provider takes such a
-number only once that stack no longer holds the resource, and refuses when it cannot find out.
+The provider asks CloudFormation which stack resource has the number's ARN as its physical ID
+(DescribeStackResources): the native handler claims without CloudFormation's system tags (Connect refuses
+``aws:`` keys), so the number itself need not say. aws:cloudformation:stack-id / logical-id tags, on numbers
+that carry them, are a second signal. The provider takes such a number only once that stack no longer holds
+the resource, and refuses when it cannot find out.
 """
 
 from __future__ import annotations
@@ -49,11 +52,9 @@ def test_a_number_whose_native_stack_is_gone_is_taken(stack, world, connect, aws
     assert state_of(connect, response.physical_id)["target"] == world.instance_b_arn
 
 
-def test_a_number_whose_native_stack_cannot_be_checked_is_refused(
-    monkeypatch, stack, world, connect, aws_env
-):
-    tags = native_tags("unknown-stack")
-    number_id = seed_native_number(aws_env, world, tags)
+def test_a_number_whose_holder_cannot_be_asked_is_refused(monkeypatch, stack, world, connect, aws_env):
+    # No tags at all: how a number a native stack claimed looks. CloudFormation must be asked.
+    number_id = seed_native_number(aws_env, world, {})
     # Nothing listens there: the check fails as a denied or unreachable CloudFormation would.
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", "http://127.0.0.1:9")
     clients.cloudformation_client.cache_clear()
@@ -63,24 +64,33 @@ def test_a_number_whose_native_stack_cannot_be_checked_is_refused(
     response = stack.create("MainLine", props(world, PhoneNumberId=number_id), timeout_seconds=25)
 
     assert response.status == "FAILED"
-    assert tags["aws:cloudformation:stack-id"] in response.reason
-    assert "could not check" in response.reason
-    assert "cloudformation:DescribeStackResource" in response.reason
+    assert "could not ask CloudFormation which stack holds" in response.reason
+    assert "cloudformation:DescribeStackResources" in response.reason
     assert mutating(operations(aws_env.control, since)) == []
     assert provider_tags(connect, f"arn:aws:connect:{REGION}:{ACCOUNT}:phone-number/{number_id}") == {}
 
 
-def test_a_number_created_by_the_same_stack_is_not_checked(monkeypatch, stack, world, aws_env):
-    tags = native_tags("phone-number-consumer")
-    tags["aws:cloudformation:stack-id"] = stack.stack_id
-    number_id = seed_native_number(aws_env, world, tags)
-    # Were it asked, the unreachable endpoint would make the Create fail.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", "http://127.0.0.1:9")
-    clients.cloudformation_client.cache_clear()
+def test_a_number_a_native_resource_of_the_same_stack_holds_is_refused(stack, world, connect, aws_env):
+    number_id = seed_native_number(aws_env, world, {})
+    number_arn = f"arn:aws:connect:{REGION}:{ACCOUNT}:phone-number/{number_id}"
+    # The consumer's own template claims the number with AWS::Connect::PhoneNumber: deleting this stack
+    # (or replacing that resource) releases it, wherever the assignment put it.
+    stack.control.play_stack(
+        stack.stack_id,
+        logical_id="ClaimedLine",
+        resource_status="CREATE_COMPLETE",
+        physical_id=number_arn,
+        resource_type="AWS::Connect::PhoneNumber",
+    )
+    since = len(aws_env.control.calls())
 
     response = stack.create("MainLine", props(world, PhoneNumberId=number_id))
 
-    assert response.ok, response.reason
+    assert response.status == "FAILED"
+    assert "AWS::Connect::PhoneNumber ClaimedLine of this stack" in response.reason
+    assert "Set the TargetArn of ClaimedLine" in response.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    assert state_of(connect, number_arn)["target"] == world.instance_a_arn
 
 
 @pytest.fixture
@@ -95,6 +105,9 @@ def test_a_number_a_native_stack_still_holds_is_refused_with_how_to_hand_it_over
         cloudformation, "contact-centre-numbers", world.instance_a_arn, logical_id="SupportLine"
     )
     since = len(aws_env.control.calls())
+
+    # The number says nothing of its stack: only CloudFormation can tell.
+    assert not [key for key in state_of(connect, number_arn)["tags"] if key.lower().startswith("aws:")]
 
     response = stack.create("MainLine", props(world, PhoneNumberId=number_arn))
 
@@ -121,8 +134,28 @@ def test_a_number_handed_over_with_retain_is_taken_once_its_stack_is_gone(
     assert state_of(connect, number_arn)["target"] == world.instance_b_arn
 
 
-def test_a_number_without_cloudformation_tags_costs_no_cloudformation_client(stack, world):
-    # Creating the client loads CloudFormation's service model: a cold start pays for it only when needed.
+def test_cloudformation_is_asked_about_a_number_only_until_it_is_this_resources(stack, world):
+    clients.cloudformation_client.cache_clear()
     assert stack.create("MainLine", props(world)).ok
+    # The first Create asks who holds the number (and pays for the client: ~0.1 s of a cold start).
+    assert clients.cloudformation_client.cache_info().currsize == 1
 
+    clients.cloudformation_client.cache_clear()
+    assert stack.update("MainLine", props(world, TargetArn=world.tdg_arn)).ok
+
+    # The number carries this resource's tags: an in-place update asks nothing (and creates no client).
     assert clients.cloudformation_client.cache_info().currsize == 0
+
+
+def test_a_number_our_own_retained_resource_held_is_not_taken_for_a_native_one(
+    stack, new_stack, world, connect
+):
+    # Custom::PhoneNumberAssignment resources have the number's ARN as physical ID too: CloudFormation names
+    # them, and only the native type is refused (the ownership record decides about the rest).
+    assert stack.create("MainLine", props(world)).ok
+    stack.retain("MainLine")
+
+    response = new_stack().create("TheirLine", props(world, TargetArn=world.tdg_arn))
+
+    assert response.ok, response.reason
+    assert state_of(connect, world.number_arn)["target"] == world.tdg_arn

@@ -156,12 +156,14 @@ def test_the_only_cloudformation_grants_are_the_stack_reads_the_code_makes(state
     )
     granted = [s for s in statements if any(a.startswith("cloudformation:") for a in as_list(s["Action"]))]
 
-    # DescribeStackResource: does an owner's stack resource still hold the number; DescribeStacks: is a
-    # same-stack takeover a rename in an update.
-    assert called == {"describe_stack_resource", "describe_stacks"}
+    # DescribeStackResources: which stack resource has the number's ARN as physical ID (a native
+    # AWS::Connect::PhoneNumber); DescribeStackResource: does an owner's stack resource still hold the number;
+    # DescribeStacks: is a same-stack takeover a rename in an update.
+    assert called == {"describe_stack_resource", "describe_stack_resources", "describe_stacks"}
     [statement] = granted
     assert sorted(as_list(statement["Action"])) == [
         "cloudformation:DescribeStackResource",
+        "cloudformation:DescribeStackResources",
         "cloudformation:DescribeStacks",
     ]
     assert as_list(statement["Resource"]) == [

@@ -597,7 +597,8 @@ def test_a_record_for_a_number_not_in_the_region_is_flagged(estate, env):
     assert estate.gone_number not in by_arn(status_json()[0])
 
 
-def test_native_stack_tags_get_the_same_cloudformation_check(estate):
+def test_native_stacks_get_the_same_cloudformation_check(estate):
+    # Their numbers carry no aws: tags (Connect refuses them): CloudFormation is asked by the number's ARN.
     numbers = by_arn(status_json()[0])
 
     live, gone = numbers[estate.native_live]["nativeStack"], numbers[estate.native_gone]["nativeStack"]

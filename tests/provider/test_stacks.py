@@ -1,0 +1,91 @@
+"""Who holds a number, as CloudFormation's DescribeStackResources(PhysicalResourceId=) answers: the answer is
+one stack's resources, so it is filtered on the physical ID and the native type here."""
+
+from __future__ import annotations
+
+import datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from phone_number_assignment.connect import PhoneNumberState
+from phone_number_assignment.errors import ManagedByAnotherStack
+from phone_number_assignment.stacks import CloudFormationReads, refuse_if_managed_elsewhere
+from phone_number_assignment.waiting import Budget
+
+NUMBER = "arn:aws:connect:us-east-1:123456789012:phone-number/11111111-1111-4111-8111-111111111111"
+HOME = "arn:aws:connect:us-east-1:123456789012:instance/22222222-2222-4222-8222-222222222222"
+MINE = "arn:aws:cloudformation:us-east-1:123456789012:stack/consumer/44444444-4444-4444-8444-444444444444"
+THEIRS = "arn:aws:cloudformation:us-east-1:123456789012:stack/numbers/55555555-5555-4555-8555-555555555555"
+STAMP = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+STATE = PhoneNumberState(NUMBER, NUMBER.rsplit("/", 1)[1], "+15555550100", HOME, "CLAIMED", "", {})
+
+
+def resource(logical_id: str, physical_id: str, resource_type: str, status: str, stack: str = THEIRS) -> dict:
+    return {
+        "StackName": stack.split("/")[1],
+        "StackId": stack,
+        "LogicalResourceId": logical_id,
+        "PhysicalResourceId": physical_id,
+        "ResourceType": resource_type,
+        "Timestamp": STAMP,
+        "ResourceStatus": status,
+    }
+
+
+@pytest.fixture
+def client():
+    return boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def check(client, *answers) -> None:
+    slept: list[float] = []
+    reads = CloudFormationReads(client, Budget(300), sleep=slept.append)
+    with Stubber(client) as stub:
+        for answer in answers:
+            if isinstance(answer, tuple):
+                stub.add_client_error("describe_stack_resources", answer[0], answer[1], http_status_code=400)
+            else:
+                stub.add_response(
+                    "describe_stack_resources", {"StackResources": answer}, {"PhysicalResourceId": NUMBER}
+                )
+        refuse_if_managed_elsewhere(STATE, MINE, lambda: reads)
+        stub.assert_no_pending_responses()
+
+
+def test_no_stack_holding_the_arn_lets_the_number_be_taken(client):
+    check(client, ("ValidationError", f"Stack for {NUMBER} does not exist"))
+
+
+def test_a_live_native_holder_is_refused_though_a_released_one_is_listed_first(client):
+    answer = [
+        resource("OldLine", NUMBER, "AWS::Connect::PhoneNumber", "DELETE_SKIPPED"),
+        resource("SupportLine", NUMBER, "AWS::Connect::PhoneNumber", "UPDATE_COMPLETE"),
+        resource("Queue", "q-1", "AWS::Connect::Queue", "CREATE_COMPLETE"),
+    ]
+    with pytest.raises(ManagedByAnotherStack, match=f"SupportLine of stack {THEIRS} \\(UPDATE_COMPLETE\\)"):
+        check(client, answer)
+
+
+def test_only_the_native_type_refuses(client):
+    # Our own Custom::PhoneNumberAssignment has the number's ARN as physical ID too: the record decides.
+    check(client, [resource("MainLine", NUMBER, "Custom::PhoneNumberAssignment", "UPDATE_COMPLETE", MINE)])
+
+
+def test_a_released_native_holder_lets_the_number_be_taken(client):
+    check(client, [resource("SupportLine", NUMBER, "AWS::Connect::PhoneNumber", "DELETE_SKIPPED")])
+
+
+def test_a_stack_of_100_resources_without_the_number_among_them_is_not_taken_on_a_guess(client):
+    answer = [resource(f"Topic{i}", f"t-{i}", "AWS::SNS::Topic", "CREATE_COMPLETE") for i in range(100)]
+    with pytest.raises(ManagedByAnotherStack, match="more than 100 resources"):
+        check(client, answer)
+
+
+def test_throttling_is_waited_out_and_a_denial_is_a_refusal_naming_the_permission(client):
+    check(client, ("Throttling", "Rate exceeded"), ("ValidationError", f"Stack for {NUMBER} does not exist"))
+    with pytest.raises(ManagedByAnotherStack, match="cloudformation:DescribeStackResources"):
+        check(client, ("AccessDenied", "not authorized"))
