@@ -76,6 +76,12 @@ ID_ONLY: dict[str, tuple[str, Call]] = {
         "InstanceId",
         lambda c, v: c.list_flow_associations(InstanceId=v, ResourceType="VOICE_PHONE_NUMBER"),
     ),
+    "BatchGetFlowAssociation": (
+        "InstanceId",
+        lambda c, v: c.batch_get_flow_association(
+            InstanceId=v, ResourceIds=[NUMBER_ARN], ResourceType="VOICE_PHONE_NUMBER"
+        ),
+    ),
     "DescribeInstance": ("InstanceId", lambda c, v: c.describe_instance(InstanceId=v)),
     "DeleteInstance": ("InstanceId", lambda c, v: c.delete_instance(InstanceId=v)),
     "ListAnalyticsDataAssociations": (

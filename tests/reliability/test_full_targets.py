@@ -4,7 +4,14 @@ it, and the number stays where it was, routed as it was."""
 
 from __future__ import annotations
 
-from tests.reliability.helpers import ownership_record, props, provider_tags, seed_numbers, state_of
+from tests.reliability.helpers import (
+    ownership_record,
+    props,
+    provider_tags,
+    released,
+    seed_numbers,
+    state_of,
+)
 
 
 def flow_of(connect, instance_id: str, number_arn: str) -> str | None:
@@ -28,7 +35,7 @@ def test_a_create_onto_a_full_instance_fails_naming_the_quota_and_leaves_the_num
     assert "Service Quotas console" in response.reason
     assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
     assert provider_tags(connect, world.number_arn) == {}
-    assert ownership_record(aws_env.endpoint_url, world.number_arn) is None
+    assert released(aws_env.endpoint_url, world.number_arn)
 
 
 def test_an_update_onto_a_full_instance_leaves_the_number_where_it_was_routed_as_it_was(
