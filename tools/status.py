@@ -659,6 +659,9 @@ def collect_one(
     instances = {
         v.arn: _instance_of(clients.connect, v, homes) for v in views.values() if v.status != "NOT_FOUND"
     }
+    # The flow comes from ListFlowAssociations of the number's own instance (every page of that one
+    # instance), as for the whole view. BatchGetFlowAssociation would name the number alone, but its model
+    # documents ResourceIds only for SMS and WhatsApp numbers, so it is not relied on for a voice number.
     _finish(clients, status, views, instances, region, now)
     return status
 
