@@ -355,8 +355,12 @@ def render_foreach(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_S
         "# nothing. To move them all, deploy it again with the new target and, for each flow parameter, the\n"
         "# flow that takes its place in the new target's instance:\n"
         f"#   --parameter-overrides {overrides}\n"
-        f"# Numbers in {NO_FLOW_LOOP} have no flow now, and get none there either.\n"
-        "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
+        + (
+            f"# Numbers in {NO_FLOW_LOOP} have no flow now, and get none there either.\n"
+            if None in by_flow
+            else ""
+        )
+        + "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
     return header + template_yaml.dump(template)
 

@@ -224,9 +224,11 @@ def test_the_per_resource_style_writes_literal_ids_portable_arns_and_the_e164_nu
 
 
 def test_the_default_style_loops_over_the_numbers_with_the_target_and_each_flow_as_parameters(estate):
-    status, template, stderr = run_export(estate.instance_a_arn)
-
-    assert status == 0, stderr
+    stdout, stderr_stream = io.StringIO(), io.StringIO()
+    assert export.main([estate.instance_a_arn], stdout=stdout, stderr=stderr_stream) == 0
+    template = yaml.safe_load(stdout.getvalue())
+    header = [line for line in stdout.getvalue().splitlines() if line.startswith("#")]
+    assert "# Numbers in NumbersWithoutFlow have no flow now, and get none there either." in header
     assert template["Transform"] == "AWS::LanguageExtensions"
     flow_parameter = "Flow" + estate.flow.replace("-", "")[:8].capitalize()
     assert set(template["Parameters"]) == {"ProviderStackName", "TargetArn", flow_parameter}
@@ -310,6 +312,7 @@ def test_export_of_a_traffic_distribution_group_declares_the_flows_of_its_home_i
 
     assert status == 0, stderr
     [resource] = expand(template).values()
+    assert "NumbersWithoutFlow" not in stderr + str(template)  # every number there has a flow
     assert resource["Properties"]["PhoneNumberId"] == estate.on_tdg
     assert resource["Properties"]["TargetArn"] == estate.tdg_arn
     assert resource["Properties"]["ContactFlowArn"] == estate.flow_arn
