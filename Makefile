@@ -22,12 +22,17 @@ TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 CFN_LINT_RULES := cfn_lint_phone_number_assignment.rules
 RULES_ON_PATH := PYTHONPATH=$(CURDIR)/cfn-lint-rules/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 ARCH ?= x86_64
+# make status and make export run with boto3 alone (tools/requirements.txt) in their own environment, so an
+# operator's machine needs neither SAM CLI nor the test tools.
+TOOLS_VENV := .venv-tools
+TOOLS_BIN := $(TOOLS_VENV)/bin
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat tools/requirements.txt | cksum | cut -d' ' -f1)
 BUILD_DIR := .aws-sam/build
 BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv test coverage lint format validate lint-template export status emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv tools-venv test coverage lint format validate lint-template export status emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +48,14 @@ $(STAMP): requirements-dev.txt constraints.txt provider/requirements.txt cfn-lin
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP) ## Create .venv with the pinned dev dependencies
+
+$(TOOLS_STAMP): tools/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
+	test -x $(TOOLS_BIN)/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	rm -f $(TOOLS_VENV)/.installed-* && touch $@
+
+tools-venv: $(TOOLS_STAMP) ## Create .venv-tools with boto3 alone (tools/requirements.txt), for make status and make export
 
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): each pytest worker
 # would otherwise compile, and rewrite the asserts of, every test module and our own code again on every run
@@ -90,16 +103,17 @@ lint-template: $(STAMP) ## cfn-lint TEMPLATE=path with the Custom::PhoneNumberAs
 	$(RULES_ON_PATH) $(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) $(LINT_ARGS) -- $(TEMPLATE)
 
 # stdout carries only the template (`make export TARGET=... > estate.yaml`): the venv's bootstrap goes to stderr.
-export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN; read-only; PREFIX=+1206 filters)
-	@$(MAKE) --no-print-directory -s venv >&2
-	@test -n "$(TARGET)" || { echo "usage: make export TARGET=<instance or traffic distribution group ARN> [PREFIX=+1206]" >&2; exit 2; }
-	@PYTHONPATH=provider $(BIN)/python -m tools.export $(TARGET) $(if $(PREFIX),--prefix $(PREFIX))
+export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN; read-only; PREFIX=+1206 filters; STYLE=resources: one resource per number)
+	@$(MAKE) --no-print-directory -s tools-venv >&2
+	@test -n "$(TARGET)" || { echo "usage: make export TARGET=<instance or traffic distribution group ARN> [PREFIX=+1206] [STYLE=foreach|resources]" >&2; exit 2; }
+	@PYTHONPATH=provider $(TOOLS_BIN)/python -m tools.export $(TARGET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(STYLE),--style $(STYLE))
 
-# Read-only, like export; stdout carries only the table or JSON (`make status FORMAT=json | jq ...`): the venv's
-# bootstrap, the progress line and any error go to stderr.
-status: ## Show every number, its owner, what CloudFormation says and anything stuck (read-only; TARGET=arn, FORMAT=json)
-	@$(MAKE) --no-print-directory -s venv >&2
-	@PYTHONPATH=provider $(BIN)/python -m tools.status $(if $(TARGET),--target $(TARGET)) $(if $(FORMAT),--format $(FORMAT))
+# Read-only, like export; stdout carries only the table, JSON or CSV (`make status FORMAT=json | jq ...`): the
+# venv's bootstrap, the progress line and any error go to stderr. The tool's exit status (0 clean, 3 flagged,
+# 1 not all checked) becomes make's 0 or 2: a schedule that needs the difference runs the command below itself.
+status: ## Show every number, its owner, drift and anything stuck (read-only; TARGET=arn or NUMBER=id|arn|+E164, FORMAT=json|csv)
+	@$(MAKE) --no-print-directory -s tools-venv >&2
+	@PYTHONPATH=provider $(TOOLS_BIN)/python -m tools.status $(if $(TARGET),--target $(TARGET)) $(if $(NUMBER),--number $(NUMBER)) $(if $(FORMAT),--format $(FORMAT))
 
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
@@ -168,4 +182,4 @@ lock: ## Re-resolve constraints.txt from requirements-dev.txt in a scratch venv
 	  /tmp/lock-venv/bin/pip freeze --exclude cfn-lint-phone-number-assignment) > constraints.txt
 
 clean: ## Remove the venv, build output and caches
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*

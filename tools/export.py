@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import boto3
-import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
+# Both modules import the standard library only: this tool runs with boto3 alone (tools/requirements.txt).
 from phone_number_assignment import schema
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
+from tools import template_yaml
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
@@ -203,14 +204,41 @@ def _portable(arn: str) -> dict[str, str]:
     return {"Fn::Sub": ARN_PREFIX + resource}
 
 
-def render(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) -> str:
-    """The template, as YAML, declaring every exported number where it is now."""
-    target = export.target
+def _service_token() -> dict[str, Any]:
+    return {"Fn::ImportValue": {"Fn::Sub": "${ProviderStackName}-ServiceToken"}}
+
+
+def _provider_stack_parameter(provider_stack_name: str) -> dict[str, Any]:
+    return {
+        "Type": "String",
+        "Default": provider_stack_name,
+        "Description": "Name of the stack deployed from template.yaml (exports <name>-ServiceToken).",
+    }
+
+
+def _description(export: Export) -> str:
     count = len(export.numbers)
+    return (
+        f"Adopts the {count} phone number{'s' if count != 1 else ''} claimed to {export.target.kind} "
+        f"{export.target.id} (written by make export). Deploying it moves nothing: it puts the numbers under "
+        "this stack."
+    )
+
+
+def render(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK, style: str = "foreach") -> str:
+    """The template, as YAML, declaring every exported number where it is now."""
+    if style == "resources":
+        return render_resources(export, provider_stack_name)
+    return render_foreach(export, provider_stack_name)
+
+
+def render_resources(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) -> str:
+    """One resource per number, with literal IDs (``STYLE=resources``): to edit numbers one by one."""
+    target = export.target
     resources: dict[str, Any] = {}
     for number in export.numbers:
         properties: dict[str, Any] = {
-            schema.SERVICE_TOKEN: {"Fn::ImportValue": {"Fn::Sub": "${ProviderStackName}-ServiceToken"}},
+            schema.SERVICE_TOKEN: _service_token(),
             "PhoneNumberId": number.id,
             "TargetArn": _portable(target.arn),
             "OnDelete": schema.ON_DELETE_RETAIN,
@@ -225,25 +253,122 @@ def render(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) ->
         }
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": (
-            f"Adopts the {count} phone number{'s' if count != 1 else ''} claimed to {target.kind} "
-            f"{target.id} (written by make export). Deploying it moves nothing: it puts the numbers under "
-            "this stack."
-        ),
-        "Parameters": {
-            "ProviderStackName": {
-                "Type": "String",
-                "Default": provider_stack_name,
-                "Description": "Name of the stack deployed from template.yaml (exports <name>-ServiceToken).",
-            }
-        },
+        "Description": _description(export),
+        "Parameters": {"ProviderStackName": _provider_stack_parameter(provider_stack_name)},
         "Resources": resources,
     }
     header = (
-        f"# Written by `make export TARGET={target.arn}` (read-only).\n"
+        f"# Written by `make export TARGET={target.arn} STYLE=resources` (read-only).\n"
         "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
-    return header + yaml.safe_dump(template, sort_keys=False, width=1000)
+    return header + template_yaml.dump(template)
+
+
+# Fn::ForEach (AWS::LanguageExtensions): the identifier each loop substitutes into its logical IDs. A
+# mapping holds at most 200 attributes ("Understand CloudFormation quotas"), so a loop covers 200 numbers.
+LOOP_IDENTIFIER = "Digits"
+NUMBERS_PER_LOOP = 200
+NO_FLOW_LOOP = "NumbersWithoutFlow"
+
+
+def flow_parameters(flow_arns: Iterable[str]) -> dict[str, str]:
+    """Flow ARN -> the name of the parameter that maps it: ``Flow`` and the first 8 hex digits of the flow's
+    ID (all 32 if two of the flows share those 8), stable from one export to the next."""
+    ids = {arn: arn.rsplit("/", 1)[-1].replace("-", "").lower() for arn in sorted(set(flow_arns))}
+    short = {arn: flow_id[:8] for arn, flow_id in ids.items()}
+    if len(set(short.values())) < len(short):
+        short = ids
+    return {arn: f"Flow{suffix[:1].upper()}{suffix[1:]}" for arn, suffix in short.items()}
+
+
+def render_foreach(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_STACK) -> str:
+    """A template a migration changes with parameters alone (the default style).
+
+    ``TargetArn`` is one parameter for every number, and each contact flow the numbers use now is one
+    parameter (``Flow<id>``) defaulting to that flow: the flow mapping of a migration. The numbers that
+    share a flow are one ``Fn::ForEach`` loop over a mapping of their logical-ID digits to their IDs, so
+    the logical IDs are the ones ``STYLE=resources`` writes (``Number<digits>``): switching styles renames
+    nothing.
+    """
+    target = export.target
+    by_flow: dict[str | None, list[Number]] = {}
+    for number in export.numbers:
+        by_flow.setdefault(number.contact_flow_arn, []).append(number)
+    flows = flow_parameters(arn for arn in by_flow if arn)
+    parameters: dict[str, Any] = {
+        "ProviderStackName": _provider_stack_parameter(provider_stack_name),
+        "TargetArn": {
+            "Type": "String",
+            "Default": target.arn,
+            "Description": (
+                f"Where every number of this stack is claimed: {schema.DESCRIPTIONS['TargetArn']}. "
+                f"Exported from {target.arn}; set another to move them all."
+            ),
+        },
+    }
+    for arn, name in sorted(flows.items(), key=lambda item: item[1]):
+        count = len(by_flow[arn])
+        parameters[name] = {
+            "Type": "String",
+            "Default": arn,
+            "Description": (
+                f"Contact flow of the {count} number{'s' if count != 1 else ''} now routed to {arn}: "
+                f"{schema.DESCRIPTIONS['ContactFlowArn']}. With another TargetArn, the flow that replaces "
+                "this one there."
+            ),
+        }
+    mappings: dict[str, Any] = {}
+    resources: dict[str, Any] = {}
+    groups = sorted(by_flow.items(), key=lambda item: flows.get(item[0] or "", "~"))
+    for arn, numbers in groups:
+        base = f"{flows[arn]}Numbers" if arn else NO_FLOW_LOOP
+        chunks = [numbers[i : i + NUMBERS_PER_LOOP] for i in range(0, len(numbers), NUMBERS_PER_LOOP)]
+        for index, chunk in enumerate(chunks, start=1):
+            loop = base if len(chunks) == 1 else f"{base}Part{index}"
+            keys = [number.logical_id.removeprefix("Number") for number in chunk]
+            mappings[loop] = {
+                key: {"PhoneNumberId": number.id, "PhoneNumber": number.phone_number}
+                for key, number in zip(keys, chunk, strict=True)
+            }
+            properties: dict[str, Any] = {
+                schema.SERVICE_TOKEN: _service_token(),
+                "PhoneNumberId": {"Fn::FindInMap": [loop, {"Ref": LOOP_IDENTIFIER}, "PhoneNumberId"]},
+                "TargetArn": {"Ref": "TargetArn"},
+                "OnDelete": schema.ON_DELETE_RETAIN,
+                "ServiceTimeout": SERVICE_TIMEOUT,
+            }
+            if arn:
+                properties["ContactFlowArn"] = {"Ref": flows[arn]}
+            resources[f"Fn::ForEach::{loop}"] = [
+                LOOP_IDENTIFIER,
+                keys,
+                {f"Number${{{LOOP_IDENTIFIER}}}": {"Type": schema.RESOURCE_TYPE, "Properties": properties}},
+            ]
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::LanguageExtensions",
+        "Description": _description(export),
+        "Parameters": parameters,
+        "Mappings": mappings,
+        "Resources": resources,
+    }
+    overrides = " ".join(
+        ["TargetArn=<new target ARN>", *(f"{name}=<flow ARN>" for name in sorted(flows.values()))]
+    )
+    header = (
+        f"# Written by `make export TARGET={target.arn}` (read-only).\n"
+        "# As written it declares every number where it is, routed to the flow it has: deploying it moves\n"
+        "# nothing. To move them all, deploy it again with the new target and, for each flow parameter, the\n"
+        "# flow that takes its place in the new target's instance:\n"
+        f"#   --parameter-overrides {overrides}\n"
+        + (
+            f"# Numbers in {NO_FLOW_LOOP} have no flow now, and get none there either.\n"
+            if None in by_flow
+            else ""
+        )
+        + "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
+    )
+    return header + template_yaml.dump(template)
 
 
 def _report(lines: Iterable[str], stream: TextIO) -> None:
@@ -258,6 +383,13 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
     parser.add_argument("target", help="ARN of the Connect instance or traffic distribution group")
     parser.add_argument("--prefix", help="only numbers starting with this prefix, e.g. +1206 (to split)")
     parser.add_argument("--provider-stack-name", default=DEFAULT_PROVIDER_STACK)
+    parser.add_argument(
+        "--style",
+        choices=("foreach", "resources"),
+        default="foreach",
+        help="foreach (default): Fn::ForEach over the numbers, TargetArn and one Flow parameter per flow; "
+        "resources: one resource per number with literal IDs",
+    )
     args = parser.parse_args(argv)
     try:
         target = parse_target(args.target)
@@ -280,7 +412,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             "resources: split the estate with PREFIX= (e.g. by area code) into several stacks.",
             file=stderr,
         )
-    stdout.write(render(export, args.provider_stack_name))
+    stdout.write(render(export, args.provider_stack_name, args.style))
     count = len(export.numbers)
     print(f"Exported {count} number{'s' if count != 1 else ''} on {target.arn}.", file=stderr)
     return 0

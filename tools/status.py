@@ -1,32 +1,42 @@
-"""``make status [TARGET=<instance or traffic distribution group ARN>] [FORMAT=json]``: who owns what.
+"""``make status [TARGET=<ARN> | NUMBER=<ID, ARN or E.164>] [FORMAT=json|csv]``: who owns what, and drift.
 
-The operator's view, read-only. For every phone number in the Region (or listed on TARGET) it shows where the
-number is (its target ARN), its status (DescribePhoneNumber's PhoneNumberStatus), its owner (stack and logical
-ID) from the ownership record (the DynamoDB table ``PhoneNumberAssignment-Ownership``, one Scan) and from the
-number's ``PhoneNumberAssignment:*`` tags, whether CloudFormation still holds that owner
-(DescribeStackResource), pending markers, cancelled tombstones, renames in progress, the stack of a native
-``AWS::Connect::PhoneNumber`` (CloudFormation's ``aws:cloudformation:*`` tags where a number has them, else
-DescribeStackResources by the number's ARN: such numbers carry no ``aws:`` tags) and the number's contact flow
-(ListFlowAssociations). Stale owners and stuck markers are flagged with the one command that clears each; this
-tool runs none of them.
+The operator's view, read-only. For every phone number in the Region (or listed on TARGET, or the one NUMBER)
+it shows where the number is (its target ARN), its status (DescribePhoneNumber's PhoneNumberStatus), its
+owner (stack and logical ID) from the ownership record (the DynamoDB table
+``PhoneNumberAssignment-Ownership``: one Scan, or one GetItem for NUMBER) and from the number's
+``PhoneNumberAssignment:*`` tags, whether CloudFormation still holds that owner (DescribeStackResource),
+pending markers, cancelled tombstones, renames in progress, the stack of a native
+``AWS::Connect::PhoneNumber`` (CloudFormation's ``aws:cloudformation:*`` tags) and the number's contact flow
+(ListFlowAssociations). Stale owners and stuck markers are flagged with the one command that clears each;
+this tool runs none of them.
 
-Calls, all reads: connect:ListPhoneNumbersV2, connect:DescribePhoneNumber (one per number),
-connect:ListFlowAssociations (one listing per instance), connect:DescribeTrafficDistributionGroup (only for a
-number whose listing names no instance), dynamodb:Scan, cloudformation:DescribeStackResource (once per stack
-resource named), cloudformation:DescribeStackResources (once per number without native tags). Clients are
-boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in
-TARGET's Region, or the configured Region without TARGET, with botocore's adaptive retry mode: every Connect
-operation's default quota is 2 requests per second, so reading many numbers takes time, and a progress line
-on standard error says how far it got.
+Drift is judged against the owner's ASSIGNED record, which holds the TargetArn and ContactFlowArn of the
+owner's last successful request: CloudFormation's drift detection does not cover custom resources, and no
+CloudFormation API returns a custom resource's resolved properties (DescribeStackResource returns its status,
+physical ID and Metadata only), so the record is the declaration that can be read. The exit status says
+whether anything is flagged (EXIT_*), so that it can run on a schedule.
 
-Runs on the operator's machine, never in the Lambda: it lives outside provider/ and is not shipped.
+Calls, all reads: connect:ListPhoneNumbersV2 (for NUMBER in E.164 form, filtered by PhoneNumberPrefix),
+connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one listing per instance),
+connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
+(dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named). Clients
+are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in TARGET's or NUMBER's Region, or
+the configured Region, with botocore's adaptive retry mode: every Connect operation's default quota is 2
+requests per second, so reading many numbers takes time, and a progress line on standard error says how far
+it got.
+
+Runs on the operator's machine, never in the Lambda: it lives outside provider/ and is not shipped. It needs
+boto3 alone (tools/requirements.txt, installed by the Makefile into .venv-tools).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
+import io
 import json
+import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping
@@ -39,13 +49,13 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.utils import ArnParser, InvalidArnException
 
-# The ownership record and tags (schema version 1) by the provider's own names, so the two cannot drift.
-from phone_number_assignment.records import OWNERSHIP_TABLE as TABLE_NAME
-from phone_number_assignment.records import UNSETTLED, State
-from phone_number_assignment.stacks import LOGICAL_ID_TAG as NATIVE_LOGICAL_ID_TAG
-from phone_number_assignment.stacks import NATIVE_RESOURCE_TYPE, RELEASED_BY_STACK
-from phone_number_assignment.stacks import STACK_ID_TAG as NATIVE_STACK_ID_TAG
+# The provider's tag names (tags.py imports the standard library only). The ownership table's name and
+# States, and CloudFormation's own tags, are spelled here rather than imported from records.py and
+# stacks.py, which bring the provider's runtime (Powertools): this tool runs with boto3 alone
+# (tools/requirements.txt). tests/tools/test_status.py checks each against the provider's.
+from phone_number_assignment import schema
 from phone_number_assignment.tags import (
     LOGICAL_ID_TAG,
     STACK_TAG,
@@ -53,13 +63,16 @@ from phone_number_assignment.tags import (
 )
 from tools.export import Target, UsageError, parse_target
 
-PENDING, MOVING, ASSIGNED, CANCELLED = (
-    State.PENDING.value,
-    State.MOVING.value,
-    State.ASSIGNED.value,
-    State.CANCELLED.value,
-)
-MARKERS = tuple(sorted(state.value for state in UNSETTLED))
+TABLE_NAME = "PhoneNumberAssignment-Ownership"
+NATIVE_STACK_ID_TAG = "aws:cloudformation:stack-id"
+NATIVE_LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
+RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
+PENDING, MOVING, ASSIGNED, CANCELLED = "PENDING", "MOVING", "ASSIGNED", "CANCELLED"
+# A Delete putting the number back (still held), and a number nobody holds (the record is kept: it orders the
+# last owner's requests, ownership.py).
+UNDOING, RELEASED = "UNDOING", "RELEASED"
+MARKERS = (MOVING, PENDING, UNDOING)
+NATIVE_RESOURCE_TYPE = "AWS::Connect::PhoneNumber"
 # No Lambda invocation outlives Lambda's maximum timeout (900 s). A marker or tombstone younger than that may
 # still belong to a running request (a cancelled Create keeps running after CloudFormation moved on), so it is
 # never offered for deletion before then.
@@ -68,10 +81,16 @@ PROGRESS_EVERY = 10
 
 READ_ONLY_NOTICE = (
     "make status is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
-    "DescribeTrafficDistributionGroup, dynamodb:Scan and cloudformation:DescribeStackResource."
+    "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource."
 )
 TABLE_MISSING = "no ownership records yet (table not created)"
 OUTPUT_VERSION = 1
+
+# The exit status, for a schedule: clean, some part could not be read (so it cannot say "clean"), the
+# command line was wrong (argparse's own 2), something is flagged.
+EXIT_CLEAN, EXIT_UNCHECKED, EXIT_USAGE, EXIT_FLAGGED = 0, 1, 2, 3
+# E.164: a '+', a country code that does not start with 0, at most 15 digits in all (ITU-T E.164).
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 # ---- what CloudFormation says -----------------------------------------------------------------------------
@@ -229,6 +248,8 @@ class NumberView:
     rename: dict[str, Any] | None = None
     native: dict[str, Any] | None = None
     contact_flow_arn: str | None = None
+    # Whether ListFlowAssociations answered for the number's instance: a missing association then means none.
+    flows_known: bool = False
     flags: list[Flag] = field(default_factory=list)
 
     @property
@@ -274,6 +295,7 @@ class NumberView:
 class Status:
     region: str
     target: Target | None
+    number: str | None = None
     table_state: str = "present"  # present | missing | unreadable
     table_message: str | None = None
     numbers: list[NumberView] = field(default_factory=list)
@@ -289,14 +311,35 @@ class Status:
             "flagged": sum(1 for n in self.numbers if n.flags),
         }
 
+    def unchecked(self) -> list[str]:
+        """What could not be read, so that "nothing flagged" cannot be read as "clean"."""
+        reasons = []
+        if self.table_state == "unreadable" and self.table_message:
+            reasons.append(self.table_message)
+        reasons.extend(self.notes)
+        unknown = [n for n in self.numbers if n.holding is not None and n.holding.holds is None]
+        if unknown:
+            reasons.append(
+                f"whether CloudFormation still holds the owner of {len(unknown)} number"
+                f"{'s' if len(unknown) != 1 else ''} ({unknown[0].holding.detail})"  # type: ignore[union-attr]
+            )
+        return reasons
+
+    def exit_status(self) -> int:
+        if any(n.flags for n in self.numbers):
+            return EXIT_FLAGGED
+        return EXIT_UNCHECKED if self.unchecked() else EXIT_CLEAN
+
     def as_json(self) -> dict[str, Any]:
         return {
             "version": OUTPUT_VERSION,
             "region": self.region,
             "target": None if self.target is None else self.target.arn,
+            "number": self.number,
             "ownershipTable": {"name": TABLE_NAME, "state": self.table_state, "message": self.table_message},
             "numbers": [number.as_json() for number in self.numbers],
             "notes": self.notes,
+            "unchecked": self.unchecked(),
             "summary": self.summary(),
         }
 
@@ -431,6 +474,10 @@ def _describe(client: Any, view: NumberView) -> None:
             view.status = "NOT_FOUND"
             return
         raise
+    _fill(view, described)
+
+
+def _fill(view: NumberView, described: Mapping[str, Any]) -> None:
     view.phone_number = described.get("PhoneNumber", view.phone_number)
     view.target_arn = described.get("TargetArn")
     view.instance_id = described.get("InstanceId") or view.instance_id
@@ -458,8 +505,11 @@ def _instance_of(client: Any, view: NumberView, homes: dict[str, str | None]) ->
     return None
 
 
-def _flows(client: Any, instance_ids: Iterable[str], arn_prefix: str, status: Status) -> dict[str, str]:
-    """Phone-number ID -> contact flow ARN, from ListFlowAssociations in each instance.
+def _flows(
+    client: Any, instance_ids: Iterable[str], arn_prefix: str, status: Status, read: set[str] | None = None
+) -> dict[str, str]:
+    """Phone-number ID -> contact flow ARN, from ListFlowAssociations in each instance; ``read`` collects
+    the instances that answered.
 
     ``arn_prefix`` (``arn:<partition>:connect:<region>:<account>``) makes an ARN of a flow given by its ID.
     """
@@ -477,6 +527,8 @@ def _flows(client: Any, instance_ids: Iterable[str], arn_prefix: str, status: St
                     if not flow.startswith("arn:"):
                         flow = f"{arn_prefix}:instance/{instance_id}/contact-flow/{flow}"
                     flows[number_id] = flow
+            if read is not None:
+                read.add(instance_id)
         except ClientError as error:
             status.notes.append(
                 f"contact flows of instance {instance_id} unknown ({_error_code(error)}: needs "
@@ -514,13 +566,140 @@ def collect(
     instances = {
         v.arn: _instance_of(clients.connect, v, homes) for v in views.values() if v.status != "NOT_FOUND"
     }
+    _finish(clients, status, views, instances, region, now)
+    return status
+
+
+def _finish(
+    clients: Clients,
+    status: Status,
+    views: Mapping[str, NumberView],
+    instances: Mapping[str, str | None],
+    region: str,
+    now: datetime | None,
+) -> None:
+    """Flows, owners and flags of the numbers read."""
     arn_prefix = next(iter(views)).split(":phone-number/")[0] if views else ""
-    flows = _flows(clients.connect, (i for i in instances.values() if i), arn_prefix, status)
+    read: set[str] = set()
+    flows = _flows(clients.connect, (i for i in instances.values() if i), arn_prefix, status, read)
     check = CloudFormationCheck(clients.cloudformation)
     for view in views.values():
         view.contact_flow_arn = flows.get(view.id)
+        view.flows_known = instances.get(view.arn) in read
         judge(view, check, region, now or datetime.now(UTC))
     status.numbers = sorted(views.values(), key=lambda v: (v.phone_number or "~", v.id))
+
+
+# ---- one number (NUMBER=) --------------------------------------------------------------------------------
+
+
+class NumberNotFound(Exception):
+    """NUMBER names no number in this account and Region, and no ownership record."""
+
+
+@dataclass(frozen=True)
+class NumberQuery:
+    value: str
+    kind: str  # "arn", "id" or "e164"
+    region: str | None = None
+
+
+def parse_number(value: str) -> NumberQuery:
+    """NUMBER=: the number's ID, its ARN or its E.164 form, checked before any call."""
+    text = value.strip()
+    if E164.fullmatch(text):
+        return NumberQuery(text, "e164")
+    if schema.UUID_PATTERN.fullmatch(text):
+        return NumberQuery(text.lower(), "id")
+    try:
+        arn = ArnParser().parse_arn(text) if text.startswith("arn:") else None
+    except InvalidArnException:
+        arn = None
+    if arn is not None and arn["service"] == "connect":
+        match = schema.PHONE_NUMBER_RESOURCE.fullmatch(arn["resource"])
+        if match:
+            normalised = text.rsplit("/", 1)[0] + "/" + match["id"].lower()
+            return NumberQuery(normalised, "arn", arn["region"])
+    raise UsageError(
+        "NUMBER must be a phone number's ID, its phone-number ARN or its E.164 form (+12065550100); "
+        f"got {value!r}."
+    )
+
+
+def read_record(client: Any, arn: str, status: Status) -> dict[str, Any] | None:
+    """The number's ownership record: one consistent GetItem, no Scan."""
+    try:
+        item = client.get_item(TableName=TABLE_NAME, Key={"PhoneNumberArn": {"S": arn}}, ConsistentRead=True)
+    except ClientError as error:
+        code = _error_code(error)
+        if code == "ResourceNotFoundException":
+            status.table_state, status.table_message = "missing", TABLE_MISSING
+            return None
+        if code in ("AccessDenied", "AccessDeniedException"):
+            status.table_state = "unreadable"
+            status.table_message = "ownership record unknown (needs dynamodb:GetItem on the table)"
+            return None
+        raise
+    deserializer = TypeDeserializer()
+    found = item.get("Item")
+    return _plain({k: deserializer.deserialize(v) for k, v in found.items()}) if found else None
+
+
+def _find(client: Any, query: NumberQuery, region: str) -> list[NumberView]:
+    if query.kind == "e164":
+        # PhoneNumberPrefix narrows the listing to this number (and any longer one it prefixes) server-side.
+        views = {}
+        for page in client.get_paginator("list_phone_numbers_v2").paginate(PhoneNumberPrefix=query.value):
+            for summary in page.get("ListPhoneNumbersSummaryList", []):
+                if summary.get("PhoneNumber") == query.value:
+                    views[summary["PhoneNumberArn"].lower()] = NumberView(
+                        summary["PhoneNumberArn"],
+                        summary["PhoneNumberId"].lower(),
+                        summary.get("PhoneNumber", ""),
+                        instance_id=summary.get("InstanceId"),
+                    )
+        if not views:
+            raise NumberNotFound(f"no phone number {query.value} is claimed in this account and {region}")
+        return list(views.values())
+    if query.kind == "arn":
+        return [NumberView(query.value, query.value.rsplit("/", 1)[-1])]
+    try:
+        described = client.describe_phone_number(PhoneNumberId=query.value)["ClaimedPhoneNumberSummary"]
+    except ClientError as error:
+        if _error_code(error) == "ResourceNotFoundException":
+            raise NumberNotFound(
+                f"no phone number with ID {query.value} in this account and {region} (give its ARN to look "
+                "for an ownership record of a released number)"
+            ) from None
+        raise
+    view = NumberView(described["PhoneNumberArn"], described["PhoneNumberId"].lower())
+    _fill(view, described)
+    return [view]
+
+
+def collect_one(
+    clients: Clients, region: str, query: NumberQuery, progress: TextIO, now: datetime | None = None
+) -> Status:
+    """One number: DescribePhoneNumber (or a listing filtered to its E.164 form), its record by GetItem, the
+    flow associations of its own instance, its owner's stack resource. Nothing else in the Region is read."""
+    status = Status(region, None, number=query.value)
+    views = {view.arn.lower(): view for view in _find(clients.connect, query, region)}
+    for view in views.values():
+        if view.status == "UNKNOWN":
+            _describe(clients.connect, view)
+        view.record = read_record(clients.dynamodb, view.arn, status)
+    if all(view.status == "NOT_FOUND" and view.record is None for view in views.values()):
+        raise NumberNotFound(
+            f"no phone number {query.value} in this account and {region}, and no ownership record"
+        )
+    homes: dict[str, str | None] = {}
+    instances = {
+        v.arn: _instance_of(clients.connect, v, homes) for v in views.values() if v.status != "NOT_FOUND"
+    }
+    # The flow comes from ListFlowAssociations of the number's own instance (every page of that one
+    # instance), as for the whole view. BatchGetFlowAssociation would name the number alone, but its model
+    # documents ResourceIds only for SMS and WhatsApp numbers, so it is not relied on for a voice number.
+    _finish(clients, status, views, instances, region, now)
     return status
 
 
@@ -589,6 +768,86 @@ def judge(view: NumberView, check: CloudFormationCheck, region: str, now: dateti
             )
         )
     _tags_agreement(view, record, check, region)
+    _drift(view, region)
+
+
+def _flow_key(flow: str) -> tuple[str | None, str]:
+    """(instance ID or None, flow ID) of a flow named by its ARN or by its ID alone, lower-cased."""
+    resource = flow.split(":", 5)[5] if flow.startswith("arn:") and flow.count(":") >= 5 else flow
+    match = schema.CONTACT_FLOW_RESOURCE.fullmatch(resource)
+    if match:
+        return match["instance_id"].lower(), match["id"].lower()
+    return None, resource.rsplit("/", 1)[-1].lower()
+
+
+def same_flow(declared: str, actual: str | None) -> bool:
+    """Whether two flow identifiers name one flow: ARN or ID, in any case (an ID alone matches the flow of
+    that ID in any instance: the listing it came from is the number's instance)."""
+    if not actual:
+        return False
+    (declared_instance, declared_id), (actual_instance, actual_id) = _flow_key(declared), _flow_key(actual)
+    if declared_id != actual_id:
+        return False
+    return declared_instance is None or actual_instance is None or declared_instance == actual_instance
+
+
+def _drift(view: NumberView, region: str) -> None:
+    """Where the number is and how it routes, against what its owner declared (the ASSIGNED record: the
+    provider writes the declared TargetArn and ContactFlowArn there when a request succeeds)."""
+    owner = _label(view.owner)
+    if view.status == "FAILED":
+        view.flags.append(
+            Flag(
+                "failed",
+                f"Connect shows the number FAILED ({view.status_message or 'no message'}): the last "
+                f"operation on it did not complete; it is on {view.target_arn or 'an unknown target'}",
+                advice=(
+                    f"Update the owning stack resource ({owner}) to apply its declaration again"
+                    if view.owner is not None
+                    else "No stack owns it: put it where it belongs (aws connect update-phone-number)"
+                ),
+            )
+        )
+    record = view.record
+    if record is None or record.get("State") != ASSIGNED or view.status == "NOT_FOUND":
+        return
+    if view.owner_source != "record" or (view.holding is not None and view.holding.holds is False):
+        return  # an owner CloudFormation no longer holds declares nothing: flagged stale already
+    declared_target = str(record.get("TargetArn") or "")
+    if declared_target and view.target_arn and declared_target.lower() != view.target_arn.lower():
+        # The declared flow is in the declared target's instance: the number cannot route to it from
+        # elsewhere, so the flow is not judged separately.
+        view.flags.append(
+            Flag(
+                "not-on-declared-target",
+                f"{owner} declares TargetArn {declared_target}, but the number is on {view.target_arn} "
+                "(moved outside the stack)",
+                advice=(
+                    f"The next update of {owner} moves it back to {declared_target}. If it should "
+                    f"stay (an emergency move), change that resource's TargetArn to {view.target_arn} first; "
+                    f"to move it back now: aws connect update-phone-number --region {region} "
+                    f"--phone-number-id {view.arn} --target-arn {declared_target}"
+                ),
+            )
+        )
+        return
+    declared_flow = str(record.get("ContactFlowArn") or "")
+    if declared_flow and view.flows_known and not same_flow(declared_flow, view.contact_flow_arn):
+        instance_id, flow_id = _flow_key(declared_flow)
+        view.flags.append(
+            Flag(
+                "not-on-declared-flow",
+                f"{owner} declares ContactFlowArn {declared_flow}, but the number routes to "
+                f"{view.contact_flow_arn or 'no flow'} (changed outside the stack)",
+                advice=(
+                    f"The next update of {owner} associates the declared flow again. If the change "
+                    "should stay, change that resource's ContactFlowArn first; to restore the declared flow "
+                    f"now: aws connect associate-phone-number-contact-flow --region {region} "
+                    f"--phone-number-id {view.arn} --instance-id {instance_id or '<instance ID>'} "
+                    f"--contact-flow-id {flow_id}"
+                ),
+            )
+        )
 
 
 def _label(owner: Owner | None) -> str:
@@ -689,6 +948,8 @@ def _rename(view: NumberView, record: dict[str, Any], check: CloudFormationCheck
 def _native(view: NumberView, check: CloudFormationCheck) -> None:
     stack_id = view.tags.get(NATIVE_STACK_ID_TAG)
     if not stack_id:
+        # Numbers an AWS::Connect::PhoneNumber claimed carry no aws: tags (Connect refuses them): ask
+        # CloudFormation which stack resource has the number's ARN as its physical ID.
         found = check.native_holder(view.arn, view.id)
         if found is not None:
             native, holding = found
@@ -793,7 +1054,10 @@ def _row(view: NumberView) -> tuple[str, ...]:
 
 def render_table(status: Status) -> str:
     lines = []
-    scope = status.target.arn if status.target else f"every number in {status.region}"
+    if status.number:
+        scope = f"{status.number} in {status.region}"
+    else:
+        scope = status.target.arn if status.target else f"every number in {status.region}"
     lines.append(f"Phone numbers: {scope}")
     if status.table_message:
         lines.append(f"Ownership records: {status.table_message}")
@@ -823,54 +1087,122 @@ def render_table(status: Status) -> str:
     return "\n".join(lines) + "\n"
 
 
+CSV_COLUMNS = (
+    "phoneNumber",
+    "phoneNumberId",
+    "phoneNumberArn",
+    "status",
+    "targetArn",
+    "declaredTargetArn",
+    "contactFlowArn",
+    "declaredContactFlowArn",
+    "ownerStackName",
+    "ownerStackId",
+    "ownerLogicalResourceId",
+    "ownerSource",
+    "cloudFormation",
+    "marker",
+    "flags",
+)
+
+
+def render_csv(status: Status) -> str:
+    """One row per number, full ARNs, the flag codes joined by ';' (what needs attention: FORMAT=json)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for view in status.numbers:
+        record = view.record or {}
+        assigned = record.get("State") == ASSIGNED
+        owner = view.owner
+        writer.writerow(
+            (
+                view.phone_number,
+                view.id,
+                view.arn,
+                view.status,
+                view.target_arn or "",
+                str(record.get("TargetArn") or "") if assigned else "",
+                view.contact_flow_arn or "",
+                str(record.get("ContactFlowArn") or "") if assigned else "",
+                owner.stack_name if owner else "",
+                owner.stack_id if owner else "",
+                owner.logical_id if owner else "",
+                view.owner_source or "",
+                view.holding.detail if view.holding else "",
+                view.marker or "",
+                ";".join(flag.code for flag in view.flags),
+            )
+        )
+    return out.getvalue()
+
+
 def render_json(status: Status) -> str:
     return json.dumps(status.as_json(), indent=2, sort_keys=False) + "\n"
 
 
 def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     parser = argparse.ArgumentParser(
-        prog="make status", description="Show every phone number, its owner and anything stuck (read-only)."
+        prog="make status",
+        description="Show every phone number, its owner, drift and anything stuck (read-only). Exit status: "
+        "0 nothing flagged, 3 something flagged, 1 could not check (all or part), 2 usage.",
     )
-    parser.add_argument(
-        "--target", help="only numbers on this Connect instance or traffic distribution group"
-    )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--target", help="only numbers on this Connect instance or traffic distribution group")
+    scope.add_argument("--number", help="only this number: its ID, its ARN or its E.164 form (+12065550100)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     args = parser.parse_args(argv)
     try:
         target = parse_target(args.target) if args.target else None
+        query = parse_number(args.number) if args.number else None
     except UsageError as error:
         print(f"make status: {error}", file=stderr)
-        return 2
-    region = target.region if target else _session().region_name
+        return EXIT_USAGE
+    region = (
+        (target.region if target else None) or (query.region if query else None) or _session().region_name
+    )
     if not region:
         print(
             "make status: no AWS Region configured: set AWS_DEFAULT_REGION (or a profile's region), or "
-            "give TARGET=<ARN>.",
+            "give TARGET=<ARN> or NUMBER=<ARN>.",
             file=stderr,
         )
-        return 1
+        return EXIT_UNCHECKED
     print(READ_ONLY_NOTICE, file=stderr)
     try:
-        status = collect(Clients.for_region(region), region, target, stderr)
+        clients = Clients.for_region(region)
+        if query is not None:
+            status = collect_one(clients, region, query, stderr)
+        else:
+            status = collect(clients, region, target, stderr)
+    except NumberNotFound as error:
+        print(f"make status: {error}.", file=stderr)
+        return EXIT_UNCHECKED
     except ClientError as error:
         print(
             f"make status: {error.operation_name} in {region} failed: "
             f"{_error_code(error)}: {_error_message(error)}",
             file=stderr,
         )
-        return 1
+        return EXIT_UNCHECKED
     except (BotoCoreError, NoRegionError) as error:
         print(f"make status: reading {region} failed: {error}", file=stderr)
-        return 1
+        return EXIT_UNCHECKED
     except Exception as error:  # noqa: BLE001 - an operator's view ends in one line, never a traceback
         print(
             f"make status: unexpected {type(error).__name__} while reading {region}: {error} (a bug: please "
             "report it with this line)",
             file=stderr,
         )
-        return 1
-    stdout.write(render_json(status) if args.format == "json" else render_table(status))
-    return 0
+        return EXIT_UNCHECKED
+    render = {"json": render_json, "csv": render_csv}.get(args.format, render_table)
+    stdout.write(render(status))
+    code = status.exit_status()
+    if code == EXIT_FLAGGED:
+        print(f"make status: {status.summary()['flagged']} flagged (exit status {code}).", file=stderr)
+    for reason in status.unchecked():
+        print(f"make status: not checked: {reason}", file=stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ DynamoDB and CloudFormation on the same endpoint); the commands it prints clear 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from botocore.stub import Stubber
 
 from local_aws.cloudformation import stack_arn
 from local_aws.connect.native import deploy_native_number_stack
-from tests.conftest import ACCOUNT, REGION
+from tests.conftest import ACCOUNT, MOVE_SECONDS, REGION, STALE_SECONDS
 from tools import status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,9 +340,12 @@ def run_status(*argv: str) -> tuple[int, str, str]:
 
 
 def status_json(*argv: str) -> tuple[dict, str]:
+    """The JSON view; the estate has flagged numbers, so exit status 3 is as good as 0 here."""
     code, out, err = run_status("--format", "json", *argv)
-    assert code == 0, err
-    return json.loads(out), err
+    assert code in (0, 3), err
+    report = json.loads(out)
+    assert code == (3 if report["summary"]["flagged"] else 0), err
+    return report, err
 
 
 def by_arn(report: dict) -> dict[str, dict]:
@@ -633,10 +637,22 @@ def test_the_summary_counts_owners_stale_ones_and_markers(estate):
 def test_the_json_shape_is_the_documented_one(estate):
     report, _ = status_json()
 
-    assert set(report) == {"version", "region", "target", "ownershipTable", "numbers", "notes", "summary"}
+    assert set(report) == {
+        "version",
+        "region",
+        "target",
+        "number",
+        "ownershipTable",
+        "numbers",
+        "notes",
+        "unchecked",
+        "summary",
+    }
     assert report["version"] == 1
     assert report["region"] == REGION
     assert report["target"] is None
+    assert report["number"] is None
+    assert report["unchecked"] == []
     assert report["ownershipTable"] == {"name": TABLE, "state": "present", "message": None}
     assert set(report["summary"]) == {"numbers", "owned", "stale", "pending", "flagged"}
     for entry in report["numbers"]:
@@ -664,7 +680,7 @@ def test_the_json_shape_is_the_documented_one(estate):
 def test_the_table_lists_every_number_and_every_flag_with_its_command(estate):
     code, out, err = run_status()
 
-    assert code == 0, err
+    assert code == status.EXIT_FLAGGED, err
     [header] = [line for line in out.splitlines() if line.startswith("NUMBER ")]
     assert header.split() == [
         "NUMBER",
@@ -854,7 +870,8 @@ def test_without_region_or_credentials_make_status_says_so_in_one_line(env, tmp_
     assert says in line
 
 
-def test_make_status_prints_only_json_on_stdout(estate, env):
+@pytest.mark.timeout(600)  # the first run makes .venv-tools
+def test_make_status_prints_only_json_on_stdout(estate, env, tools_venv):
     done = subprocess.run(  # noqa: S603 - our own Makefile
         ["make", "--no-print-directory", "status", "FORMAT=json", f"TARGET={estate.tdg_arn}"],  # noqa: S607
         cwd=ROOT,
@@ -933,3 +950,369 @@ def test_even_a_bug_ends_in_one_line_not_a_traceback(env, monkeypatch):
     assert out == ""
     assert "Traceback" not in err
     assert "make status: unexpected KeyError while reading us-east-1: 'PhoneNumberArn'" in err
+
+
+# ---- the tool's own names, against the provider's --------------------------------------------------------
+
+
+def test_the_names_status_spells_itself_are_the_providers():
+    """tools/status.py runs with boto3 alone, so it spells these instead of importing records.py and stacks.py
+    (which bring Powertools): they must stay the provider's."""
+    from phone_number_assignment import records, stacks
+
+    assert status.TABLE_NAME == records.OWNERSHIP_TABLE
+    assert set(status.MARKERS) == {state.value for state in records.UNSETTLED}
+    assert (
+        records.State.PENDING.value,
+        records.State.MOVING.value,
+        records.State.ASSIGNED.value,
+        records.State.CANCELLED.value,
+    ) == (status.PENDING, status.MOVING, status.ASSIGNED, status.CANCELLED)
+    assert (records.State.UNDOING.value, records.State.RELEASED.value) == (status.UNDOING, status.RELEASED)
+    assert {state.value for state in records.State} == {
+        status.PENDING,
+        status.MOVING,
+        status.ASSIGNED,
+        status.CANCELLED,
+        status.UNDOING,
+        status.RELEASED,
+    }
+    assert status.NATIVE_RESOURCE_TYPE == stacks.NATIVE_RESOURCE_TYPE
+    assert status.RELEASED_BY_STACK == stacks.RELEASED_BY_STACK
+    assert (status.NATIVE_STACK_ID_TAG, status.NATIVE_LOGICAL_ID_TAG) == (
+        stacks.STACK_ID_TAG,
+        stacks.LOGICAL_ID_TAG,
+    )
+
+
+# ---- drift: against what the owner declared, as the provider recorded it ---------------------------------
+
+
+class Drift:
+    """Numbers a stack assigned through the provider (so records and tags are the provider's own), then
+    changed by hand."""
+
+    def __init__(self, world, stack, connect, aws_env, clock) -> None:
+        self.world, self.stack, self.connect, self.clock = world, stack, connect, clock
+        self.other_flow = str(uuid.uuid4())
+        aws_env.control.seed(
+            {
+                "account_id": ACCOUNT,
+                "region": REGION,
+                "contact_flows": [{"id": self.other_flow, "instance_id": world.instance_a, "name": "Other"}],
+            }
+        )
+
+    @property
+    def other_flow_arn(self) -> str:
+        return f"{self.world.instance_a_arn}/contact-flow/{self.other_flow}"
+
+    def assign(self, logical_id: str, number_arn: str, **extra: str) -> None:
+        properties = {
+            "PhoneNumberId": number_arn,
+            "TargetArn": self.world.instance_a_arn,
+            "ContactFlowArn": self.world.flow_a_arn,
+            **extra,
+        }
+        response = self.stack.create(logical_id, properties)
+        assert response.ok, response.reason
+
+    def settle(self, number_arn: str) -> dict:
+        """Wait (on the test's clock) for a move made by hand to end: for as long as the emulator takes to
+        move it, during which DescribePhoneNumber may still show the number as it was (a lagging replica)."""
+        self.clock.sleep(MOVE_SECONDS + STALE_SECONDS)
+        for _ in range(50):
+            summary = self.connect.describe_phone_number(PhoneNumberId=number_arn)[
+                "ClaimedPhoneNumberSummary"
+            ]
+            if summary["PhoneNumberStatus"]["Status"] != "IN_PROGRESS":
+                return summary
+            self.clock.sleep(0.2)
+        raise AssertionError(f"{number_arn} still moving")
+
+
+@pytest.fixture
+def drift(world, stack, connect, aws_env, clock, env) -> Drift:
+    return Drift(world, stack, connect, aws_env, clock)
+
+
+def test_numbers_where_their_stack_declares_them_are_clean_and_exit_0(drift):
+    drift.assign("MainLine", drift.world.number_arn)
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_CLEAN, err
+    entry = by_arn(json.loads(out))[drift.world.number_arn]
+    assert entry["owner"]["logicalResourceId"] == "MainLine"
+    assert entry["contactFlowArn"] == drift.world.flow_a_arn
+    assert entry["flags"] == []
+
+
+def test_a_number_moved_by_hand_is_not_on_its_declared_target(drift):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    drift.settle(world.number_arn)
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    entry = by_arn(json.loads(out))[world.number_arn]
+    assert entry["targetArn"] == world.instance_b_arn
+    assert "not-on-declared-target" in codes(entry)
+    [flag] = [f for f in entry["flags"] if f["code"] == "not-on-declared-target"]
+    assert world.instance_a_arn in flag["message"]
+    assert f"--target-arn {world.instance_a_arn}" in flag["advice"]
+    assert "make status: 1 flagged (exit status 3)." in err
+
+
+@pytest.mark.parametrize("how", ["another flow", "no flow"])
+def test_a_number_rerouted_by_hand_is_not_on_its_declared_flow(drift, how):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    if how == "another flow":
+        drift.connect.associate_phone_number_contact_flow(
+            PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=drift.other_flow
+        )
+    else:
+        drift.connect.disassociate_phone_number_contact_flow(
+            PhoneNumberId=world.number_arn, InstanceId=world.instance_a
+        )
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    entry = by_arn(json.loads(out))[world.number_arn]
+    assert codes(entry) == ["not-on-declared-flow"]
+    [flag] = entry["flags"]
+    assert world.flow_a_arn in flag["message"]
+    assert (drift.other_flow_arn if how == "another flow" else "routes to no flow") in flag["message"]
+    # The command in the advice puts the declared flow back: run it, and the flag goes.
+    command = flag["advice"].split("now: ", 1)[1]
+    assert command.startswith("aws connect associate-phone-number-contact-flow ")
+    words = shlex.split(command)
+    options = dict(zip(words[3::2], words[4::2], strict=True))
+    drift.connect.associate_phone_number_contact_flow(
+        PhoneNumberId=options["--phone-number-id"],
+        InstanceId=options["--instance-id"],
+        ContactFlowId=options["--contact-flow-id"],
+    )
+    code, out, err = run_status("--format", "json")
+    assert code == status.EXIT_CLEAN, err
+
+
+def test_a_failed_number_is_flagged(drift, aws_env):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    aws_env.control.fail_next_move("Carrier rejected the port")
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    assert drift.settle(world.number_arn)["PhoneNumberStatus"]["Status"] == "FAILED"
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    entry = by_arn(json.loads(out))[world.number_arn]
+    assert entry["status"] == "FAILED"
+    # An UpdatePhoneNumber drops the number's flow association, whatever its outcome (as the emulator
+    # models Connect): the failed move left it on its target, routed nowhere.
+    assert codes(entry) == ["failed", "not-on-declared-flow"]
+    flag = entry["flags"][0]
+    assert "Carrier rejected the port" in flag["message"]
+    assert "MainLine" in flag["advice"]
+
+
+def test_an_owner_whose_stack_is_gone_is_flagged_not_judged_for_drift(drift):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    drift.settle(world.number_arn)
+    drift.stack.delete_stack(retain=True)
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    entry = by_arn(json.loads(out))[world.number_arn]
+    # The stack declares nothing any more: where the number is now is nobody's drift.
+    assert codes(entry) == ["stale-owner"]
+    assert entry["cloudFormation"]["detail"] == "stale: DELETE_SKIPPED"
+
+
+def test_what_could_not_be_read_makes_the_exit_status_1_not_0(drift, aws_env):
+    drift.assign("MainLine", drift.world.number_arn)
+    aws_env.control.inject_error("ListFlowAssociations", "AccessDeniedException", count=10)
+
+    code, out, err = run_status("--format", "json")
+
+    assert code == status.EXIT_UNCHECKED
+    report = json.loads(out)
+    assert by_arn(report)[drift.world.number_arn]["flags"] == []
+    assert any("needs connect:ListFlowAssociations" in reason for reason in report["unchecked"])
+    assert "make status: not checked: contact flows of instance" in err
+
+
+I1, I2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+F1, F2 = "aaaaaaaa-1111-4111-8111-111111111111", "bbbbbbbb-2222-4222-8222-222222222222"
+
+
+def flow(instance: str, flow_id: str) -> str:
+    return arn(f"instance/{instance}/contact-flow/{flow_id}")
+
+
+@pytest.mark.parametrize(
+    ("declared", "actual", "same"),
+    [
+        (
+            flow(I1, F1),
+            flow(I1, F1).upper().replace("ARN:AWS:CONNECT:US-EAST-1", f"arn:aws:connect:{REGION}"),
+            True,
+        ),
+        (flow(I1, F1), F1, True),  # ListFlowAssociations documents FlowId as "the identifier of the flow"
+        (F1.upper(), flow(I1, F1), True),
+        (flow(I1, F1), flow(I2, F1), False),
+        (flow(I1, F1), F2, False),
+        (flow(I1, F1), None, False),
+    ],
+)
+def test_flows_compare_by_id_or_arn_in_any_case(declared, actual, same):
+    assert status.same_flow(declared, actual) is same
+
+
+# ---- NUMBER=: one number, without reading the Region ----------------------------------------------------
+
+
+@pytest.fixture
+def observed_dynamodb():
+    """The DynamoDB operations the tool calls, seen through botocore's events on its own session."""
+    seen: list[str] = []
+
+    def record(model, **_):
+        seen.append(model.name)
+
+    events = status._session().events
+    events.register("before-call.dynamodb", record)
+    yield seen
+    events.unregister("before-call.dynamodb", record)
+
+
+@pytest.mark.parametrize("form", ["id", "arn", "e164", "upper-case id"])
+def test_number_looks_up_one_number_by_id_arn_or_e164_without_a_scan(drift, aws_env, observed_dynamodb, form):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    drift.settle(world.number_arn)
+    given = {
+        "id": world.number_id,
+        "arn": world.number_arn,
+        "e164": world.phone_number,
+        "upper-case id": world.number_id.upper(),
+    }[form]
+    before = len(aws_env.control.calls())
+
+    code, out, err = run_status("--number", given, "--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    report = json.loads(out)
+    assert [n["phoneNumberArn"] for n in report["numbers"]] == [world.number_arn]
+    assert codes(report["numbers"][0]) == ["not-on-declared-target"]
+    assert report["number"] == (given.lower() if form == "upper-case id" else given)
+    assert observed_dynamodb == ["GetItem"]
+    calls = aws_env.control.calls()[before:]
+    assert {c["operation"] for c in calls} <= CONNECT_READS
+    assert sum(1 for c in calls if c["operation"] == "DescribePhoneNumber") == 1
+    listings = [c for c in calls if c["operation"] == "ListPhoneNumbersV2"]
+    assert all(c["params"].get("PhoneNumberPrefix") == world.phone_number for c in listings)
+    assert len(listings) == (1 if form == "e164" else 0)
+    flows = [c for c in calls if c["operation"] == "ListFlowAssociations"]
+    assert [c["params"]["InstanceId"] for c in flows] == [world.instance_b]
+
+
+def test_number_of_a_released_number_finds_its_record_by_arn(estate, observed_dynamodb):
+    code, out, err = run_status("--number", estate.gone_number, "--format", "json")
+
+    assert code == status.EXIT_FLAGGED, err
+    [entry] = json.loads(out)["numbers"]
+    assert entry["status"] == "NOT_FOUND"
+    assert codes(entry) == ["record-without-number"]
+    assert observed_dynamodb == ["GetItem"]
+
+
+@pytest.mark.parametrize("given", ["+15555550999", "e6b2a8d4-3c1f-4e9a-b7d0-2a5c8f1e6d93"])
+def test_number_that_names_nothing_says_so_and_exits_1(world, env, given):
+    code, out, err = run_status("--number", given)
+
+    assert code == status.EXIT_UNCHECKED
+    assert out == ""
+    [line] = [line for line in err.splitlines() if line.startswith("make status:")]
+    assert "no phone number" in line
+    assert given in line
+
+
+@pytest.mark.parametrize(
+    "given", ["5555550100", "arn:aws:connect:us-east-1:1:instance/x", "not-a-number", "+0123"]
+)
+def test_a_number_of_the_wrong_shape_is_refused_before_any_call(env, given):
+    code, out, err = run_status("--number", given)
+
+    assert code == status.EXIT_USAGE
+    assert out == ""
+    assert "NUMBER must be a phone number's ID, its phone-number ARN or its E.164 form" in err
+    assert env.control.calls() == []
+
+
+def test_number_and_target_together_are_refused(env, capsys):
+    with pytest.raises(SystemExit) as exited:
+        status.main(["--number", "+15555550100", "--target", arn(f"instance/{uuid.uuid4()}")])
+    assert exited.value.code == status.EXIT_USAGE
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+# ---- FORMAT=csv ------------------------------------------------------------------------------------------
+
+
+def test_csv_has_one_row_per_number_with_full_arns_and_flag_codes(drift):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    drift.settle(world.number_arn)
+
+    code, out, err = run_status("--format", "csv")
+
+    assert code == status.EXIT_FLAGGED, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == list(status.CSV_COLUMNS)
+    by_number = {row["phoneNumberArn"]: row for row in rows}
+    assert set(by_number) == {world.number_arn, world.other_number_arn}
+    moved = by_number[world.number_arn]
+    assert moved["phoneNumber"] == world.phone_number
+    assert moved["targetArn"] == world.instance_b_arn
+    assert moved["declaredTargetArn"] == world.instance_a_arn
+    assert moved["declaredContactFlowArn"] == world.flow_a_arn
+    assert moved["ownerLogicalResourceId"] == "MainLine"
+    assert moved["ownerStackName"] == "phone-number-consumer"
+    assert moved["ownerSource"] == "record"
+    assert moved["cloudFormation"] == "holds (CREATE_COMPLETE)"
+    assert moved["flags"] == "not-on-declared-target"
+    free = by_number[world.other_number_arn]
+    assert (free["ownerStackId"], free["flags"], free["declaredTargetArn"]) == ("", "", "")
+
+
+@pytest.mark.timeout(600)  # the first run makes .venv-tools
+def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_venv):
+    world = drift.world
+    drift.assign("MainLine", world.number_arn)
+    drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
+    drift.settle(world.number_arn)
+
+    done = subprocess.run(  # noqa: S603 - our own Makefile
+        ["make", "--no-print-directory", "status", f"NUMBER={world.phone_number}", "FORMAT=csv"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    # make turns any failing command into its own exit status 2; the tool's 3 is in make's message.
+    assert done.returncode == 2, done.stderr
+    assert "Error 3" in done.stderr
+    [row] = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert row["flags"] == "not-on-declared-target"

@@ -1,0 +1,176 @@
+"""make status and make export run with boto3 alone: tools/requirements.txt pins boto3 and what it needs as
+constraints.txt does, and the tools import nothing else, even while they run against the emulator.
+
+The tools run here under the dev venv's interpreter with an import hook that refuses every module outside
+the standard library, boto3's own dependencies and the project's tools/ and phone_number_assignment: a tool
+that needed anything else (PyYAML, Powertools through the provider's records.py, moto...) fails to run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ACCOUNT, REGION
+
+ROOT = Path(__file__).resolve().parents[2]
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)\s*$")
+# The dev environment's heavy parts that must never come with the tools.
+NEVER = (
+    "moto",
+    "samcli",
+    "hypothesis",
+    "crhelper",
+    "aws_lambda_powertools",
+    "aws_xray_sdk",
+    "yaml",
+    "cfnlint",
+)
+
+
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        match = PIN.match(line)
+        if match:
+            found[match[1].lower().replace("_", "-")] = match[2]
+    return found
+
+
+def closure(name: str) -> set[str]:
+    """The distributions ``name`` needs (no extras), itself included, as installed in the dev venv."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop().lower().replace("_", "-")
+        if current in seen:
+            continue
+        seen.add(current)
+        for requirement in metadata.requires(current) or []:
+            if "extra ==" in requirement:
+                continue
+            marker = requirement.partition(";")[2].strip()
+            if marker and not _marker_holds(marker):
+                continue
+            todo.append(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+    return seen
+
+
+def _marker_holds(marker: str) -> bool:
+    # boto3's closure only uses python_version markers (e.g. urllib3's "< 3.10" alternative).
+    match = re.fullmatch(r'python_version\s*([<>=!]=?)\s*"([\d.]+)"', marker)
+    assert match, f"unexpected marker {marker!r}"
+    version = tuple(int(part) for part in match[2].split("."))
+    here = sys.version_info[: len(version)]
+    return {
+        "<": here < version,
+        "<=": here <= version,
+        ">": here > version,
+        ">=": here >= version,
+        "==": here == version,
+        "!=": here != version,
+    }[match[1]]
+
+
+def test_the_tools_pin_boto3_and_its_dependencies_exactly_as_constraints_do():
+    tools, constraints = pins(ROOT / "tools/requirements.txt"), pins(ROOT / "constraints.txt")
+
+    assert tools, "tools/requirements.txt pins nothing"
+    assert {name: constraints.get(name) for name in tools} == tools
+    assert set(tools) == closure("boto3")
+
+
+def allowed_modules() -> list[str]:
+    """Top-level modules the tools may import: the standard library, boto3's closure's, the project's."""
+    distributions = closure("boto3")
+    tops = {
+        top
+        for top, owners in metadata.packages_distributions().items()
+        if any(owner.lower().replace("_", "-") in distributions for owner in owners)
+    }
+    return sorted(set(sys.stdlib_module_names) | tops | {"tools", "phone_number_assignment"})
+
+
+RUNNER = """
+import importlib.abc, json, os, runpy, sys
+allowed = set(json.loads(os.environ["ALLOWED_MODULES"]))
+refused = []
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in allowed:
+            refused.append(name)
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the tools' environment)", name=name)
+        return None
+sys.meta_path.insert(0, Refuse())
+before = set(sys.modules)
+sys.argv = sys.argv[1:]
+code = 0
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+finally:
+    with open(os.environ["IMPORT_REPORT"], "w") as report:
+        json.dump({"code": code, "refused": refused, "loaded": sorted(set(sys.modules) - before)}, report)
+"""
+
+
+@pytest.fixture
+def estate(aws_env) -> dict[str, str]:
+    instance, flow, number = (str(uuid.uuid4()) for _ in range(3))
+    aws_env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": instance, "alias": "alpha"}],
+            "contact_flows": [{"id": flow, "instance_id": instance, "name": "Main"}],
+            "phone_numbers": [
+                {"id": number, "phone_number": "+15555559100", "target": instance, "contact_flow_id": flow}
+            ],
+        }
+    )
+    return {"instance": f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}", "number": number}
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "expect"),
+    [
+        ("tools.status", ["--format", "json"], '"version": 1'),
+        ("tools.status", ["--number", "+15555559100", "--format", "csv"], "+15555559100"),
+        ("tools.export", ["{instance}"], "Fn::ForEach::"),
+        ("tools.export", ["{instance}", "--style", "resources"], "Number15555559100:"),
+    ],
+)
+def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):
+    report = tmp_path / "imports.json"
+    variables = {
+        **os.environ,
+        "PYTHONPATH": "provider",
+        "ALLOWED_MODULES": json.dumps(allowed_modules()),
+        "IMPORT_REPORT": str(report),
+    }
+    done = subprocess.run(  # noqa: S603 - our own tools
+        [sys.executable, "-c", RUNNER, module, *(arg.format(**estate) for arg in args)],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    result = json.loads(report.read_text())
+    assert result["code"] == 0, done.stderr
+    assert expect in done.stdout
+    loaded = {name.partition(".")[0] for name in result["loaded"]}
+    assert "boto3" in loaded
+    assert not loaded & set(NEVER), sorted(loaded & set(NEVER))
+    # What was refused, botocore and urllib3 only try (awscrt, brotli, zstandard...): never a module of ours.
+    assert not [name for name in result["refused"] if name.startswith(("tools", "phone_number_assignment"))]
