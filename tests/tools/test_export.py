@@ -438,7 +438,7 @@ def test_cfn_lint_with_the_projects_rules_accepts_the_export(estate, tmp_path, s
 
     # As README tells users to lint it (`make lint-template` runs this command).
     linted = subprocess.run(  # noqa: S603 - the venv's own cfn-lint
-        [str(CFN_LINT), "--append-rules", "cfn-lint-rules", "--", str(exported)],
+        [str(CFN_LINT), "--append-rules", "cfn_lint_phone_number_assignment.rules", "--", str(exported)],
         cwd=ROOT,
         capture_output=True,
         text=True,
