@@ -41,6 +41,16 @@ STACK_ID_TAG = "aws:cloudformation:stack-id"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 # A resource in one of these states is no longer held by its stack (DELETE_SKIPPED: DeletionPolicy Retain).
 RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
+# A replacement's old physical resource is only let go once the update can no longer roll back (the clean-up
+# that follows UPDATE_COMPLETE_CLEANUP_IN_PROGRESS deletes it); until then a rollback returns to it.
+REPLACEMENT_NOT_COMMITTED = frozenset(
+    {
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    }
+)
 # The stack statuses in which CloudFormation sends Deletes to undo an operation that failed: the rollback of a
 # stack's creation, of an update, and the update rollback's clean-up of resources the update added or
 # replaced (CloudFormation User Guide, "Stack status codes"). Every other Delete is a deliberate deletion.
@@ -189,12 +199,19 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
 
     It no longer does when the stack or the logical ID is gone, the resource is DELETE_COMPLETE or
     DELETE_SKIPPED (DeletionPolicy: Retain: CloudFormation sends no Delete for it), or its physical ID names
-    something else (UpdateReplacePolicy: Retain left this number behind). A resource still being created has
-    no physical ID yet and holds the number. Raises OwnerNotChecked when CloudFormation cannot be asked: a
-    number is never taken on a guess.
+    something else (UpdateReplacePolicy: Retain left this number behind) once the update that replaced it can
+    no longer roll back: while the stack is still UPDATE_IN_PROGRESS (or rolling back), a rollback would
+    return the resource to this number, so it still holds it. A resource still being created has no physical
+    ID yet and holds the number. Raises OwnerNotChecked when CloudFormation cannot be asked: a number is never
+    taken on a guess.
     """
     try:
         resource = _stack_resource(owner, cloudformation)
+        if resource is not None and _replaced(resource, state):
+            status = _stack_operation(owner.stack_id, cloudformation).status
+            return status in REPLACEMENT_NOT_COMMITTED
+    except _StackMissing:
+        return False
     except _Unanswered as unanswered:
         raise OwnerNotChecked(
             f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider "
@@ -322,6 +339,12 @@ class CloudFormationReads(retries.BudgetedClient):
 
 def _as_raised(error: ClientError) -> Exception | None:
     return None if is_retryable(error) else error
+
+
+def _replaced(resource: dict[str, Any], state: PhoneNumberState) -> bool:
+    """The resource is live but its physical ID now names another number (a replacement)."""
+    physical_id = resource.get("PhysicalResourceId", "")
+    return bool(physical_id) and not _names(physical_id, state) and _status(resource) not in RELEASED_BY_STACK
 
 
 def _holds(resource: dict[str, Any] | None, state: PhoneNumberState) -> bool:

@@ -278,3 +278,28 @@ def test_a_cancelled_creates_move_that_lands_after_its_delete_answered_is_put_ba
     _on(connect, world, world.instance_a_arn)
     assert provider_tags(connect, world.number_arn) == {}
     assert released(aws_env.endpoint_url, world.number_arn)
+
+
+# ---- a replacement's old number is not free until the update can no longer roll back -----------------------
+
+
+def test_a_replaced_number_is_not_free_until_the_update_can_no_longer_roll_back(
+    stack, new_stack, world, connect, aws_env, clock
+):
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    replaced = stack.update("MainLine", props(world, PhoneNumberId=world.other_number_id))
+    assert replaced.ok, replaced.reason
+    other = new_stack("other-stack")
+
+    # The update may still roll back to the first number: another stack cannot take it yet.
+    refused = other.create("Line", props(world, TargetArn=world.tdg_arn))
+    assert refused.status == "FAILED"
+    assert "already assigned by MainLine" in refused.reason
+    _on(connect, world, world.instance_b_arn)
+
+    # Committed: the clean-up's Delete of the old number is on its way, and the number is free to take.
+    stack.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    taken = other.create("Line", props(world, TargetArn=world.tdg_arn))
+    assert taken.ok, taken.reason
