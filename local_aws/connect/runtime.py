@@ -53,6 +53,7 @@ DEFAULT_QUOTAS: dict[str, tuple[float, int]] = {
         "AssociatePhoneNumberContactFlow",
         "DisassociatePhoneNumberContactFlow",
         "ListFlowAssociations",
+        "BatchGetFlowAssociation",
         "DescribeContactFlow",
         "TagResource",
         "UntagResource",
