@@ -33,6 +33,8 @@ PROVIDER_TAG_PREFIX = "PhoneNumberAssignment:"
 STACK_ID_TAG = f"{PROVIDER_TAG_PREFIX}StackId"
 CLOUDFORMATION_TAG_PREFIX = "aws:cloudformation:"
 OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"  # the provider's record (schema version 1)
+# Record states in which nobody holds the number (records.State; CANCELLED is from earlier versions).
+NOBODY = frozenset({"RELEASED", "CANCELLED"})
 PROBE_TAG = "pna-acceptance-probe"  # not a provider key: a probe never looks like ownership
 MISSING_INSTANCE_ID = "00000000-0000-4000-8000-000000000000"
 ProbeFunction = Callable[["Scenario"], str]
@@ -325,7 +327,7 @@ class Scenario:
                     f"{number} is tagged as owned by a stack ({', '.join(owned)}): choose a free number"
                 )
             record = self.ownership_record(summary["PhoneNumberArn"])
-            if record and record.get("State") != "CANCELLED":
+            if record and record.get("State") not in NOBODY:
                 problems.append(
                     f"{number} has an ownership record in {OWNERSHIP_TABLE} "
                     f"(stack {record.get('StackId')}, {record.get('State')}): choose a free number"
@@ -483,7 +485,7 @@ class Scenario:
         stack_id = self.backend.consumer_stack_id
         tags = summary.get("Tags", {})
         record = self.ownership_record(summary["PhoneNumberArn"])
-        if record and record.get("StackId") != stack_id and record.get("State") != "CANCELLED":
+        if record and record.get("StackId") != stack_id and record.get("State") not in NOBODY:
             raise OwnedElsewhere(f"owned by stack {record.get('StackId')} ({OWNERSHIP_TABLE}): left as it is")
         if stack_id and tags.get(STACK_ID_TAG) == stack_id:
             # Only what this run's consumer stack wrote; another stack's tags are its ownership record.
@@ -508,8 +510,9 @@ class Scenario:
             )
 
     def _check_ownership_records(self) -> None:
-        """Read-only: the consumer stack's Delete should have removed its records. Other stacks' records are
-        never touched; one of ours that is left is reported with the command that would remove it."""
+        """Read-only: the consumer stack's Delete should have released its records (they are kept, RELEASED:
+        a record is never deleted). Other stacks' records are never touched; one of ours still held is
+        reported with the command that would remove it."""
         stack_id = self.backend.consumer_stack_id
         if not stack_id:
             return
@@ -517,7 +520,7 @@ class Scenario:
         for number in self.original:
             arn = self.arns.get(number, number)
             record = self.ownership_record(arn)
-            if record and record.get("StackId") == stack_id:
+            if record and record.get("StackId") == stack_id and record.get("State") not in NOBODY:
                 left.append(arn)
                 self.report.left_behind.append(ownership_delete_command(self.backend.region, arn, stack_id))
         if left:
