@@ -220,6 +220,23 @@ def _take_over(
                 ),
                 **requester.stamp(),
             )
+    predecessor = record.predecessor
+    if predecessor is not None and predecessor.owner == owner:
+        operation = stacks.stack_operation(owner.stack_id, cloudformation)
+        if operation.status in stacks.ROLLING_BACK:
+            # The update that renamed the number to ``holder`` is rolling back, and this is the old logical
+            # ID's rollback request (a swap of numbers within the stack): it takes its number back, as it had
+            # it before the update, whichever of the two rollback requests CloudFormation sends first.
+            logger.info("Rename rolled back: taking the number back", extra={"from": holder.logical_id})
+            return Record(
+                state.arn,
+                owner,
+                State.PENDING,
+                target_arn,
+                previous_target_arn=predecessor.previous_target_arn,
+                previous_contact_flow_arn=record.previous_contact_flow_arn,
+                **requester.stamp(),
+            )
     raise DuplicateAssignment(
         f"Phone number {state.label} is already declared by {holder.logical_id} in this stack"
         f"{' (its request has not finished)' if not record.settled else ''}. A number can belong to one "

@@ -303,3 +303,47 @@ def test_a_replaced_number_is_not_free_until_the_update_can_no_longer_roll_back(
     stack.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
     taken = other.create("Line", props(world, TargetArn=world.tdg_arn))
     assert taken.ok, taken.reason
+
+
+@pytest.mark.parametrize("first", ["rollback-update", "delete-of-the-new-resource"])
+def test_a_swap_of_numbers_within_one_stack_rolls_back_cleanly(first, stack, world, connect, aws_env, clock):
+    other_was = state_of(connect, world.other_number_arn)["target"]
+    assert stack.create("A", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    # One update: a new resource B takes A's number (a rename), and A is replaced by another number.
+    assert stack.create("B", props(world, TargetArn=world.tdg_arn)).ok
+    assert stack.update("A", props(world, PhoneNumberId=world.other_number_id)).ok
+
+    # Another resource fails: CloudFormation rolls A back (an Update to its old properties, its physical ID
+    # the original number) and deletes B, in either order; then it cleans up A's replacement number.
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+
+    def roll_back_a():
+        return stack.send(
+            "Update",
+            "A",
+            props(world),
+            physical_id=world.number_arn,
+            old_properties=props(world, PhoneNumberId=world.other_number_id),
+        )
+
+    def delete_b():
+        return stack.send("Delete", "B", props(world, TargetArn=world.tdg_arn), physical_id=world.number_arn)
+
+    steps = [roll_back_a, delete_b] if first == "rollback-update" else [delete_b, roll_back_a]
+    for step in steps:
+        answered = step()
+        assert answered.ok, answered.reason
+    stack.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    cleaned = stack.send(
+        "Delete", "A", props(world, PhoneNumberId=world.other_number_id), physical_id=world.other_number_arn
+    )
+    assert cleaned.ok, cleaned.reason
+
+    # Every number where it was before the update, owned as it was.
+    _on(connect, world, world.instance_b_arn)
+    record = ownership_record(aws_env.endpoint_url, world.number_arn)
+    assert (record["LogicalResourceId"], record["State"]) == ("A", "ASSIGNED")
+    assert state_of(connect, world.other_number_arn)["target"] == other_was
+    assert released(aws_env.endpoint_url, world.other_number_arn)
