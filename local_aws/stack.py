@@ -8,6 +8,7 @@ the benchmarks and the tests all drive the provider through it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,9 @@ class LocalCustomResourceStack:
         self.region = region
         self.timeout_seconds = timeout_seconds
         self.resources: dict[str, Resource] = {}
+        # The latest request sent for each logical ID: an answer to an older one is one CloudFormation no
+        # longer waits for (a cancelled Create or Update), and changes nothing it records.
+        self._latest: dict[str, str] = {}
         self.control = control
         self.set_status(stack_status)
 
@@ -132,12 +136,13 @@ class LocalCustomResourceStack:
 
     def create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
         response = self.send("Create", logical_id, properties, **options)
-        if response.ok:
+        if response.ok and self._still_waited_for(logical_id, response):
             self.resources[logical_id] = Resource(response.physical_id, dict(properties))
         return response
 
     def update(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
-        """An Update with the recorded physical ID and old properties; records the new state on SUCCESS."""
+        """An Update with the recorded physical ID and old properties; records the new state on SUCCESS
+        (unless CloudFormation stopped waiting for it meanwhile: cancel_update)."""
         current = self.resources[logical_id]
         response = self.send(
             "Update",
@@ -147,9 +152,12 @@ class LocalCustomResourceStack:
             old_properties=current.properties,
             **options,
         )
-        if response.ok:
+        if response.ok and self._still_waited_for(logical_id, response):
             self.resources[logical_id] = Resource(response.physical_id, dict(properties))
         return response
+
+    def _still_waited_for(self, logical_id: str, response: Response) -> bool:
+        return self._latest.get(logical_id) == response.event["RequestId"]
 
     def delete(self, logical_id: str, **options: Any) -> Response:
         current = self.resources[logical_id]
@@ -183,10 +191,43 @@ class LocalCustomResourceStack:
             request_id=request_id,
             sent_at=self.clock.time(),
         )
+        self._latest[logical_id] = event["RequestId"]
         self.play(logical_id, _IN_PROGRESS[request_type])
         response = self.deliver(event, timeout_seconds=timeout_seconds)
-        self.play(logical_id, _ANSWERED[(request_type, response.status)], response.physical_id)
+        if self._latest.get(logical_id) == event["RequestId"]:
+            self.play(logical_id, _ANSWERED[(request_type, response.status)], response.physical_id)
         return response
+
+    def cancel_create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
+        """Another resource failed while ``logical_id``'s Create still runs: CloudFormation marks the Create
+        cancelled ("Resource creation cancelled"), starts rolling the stack's creation back and sends the
+        Delete at once, with a physical ID it makes up (the Create never answered). An answer the Create
+        sends later is ignored."""
+        self.play(logical_id, "CREATE_FAILED")
+        self.set_status("ROLLBACK_IN_PROGRESS")
+        made_up = f"{self.stack_id.split('/')[1]}-{logical_id}-{uuid.uuid4().hex[:12].upper()}"
+        response = self.send("Delete", logical_id, properties, physical_id=made_up, **options)
+        if response.ok:
+            self.resources.pop(logical_id, None)
+        return response
+
+    def cancel_update(
+        self, logical_id: str, cancelled_properties: Mapping[str, Any], **options: Any
+    ) -> Response:
+        """Another resource failed while ``logical_id``'s Update to ``cancelled_properties`` still runs:
+        CloudFormation starts rolling the update back and sends the rollback Update at once (the recorded
+        properties again, the cancelled ones as OldResourceProperties, the recorded physical ID). An answer
+        the cancelled Update sends later is ignored."""
+        current = self.resources[logical_id]
+        self.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+        return self.send(
+            "Update",
+            logical_id,
+            current.properties,
+            physical_id=current.physical_id,
+            old_properties=cancelled_properties,
+            **options,
+        )
 
     def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
         """Invoke the handler with ``event`` as Lambda would and collect its response."""
