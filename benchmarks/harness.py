@@ -201,10 +201,32 @@ def local_aws() -> Iterator[LocalAws]:
             # The emulator's first Connect request builds moto's routing (a quarter of a second); pay it now
             # rather than in whichever sample comes first.
             _warm(clients_module().connect_client.__wrapped__(REGION))
+            ownership_table(clients_module().dynamodb_client.__wrapped__(REGION))
             yield LocalAws(emulator, receiver, bundle)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def ownership_table(client: Any) -> None:
+    """Create the ownership table as the provider would (records.py), before any run starts.
+
+    The benchmark stands for an account where the provider has run before: the table exists. Without it
+    the first run's invocations would all race to create it, and pace themselves alone until it exists
+    (pace.UNAVAILABLE_SECONDS), which measures the first deployment in an account, once, not a stack.
+    """
+    provider_on_path()
+    from botocore.exceptions import ClientError
+
+    from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
+
+    with contextlib.suppress(ClientError):  # already there
+        client.create_table(
+            TableName=OWNERSHIP_TABLE,
+            AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
 
 
 def clients_module() -> Any:
@@ -272,12 +294,24 @@ def one_client_per_invocation(prepared: int = 0) -> Iterator[None]:
             local.client = client = client or create(region)
         return client
 
-    original = app.connect_client
-    app.connect_client = connect_client
+    # The shared pace's DynamoDB client (pace.py) is per container too: its own connection, as in Lambda.
+    create_pace = clients.pace_client.__wrapped__
+    paces = [create_pace(REGION) for _ in range(prepared)]
+
+    def pace_client(region: str | None = None) -> Any:
+        client = getattr(local, "pace", None)
+        if client is None:
+            with ready_lock:
+                client = paces.pop() if paces and region in (None, REGION) else None
+            local.pace = client = client or create_pace(region)
+        return client
+
+    original = app.connect_client, app.pace_client
+    app.connect_client, app.pace_client = connect_client, pace_client
     try:
         yield
     finally:
-        app.connect_client = original
+        app.connect_client, app.pace_client = original
 
 
 @contextlib.contextmanager

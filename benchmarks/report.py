@@ -19,6 +19,7 @@ from .throughput import (
     DESCRIBES_PER_SECOND_TARGET,
     FLOOR_DESCRIBES_PER_ASSIGNMENT,
     LAG_TARGET_SECONDS,
+    THROTTLED_SHARE_TARGET,
     LagResult,
     ThroughputResult,
 )
@@ -145,7 +146,7 @@ def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
                 "  throttled / accepted (all operations)",
                 f"{r.throttled} / {r.accepted} = {ratio:.2f}",
                 "0 throttled",
-                "throttled <= accepted",
+                f"throttled <= {THROTTLED_SHARE_TARGET:g} x accepted",
                 stats.verdict(r.throttling_met),
             )
         )
@@ -177,6 +178,16 @@ def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
             else:
                 ideal = "no quota"
             rows.append(Row(f"    {operation}", measured, ideal, ""))
+        for operation in sorted(r.dynamodb_calls, key=lambda op: (-r.dynamodb_calls[op], op)):
+            count = r.dynamodb_calls[operation]
+            rows.append(
+                Row(
+                    f"    dynamodb:{operation}",
+                    f"{count / r.resources:.2f} per assignment ({count})",
+                    "no Connect quota",
+                    "",
+                )
+            )
         rows.append(
             Row(
                 "  provider retry pauses after throttling",
@@ -185,6 +196,17 @@ def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
                 "",
             )
         )
+        if r.pace is not None:
+            p = r.pace
+            rows.append(
+                Row(
+                    "  shared pace",
+                    f"{p.turns} turns, {p.writes} writes, {p.waited_seconds:.0f} s waited, "
+                    f"{p.failures} failures",
+                    "",
+                    "",
+                )
+            )
     return rows
 
 

@@ -124,12 +124,14 @@ def aws_env(emulator, monkeypatch):
     clients.connect_client.cache_clear()
     clients.cloudformation_client.cache_clear()
     clients.dynamodb_client.cache_clear()
+    clients.pace_client.cache_clear()
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
     clients.connect_client.cache_clear()
     clients.cloudformation_client.cache_clear()
     clients.dynamodb_client.cache_clear()
+    clients.pace_client.cache_clear()
     emulator.control.reset()
 
 

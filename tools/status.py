@@ -84,6 +84,9 @@ READ_ONLY_NOTICE = (
     "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource."
 )
 TABLE_MISSING = "no ownership records yet (table not created)"
+# The shared pace's items in the same table (keys phone-number/pace-<Operation>; spelled here, like the
+# states, so that the tool runs with boto3 alone).
+PACE_ID_PREFIX = "pace-"
 OUTPUT_VERSION = 1
 
 # The exit status, for a schedule: clean, some part could not be read (so it cannot say "clean"), the
@@ -437,7 +440,10 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
         for page in client.get_paginator("scan").paginate(TableName=TABLE_NAME, ConsistentRead=True):
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
-                records[str(record.get("PhoneNumberArn", "")).lower()] = record
+                key = str(record.get("PhoneNumberArn", ""))
+                if key.rsplit("/", 1)[-1].startswith(PACE_ID_PREFIX):
+                    continue  # the provider's shared pace (provider/.../pace.py), not a number's record
+                records[key.lower()] = record
     except ClientError as error:
         code = _error_code(error)
         if code == "ResourceNotFoundException":

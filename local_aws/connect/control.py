@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import played_stacks
+from . import dynamodb, played_stacks
 from .exceptions import ConnectError
 from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
@@ -37,6 +37,8 @@ CONTROL_METHODS = frozenset(
         "rate_limits",
         "set_traffic_distribution_group_status",
         "inject_error",
+        "inject_dynamodb_error",
+        "dynamodb_calls",
         "fail_next_move",
         "calls",
         "moves",
@@ -164,6 +166,24 @@ class LocalControl:
 
     def fail_next_move(self, message: str, *, count: int = 1) -> None:
         runtime.fail_next_move(message, count=count)
+
+    def inject_dynamodb_error(
+        self,
+        operation: str,
+        code: str | None,
+        *,
+        count: int = 1,
+        message: str | None = None,
+        latency_seconds: float = 0.0,
+    ) -> None:
+        """The next ``count`` DynamoDB ``operation`` calls (e.g. UpdateItem) answer ``code`` (None: they
+        succeed), each after ``latency_seconds`` of the emulator's clock."""
+        dynamodb.inject(operation, code, count=count, message=message, latency_seconds=latency_seconds)
+
+    def dynamodb_calls(self) -> dict[str, int]:
+        """DynamoDB calls served since the last reset, by operation."""
+        with EMULATOR_LOCK:
+            return dict(runtime.dynamodb_calls)
 
     def calls(self) -> list[dict[str, Any]]:
         return runtime.calls()
@@ -354,6 +374,27 @@ class HttpControl:
 
     def fail_next_move(self, message: str, *, count: int = 1) -> None:
         self._call("fail_next_move", message=message, count=count)
+
+    def inject_dynamodb_error(
+        self,
+        operation: str,
+        code: str | None,
+        *,
+        count: int = 1,
+        message: str | None = None,
+        latency_seconds: float = 0.0,
+    ) -> None:
+        self._call(
+            "inject_dynamodb_error",
+            operation=operation,
+            code=code,
+            count=count,
+            message=message,
+            latency_seconds=latency_seconds,
+        )
+
+    def dynamodb_calls(self) -> dict[str, int]:
+        return self._call("dynamodb_calls")
 
     def calls(self) -> list[dict[str, Any]]:
         return self._call("calls")

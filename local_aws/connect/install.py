@@ -4,7 +4,8 @@ moto reads ``moto.connect.urls.url_paths`` on every in-process request and when 
 its Flask app for Connect, so extending that dict is enough for both modes. moto's own Connect paths
 are re-pointed at the emulator's response class (a subclass of moto's), so they keep working while
 sharing the rate limits, faults and call log. ``native`` adds AWS::Connect::PhoneNumber to moto's
-CloudFormation, ``played_stacks`` the stacks the local CloudFormation stand-in plays.
+CloudFormation, ``played_stacks`` the stacks the local CloudFormation stand-in plays, ``dynamodb`` one
+request at a time and its faults.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import moto.connect.urls as moto_connect_urls
 import moto.moto_api._internal.urls as moto_api_urls
 from moto.moto_api import state_manager
 
-from . import native, played_stacks, urls
+from . import dynamodb, native, played_stacks, urls
 from .control import CONTROL_URL_PATHS
 from .models import TDG_STATE_MODEL
 from .responses import ConnectEmulatorResponse
@@ -36,4 +37,5 @@ def install() -> None:
         state_manager.register_default_transition(TDG_STATE_MODEL, transition={"progression": "immediate"})
         native.install()
         played_stacks.install()
+        dynamodb.install()
         _installed = True

@@ -133,6 +133,9 @@ class EmulatorRuntime:
             self.faults: dict[str, deque[InjectedFault]] = {}
             self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
             self.call_log: list[dict[str, Any]] = []
+            # DynamoDB (local_aws.connect.dynamodb): faults by operation, and calls counted by operation.
+            self.dynamodb_faults: dict[str, deque[Any]] = {}
+            self.dynamodb_calls: dict[str, int] = {}
             self.move_log: list[MoveRecord] = []
             self.settled_observers: list[Callable[[str], None]] = []
 

@@ -20,11 +20,18 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from botocore.utils import ArnParser, InvalidArnException
 
 from . import lifecycle, stacks
-from .clients import CALL_WORST_CASE_SECONDS, cloudformation_client, connect_client, dynamodb_client
+from .clients import (
+    CALL_WORST_CASE_SECONDS,
+    cloudformation_client,
+    connect_client,
+    dynamodb_client,
+    pace_client,
+)
 from .connect import PhoneNumbers
 from .errors import TooLittleTime
+from .pace import SharedPace
 from .properties import Scope
-from .records import OwnershipRecords
+from .records import OWNERSHIP_TABLE, OwnershipRecords
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
 from .waiting import SYSTEM_CLOCK, Budget, Clock
@@ -148,8 +155,9 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
     region = request.scope.region
     budget = Budget(seconds, clock=clock.monotonic)
     timing = {"sleep": clock.sleep, "clock": clock.monotonic}
+    pace = shared_pace(request.scope, clock)
     services = lifecycle.Services(
-        numbers=PhoneNumbers(connect_client(region), budget, **timing),
+        numbers=PhoneNumbers(connect_client(region), budget, pace=pace, **timing),
         records=OwnershipRecords(
             dynamodb_client(region),
             budget,
@@ -159,7 +167,44 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
         ),
         cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget, **timing),
     )
-    return operation(request, services)
+    try:
+        return operation(request, services)
+    finally:
+        if pace is not None:
+            _log_pace(pace)
+
+
+# SHARED_PACE=Off in the function's environment: every invocation paces itself alone (as before the pace).
+SHARED_PACE_ENV = "SHARED_PACE"
+
+
+def shared_pace(scope: Scope, clock: Clock) -> SharedPace | None:
+    """The account's and Region's pace of Connect calls (pace.py), in the ownership table."""
+    if os.environ.get(SHARED_PACE_ENV, "On") == "Off":
+        return None
+    return SharedPace(
+        pace_client(scope.region),
+        OWNERSHIP_TABLE,
+        partition=scope.partition,
+        region=scope.region,
+        account=scope.account,
+        clock=clock.time,
+        monotonic=clock.monotonic,
+    )
+
+
+def _log_pace(pace: SharedPace) -> None:
+    stats = pace.stats
+    if stats.writes or stats.failures:
+        logger.info(
+            "Shared pace",
+            extra={
+                "pace_writes": stats.writes,
+                "pace_turns": stats.turns,
+                "pace_waited": round(stats.waited_seconds, 3),
+                "pace_failures": stats.failures,
+            },
+        )
 
 
 def _time_limits(context: Any, timeout: float | None, request: lifecycle.Request, clock: Clock) -> str:

@@ -47,6 +47,18 @@ CONNECT_CLIENT_CONFIG = CLIENT_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": CONNECT_ATTEMPTS_PER_CALL})
 )
 
+# The shared pace's writes (pace.py): one attempt, short timeouts. A turn is worth less than the time a slow
+# or failing DynamoDB would cost; a pace write that does not answer within this leaves the invocation to
+# pace itself, as it did before the pace existed. DynamoDB answers single-item writes in milliseconds.
+PACE_TIMEOUT_SECONDS = 1
+PACE_CLIENT_CONFIG = CLIENT_CONFIG.merge(
+    Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=PACE_TIMEOUT_SECONDS,
+        read_timeout=PACE_TIMEOUT_SECONDS,
+    )
+)
+
 
 @functools.cache
 def _session() -> Any:
@@ -71,3 +83,9 @@ def cloudformation_client(region: str | None = None) -> Any:
 def dynamodb_client(region: str | None = None) -> Any:
     """The ownership table's client (records.py): every Create, Update and Delete reads and writes it."""
     return _session().client("dynamodb", region_name=region, config=CLIENT_CONFIG)
+
+
+@functools.cache
+def pace_client(region: str | None = None) -> Any:
+    """The shared pace's DynamoDB client (pace.py): the ownership table, with PACE_CLIENT_CONFIG."""
+    return _session().client("dynamodb", region_name=region, config=PACE_CLIENT_CONFIG)

@@ -4,7 +4,9 @@ The Connect calls (connect.py), the ownership record's DynamoDB calls (records.p
 reads (stacks.py) share this loop: how
 long each pause is comes from waiting.Pacing, what an error means from errors.py. Throttling is paced as a
 quota shared with every other invocation (Pacing.throttle_delay); an internal or connection error, which is
-not, takes the short error backoff.
+not, takes the short error backoff. A Connect call also waits for its turn on the account's shared pace
+(pace.SharedPace) when there is one: then a throttle is answered by the next turn, not by a pause guessed
+alone, unless the same call keeps being throttled at its turns (THROTTLES_BEFORE_PACING_ALONE).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error, is_retryable, unreachable
+from .pace import SharedPace, Turn
 from .telemetry import logger
 from .waiting import Budget, Pacing
 
@@ -37,6 +40,12 @@ THROTTLING_CODES = frozenset(
 # What botocore's standard mode retries without a response (its TransientRetryableChecker's exception
 # classes): connection failures and timeouts.
 TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
+# A call throttled this many times in a row at the turns the shared pace gave it also takes its own backoff
+# (waiting.Pacing.throttle_delay) before its next turn: the pace is wrong for now (other tools may be using
+# the quota), and the provider must not keep asking at it.
+THROTTLES_BEFORE_PACING_ALONE = 2
+# A turn this long is a pause like a retry's: the caller's fence (before_retry) is checked after it.
+TURN_FENCE_SECONDS = 1.0
 
 
 def call(
@@ -51,6 +60,7 @@ def call(
     sleep: Callable[[float], None],
     answer: Callable[[ClientError], Exception | None] = lambda error: None,
     before_retry: Callable[[], None] | None = None,
+    pace: SharedPace | None = None,
 ) -> dict[str, Any]:
     """``method(**params)``, retried until it succeeds or the next pause would not fit in the budget.
 
@@ -58,14 +68,17 @@ def call(
     one of those). Any other error that is not worth retrying, or that outlasts the budget, becomes a
     ProviderError from the taxonomy, with ``subject`` saying what the call was for. ``before_retry`` runs
     after each pause, before the call is made again, and may raise to stop it (the ownership fence: a
-    request overtaken while its move was being throttled must not start it).
+    request overtaken while its move was being throttled must not start it). ``pace``: each attempt first
+    waits for its turn on the shared pace (None, or the pace unavailable: the call is paced alone).
     """
     errors = 0
+    throttled_at_turns = 0
     first = True
     while True:
         if not first and before_retry is not None:
             before_retry()
         first = False
+        turn = _wait_for_turn(pace, operation, budget, sleep, before_retry)
         try:
             response = method(**params)
         except ClientError as error:
@@ -74,7 +87,17 @@ def call(
                 raise handled from error
             if not is_retryable(error, service):
                 raise from_client_error(error, subject=subject, service=service) from error
-            if error_code(error) in THROTTLING_CODES:
+            if error_code(error) in THROTTLING_CODES and turn is not None and pace is not None:
+                # The next turn is the pause; the pace learns the quota admits less than it thought.
+                pace.throttled(operation, turn)
+                pacing.note_throttled()
+                throttled_at_turns += 1
+                delay = (
+                    pacing.throttle_delay(operation)
+                    if throttled_at_turns >= THROTTLES_BEFORE_PACING_ALONE
+                    else 0.0
+                )
+            elif error_code(error) in THROTTLING_CODES:
                 delay = pacing.throttle_delay(operation)
             else:
                 errors += 1
@@ -92,6 +115,28 @@ def call(
             continue
         pacing.succeeded(operation)
         return response
+
+
+def _wait_for_turn(
+    pace: SharedPace | None,
+    operation: str,
+    budget: Budget,
+    sleep: Callable[[float], None],
+    before_retry: Callable[[], None] | None,
+) -> Turn | None:
+    """Wait for the call's turn on the shared pace; the turn, or None when the call is paced alone."""
+    if pace is None:
+        return None
+    turn = pace.turn(operation)
+    if turn is None or turn.wait <= 0:
+        return turn
+    if turn.wait >= budget.remaining():
+        # No time for the turn: the call goes now, as it would alone, and its own backoff decides.
+        return None
+    sleep(turn.wait)
+    if turn.wait >= TURN_FENCE_SECONDS and before_retry is not None:
+        before_retry()
+    return turn
 
 
 def _pause_or_give_up(
@@ -128,8 +173,10 @@ class BudgetedClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        pace: SharedPace | None = None,
     ) -> None:
         self._client = client
+        self._pace = pace
         self.budget = budget
         self._sleep = sleep
         self._clock = clock
@@ -158,4 +205,5 @@ class BudgetedClient:
             sleep=self._sleep,
             answer=answer,
             before_retry=before_retry,
+            pace=self._pace,
         )
