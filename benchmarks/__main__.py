@@ -53,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cold-samples", type=int, help="cold-start rounds (each: floor + 2 handler samples)"
     )
     parser.add_argument(
+        "--invocations",
+        choices=harness.INVOCATION_MODES,
+        default="processes",
+        help="run each invocation in a process of its own, as Lambda does (default), or as threads of "
+        "one process (lighter on a small machine)",
+    )
+    parser.add_argument(
         "--code-dir",
         type=Path,
         help="measure this already built function directory instead of running sam build",
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         profiles = tuple(PROFILES[name] for name in args.profiles.split(","))
     sections = set(args.only or SECTIONS)
+    harness.invocation_mode = args.invocations
     # Concurrent invocations share one Metrics object in this process (one container each in Lambda), so
     # Powertools warns about flushes that found another invocation's metrics already flushed.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -149,11 +157,17 @@ def main(argv: list[str] | None = None) -> int:
             "least time the calls the emulator admitted need, max over operations of (admitted - burst) / "
             "rate (+ one move after the last UpdatePhoneNumber): it compares the provider with its own calls."
         )
-    if sections & {"lag", "throughput"}:
+    if sections & {"lag", "throughput"} and args.invocations == "processes":
         notes.append(
-            "note: the handler runs in this process, one thread and one Connect client per invocation "
-            "(one container each in Lambda; clients created and warmed before the clock starts); the "
-            "emulator runs in a process of its own."
+            "note: each invocation runs the handler in a process of its own, as Lambda runs each concurrent "
+            "request in an execution environment of its own (processes started, clients created and warmed "
+            "before the clock starts); the emulator runs in a process of its own."
+        )
+    elif sections & {"lag", "throughput"}:
+        notes.append(
+            "note: --invocations threads: the handler runs in this process, one thread and one Connect and "
+            "pace client per invocation (one container each in Lambda; clients created and warmed before "
+            "the clock starts); the emulator runs in a process of its own."
         )
     if cold:
         notes.append(

@@ -314,6 +314,87 @@ def one_client_per_invocation(prepared: int = 0) -> Iterator[None]:
         app.connect_client, app.pace_client = original
 
 
+# How invocations run: each in a process of its own, as Lambda runs them (one execution environment per
+# concurrent request), or as threads of this process, each with its own Connect client (lighter: on a
+# small machine a hundred interpreters starting at once take a minute of CPU before the clock starts).
+INVOCATION_MODES = ("processes", "threads")
+invocation_mode = "processes"
+
+
+def _container_main(conn: Any) -> None:
+    """One Lambda execution environment: import the provider, make its clients, serve one invocation.
+
+    Runs in a process of its own (multiprocessing's spawn: a fresh interpreter, as a cold container), with
+    this process's environment (the emulator's endpoints, the receiver's trust bundle) and standard output
+    (the benchmark's log file) as Lambda would give it the function's configuration and CloudWatch.
+    """
+    provider_on_path()
+    from local_aws.lambda_context import LambdaContext
+    from phone_number_assignment import app, clients
+
+    _warm(clients.connect_client(REGION))
+    clients.pace_client(REGION)
+    clients.dynamodb_client(REGION)
+    conn.send("ready")
+    request = conn.recv()
+    if request is None:
+        return
+    event, timeout_seconds = request
+    context = LambdaContext(timeout_seconds=timeout_seconds, region=REGION, memory_limit_in_mb=512)
+    try:
+        app.handler(event, context)
+    except BaseException as error:  # noqa: BLE001 - reported to the caller as Lambda would report it
+        conn.send(f"{type(error).__name__}: {error}")
+    else:
+        conn.send(None)
+    sys.stdout.flush()
+
+
+class Containers:
+    """``count`` warm execution environments in processes of their own; ``handler`` gives each one request.
+
+    Created and warmed before the clock starts, in parallel (Lambda starts its environments in parallel
+    too; their cold starts are measured in the cold-start section).
+    """
+
+    def __init__(self, count: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._free: list[Any] = []
+        self._processes: list[Any] = []
+        self._lock = threading.Lock()
+        pipes = []
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=_container_main, args=(child,), daemon=True)
+            process.start()
+            child.close()
+            pipes.append(parent)
+            self._processes.append(process)
+        for pipe in pipes:
+            if pipe.recv() != "ready":
+                raise RuntimeError("an invocation process did not start")
+            self._free.append(pipe)
+
+    def handler(self, event: dict, context: Any) -> None:
+        with self._lock:
+            pipe = self._free.pop()
+        pipe.send((event, context.get_remaining_time_in_millis() / 1000))
+        error = pipe.recv()
+        if error is not None:
+            raise RuntimeError(error)
+
+    def close(self) -> None:
+        for pipe in self._free:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self._processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+
+
 @contextlib.contextmanager
 def provider_stdout(path: str) -> Iterator[None]:
     """Send file descriptor 1 (Powertools' JSON logs and EMF metrics) to ``path`` while the provider runs.
@@ -354,15 +435,21 @@ def assign_concurrently(
 ) -> tuple[float, list[Assignment]]:
     """Create one assignment per number of ``world`` in one stack, all at once as CloudFormation does.
 
-    Each invocation gets a Connect client of its own (see one_client_per_invocation); ``arrange`` runs once
+    Each invocation runs in a process of its own (Containers; or, in "threads" mode, a thread with a Connect
+    client of its own: see one_client_per_invocation); ``arrange`` runs once
     they are ready, just before the clock starts (to reset the emulator's logs and set its quotas), and
     ``before_each(index)`` on each request's thread before it is sent (to hold some back). Returns the
     wall-clock start and the assignments with their response arrival times.
     """
     from local_aws.stack import LocalCustomResourceStack
 
+    arns: Sequence[str] = world.number_arns
+    containers = Containers(len(arns)) if invocation_mode == "processes" else None
     stack = LocalCustomResourceStack(
-        handler, aws.receiver, stack_name=stack_name, timeout_seconds=LAMBDA_TIMEOUT_SECONDS
+        containers.handler if containers else handler,
+        aws.receiver,
+        stack_name=stack_name,
+        timeout_seconds=LAMBDA_TIMEOUT_SECONDS,
     )
 
     def create(index: int, number_arn: str) -> Assignment:
@@ -381,14 +468,17 @@ def assign_concurrently(
             logical_id, number_arn, response.status, response.reason, min(arrived, default=None)
         )
 
-    arns: Sequence[str] = world.number_arns
-    with (
-        one_client_per_invocation(prepared=len(arns)),
-        ThreadPoolExecutor(max_workers=len(arns), thread_name_prefix="cfn") as pool,
-    ):
-        arrange()
-        started = time.time()
-        results = list(pool.map(create, range(len(arns)), arns))
+    try:
+        with (
+            one_client_per_invocation(prepared=0 if containers else len(arns)),
+            ThreadPoolExecutor(max_workers=len(arns), thread_name_prefix="cfn") as pool,
+        ):
+            arrange()
+            started = time.time()
+            results = list(pool.map(create, range(len(arns)), arns))
+    finally:
+        if containers:
+            containers.close()
     return started, results
 
 

@@ -178,11 +178,11 @@ def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
             else:
                 ideal = "no quota"
             rows.append(Row(f"    {operation}", measured, ideal, ""))
-        for operation in sorted(r.dynamodb_calls, key=lambda op: (-r.dynamodb_calls[op], op)):
-            count = r.dynamodb_calls[operation]
+        for operation in sorted(r.service_calls, key=lambda op: (-r.service_calls[op], op)):
+            count = r.service_calls[operation]
             rows.append(
                 Row(
-                    f"    dynamodb:{operation}",
+                    f"    {operation}",
                     f"{count / r.resources:.2f} per assignment ({count})",
                     "no Connect quota",
                     "",

@@ -14,7 +14,16 @@ from typing import Any
 from local_aws.connect.runtime import DEFAULT_QUOTAS
 
 from . import stats
-from .harness import LocalAws, arrivals_by_number, assign_concurrently, progress, provider_stdout, seed_world
+from .harness import (
+    REGION,
+    LocalAws,
+    arrivals_by_number,
+    assign_concurrently,
+    progress,
+    provider_on_path,
+    provider_stdout,
+    seed_world,
+)
 
 # Completion lag: CloudFormation hears within half a second (median) of Connect showing CLAIMED, and the
 # wait costs at most one Describe per second of move plus 2 (the first read and the one that sees CLAIMED).
@@ -155,8 +164,9 @@ class ThroughputResult:
     retry_pause_seconds: float
     first_responses: list[float]
     profile: QuotaProfile = DOCUMENTED
-    # DynamoDB calls by operation (the ownership records' GetItem/PutItem, the shared pace's UpdateItem).
-    dynamodb_calls: dict[str, int] = field(default_factory=dict)
+    # DynamoDB and CloudFormation calls by "service:Operation" (the ownership records' GetItem/PutItem, the
+    # shared pace's UpdateItem, the CloudFormation reads), which no Connect quota counts.
+    service_calls: dict[str, int] = field(default_factory=dict)
     pace: PaceTotals | None = None
 
     @property
@@ -229,6 +239,25 @@ class PaceTotals:
     failures: int
 
 
+def _report_paces() -> None:
+    """What the shared pace learned, per operation (its items in the ownership table), on stderr."""
+    provider_on_path()
+    from phone_number_assignment import clients
+    from phone_number_assignment.pace import is_pace_key
+    from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
+
+    client = clients.dynamodb_client.__wrapped__(REGION)
+    items = client.scan(TableName=OWNERSHIP_TABLE, ConsistentRead=True)["Items"]
+    learned = {
+        item[KEY]["S"].rsplit("pace-", 1)[-1]: float(item.get("Interval", {}).get("N", "0"))
+        for item in items
+        if is_pace_key(item[KEY]["S"])
+    }
+    if learned:
+        paces = ", ".join(f"{op} {1 / i:.2f}/s" if i else f"{op} open" for op, i in sorted(learned.items()))
+        progress(f"  shared pace learned: {paces}")
+
+
 def _pace_totals(log_path: str) -> PaceTotals | None:
     writes = turns = failures = 0
     waited = 0.0
@@ -291,7 +320,8 @@ def under_quota(
     arrivals = sorted(a.arrived_at - started for a in results if a.arrived_at is not None)
     failures = [f"{a.logical_id}: {a.status} {a.reason}" for a in results if a.status != "SUCCESS"]
     calls = stats.count_calls_by_operation(control.calls())
-    dynamodb_calls = control.dynamodb_calls()
+    service_calls = control.service_calls()
+    _report_paces()
     quotas = {op: (float(rate), int(burst)) for op, (rate, burst) in control.rate_limits().items()}
     control.reset()  # drop the quota before anything else runs
     admitted = {operation: counts.admitted for operation, counts in calls.items()}
@@ -308,7 +338,7 @@ def under_quota(
         retry_pause_seconds=retry_pause,
         first_responses=arrivals[:3],
         profile=profile,
-        dynamodb_calls=dynamodb_calls,
+        service_calls=service_calls,
         pace=pace,
     )
 

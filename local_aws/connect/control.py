@@ -38,7 +38,7 @@ CONTROL_METHODS = frozenset(
         "set_traffic_distribution_group_status",
         "inject_error",
         "inject_dynamodb_error",
-        "dynamodb_calls",
+        "service_calls",
         "fail_next_move",
         "calls",
         "moves",
@@ -180,10 +180,11 @@ class LocalControl:
         succeed), each after ``latency_seconds`` of the emulator's clock."""
         dynamodb.inject(operation, code, count=count, message=message, latency_seconds=latency_seconds)
 
-    def dynamodb_calls(self) -> dict[str, int]:
-        """DynamoDB calls served since the last reset, by operation."""
+    def service_calls(self) -> dict[str, int]:
+        """DynamoDB and CloudFormation calls served since the last reset, by "service:Operation" (Connect's
+        are in ``calls()``)."""
         with EMULATOR_LOCK:
-            return dict(runtime.dynamodb_calls)
+            return dict(runtime.service_calls)
 
     def calls(self) -> list[dict[str, Any]]:
         return runtime.calls()
@@ -393,8 +394,8 @@ class HttpControl:
             latency_seconds=latency_seconds,
         )
 
-    def dynamodb_calls(self) -> dict[str, int]:
-        return self._call("dynamodb_calls")
+    def service_calls(self) -> dict[str, int]:
+        return self._call("service_calls")
 
     def calls(self) -> list[dict[str, Any]]:
         return self._call("calls")

@@ -1,4 +1,4 @@
-"""moto's DynamoDB as the provider meets it: one request at a time, with injected faults and a call count.
+"""moto's DynamoDB as the provider meets it: one request at a time, with injected faults, calls counted.
 
 DynamoDB applies each single-item write atomically, its condition included ("conditional writes": "the
 write succeeds only if the condition is met ... atomically", DynamoDB Developer Guide, "Condition
@@ -83,8 +83,8 @@ def inject(
 
 
 def _take_fault(operation: str) -> DynamoDbFault | None:
+    runtime.count_call("dynamodb", operation)
     with EMULATOR_LOCK:
-        runtime.dynamodb_calls[operation] = runtime.dynamodb_calls.get(operation, 0) + 1
         queue = runtime.dynamodb_faults.get(operation)
         if not queue:
             return None

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore import xform_name
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import ValidationError
@@ -171,6 +172,14 @@ def _now() -> datetime.datetime:
     return datetime.datetime.fromtimestamp(runtime.clock.time(), datetime.UTC)
 
 
+def _counted(action: str, method: Any) -> Any:
+    def counted(self: Any) -> Any:
+        runtime.count_call("cloudformation", action)
+        return method(self)
+
+    return counted
+
+
 def install() -> None:
     """Make moto's CloudFormation answer DescribeStackResource(s) and DescribeStacks for played stacks, and
     DescribeStackResources by physical ID for every stack."""
@@ -197,3 +206,9 @@ def install() -> None:
     cfn_models.CloudFormationBackend.describe_stack_resource = describe_stack_resource  # type: ignore[method-assign]
     cfn_models.CloudFormationBackend.describe_stacks = describe_stacks  # type: ignore[method-assign]
     cfn_responses.CloudFormationResponse.describe_stack_resources = describe_stack_resources  # type: ignore[method-assign]
+    # Each CloudFormation read the provider makes, counted (runtime.service_calls): one call of the API is
+    # one call of its response method.
+    for action in ("DescribeStackResources", "DescribeStackResource", "DescribeStacks"):
+        name = xform_name(action)
+        original = getattr(cfn_responses.CloudFormationResponse, name)
+        setattr(cfn_responses.CloudFormationResponse, name, _counted(action, original))

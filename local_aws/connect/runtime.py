@@ -133,9 +133,10 @@ class EmulatorRuntime:
             self.faults: dict[str, deque[InjectedFault]] = {}
             self.move_failures: deque[list[Any]] = deque()  # [message, remaining]
             self.call_log: list[dict[str, Any]] = []
-            # DynamoDB (local_aws.connect.dynamodb): faults by operation, and calls counted by operation.
+            # DynamoDB (local_aws.connect.dynamodb): faults by operation. Calls of the other services the
+            # provider uses (DynamoDB, CloudFormation), counted by "service:Operation".
             self.dynamodb_faults: dict[str, deque[Any]] = {}
-            self.dynamodb_calls: dict[str, int] = {}
+            self.service_calls: dict[str, int] = {}
             self.move_log: list[MoveRecord] = []
             self.settled_observers: list[Callable[[str], None]] = []
 
@@ -244,6 +245,11 @@ class EmulatorRuntime:
     def calls(self) -> list[dict[str, Any]]:
         with EMULATOR_LOCK:
             return copy.deepcopy(self.call_log)
+
+    def count_call(self, service: str, operation: str) -> None:
+        with EMULATOR_LOCK:
+            key = f"{service}:{operation}"
+            self.service_calls[key] = self.service_calls.get(key, 0) + 1
 
     def move_settled(self, phone_number_arn: str) -> None:
         """A claim or move has just completed (at the first read that shows it); callers hold the lock."""

@@ -40,19 +40,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .telemetry import logger
 
 # Connect's default for the phone-number operations (Amazon Connect service quotas, "API throttling
-# quotas": 2 requests per second, burst 5 for most operations): the pace the first throttle sets.
-DEFAULT_INTERVAL_SECONDS = 0.5
+# quotas": 2 requests per second, burst 5 for most operations) less HEADROOM: the pace the first throttle
+# sets. A pace exactly at the quota keeps its bucket empty, so that any call a little late (network, a busy
+# container) makes the next one early and throttled; 5 % below it, the bucket keeps a token in hand
+# (make bench: at 2/s exactly, the Describe pace was slowed twice by such throttles in a 20-number stack).
+HEADROOM = 0.95
+DEFAULT_INTERVAL_SECONDS = 0.5 / HEADROOM
 # Calls allowed back to back once a pace is set. Below Connect's 5: other tools may hold part of the burst,
 # and a smaller burst costs the provider nothing after the first seconds.
 BURST = 2
 # A throttle at a pace means the quota admits less than it: the interval grows by this factor, once per
-# pace (a conditional write on the Interval the throttled call was scheduled at).
-THROTTLE_SLOWDOWN = 1.5
+# pace (a conditional write on the Interval the throttled call was scheduled at). A quota taken in part by
+# other tools (1.5 of 2 requests/s) is found within two throttles, where halving would leave up to half of
+# it idle and small steps cost a throttled crowd each (make bench: 1.15 took four steps from a pace learned
+# in a quiet hour, 1.45x the floor in the busy profile).
+THROTTLE_SLOWDOWN = 1.2
 # While callers wait for turns and nothing was throttled for QUIET_SECONDS, the interval shrinks by SPEEDUP
-# at most every SPEEDUP_EVERY_SECONDS (account-wide: the write is conditional on the last speed-up's time).
-SPEEDUP = 0.9
+# at most every SPEEDUP_EVERY_SECONDS (account-wide: the write is conditional on the last speed-up's time):
+# a pace slowed too far (throttles that others' calls caused, or jitter) comes back within seconds. Up to
+# the default pace only, for PROBE_AFTER_SECONDS after a throttle: the documented quota is the likeliest,
+# and probing past it costs a throttle and a step back each time; past it once nothing was throttled for
+# that long (a raised quota, or other tools that stopped), and the next throttle steps back.
+SPEEDUP = 0.93
 SPEEDUP_EVERY_SECONDS = 2.0
 QUIET_SECONDS = 10.0
+PROBE_AFTER_SECONDS = 300.0
 # Bounds of the learned interval: a hundred times the default quota at most, a tenth of it at least.
 MIN_INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS / 100
 MAX_INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS * 10
@@ -240,11 +252,16 @@ class SharedPace:
             return
         if now - _number(item.get("SpedUpAt")) < SPEEDUP_EVERY_SECONDS:
             return
+        quicker = max(MIN_INTERVAL_SECONDS, interval * SPEEDUP)
+        if now - _number(item.get("ThrottledAt")) < PROBE_AFTER_SECONDS:
+            quicker = max(quicker, DEFAULT_INTERVAL_SECONDS)
+        if quicker >= interval:
+            return
         try:
             self._update(
                 operation,
                 "SET #interval = :quicker, #sped = :now",
-                {":quicker": max(MIN_INTERVAL_SECONDS, interval * SPEEDUP), ":now": now, ":seen": interval},
+                {":quicker": quicker, ":now": now, ":seen": interval},
                 "#interval = :seen AND (attribute_not_exists(#sped) OR #sped <= :since)",
                 names={"#interval": "Interval", "#sped": "SpedUpAt"},
                 extra_values={":since": now - SPEEDUP_EVERY_SECONDS},

@@ -42,8 +42,10 @@ THROTTLING_CODES = frozenset(
 TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
 # A call throttled this many times in a row at the turns the shared pace gave it also takes its own backoff
 # (waiting.Pacing.throttle_delay) before its next turn: the pace is wrong for now (other tools may be using
-# the quota), and the provider must not keep asking at it.
-THROTTLES_BEFORE_PACING_ALONE = 2
+# the quota), and the provider must not keep asking at it. Not at the second: a pace a little too fast is
+# slowed by the first throttle, and the calls already given turns at it may meet one more (make bench,
+# N=100: at 2, a pace learned too fast sent a hundred calls into the 5-30 s pauses, 1.48x the floor).
+THROTTLES_BEFORE_PACING_ALONE = 3
 # A turn this long is a pause like a retry's: the caller's fence (before_retry) is checked after it.
 TURN_FENCE_SECONDS = 1.0
 

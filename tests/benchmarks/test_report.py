@@ -128,13 +128,19 @@ def test_throttled_counts_every_operation_against_every_accepted_call():
     assert not busy.met
 
 
-def test_dynamodb_calls_and_the_shared_pace_are_reported_per_assignment():
+def test_dynamodb_and_cloudformation_calls_and_the_shared_pace_are_reported_per_assignment():
     r = result(makespan=100.0)
-    r.dynamodb_calls = {"UpdateItem": 450, "PutItem": 300, "GetItem": 200}
+    r.service_calls = {
+        "dynamodb:UpdateItem": 450,
+        "dynamodb:PutItem": 300,
+        "dynamodb:GetItem": 200,
+        "cloudformation:DescribeStackResources": 100,
+    }
     r.pace = throughput.PaceTotals(writes=450, turns=440, waited_seconds=1234.0, failures=0)
     rows = rows_by_metric([r])
     assert rows["dynamodb:UpdateItem"].measured == "4.50 per assignment (450)"
     assert rows["dynamodb:GetItem"].measured == "2.00 per assignment (200)"
+    assert rows["cloudformation:DescribeStackResources"].measured == "1.00 per assignment (100)"
     assert rows["shared pace"].measured == "440 turns, 450 writes, 1234 s waited, 0 failures"
 
 

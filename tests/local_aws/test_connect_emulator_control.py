@@ -169,6 +169,47 @@ def test_inject_error_rejects_unknown_codes(connect_emulator: Any) -> None:
         connect_emulator.control.inject_error("DescribePhoneNumber", "NoSuchError")
 
 
+def _dynamodb(connect_emulator: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {"region_name": "us-east-1", "config": Config(retries={"total_max_attempts": 1})}
+    if connect_emulator.endpoint_url:
+        kwargs |= {
+            "endpoint_url": connect_emulator.endpoint_url,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+    return boto3.client("dynamodb", **kwargs)
+
+
+def test_dynamodb_faults_answer_as_dynamodb_does_and_calls_are_counted(connect_emulator: Any) -> None:
+    ddb = _dynamodb(connect_emulator)
+    ddb.create_table(
+        TableName="T",
+        AttributeDefinitions=[{"AttributeName": "K", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "K", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    connect_emulator.control.inject_dynamodb_error("UpdateItem", "ProvisionedThroughputExceededException")
+    update = {"TableName": "T", "Key": {"K": {"S": "a"}}, "UpdateExpression": "SET N1 = :n"}
+    update["ExpressionAttributeValues"] = {":n": {"N": "1"}}
+
+    with pytest.raises(ClientError) as excinfo:
+        ddb.update_item(**update)
+    assert error_of(excinfo) == ("ProvisionedThroughputExceededException", 400)
+    assert "Item" not in ddb.get_item(TableName="T", Key={"K": {"S": "a"}})  # nothing written
+    ddb.update_item(**update)  # the fault was for one call
+    assert ddb.get_item(TableName="T", Key={"K": {"S": "a"}})["Item"]["N1"] == {"N": "1"}
+    assert connect_emulator.control.service_calls() == {
+        "dynamodb:CreateTable": 1,
+        "dynamodb:UpdateItem": 2,
+        "dynamodb:GetItem": 2,
+    }
+    with pytest.raises(ValueError, match="NoSuchError"):
+        connect_emulator.control.inject_dynamodb_error("UpdateItem", "NoSuchError")
+
+
 def test_rate_limit_throttles_beyond_the_bucket_and_changes_nothing(
     connect_emulator: Any, emulated_connect: Any
 ) -> None:

@@ -94,7 +94,7 @@ def test_an_open_pace_lets_every_call_go_at_once_for_one_write_each(table):
     turns = [shared.turn(DESCRIBE) for _ in range(5)]
 
     assert turns == [Turn(0.0, 0.0)] * 5
-    assert table.control.dynamodb_calls()["UpdateItem"] == 5
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == 5
     assert shared.stats.writes == 5
 
 
@@ -108,7 +108,7 @@ def test_the_first_throttle_sets_connects_default_pace_and_turns_queue_after_it(
     interval = pace.DEFAULT_INTERVAL_SECONDS
     # The quota's bucket was empty at the throttle: the next call one interval later, then one per interval.
     assert waits == pytest.approx([interval, 2 * interval, 3 * interval, 4 * interval])
-    assert pace_item(table.endpoint_url)["Interval"] == interval
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(interval, abs=1e-6)
 
 
 def test_calls_throttled_at_the_same_pace_slow_it_down_once(table):
@@ -121,7 +121,7 @@ def test_calls_throttled_at_the_same_pace_slow_it_down_once(table):
         shared.throttled(DESCRIBE, turn)
 
     slower = pace.DEFAULT_INTERVAL_SECONDS * pace.THROTTLE_SLOWDOWN
-    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(slower)
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(slower, abs=1e-6)
     # A throttle at the new pace slows it again.
     shared.throttled(DESCRIBE, shared.turn(DESCRIBE))
     assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(slower * pace.THROTTLE_SLOWDOWN)
@@ -131,19 +131,42 @@ def test_callers_queued_without_throttles_speed_the_pace_up_a_step_at_a_time(tab
     clock = Clock()
     shared = shared_pace(clock)
     shared.throttled(DESCRIBE, shared.turn(DESCRIBE))
+    shared.throttled(DESCRIBE, shared.turn(DESCRIBE))  # slowed a step below the default
     clock.now += pace.QUIET_SECONDS  # no throttle since
-    for _ in range(pace.BURST + 1):  # a queue builds up
+    for _ in range(pace.BURST + 2):  # a queue builds up
         shared.turn(DESCRIBE)
 
-    quicker = pace.DEFAULT_INTERVAL_SECONDS * pace.SPEEDUP
-    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker)
+    slowed = pace.DEFAULT_INTERVAL_SECONDS * pace.THROTTLE_SLOWDOWN
+    quicker = slowed * pace.SPEEDUP
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker, abs=1e-6)
     # At most one step per SPEEDUP_EVERY_SECONDS, however many callers wait.
     for _ in range(5):
         shared.turn(DESCRIBE)
-    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker)
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker, abs=1e-6)
     clock.now += pace.SPEEDUP_EVERY_SECONDS
     shared.turn(DESCRIBE)
-    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker * pace.SPEEDUP)
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(quicker * pace.SPEEDUP, abs=1e-6)
+
+
+def test_speeding_up_stops_at_the_default_pace_for_a_while_after_a_throttle(table):
+    clock = Clock()
+    shared = shared_pace(clock)
+    shared.throttled(DESCRIBE, shared.turn(DESCRIBE))  # open: closes at the default
+    shared.throttled(DESCRIBE, shared.turn(DESCRIBE))  # and the default was slowed a step
+    clock.now += pace.QUIET_SECONDS
+
+    for _ in range(10):  # a queue past the burst, a speed-up every few seconds
+        for _ in range(pace.BURST + 2):
+            shared.turn(DESCRIBE)
+        clock.now += pace.SPEEDUP_EVERY_SECONDS
+
+    # Back to the default within seconds, no further: the documented quota is the likeliest.
+    assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(pace.DEFAULT_INTERVAL_SECONDS, abs=1e-6)
+    # Long after the throttle the pace may probe past it (a quota raised meanwhile).
+    clock.now += pace.PROBE_AFTER_SECONDS
+    for _ in range(pace.BURST + 2):
+        shared.turn(DESCRIBE)
+    assert pace_item(table.endpoint_url)["Interval"] < pace.DEFAULT_INTERVAL_SECONDS
 
 
 def test_each_operation_has_its_own_pace_like_connects_quotas(table):
@@ -187,10 +210,10 @@ def test_a_failing_store_leaves_the_invocation_pacing_alone_for_a_while(table, c
         assert shared.turn(DESCRIBE) is None
     assert any("Shared pace unavailable" in line for line in logs.lines())
     # No more writes while it is given up on ...
-    calls = table.control.dynamodb_calls()["UpdateItem"]
+    calls = table.control.service_calls()["dynamodb:UpdateItem"]
     assert shared.turn(DESCRIBE) is None
     shared.throttled(DESCRIBE, Turn(0.0, 0.0))
-    assert table.control.dynamodb_calls()["UpdateItem"] == calls
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == calls
     # ... then it asks again.
     clock.now += pace.UNAVAILABLE_SECONDS
     assert shared.turn(DESCRIBE) == Turn(0.0, 0.0)
@@ -276,16 +299,16 @@ def test_each_attempt_waits_its_turn_and_a_throttle_is_answered_by_the_next_turn
     assert len(fake.throttles) == 1
 
 
-def test_a_call_throttled_again_at_its_turns_backs_off_alone_too():
+def test_a_call_throttled_again_and_again_at_its_turns_backs_off_alone_too():
     clock, fake = Clock(), FakePace([])
 
     call(throttling_then_ok(retries.THROTTLES_BEFORE_PACING_ALONE), fake, clock)
 
-    # The second throttle in a row takes the invocation's own stepped pause before its next turn.
-    first, second = clock.pauses
-    assert first == 0.0
+    # The last of THROTTLES_BEFORE_PACING_ALONE throttles in a row takes the invocation's own stepped pause.
+    *at_turns, alone = clock.pauses
+    assert at_turns == [0.0] * (retries.THROTTLES_BEFORE_PACING_ALONE - 1)
     low = waiting.THROTTLE_FIRST_SECONDS * (1 - waiting.THROTTLE_JITTER)
-    assert low <= second <= waiting.THROTTLE_FIRST_SECONDS * (1 + waiting.THROTTLE_JITTER)
+    assert low <= alone <= waiting.THROTTLE_FIRST_SECONDS * (1 + waiting.THROTTLE_JITTER)
     assert len(fake.throttles) == retries.THROTTLES_BEFORE_PACING_ALONE
 
 
@@ -336,7 +359,7 @@ def test_concurrent_invocations_share_one_pace_under_the_default_quota(stack, wo
     throttled, accepted = connect_calls(aws_env.control)
     assert throttled <= 0.5 * accepted
     # Every invocation took its turns on the one pace (one write per Connect call at least) ...
-    assert aws_env.control.dynamodb_calls()["UpdateItem"] >= accepted
+    assert aws_env.control.service_calls()["dynamodb:UpdateItem"] >= accepted
     assert not any("Shared pace unavailable" in line for line in logs.lines())
     # ... and the crowd's first throttles closed the Describe pace at Connect's default, or nothing was
     # throttled at all.
@@ -378,4 +401,4 @@ def test_invocations_that_cannot_reach_the_shared_pace_pace_themselves_and_none_
 
     assert [(r.event["LogicalResourceId"], r.reason) for r in responses if not r.ok] == []
     assert any("Shared pace unavailable" in line for line in logs.lines())
-    assert "UpdateItem" not in aws_env.control.dynamodb_calls()
+    assert "dynamodb:UpdateItem" not in aws_env.control.service_calls()

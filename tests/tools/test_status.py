@@ -601,6 +601,20 @@ def test_a_record_for_a_number_not_in_the_region_is_flagged(estate, env):
     assert estate.gone_number not in by_arn(status_json()[0])
 
 
+def test_the_providers_shared_pace_items_are_not_numbers_records(estate, ddb):
+    # The shared pace (provider pace.py) keeps its schedule in the same table, keyed phone-number/pace-<Op>.
+    from phone_number_assignment import pace
+
+    key = pace.pace_key("aws", REGION, ACCOUNT, "DescribePhoneNumber")
+    item = {"PhoneNumberArn": {"S": key}, "Tat": {"N": "1"}, "Interval": {"N": "0"}}
+    ddb.put_item(TableName=TABLE, Item=item)
+
+    report = status_json()[0]
+
+    assert key not in by_arn(report)
+    assert status.PACE_ID_PREFIX == pace.PACE_ID_PREFIX
+
+
 def test_native_stacks_get_the_same_cloudformation_check(estate):
     # Their numbers carry no aws: tags (Connect refuses them): CloudFormation is asked by the number's ARN.
     numbers = by_arn(status_json()[0])
