@@ -127,6 +127,22 @@ def test_calls_throttled_at_the_same_pace_slow_it_down_once(table):
     assert pace_item(table.endpoint_url)["Interval"] == pytest.approx(slower * pace.THROTTLE_SLOWDOWN)
 
 
+def test_a_throttle_keeps_the_turns_already_given_and_queues_new_ones_after_them(table):
+    clock = Clock()
+    shared = shared_pace(clock)
+    shared.throttled(DESCRIBE, shared.turn(DESCRIBE))
+    given = [shared.turn(DESCRIBE) for _ in range(5)]
+
+    shared.throttled(DESCRIBE, given[2])  # the pace was too fast after all
+    after = shared.turn(DESCRIBE)
+
+    slower = pace.DEFAULT_INTERVAL_SECONDS * pace.THROTTLE_SLOWDOWN
+    assert after.interval == pytest.approx(slower, abs=1e-6)
+    # Not booked over the turns already given (they still happen), but after the last of them, with a
+    # pause for the quota's bucket to refill.
+    assert after.wait >= given[-1].wait + slower
+
+
 def test_callers_queued_without_throttles_speed_the_pace_up_a_step_at_a_time(table):
     clock = Clock()
     shared = shared_pace(clock)
@@ -317,6 +333,35 @@ def test_a_turn_that_does_not_fit_the_budget_is_not_waited_for():
 
     assert call(throttling_then_ok(0), fake, clock, budget_seconds=50) == {"ok": True}
     assert clock.pauses == []
+
+
+def test_a_request_overtaken_while_it_waited_for_its_turn_does_not_make_the_call():
+    # The ownership fence (before_retry) runs after a long turn as after a retry's pause: a move whose
+    # request was overtaken meanwhile must not start.
+    clock, fake = Clock(), FakePace([retries.TURN_FENCE_SECONDS + 1])
+    made: list[dict] = []
+
+    class Overtaken(Exception):
+        pass
+
+    def fence() -> None:
+        raise Overtaken
+
+    with pytest.raises(Overtaken):
+        retries.call(
+            lambda **params: made.append(params) or {},
+            {},
+            operation="UpdatePhoneNumber",
+            subject="moving a number",
+            service="connect",
+            pacing=Pacing(clock, random.Random(7)),
+            budget=Budget(900, clock=clock),
+            sleep=clock.sleep,
+            before_retry=fence,
+            pace=fake,
+        )
+    assert made == []
+    assert clock.pauses == [retries.TURN_FENCE_SECONDS + 1]
 
 
 # Through the handler, several invocations at once ------------------------------------------------------
