@@ -87,15 +87,33 @@ def test_the_pace_items_keys_pass_the_functions_condition_on_leading_keys():
     assert not pace.is_pace_key(f"arn:aws:connect:{REGION}:{ACCOUNT}:phone-number/0b2c3d4e-1111-4111-8111-1")
 
 
-def test_an_open_pace_lets_every_call_go_at_once_for_one_write_each(table):
+def test_an_open_pace_lets_every_call_go_at_once_for_one_write_each_few_seconds(table):
     clock = Clock()
     shared = shared_pace(clock)
 
     turns = [shared.turn(DESCRIBE) for _ in range(5)]
 
     assert turns == [Turn(0.0, 0.0)] * 5
-    assert table.control.service_calls()["dynamodb:UpdateItem"] == 5
-    assert shared.stats.writes == 5
+    # The first turn's write found it open; the same invocation trusts that for a while (a move's polls).
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == 1
+    clock.now += pace.OPEN_TRUST_SECONDS
+    assert shared.turn(DESCRIBE) == Turn(0.0, 0.0)
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == 2
+    # Every invocation writes its own first turn: the others learn the pace from the table.
+    assert shared_pace(clock).turn(DESCRIBE) == Turn(0.0, 0.0)
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == 3
+
+
+def test_a_throttle_ends_the_trust_in_an_open_pace(table):
+    clock = Clock()
+    shared, other = shared_pace(clock), shared_pace(clock)
+    shared.turn(DESCRIBE)  # open, trusted
+    other.throttled(DESCRIBE, other.turn(DESCRIBE))  # another invocation closes it
+
+    stale = shared.turn(DESCRIBE)  # still trusted: at most this call goes unpaced ...
+    shared.throttled(DESCRIBE, stale)  # ... and its throttle ends the trust
+
+    assert shared.turn(DESCRIBE).wait > 0
 
 
 def test_the_first_throttle_sets_connects_default_pace_and_turns_queue_after_it(table):
