@@ -94,20 +94,34 @@ def test_an_open_pace_lets_every_call_go_at_once_for_one_write_each_few_seconds(
     turns = [shared.turn(DESCRIBE) for _ in range(5)]
 
     assert turns == [Turn(0.0, 0.0)] * 5
-    # The first turn's write found it open; the same invocation trusts that for a while (a move's polls).
-    assert table.control.service_calls()["dynamodb:UpdateItem"] == 1
+    # Two turns' writes found it open; the same invocation trusts that for a while (a move's polls).
+    trusted_after = pace.OPEN_TURNS_TO_TRUST
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == trusted_after
     clock.now += pace.OPEN_TRUST_SECONDS
     assert shared.turn(DESCRIBE) == Turn(0.0, 0.0)
-    assert table.control.service_calls()["dynamodb:UpdateItem"] == 2
-    # Every invocation writes its own first turn: the others learn the pace from the table.
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == trusted_after + 1
+    # Every invocation writes its own turns: the others learn the pace from the table.
     assert shared_pace(clock).turn(DESCRIBE) == Turn(0.0, 0.0)
-    assert table.control.service_calls()["dynamodb:UpdateItem"] == 3
+    assert table.control.service_calls()["dynamodb:UpdateItem"] == trusted_after + 2
+
+
+def test_a_crowd_that_found_the_pace_open_once_does_not_trust_it(table):
+    # A stack's first crowd finds the pace open and its throttles close it at once: the calls it admitted
+    # take their next turns from the table, not unpaced.
+    clock = Clock()
+    admitted, throttled = shared_pace(clock), shared_pace(clock)
+    admitted.turn(DESCRIBE)
+    throttled.throttled(DESCRIBE, throttled.turn(DESCRIBE))
+
+    admitted.turn(DESCRIBE)  # at the closed pace: the burst
+    assert admitted.turn(DESCRIBE).wait > 0
 
 
 def test_a_throttle_ends_the_trust_in_an_open_pace(table):
     clock = Clock()
     shared, other = shared_pace(clock), shared_pace(clock)
-    shared.turn(DESCRIBE)  # open, trusted
+    for _ in range(pace.OPEN_TURNS_TO_TRUST):
+        shared.turn(DESCRIBE)  # open, trusted
     other.throttled(DESCRIBE, other.turn(DESCRIBE))  # another invocation closes it
 
     stale = shared.turn(DESCRIBE)  # still trusted: at most this call goes unpaced ...
