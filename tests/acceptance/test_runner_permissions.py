@@ -1,5 +1,6 @@
-"""The runner policy CONTRIBUTING.md "Acceptance" points at is what the commands call (acceptance/permissions.py
-derives it from the code, SAM CLI's code and the CloudFormation resource schemas), and nothing else."""
+"""The runner policy CONTRIBUTING.md "Acceptance" points at is what the commands call
+(acceptance/permissions.py derives it from the code, SAM CLI's code and the CloudFormation resource schemas),
+and nothing else."""
 
 from __future__ import annotations
 
