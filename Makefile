@@ -155,7 +155,7 @@ $(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
 deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_FLAGS)
 
-# The project's one version number (README "Publish"); the template's SemanticVersion must equal it.
+# The project's one version number (RELEASING.md); the template's SemanticVersion must equal it.
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 PACKAGED := .aws-sam/packaged.yaml
 
@@ -164,7 +164,7 @@ publish: publish-preflight build ## sam package + sam publish VERSION to the Ser
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam publish --template $(PACKAGED) --semantic-version $(VERSION)
 
 publish-preflight: $(STAMP)
-	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (README \"Publish\")"; exit 1; }
+	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (RELEASING.md)"; exit 1; }
 	@$(BIN)/python -c 'import boto3, sys; sys.exit(boto3.session.Session().get_credentials() is None)' || { echo "make publish needs AWS credentials (AWS_PROFILE or the usual variables); none found"; exit 1; }
 
 acceptance: $(STAMP) ## The acceptance scenario in a real AWS account (skipped, saying what it needs, without ACCEPTANCE_* variables)

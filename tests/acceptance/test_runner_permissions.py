@@ -1,5 +1,6 @@
-"""The runner policy README "Acceptance" points at is what the commands call (acceptance/permissions.py
-derives it from the code, SAM CLI's code and the CloudFormation resource schemas), and nothing else."""
+"""The runner policy CONTRIBUTING.md "Acceptance" points at is what the commands call
+(acceptance/permissions.py derives it from the code, SAM CLI's code and the CloudFormation resource schemas),
+and nothing else."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def test_the_committed_policy_is_the_derived_one():
     assert committed == permissions.policy(), "regenerate: .venv/bin/python -m acceptance.permissions"
 
 
-def test_the_readme_points_at_the_policy_and_lists_no_other():
-    readme = (ROOT / "README.md").read_text()
-    assert "acceptance/runner-policy.json" in readme
-    assert "python -m acceptance.permissions" in readme
+def test_the_contributing_guide_points_at_the_policy_and_lists_no_other():
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    assert "acceptance/runner-policy.json" in guide
+    assert "python -m acceptance.permissions" in guide
 
 
 def test_the_template_resources_bring_their_handler_permissions():

@@ -94,7 +94,7 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     backend.dynamodb = Recording(backend.dynamodb, "dynamodb", called)
     run, out = scenario(backend, world)
     report = run.run()
-    # Every call the run made is granted by the runner policy README points at.
+    # Every call the run made is granted by the runner policy CONTRIBUTING.md points at.
     granted = {a for s in json.loads(permissions.POLICY_FILE.read_text())["Statement"] for a in s["Action"]}
     assert "connect:ListFlowAssociations" in called
     assert "dynamodb:GetItem" in called
@@ -279,9 +279,9 @@ def test_every_probe_is_a_row_of_the_assumptions_table_that_says_it_is_probed():
         assert name in rows, f"no row titled {name!r} in docs/reliability.md"
         assert rows[name].startswith("Probed"), name
     unprobed = [title for title, cell in rows.items() if cell.startswith("Not probed")]
-    assert unprobed  # and README names them as unprobed too
-    readme = (ROOT / "README.md").read_text()
-    assert "Not probed:" in readme[readme.index("## Acceptance in a real account") :]
+    assert unprobed  # and CONTRIBUTING.md, where make acceptance is documented, names them as unprobed too
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    assert "Not probed:" in guide[guide.index("## Acceptance in a real account") :]
 
 
 def test_a_failed_status_an_earlier_move_left_does_not_end_the_next_wait(stack, connect, world, aws_env):
