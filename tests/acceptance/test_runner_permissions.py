@@ -79,3 +79,19 @@ def test_the_scenarios_calls_are_attributed_to_the_right_service():
     assert "servicequotas:TagResource" not in actions
     # The scenario only reads the ownership table.
     assert not [a for a in actions if a.startswith("dynamodb:") and a != "dynamodb:GetItem"]
+
+
+def test_the_native_number_probe_may_read_any_stack_and_nothing_more():
+    # DescribeStackResources by a number's ARN names whichever stack holds it: not only the run's own.
+    statements = {s["Sid"]: s for s in permissions.policy()["Statement"]}
+    assert statements["ReadAnyStack"]["Action"] == ["cloudformation:DescribeStackResources"]
+    assert statements["ReadAnyStack"]["Resource"] == "arn:aws:cloudformation:*:*:stack/*/*"
+    assert "cloudformation:DescribeStackResources" not in statements["AcceptanceStacks"]["Action"]
+    actions = permissions.scenario_actions()
+    # The probes' Connect reads (the replica Region's go through the same operations).
+    assert {
+        "connect:BatchGetFlowAssociation",
+        "connect:ListPhoneNumbersV2",
+        "connect:GetTrafficDistribution",
+        "connect:DescribeTrafficDistributionGroup",
+    } <= actions
