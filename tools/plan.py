@@ -424,7 +424,7 @@ class World:
         elif self._quota_note is None:
             self._quota_note = f'Service Quotas lists no "{QUOTA_NAME}": assumed {DEFAULT_QUOTA}'
             self.plan.notes.append(self._quota_note)
-        return DEFAULT_QUOTA, "assumed (Connect's default)"
+        return DEFAULT_QUOTA, "assumed: Connect's default"
 
     def flows(self, instance_id: str, arn_prefix: str) -> tuple[bool, dict[str, str]]:
         if instance_id not in self._flows:
@@ -743,7 +743,9 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
     view = number.view
     now = f"{_resource(view.target_arn)} ({view.status})" if view else "-"
     owner_now = "-"
-    if number.owner_now is not None:
+    if number.owner_holding == "this resource":
+        owner_now = f"this resource ({number.owner_state})"
+    elif number.owner_now is not None:
         owner_now = f"{number.owner_now.logical_id} @ {number.owner_now.stack_name} ({number.owner_state})"
     elif number.owner_state == RELEASED:
         owner_now = "nobody (RELEASED)"
@@ -751,6 +753,8 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
         owner_now = "nobody"
     if number.declaration.removes:
         owner_after = "nobody"
+    elif number.owner_holding == "this resource":
+        owner_after = "unchanged"
     elif number.owner_after is not None:
         owner_after = f"{number.owner_after.logical_id} @ {number.owner_after.stack_name}"
     else:

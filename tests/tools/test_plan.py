@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.tools.test_status import create_table, owner_stack, put_record
 from tools import plan
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 FIXTURE = HERE / "change_set.json"
 
 
@@ -261,7 +263,7 @@ def test_a_parameter_flip_moves_both_numbers_and_says_where_to_and_how_they_rout
             "numbersNow": 0,
             "incoming": 2,
             "quota": 5,
-            "quotaSource": "assumed (Connect's default)",
+            "quotaSource": "assumed: Connect's default",
             "estimate": True,
         }
         assert entry["verdict"] == "ok"
@@ -280,6 +282,8 @@ def test_the_table_shows_each_number_now_and_after(estate, tmp_path):
     assert f"instance/{estate.instance_a} (CLAIMED)" in row
     assert f"instance/{estate.instance_b}" in row
     assert "0+2/5*" in row
+    assert "this resource (ASSIGNED)" in row
+    assert "unchanged" in row
     assert f"{estate.flow_a[:8]} -> {estate.flow_b[:8]}" in row
     assert row.endswith("ok")
     assert "quota assumed 5" in out
@@ -370,7 +374,7 @@ def test_a_full_target_is_refused_as_an_estimate(estate, env, tmp_path):
         entry = by_number(report)[estate.number(i)]
         assert refusals(entry) == ["target-full"]
         assert entry["room"]["numbersNow"] == 4
-        assert '"Phone numbers per instance" (5, assumed' in entry["refusals"][0]["message"]
+        assert '"Phone numbers per instance" (5, assumed:' in entry["refusals"][0]["message"]
     assert report["targets"][estate.instance_b]["numbersNow"] == 4
 
 
@@ -634,3 +638,45 @@ def test_a_change_set_is_planned_end_to_end(estate, monkeypatch):
     assert removed["action"] == "Remove"
     assert any("OnDelete: Restore" in note for note in removed["notes"])
     assert report["source"]["changeSet"] == "flip"
+
+
+# ---- through make ---------------------------------------------------------------------------------------
+
+
+def test_make_plan_prints_only_json_on_stdout_and_passes_params(estate, env, tools_venv, tmp_path):
+    done = subprocess.run(  # noqa: S603 - our own Makefile
+        [  # noqa: S607
+            "make",
+            "--no-print-directory",
+            "plan",
+            f"TEMPLATE={estate.template(tmp_path)}",
+            f"STACK={estate.stack}",
+            f"PARAMS=TargetArn={estate.b} Site=b",
+            "FORMAT=json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["source"]["parameters"] == {"TargetArn": estate.b, "Site": "b"}
+    assert report["summary"]["moves"] == 2
+    assert plan.READ_ONLY_NOTICE in done.stderr
+
+
+def test_make_plan_without_a_source_says_how_to_use_it(tools_venv):
+    done = subprocess.run(
+        ["make", "--no-print-directory", "plan"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "usage: make plan STACK=<stack> CHANGE_SET=<change set>" in done.stderr
+    assert done.stdout == ""
