@@ -485,6 +485,11 @@ def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], 
         if declaration.removes:
             _judge_removal(number)
             continue
+        if declaration.replacing:
+            number.notes.append(
+                f"replaces {declaration.replacing} in {declaration.logical_id}: CloudFormation then deletes "
+                "the old physical ID, and that number's OnDelete applies to it"
+            )
         _judge_owner(number, check, stack, plan)
         _judge_native(number, check)
         _judge_target_and_flow(world, number)
@@ -955,6 +960,17 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             file=stderr,
         )
         return EXIT_UNCHECKED
+    resolver = None
+    if template is not None:
+        # The account is asked for (STS) only if the template uses AWS::AccountId.
+        reader: list[Clients] = []
+        account = functools.cache(lambda: reader[0].sts.get_caller_identity()["Account"])
+        stack_name = Owner(args.stack, "").stack_name if args.stack else None
+        try:
+            resolver = cfn_template.Resolver(template, params, region, account, stack_name)
+        except cfn_template.TemplateError as error:
+            print(f"make plan: {args.template}: {error}", file=stderr)
+            return EXIT_USAGE
     print(READ_ONLY_NOTICE, file=stderr)
     try:
         clients = Clients.for_region(region)
@@ -964,17 +980,15 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             described = f"change set {args.change_set} of stack {Owner(stack_id, '').stack_name}"
             source_json: dict[str, Any] = {"changeSet": args.change_set, "stack": args.stack}
         else:
-            assert template is not None
+            assert resolver is not None
+            reader.append(clients)
             stack = _stack(clients, args.stack)
-            account = functools.cache(lambda: clients.sts.get_caller_identity()["Account"])
             try:
-                resolver = cfn_template.Resolver(
-                    template, params, region, account, args.stack and stack.stack_name
-                )  # type: ignore[union-attr]
                 found = resolver.declarations()
             except cfn_template.TemplateError as error:
+                # The template is readable, but its loops cannot be expanded before the deploy.
                 print(f"make plan: {args.template}: {error}", file=stderr)
-                return EXIT_USAGE
+                return EXIT_UNCHECKED
             declarations = [Declaration(d.logical_id, "Declare", d.properties, d.unresolved) for d in found]
             described = f"template {args.template}" + (
                 f" deployed to stack {args.stack}" if args.stack else ""

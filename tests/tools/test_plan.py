@@ -416,6 +416,71 @@ def test_a_flow_of_another_instance_and_a_missing_target_are_refused(estate, tmp
     assert refusals(entry) == ["target-not-found"]
 
 
+def test_one_number_declared_twice_is_refused(estate, tmp_path):
+    template = estate.template(tmp_path, [estate.ids[0], estate.number(0)])
+
+    code, report, _ = plan_json("--template", str(template), "--stack", estate.stack)
+
+    assert code == plan.EXIT_FLAGGED
+    first, second = report["numbers"]
+    assert first["verdict"] == "ok"
+    assert refusals(second) == ["declared-twice"]
+
+
+def test_a_number_another_stack_is_putting_back_is_refused(estate, env, ddb, tmp_path):
+    other = owner_stack(env.control, "other", {"Line": {"PhoneNumberId": estate.number(0)}})
+    ddb.delete_item(
+        TableName="PhoneNumberAssignment-Ownership", Key={"PhoneNumberArn": {"S": estate.number(0)}}
+    )
+    put_record(ddb, estate.number(0), other, "Line", "UNDOING", estate.a, estate.b)
+
+    code, report, _ = plan_json("--template", str(estate.template(tmp_path)), "--stack", estate.stack)
+
+    assert code == plan.EXIT_FLAGGED
+    entry = by_number(report)[estate.number(0)]
+    assert refusals(entry) == ["being-put-back"]
+    assert entry["now"]["owner"]["state"] == "UNDOING"
+
+
+def test_a_traffic_distribution_group_that_is_not_active_is_refused(estate, env, tmp_path):
+    group = str(uuid.uuid4())
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "traffic_distribution_groups": [
+                {"id": group, "name": "g", "instance_id": estate.instance_a, "status": "PENDING_DELETION"}
+            ],
+        }
+    )
+    group_arn = arn(f"traffic-distribution-group/{group}")
+
+    code, report, _ = plan_json(
+        "--template",
+        str(estate.template(tmp_path)),
+        "--stack",
+        estate.stack,
+        "--param",
+        f"TargetArn={group_arn}",
+    )
+
+    assert code == plan.EXIT_FLAGGED
+    entry = by_number(report)[estate.number(0)]
+    assert refusals(entry) == ["target-not-active"]
+    assert "PENDING_DELETION, not ACTIVE" in entry["refusals"][0]["message"]
+
+
+def test_a_loop_over_a_value_known_only_at_deploy_time_is_not_checked(estate, tmp_path):
+    template = estate.template(tmp_path)
+    template.write_text(template.read_text().replace("- !Ref NumberIds", "- !GetAtt Lookup.Ids"))
+
+    code, out, err = run_plan("--template", str(template), "--stack", estate.stack)
+
+    assert code == plan.EXIT_UNCHECKED
+    assert "its collection cannot be resolved" in err
+    assert out == ""
+
+
 def test_a_number_that_does_not_exist_is_refused(estate, tmp_path):
     code, report, _ = plan_json(
         "--template", str(estate.template(tmp_path, [str(uuid.uuid4())])), "--stack", estate.stack
@@ -446,6 +511,8 @@ def test_a_value_known_only_at_deploy_time_is_not_checked_exit_1(estate, tmp_pat
         (["--change-set", "cs"], "CHANGE_SET= needs STACK="),
         (["--template", "{template}", "--param", "TargetArn"], "Key=Value"),
         (["--template", "{template}", "--param", "Nope=1"], "does not declare: Nope"),
+        (["--template", "{template}", "--stack", "numbers", "--param", "Nope=1"], "does not declare: Nope"),
+        (["--change-set", "cs", "--stack", "numbers", "--param", "A=1"], "PARAMS= goes with TEMPLATE="),
         ([], "required"),
     ],
 )
@@ -572,6 +639,30 @@ def test_the_change_set_is_read_with_property_values_on_every_page(estate):
     assert declarations[2].unresolved
     assert "known only while the change set executes" in declarations[2].unresolved
     assert declarations[3].properties["OnDelete"] == "Restore"
+
+
+def test_a_modify_that_changes_the_number_says_which_one_it_replaces():
+    before = json.dumps({"Properties": {"PhoneNumberId": arn("phone-number/old"), "TargetArn": "t"}})
+    after = json.dumps({"Properties": {"PhoneNumberId": "NEW", "TargetArn": "t"}})
+    page = {
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "Line",
+                    "ResourceType": "Custom::PhoneNumberAssignment",
+                    "BeforeContext": before,
+                    "AfterContext": after,
+                },
+            }
+        ]
+    }
+
+    [declaration] = plan.declarations_from_change_set([page])
+
+    assert declaration.replacing == arn("phone-number/old")
+    assert declaration.properties == {"PhoneNumberId": "NEW", "TargetArn": "t"}
 
 
 @pytest.mark.parametrize(("status", "says"), [("CREATE_PENDING", "wait until"), ("FAILED", "didn't contain")])
