@@ -22,7 +22,7 @@ TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 CFN_LINT_RULES := cfn_lint_phone_number_assignment.rules
 RULES_ON_PATH := PYTHONPATH=$(CURDIR)/cfn-lint-rules/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 ARCH ?= x86_64
-# make status and make export run with boto3 alone (tools/requirements.txt) in their own environment, so an
+# make status, make export and make plan run with boto3 alone (tools/requirements.txt) in their own environment, so an
 # operator's machine needs neither SAM CLI nor the test tools.
 TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
@@ -32,7 +32,7 @@ BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py)
 
-.PHONY: help venv tools-venv test coverage lint format validate lint-template export status emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv tools-venv test coverage lint format validate lint-template export status plan emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ $(TOOLS_STAMP): tools/requirements.txt
 	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	rm -f $(TOOLS_VENV)/.installed-* && touch $@
 
-tools-venv: $(TOOLS_STAMP) ## Create .venv-tools with boto3 alone (tools/requirements.txt), for make status and make export
+tools-venv: $(TOOLS_STAMP) ## Create .venv-tools with boto3 alone (tools/requirements.txt), for make status, export and plan
 
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): each pytest worker
 # would otherwise compile, and rewrite the asserts of, every test module and our own code again on every run
@@ -115,6 +115,16 @@ status: ## Show every number, its owner, drift and anything stuck (read-only; TA
 	@$(MAKE) --no-print-directory -s tools-venv >&2
 	@PYTHONPATH=provider $(TOOLS_BIN)/python -m tools.status $(if $(TARGET),--target $(TARGET)) $(if $(NUMBER),--number $(NUMBER)) $(if $(FORMAT),--format $(FORMAT))
 
+# Read-only, like status: what deploying a change set or a template would do to each number. stdout carries
+# only the table, JSON or CSV. Exit status 0 nothing refused, 3 something would be refused, 1 not all checked,
+# 2 usage (make turns non-zero into 2: run the command below for the difference).
+plan: ## Preview a deployment per number (CHANGE_SET=name STACK=stack, or TEMPLATE=file PARAMS="K=V ..." [STACK=]; FORMAT=json|csv)
+	@$(MAKE) --no-print-directory -s tools-venv >&2
+	@test -n "$(CHANGE_SET)$(TEMPLATE)" || { echo 'usage: make plan STACK=<stack> CHANGE_SET=<change set> | make plan TEMPLATE=<file> [PARAMS="Key=Value ..."] [STACK=<stack>] [FORMAT=json|csv]' >&2; exit 2; }
+	@PYTHONPATH=provider $(TOOLS_BIN)/python -m tools.plan $(if $(STACK),--stack $(STACK)) \
+	  $(if $(CHANGE_SET),--change-set $(CHANGE_SET)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+	  $(foreach p,$(PARAMS),--param $(p)) $(if $(FORMAT),--format $(FORMAT))
+
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
 
@@ -155,7 +165,7 @@ $(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
 deploy: build ## sam deploy with samconfig.toml (stack phone-number-assignment) for ARCH; needs AWS credentials
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --parameter-overrides Architecture=$(ARCH) $(DEPLOY_FLAGS)
 
-# The project's one version number (README "Publish"); the template's SemanticVersion must equal it.
+# The project's one version number (RELEASING.md); the template's SemanticVersion must equal it.
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 PACKAGED := .aws-sam/packaged.yaml
 
@@ -164,7 +174,7 @@ publish: publish-preflight build ## sam package + sam publish VERSION to the Ser
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam publish --template $(PACKAGED) --semantic-version $(VERSION)
 
 publish-preflight: $(STAMP)
-	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (README \"Publish\")"; exit 1; }
+	@test -n "$(BUCKET)" || { echo "make publish needs BUCKET=<an S3 bucket in the publishing Region that the Serverless Application Repository may read> and AWS credentials (RELEASING.md)"; exit 1; }
 	@$(BIN)/python -c 'import boto3, sys; sys.exit(boto3.session.Session().get_credentials() is None)' || { echo "make publish needs AWS credentials (AWS_PROFILE or the usual variables); none found"; exit 1; }
 
 acceptance: $(STAMP) ## The acceptance scenario in a real AWS account (skipped, saying what it needs, without ACCEPTANCE_* variables)

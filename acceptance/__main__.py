@@ -72,7 +72,7 @@ def main() -> int:
         print(
             "make acceptance: skipped; it runs in a real AWS account and needs AWS credentials and "
             + ", ".join(f"{name} ({REQUIRED[name]})" for name in missing)
-            + ' (README "Acceptance")'
+            + ' (CONTRIBUTING.md, "Acceptance in a real account")'
         )
         return 0
     import boto3

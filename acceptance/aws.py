@@ -104,11 +104,16 @@ class CloudFormationBackend:
         self.observer: Any = boto3.client("connect", region_name=region, config=config)
         self.dynamodb: Any = boto3.client("dynamodb", region_name=region, config=config)
         self.service_quotas: Any = boto3.client("service-quotas", region_name=region, config=config)
+        self._config = config
         self.service_token = ""
 
     @property
     def consumer_stack_id(self) -> str | None:
         return self._consumer_stack_id
+
+    def connect_in(self, region: str) -> Any:
+        """A Connect client in another Region (a traffic distribution group's replica), built alike."""
+        return boto3.client("connect", region_name=region, config=self._config)
 
     # ---- the provider ------------------------------------------------------------------------------
 

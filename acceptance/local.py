@@ -29,12 +29,19 @@ class LocalBackend:
         self.observer = boto3.client("connect", region_name=self.region, endpoint_url=endpoint)
         self.dynamodb = boto3.client("dynamodb", region_name=self.region, endpoint_url=endpoint)
         self.service_quotas = None  # moto does not serve ListServiceQuotas: the probe says it is unprobed
+        # moto's CloudFormation, which knows the native AWS::Connect::PhoneNumber stacks made on the emulator.
+        self.cloudformation = boto3.client("cloudformation", region_name=self.region, endpoint_url=endpoint)
         self.provider_deployed = False
         self.created = False
 
     @property
     def consumer_stack_id(self) -> str | None:
         return self.stack.stack_id if self.created else None
+
+    def connect_in(self, region: str) -> Any:
+        # The emulator keeps each Region apart, as Connect does: another Region's client sees only what
+        # was made there.
+        return boto3.client("connect", region_name=region, endpoint_url=self.connect.meta.endpoint_url)
 
     def deploy_provider(self) -> None:
         self.provider_deployed = True  # the handler is already importable in this process

@@ -32,6 +32,10 @@ STACKS = [
     "arn:aws:cloudformation:*:*:stack/pna-acceptance-*/*",  # acceptance/aws.py's provider and consumer
     "arn:aws:cloudformation:*:*:stack/aws-sam-cli-managed-default/*",  # sam deploy --resolve-s3's bucket
 ]
+# Read on any stack: the native-number probe asks which stack holds each number it reads (by physical ID,
+# so the stack is not known beforehand; IAM checks the stack found, docs/reliability.md).
+ANY_STACK = "arn:aws:cloudformation:*:*:stack/*/*"
+READ_ANY_STACK = {"cloudformation:DescribeStackResources"}
 SAM_TRANSFORM = "arn:aws:cloudformation:*:aws:transform/Serverless-2016-10-31"
 # The IAM actions of the S3 operations SAM CLI's uploader uses (S3's IAM action names differ from its API).
 S3_ACTIONS = {
@@ -182,6 +186,8 @@ def policy() -> dict[str, Any]:
     sam_cloudformation, sam_s3 = sam_deploy_actions()
     scenario = scenario_actions()
     stacks = {a for a in scenario | sam_cloudformation if a.startswith("cloudformation:")}
+    any_stack = READ_ANY_STACK & scenario
+    stacks -= any_stack
     anywhere = {"cloudformation:GetTemplateSummary"} & stacks  # on a template body, not a stack
     resources = handler_permissions(provider_resource_types() | managed_bucket_resource_types()) | sam_s3
     statements = [
@@ -191,6 +197,7 @@ def policy() -> dict[str, Any]:
             "Action": sorted(stacks - anywhere),
             "Resource": STACKS,
         },
+        {"Sid": "ReadAnyStack", "Effect": "Allow", "Action": sorted(any_stack), "Resource": ANY_STACK},
         {
             "Sid": "SamTransform",
             "Effect": "Allow",

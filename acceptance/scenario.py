@@ -17,6 +17,7 @@ Safe by construction:
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import signal
@@ -73,6 +74,7 @@ class Backend(Protocol):
     """A provider, a consumer stack with one Custom::PhoneNumberAssignment (logical ID MainLine), Connect."""
 
     connect: Any  # a boto3 Connect client in the provider's account and Region
+    cloudformation: Any  # a CloudFormation client there (read-only for the probes), or None
     observer: (
         Any  # a second Connect client (another connection), for what a reader other than the writer sees
     )
@@ -90,6 +92,7 @@ class Backend(Protocol):
     def consumer_exists(self) -> bool: ...
     def settle_consumer(self) -> str | None: ...  # waits out an operation in flight; the status then
     def cleanup_commands(self) -> list[str]: ...  # what would remove the stacks this backend left
+    def connect_in(self, region: str) -> Any: ...  # a Connect client in another Region (read-only use)
 
 
 class StepFailed(AssertionError):
@@ -108,6 +111,31 @@ class OwnedElsewhere(StepFailed):
 class Original:
     target: str
     flow_id: str | None  # the flow associated in the target instance, if any
+
+
+@dataclass
+class MoveTrace:
+    """What DescribePhoneNumber showed after one UpdatePhoneNumber the run itself sent (the provider's own
+    moves run in its Lambda function, out of sight): each read as (seconds after the call was accepted,
+    TargetArn, status, message), until the move's outcome showed."""
+
+    number: str
+    source: str  # the target Describe last showed before the call
+    target: str
+    failed_before: str | None  # the message of a FAILED Describe showed before the call, if any
+    sent: float
+    reads: list[tuple[float, str, str, str]] = field(default_factory=list)
+    outcome: tuple[float, str, str, str] | None = None  # the read that showed CLAIMED on target, or FAILED
+
+    @property
+    def same_target(self) -> bool:
+        return self.source == self.target
+
+    def ends_with(self, target: str, status: str, message: str) -> bool:
+        # An earlier FAILED (same message) still showing is lag, not this move's outcome.
+        return (target, status) == (self.target, "CLAIMED") or (
+            status == "FAILED" and message != self.failed_before
+        )
 
 
 @dataclass
@@ -130,7 +158,8 @@ class Report:
     def findings_table(self) -> str:
         """Markdown, to paste into an issue: one row per probe (docs/reliability.md's assumption rows)."""
         rows = ["| Assumption probed | What this account's Connect did |", "| --- | --- |"]
-        rows += [f"| {topic} | {text.replace('|', '/')} |" for topic, text in self.findings]
+        # One line per row: an answer's message may span lines (an HTML error page).
+        rows += [f"| {topic} | {' '.join(text.replace('|', '/').split())} |" for topic, text in self.findings]
         return "\n".join(rows)
 
     def summary(self) -> str:
@@ -169,13 +198,40 @@ class Scenario:
         self.original: dict[str, Original] = {}
         self.arns: dict[str, str] = {}
         self.failed_moves: list[str] = []
+        self.moves: list[MoveTrace] = []  # every UpdatePhoneNumber the run sent that Connect accepted
+        self._last_seen: dict[str, dict[str, Any]] = {}  # number -> the last summary Describe showed
 
     # ---- observing Connect ---------------------------------------------------------------------------
 
     def describe(self, number: str, client: Any = None) -> dict[str, Any]:
-        return (client or self.connect).describe_phone_number(PhoneNumberId=number)[
+        summary = (client or self.connect).describe_phone_number(PhoneNumberId=number)[
             "ClaimedPhoneNumberSummary"
         ]
+        self._observe(number, summary)
+        return summary
+
+    def _observe(self, number: str, summary: dict[str, Any]) -> None:
+        """Every read after a move the run sent joins that move's trace, whoever polls (a probe, a wait)."""
+        self._last_seen[number] = summary
+        trace = next((m for m in reversed(self.moves) if m.number == number), None)
+        if trace is None or trace.outcome is not None:
+            return
+        status = summary["PhoneNumberStatus"]
+        read = (self.clock() - trace.sent, summary["TargetArn"], status["Status"], status.get("Message", ""))
+        trace.reads.append(read)
+        if trace.ends_with(*read[1:]):
+            trace.outcome = read
+
+    def update_phone_number(self, number: str, target: str, token: str | None = None) -> None:
+        """UpdatePhoneNumber; once Connect accepts it, the reads that follow are traced (``self.moves``).
+        A refused call raises as boto3 does and traces nothing: nothing moved."""
+        before = self._last_seen.get(number) or self.describe(number)
+        self.connect.update_phone_number(
+            PhoneNumberId=number, TargetArn=target, ClientToken=token or str(uuid.uuid4())
+        )
+        status = before["PhoneNumberStatus"]
+        failed = status.get("Message", "") if status["Status"] == "FAILED" else None
+        self.moves.append(MoveTrace(number, before["TargetArn"], target, failed, self.clock()))
 
     def where(self, number: str) -> tuple[str, str]:
         summary = self.describe(number)
@@ -192,7 +248,8 @@ class Scenario:
         )
         for page in pages:
             for association in page.get("FlowAssociationSummaryList", []):
-                if association["ResourceId"] == arn:
+                # Which form Connect answers in is not documented (the forms probe reports it): either.
+                if association["ResourceId"] in (arn, resource_id(arn)):
                     return resource_id(association["FlowId"])
         return None
 
@@ -228,9 +285,7 @@ class Scenario:
         deadline = self.clock() + self.move_timeout
         while True:
             try:
-                self.connect.update_phone_number(
-                    PhoneNumberId=number, TargetArn=target, ClientToken=token or str(uuid.uuid4())
-                )
+                self.update_phone_number(number, target, token)
                 break
             except self.connect.exceptions.ResourceInUseException:
                 # Another operation (a probe's, the provider's) has not finished: wait for it.
@@ -241,6 +296,9 @@ class Scenario:
 
     def _note_failed(self, number: str, summary: dict[str, Any]) -> None:
         note = f"{number} FAILED on {summary['TargetArn']}: {summary['PhoneNumberStatus'].get('Message', '')}"
+        trace = next((m for m in reversed(self.moves) if m.number == number), None)
+        if trace is not None and trace.outcome is not None and trace.outcome[2] == "FAILED":
+            note += f" (the move was from {trace.source} to {trace.target})"
         if note not in self.failed_moves:
             self.failed_moves.append(note)
 
@@ -585,6 +643,16 @@ DESCRIBE_LAG = "Describe lag after UpdatePhoneNumber"
 TOKEN_REUSE = "ClientToken reuse after an error"  # noqa: S105 - a title, not a secret
 QUOTAS = "Rate quotas of the phone-number operations"
 FAILED_PERSISTENCE = "`PhoneNumberStatus` after a failed move"
+FLOW_FORMS = "`BatchGetFlowAssociation` for voice numbers (inferred)"
+NATIVE_TAGS = "Tags on a number a native `AWS::Connect::PhoneNumber` claimed"
+GROUP_REPLICA_FLOW = "A flow for a number on a traffic distribution group, in the replica Region (documented)"
+FAILED_TARGET = "What a FAILED on a target means"
+FAILED_LAG = "How long an earlier FAILED shows after a new UpdatePhoneNumber"
+NATIVE_TYPE = "AWS::Connect::PhoneNumber"
+# ListPhoneNumbersV2's first page only, and one DescribeStackResources per number at the quota's pace.
+NATIVE_SAMPLE = 25
+# How long the replica Region is watched for the association to show (or go) after the home Region's call.
+REPLICA_WAIT_SECONDS = 30
 
 
 def probe_tag_visibility(s: Scenario) -> str:
@@ -650,9 +718,7 @@ def probe_update_to_current_target(s: Scenario) -> str:
     s.move(number, r.other_instance_arn)
     _associate(s, number, r.other_instance_arn, r.contact_flow_arn)
     try:
-        s.connect.update_phone_number(
-            PhoneNumberId=number, TargetArn=r.other_instance_arn, ClientToken=str(uuid.uuid4())
-        )
+        s.update_phone_number(number, r.other_instance_arn)
     except s.connect.exceptions.ClientError as exc:
         flow = s.flow_of(number, r.other_instance_arn)
         return f"refused: {exc.response['Error']['Code']}; flow afterwards: {flow or 'none'}"
@@ -679,7 +745,7 @@ def probe_flow_after_move(s: Scenario) -> str:
     _associate(s, number, r.other_instance_arn, r.contact_flow_arn)
     missing = r.instance_arn.rsplit("/", 1)[0] + "/" + MISSING_INSTANCE_ID
     try:
-        s.connect.update_phone_number(PhoneNumberId=number, TargetArn=missing, ClientToken=str(uuid.uuid4()))
+        s.update_phone_number(number, missing)
         refused = "accepted (unexpected)"
     except s.connect.exceptions.ClientError as exc:
         refused = exc.response["Error"]["Code"]
@@ -702,7 +768,7 @@ def probe_describe_lag(s: Scenario) -> str:
     number = r.phone_number_id
     home, _ = s.where(number)
     other = r.instance_arn if home != r.instance_arn else r.other_instance_arn
-    s.connect.update_phone_number(PhoneNumberId=number, TargetArn=other, ClientToken=str(uuid.uuid4()))
+    s.update_phone_number(number, other)
     sent = s.clock()
     seen = []
     while s.clock() - sent < 30:
@@ -729,12 +795,12 @@ def probe_token_reuse_after_error(s: Scenario) -> str:
     missing = r.instance_arn.rsplit("/", 1)[0] + "/" + MISSING_INSTANCE_ID
     token = str(uuid.uuid4())
     try:
-        s.connect.update_phone_number(PhoneNumberId=number, TargetArn=missing, ClientToken=token)
+        s.update_phone_number(number, missing, token)
         first = "accepted (unexpected)"
     except s.connect.exceptions.ClientError as exc:
         first = exc.response["Error"]["Code"]
     try:
-        s.connect.update_phone_number(PhoneNumberId=number, TargetArn=other, ClientToken=token)
+        s.update_phone_number(number, other, token)
         s.wait_claimed(number, other)
         second = "accepted, and the move happened"
     except s.connect.exceptions.ClientError as exc:
@@ -762,6 +828,286 @@ def probe_quotas(s: Scenario) -> str:
     )
 
 
+def probe_flow_association_forms(s: Scenario) -> str:
+    """With a flow associated with the number: BatchGetFlowAssociation by the number's ARN (what the
+    provider sends) and by its ID, and ListFlowAssociations: the forms ResourceId and FlowId come back in."""
+    r = s.resources
+    number = r.phone_number_id
+    arn = s.arns[number]
+    s.move(number, r.other_instance_arn)
+    _associate(s, number, r.other_instance_arn, r.contact_flow_arn)
+    instance = resource_id(r.other_instance_arn)
+    forms = {arn: "the number's ARN", number: "the number's ID"}
+    forms |= {r.contact_flow_arn: "the flow's ARN", resource_id(r.contact_flow_arn): "the flow's ID"}
+
+    def shown(summaries: list[dict[str, Any]]) -> str:
+        if not summaries:
+            return "no summary"
+        return "; ".join(
+            f"ResourceId as {forms.get(a.get('ResourceId', ''), repr(a.get('ResourceId')))}, "
+            f"FlowId as {forms.get(a.get('FlowId', ''), repr(a.get('FlowId')))}"
+            for a in summaries
+        )
+
+    found = []
+    for name, given in (("ARN", arn), ("ID", number)):
+        s.sleep(s.quota_pace)
+        try:
+            answer = s.connect.batch_get_flow_association(
+                InstanceId=instance, ResourceIds=[given], ResourceType="VOICE_PHONE_NUMBER"
+            )
+            found.append(f"BatchGetFlowAssociation by {name}: {shown(answer['FlowAssociationSummaryList'])}")
+        except ClientError as exc:
+            found.append(f"BatchGetFlowAssociation by {name}: refused, {_said(exc)}")
+    listed = [
+        a
+        for page in s.connect.get_paginator("list_flow_associations").paginate(
+            InstanceId=instance, ResourceType="VOICE_PHONE_NUMBER"
+        )
+        for a in page.get("FlowAssociationSummaryList", [])
+        if a.get("ResourceId") in (arn, number)
+    ]
+    found.append(f"ListFlowAssociations: {shown(listed)}")
+    return "; ".join(found)
+
+
+def probe_native_number_tags(s: Scenario) -> str:
+    """Read-only: of the run's numbers and ListPhoneNumbersV2's first page, those CloudFormation names an
+    AWS::Connect::PhoneNumber as holding (DescribeStackResources by the number's ARN), and whether each
+    carries an aws:cloudformation:* tag. Nothing is claimed, deployed or released to find one."""
+    cloudformation = s.backend.cloudformation
+    if cloudformation is None:
+        return "unprobed: no CloudFormation client"
+    listed = s.connect.list_phone_numbers_v2(MaxResults=NATIVE_SAMPLE)["ListPhoneNumbersSummaryList"]
+    arns = list(
+        dict.fromkeys([s.arns[n] for n in s.resources.numbers] + [n["PhoneNumberArn"] for n in listed])
+    )
+    natives: list[str] = []
+    others: list[str] = []
+    errors: list[str] = []
+    unheld = 0
+    for arn in arns:
+        s.sleep(s.quota_pace)
+        try:
+            resources = cloudformation.describe_stack_resources(PhysicalResourceId=arn)["StackResources"]
+        except ClientError as exc:
+            if "does not exist" in exc.response["Error"].get("Message", ""):
+                unheld += 1
+            else:
+                errors.append(f"{resource_id(arn)}: {_said(exc)}")
+            continue
+        holders = [h for h in resources if h.get("ResourceType") == NATIVE_TYPE and _holds(h, arn)]
+        if not holders:
+            others += sorted({h.get("ResourceType", "?") for h in resources if _holds(h, arn)}) or ["none"]
+            continue
+        tags = s.connect.describe_phone_number(PhoneNumberId=arn)["ClaimedPhoneNumberSummary"].get("Tags", {})
+        system = sorted(k for k in tags if k.startswith(CLOUDFORMATION_TAG_PREFIX))
+        holder = holders[0]
+        natives.append(
+            f"{resource_id(arn)} ({holder.get('StackName')}/{holder.get('LogicalResourceId')}, "
+            f"{holder.get('ResourceStatus')}): "
+            + (f"tagged {', '.join(system)}" if system else "no aws:cloudformation:* tag")
+            + f" ({len(tags)} tags in all)"
+        )
+    found = (
+        f"{len(arns)} numbers read (the run's and ListPhoneNumbersV2's first page, at most {NATIVE_SAMPLE}): "
+        f"{len(natives)} held by an {NATIVE_TYPE}, {len(others)} by another resource type"
+        + (f" ({', '.join(sorted(set(others)))})" if others else "")
+        + f", {unheld} by no stack"
+        + (f"; DescribeStackResources refused for {', '.join(errors)}" if errors else "")
+    )
+    if not natives:
+        return (
+            found
+            + f" (unprobed: no native number in reach; a one-number {NATIVE_TYPE} stack would settle it)"
+        )
+    return found + "; " + "; ".join(natives)
+
+
+def _holds(resource: dict[str, Any], arn: str) -> bool:
+    return resource.get("PhysicalResourceId") in (arn, resource_id(arn))
+
+
+def probe_group_flow_in_replica_region(s: Scenario) -> str:
+    """A flow associated (as the provider does) with a number on the traffic distribution group, in the
+    group's home instance: is the association mirrored to the replica instance (same instance ID) in the
+    group's other Region, and does it go when the home Region's association goes? Read-only there."""
+    r = s.resources
+    group = r.traffic_distribution_group_arn
+    if not group:
+        return "unprobed: skipped, no ACCEPTANCE_TDG_ARN (a traffic distribution group with a replica Region)"
+    try:
+        distribution = s.connect.get_traffic_distribution(Id=group)
+    except ClientError as exc:
+        return f"unprobed: GetTrafficDistribution answered {_said(exc)}"
+    # Every Region any of the three configurations names (a replica at 0 % may be listed in one only).
+    regions = list(
+        dict.fromkeys(
+            d["Region"]
+            for config in ("TelephonyConfig", "SignInConfig", "AgentConfig")
+            for d in (distribution.get(config) or {}).get("Distributions", [])
+            if d.get("Region") and d["Region"] != s.backend.region
+        )
+    )
+    if not regions:
+        return f"unprobed: GetTrafficDistribution names no Region but {s.backend.region}"
+    home = s.connect.describe_traffic_distribution_group(TrafficDistributionGroupId=group)[
+        "TrafficDistributionGroup"
+    ]["InstanceArn"]
+    number = r.phone_number_id
+    original = s.original[number]
+    if r.contact_flow_arn.startswith(home + "/contact-flow/"):
+        flow = resource_id(r.contact_flow_arn)
+    elif original.target == home and original.flow_id:
+        flow = original.flow_id
+    else:
+        return (
+            f"unprobed: no flow of the group's instance {home} is known (ACCEPTANCE_CONTACT_FLOW_ARN is in "
+            "another instance and the number had none there)"
+        )
+    arn = s.arns[number]
+    s.move(number, group)
+    s.connect.associate_phone_number_contact_flow(
+        PhoneNumberId=arn, InstanceId=resource_id(home), ContactFlowId=flow
+    )
+    at_home = s.flow_of(number, home)
+    found = [f"home {s.backend.region}: {'flow ' + at_home if at_home else 'no association listed'}"]
+    mirrored = {}
+    for region in regions:
+        replica_connect = s.backend.connect_in(region)
+        read = functools.partial(_flow_listed, replica_connect, resource_id(home), number)
+        try:
+            shown, waited = _watch(s, read, lambda f: f is not None)
+        except ClientError as exc:
+            found.append(f"{region}: ListFlowAssociations refused, {_said(exc)}")
+            continue
+        if shown is None:
+            found.append(f"{region}: not there after {REPLICA_WAIT_SECONDS} s (not mirrored)")
+            continue
+        found.append(
+            f"{region}: {'the same flow' if shown == flow else 'flow ' + shown} after {waited:.1f} s"
+        )
+        mirrored[region] = read
+    if mirrored:
+        # Taken away at home (the provider's way out): the replica's must not outlive it.
+        s.connect.disassociate_phone_number_contact_flow(PhoneNumberId=arn, InstanceId=resource_id(home))
+        for region, read in mirrored.items():
+            left, waited = _watch(s, read, lambda f: f is None)
+            found.append(
+                f"after DisassociatePhoneNumberContactFlow at home, {region}: "
+                + (f"gone after {waited:.1f} s" if left is None else f"still there after {waited:.1f} s")
+            )
+    s.move(number, original.target)  # teardown restores the flow the number had
+    for region, read in mirrored.items():
+        left, _ = _watch(s, read, lambda f: f is None)
+        if left is not None:  # nothing is changed in the replica: left behind, with what would remove it
+            found.append(f"left in {region} after the number left the group: flow {left}")
+            s.report.left_behind.append(
+                _aws(
+                    "connect", "disassociate-phone-number-contact-flow", region,
+                    "--phone-number-id", number, "--instance-id", resource_id(home),
+                )
+            )  # fmt: skip
+    return "; ".join(found)
+
+
+def _said(exc: ClientError) -> str:
+    """An error as one short line: its code and the start of its message (which may be an HTML page)."""
+    error = exc.response.get("Error", {})
+    message = " ".join(str(error.get("Message", "")).split())
+    return f"{error.get('Code')}: {message[:160]}" + ("..." if len(message) > 160 else "")
+
+
+def _flow_listed(connect: Any, instance_id: str, number: str) -> str | None:
+    """The flow ID ListFlowAssociations shows for the number (matched by its ID, whichever form is shown)."""
+    pages = connect.get_paginator("list_flow_associations").paginate(
+        InstanceId=instance_id, ResourceType="VOICE_PHONE_NUMBER"
+    )
+    for page in pages:
+        for association in page.get("FlowAssociationSummaryList", []):
+            if resource_id(association.get("ResourceId", "")) == number:
+                return resource_id(association.get("FlowId", ""))
+    return None
+
+
+def _watch(s: Scenario, read: Callable[[], Any], done: Callable[[Any], bool]) -> tuple[Any, float]:
+    """Read at the quota's pace until done or REPLICA_WAIT_SECONDS: the last value and when it was read."""
+    started = s.clock()
+    while True:
+        value = read()
+        waited = s.clock() - started
+        if done(value) or waited > REPLICA_WAIT_SECONDS:
+            return value, waited
+        s.sleep(s.quota_pace)
+
+
+def _label(s: Scenario, target: str) -> str:
+    r = s.resources
+    names = {r.instance_arn: "instance", r.other_instance_arn: "other instance"}
+    if r.traffic_distribution_group_arn:
+        names[r.traffic_distribution_group_arn] = "group"
+    return names.get(target, target)
+
+
+def _trace_text(s: Scenario, m: MoveTrace) -> str:
+    first = m.reads[0] if m.reads else None
+    start = (
+        f"first read at {first[0]:.1f} s: {first[2]} on "
+        + ("the previous target" if first[1] == m.source else _label(s, first[1]))
+        if first
+        else "never read"
+    )
+    end = (
+        f"{m.outcome[2]} on {_label(s, m.outcome[1])} at {m.outcome[0]:.1f} s"
+        if m.outcome
+        else "no outcome seen"
+    )
+    return f"{_label(s, m.source)} -> {_label(s, m.target)}: {start}, {end}"
+
+
+def probe_failed_target(s: Scenario) -> str:
+    """For every move the run sent that ended FAILED: which target Describe showed with the FAILED (the
+    one the number left, the one it was sent to, or another). Not provoked: no failure is provably safe."""
+    failed = [m for m in s.moves if m.outcome and m.outcome[2] == "FAILED"]
+    if not failed:
+        return (
+            f"unprobed: none of the {len(s.moves)} moves the run sent ended FAILED (a failure cannot be "
+            "provoked safely; every move is traced, so one that fails is reported here)"
+        )
+    return "; ".join(
+        f"{_label(s, m.source)} -> {_label(s, m.target)}: FAILED shown on "
+        + (
+            "the source"
+            if m.outcome[1] == m.source
+            else "the target"
+            if m.outcome[1] == m.target
+            else m.outcome[1]
+        )
+        + f" ({m.outcome[3]})"
+        for m in failed
+        if m.outcome
+    )
+
+
+def probe_describe_after_failed(s: Scenario) -> str:
+    """Every move the run sent, as Describe showed it (first read, outcome and when); for a move sent while
+    an earlier FAILED showed, how long that FAILED kept showing. The provider's moves are not seen here."""
+    moves = [m for m in s.moves if not m.same_target]
+    after_failed = [m for m in moves if m.failed_before is not None]
+    traced = "; ".join(_trace_text(s, m) for m in moves)
+    summary = f"{len(moves)} moves sent by the run (resolution {s.quota_pace}-{s.poll_seconds} s): {traced}"
+    if not after_failed:
+        return f"unprobed (no move followed a FAILED); {summary}"
+    lags = []
+    for m in after_failed:
+        old = [t for t, _, status, message in m.reads if status == "FAILED" and message == m.failed_before]
+        lags.append(
+            f"{_label(s, m.source)} -> {_label(s, m.target)}: the earlier FAILED showed "
+            + (f"for {max(old):.1f} s after the call" if old else "at no read after the call")
+        )
+    return "; ".join(lags) + f"; {summary}"
+
+
 def _associate(s: Scenario, number: str, instance_arn: str, flow_arn: str) -> None:
     s.connect.associate_phone_number_contact_flow(
         PhoneNumberId=s.arns[number],
@@ -777,4 +1123,10 @@ PROBES: list[tuple[str, ProbeFunction]] = [
     (DESCRIBE_LAG, probe_describe_lag),
     (TOKEN_REUSE, probe_token_reuse_after_error),
     (QUOTAS, probe_quotas),
+    (FLOW_FORMS, probe_flow_association_forms),
+    (NATIVE_TAGS, probe_native_number_tags),
+    (GROUP_REPLICA_FLOW, probe_group_flow_in_replica_region),
+    # Last: they read what every move before them showed.
+    (FAILED_TARGET, probe_failed_target),
+    (FAILED_LAG, probe_describe_after_failed),
 ]

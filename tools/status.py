@@ -354,9 +354,12 @@ def _json_arg(value: Any) -> str:
     return shlex.quote(json.dumps(value, separators=(",", ":")))
 
 
-def delete_record_command(record: Mapping[str, Any], region: str) -> str:
-    """``aws dynamodb delete-item`` of exactly this record: conditioned on the Version read (every provider
-    write increments it) and on the owner and State seen, so it deletes nothing that changed since."""
+def release_record_command(record: Mapping[str, Any], region: str) -> str:
+    """``aws dynamodb update-item`` marking exactly this record RELEASED, as a provider write would (Version
+    + 1), conditioned on the Version read (every provider write increments it) and on the owner and State
+    seen, so it changes nothing that changed since. The record is kept, not deleted: its RequestId and
+    RequestedAt still refuse a late delivery of the old owner's requests (the provider's order rule,
+    ownership.py), which a deleted record would let take the number again."""
     key = {"PhoneNumberArn": {"S": record["PhoneNumberArn"]}}
     names = {"#v": "Version", "#st": "State", "#sid": "StackId", "#lid": "LogicalResourceId"}
     values = {
@@ -364,9 +367,12 @@ def delete_record_command(record: Mapping[str, Any], region: str) -> str:
         ":st": {"S": str(record.get("State", ""))},
         ":sid": {"S": str(record.get("StackId", ""))},
         ":lid": {"S": str(record.get("LogicalResourceId", ""))},
+        ":released": {"S": RELEASED},
+        ":one": {"N": "1"},
     }
     return (
-        f"aws dynamodb delete-item --region {region} --table-name {TABLE_NAME} --key {_json_arg(key)} "
+        f"aws dynamodb update-item --region {region} --table-name {TABLE_NAME} --key {_json_arg(key)} "
+        "--update-expression 'SET #st = :released, #v = #v + :one' "
         "--condition-expression '#v = :v AND #st = :st AND #sid = :sid AND #lid = :lid' "
         f"--expression-attribute-names {_json_arg(names)} --expression-attribute-values {_json_arg(values)}"
     )
@@ -559,7 +565,8 @@ def collect(
             instance_id=summary.get("InstanceId"),
         )
     for key, record in records.items():
-        if key not in views and _relevant(record, target):
+        # A RELEASED record of a number not listed is nobody's and nothing to look at (records are kept).
+        if key not in views and _relevant(record, target) and record.get("State") != RELEASED:
             arn = str(record.get("PhoneNumberArn", ""))
             views[key] = NumberView(arn, arn.rsplit("/", 1)[-1].lower())
     total = len(views)
@@ -747,7 +754,7 @@ def judge(view: NumberView, check: CloudFormationCheck, region: str, now: dateti
             Flag(
                 "record-without-number",
                 f"an ownership record names {view.arn}, which is not in this account and Region (released?)",
-                [delete_record_command(record, region)],
+                [release_record_command(record, region)],
             )
         )
         return
@@ -867,7 +874,7 @@ def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: da
     state = (record or {}).get("State")
     commands = []
     if view.owner_source == "record" and record is not None:
-        commands.append(delete_record_command(record, region))
+        commands.append(release_record_command(record, region))
     if view.tag_owner == owner:
         commands.append(untag_command(view, region))
     why = view.holding.detail.removeprefix("stale: ")
@@ -929,7 +936,7 @@ def _tombstone(view: NumberView, record: dict[str, Any], region: str, now: datet
             "cancelled-tombstone",
             f"cancelled Create of {owner.label()} (tombstone since {record.get('CancelledAt', '?')}); "
             "no request can still be running for it",
-            [delete_record_command(record, region)],
+            [release_record_command(record, region)],
             "Harmless: it only tidies the table.",
         )
     )

@@ -243,7 +243,8 @@ def _put_back(request: Request, services: Services, state: PhoneNumberState, rec
     """
     numbers, records = services.numbers, services.records
     requester = request.requester
-    may_be_moving = record.state is not State.PENDING or record.request_id != request.request_id
+    # A PENDING record started no move: its request writes MOVING (a fenced write) before UpdatePhoneNumber.
+    may_be_moving = record.state is not State.PENDING
     before = record.state if record.state is not State.UNDOING else State.ASSIGNED
     record = ownership.advance(records, state, record, requester, state=State.UNDOING)
     try:

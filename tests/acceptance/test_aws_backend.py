@@ -354,3 +354,10 @@ def test_the_consumer_declares_a_service_timeout_every_wait_outlasts():
     assert function_timeout < timeout <= 3600  # the provider answers before CloudFormation gives up on it
     # An update and its rollback (or a replacement and its cleanup) are two provider requests in a row.
     assert 2 * timeout < aws.OPERATION_BUDGET
+
+
+def test_a_client_in_a_replica_region_is_built_like_the_others(backend):
+    replica = backend.connect_in("eu-central-1")
+    assert replica.meta.region_name == "eu-central-1"
+    assert replica.meta.service_model.service_name == "connect"
+    assert replica.meta.config.retries == backend.connect.meta.config.retries == {"mode": "standard"}

@@ -1,5 +1,6 @@
-"""The runner policy README "Acceptance" points at is what the commands call (acceptance/permissions.py
-derives it from the code, SAM CLI's code and the CloudFormation resource schemas), and nothing else."""
+"""The runner policy CONTRIBUTING.md "Acceptance" points at is what the commands call
+(acceptance/permissions.py derives it from the code, SAM CLI's code and the CloudFormation resource schemas),
+and nothing else."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def test_the_committed_policy_is_the_derived_one():
     assert committed == permissions.policy(), "regenerate: .venv/bin/python -m acceptance.permissions"
 
 
-def test_the_readme_points_at_the_policy_and_lists_no_other():
-    readme = (ROOT / "README.md").read_text()
-    assert "acceptance/runner-policy.json" in readme
-    assert "python -m acceptance.permissions" in readme
+def test_the_contributing_guide_points_at_the_policy_and_lists_no_other():
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    assert "acceptance/runner-policy.json" in guide
+    assert "python -m acceptance.permissions" in guide
 
 
 def test_the_template_resources_bring_their_handler_permissions():
@@ -78,3 +79,19 @@ def test_the_scenarios_calls_are_attributed_to_the_right_service():
     assert "servicequotas:TagResource" not in actions
     # The scenario only reads the ownership table.
     assert not [a for a in actions if a.startswith("dynamodb:") and a != "dynamodb:GetItem"]
+
+
+def test_the_native_number_probe_may_read_any_stack_and_nothing_more():
+    # DescribeStackResources by a number's ARN names whichever stack holds it: not only the run's own.
+    statements = {s["Sid"]: s for s in permissions.policy()["Statement"]}
+    assert statements["ReadAnyStack"]["Action"] == ["cloudformation:DescribeStackResources"]
+    assert statements["ReadAnyStack"]["Resource"] == "arn:aws:cloudformation:*:*:stack/*/*"
+    assert "cloudformation:DescribeStackResources" not in statements["AcceptanceStacks"]["Action"]
+    actions = permissions.scenario_actions()
+    # The probes' Connect reads (the replica Region's go through the same operations).
+    assert {
+        "connect:BatchGetFlowAssociation",
+        "connect:ListPhoneNumbersV2",
+        "connect:GetTrafficDistribution",
+        "connect:DescribeTrafficDistributionGroup",
+    } <= actions

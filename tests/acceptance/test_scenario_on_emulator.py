@@ -21,8 +21,13 @@ from acceptance.__main__ import REQUIRED
 from acceptance.aws import CONSUMER_TEMPLATE
 from acceptance.local import LocalBackend
 from acceptance.scenario import (
+    FAILED_LAG,
     FAILED_PERSISTENCE,
+    FAILED_TARGET,
     FLOW_AFTER_MOVE,
+    FLOW_FORMS,
+    GROUP_REPLICA_FLOW,
+    NATIVE_TAGS,
     OWNERSHIP_TABLE,
     PROBES,
     PROVIDER_TAG_PREFIX,
@@ -92,11 +97,14 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     backend = LocalBackend(stack, Recording(connect, "connect", called))
     backend.observer = Recording(backend.observer, "connect", called)
     backend.dynamodb = Recording(backend.dynamodb, "dynamodb", called)
+    backend.cloudformation = Recording(backend.cloudformation, "cloudformation", called)
     run, out = scenario(backend, world)
     report = run.run()
-    # Every call the run made is granted by the runner policy README points at.
+    # Every call the run made is granted by the runner policy CONTRIBUTING.md points at.
     granted = {a for s in json.loads(permissions.POLICY_FILE.read_text())["Statement"] for a in s["Action"]}
     assert "connect:ListFlowAssociations" in called
+    assert {"connect:BatchGetFlowAssociation", "connect:ListPhoneNumbersV2"} <= called
+    assert "cloudformation:DescribeStackResources" in called
     assert "dynamodb:GetItem" in called
     assert called <= granted, called - granted
     text = out.getvalue()
@@ -122,6 +130,20 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     assert "3 trials" in findings[TAG_VISIBILITY]
     assert "never an older value after a newer one" in findings[TAG_VISIBILITY]
     assert "same token, valid target: accepted" in findings[TOKEN_REUSE]
+    # The emulator answers flow associations with ARNs and refuses an ID in BatchGetFlowAssociation.
+    assert (
+        "BatchGetFlowAssociation by ARN: ResourceId as the number's ARN, FlowId as the flow's ARN"
+        in findings[FLOW_FORMS]
+    )
+    assert "BatchGetFlowAssociation by ID: refused, InvalidParameterException" in findings[FLOW_FORMS]
+    assert "ListFlowAssociations: ResourceId as the number's ARN" in findings[FLOW_FORMS]
+    assert "0 held by an AWS::Connect::PhoneNumber" in findings[NATIVE_TAGS]
+    assert "unprobed: no native number in reach" in findings[NATIVE_TAGS]
+    # The emulator does not serve GetTrafficDistribution: the row says so on one line, and nothing moved.
+    assert findings[GROUP_REPLICA_FLOW].startswith("unprobed: GetTrafficDistribution answered")
+    assert findings[FAILED_TARGET].startswith("unprobed: none of the")
+    assert findings[FAILED_LAG].startswith("unprobed (no move followed a FAILED); 5 moves sent by the run")
+    assert "instance -> other instance: first read at" in findings[FAILED_LAG]
     table = report.findings_table().splitlines()
     assert table[0].startswith("| Assumption probed |")
     assert len(table) == 2 + len(report.findings)
@@ -279,9 +301,9 @@ def test_every_probe_is_a_row_of_the_assumptions_table_that_says_it_is_probed():
         assert name in rows, f"no row titled {name!r} in docs/reliability.md"
         assert rows[name].startswith("Probed"), name
     unprobed = [title for title, cell in rows.items() if cell.startswith("Not probed")]
-    assert unprobed  # and README names them as unprobed too
-    readme = (ROOT / "README.md").read_text()
-    assert "Not probed:" in readme[readme.index("## Acceptance in a real account") :]
+    assert unprobed  # and CONTRIBUTING.md, where make acceptance is documented, names them as unprobed too
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    assert "Not probed:" in guide[guide.index("## Acceptance in a real account") :]
 
 
 def test_a_failed_status_an_earlier_move_left_does_not_end_the_next_wait(stack, connect, world, aws_env):
@@ -438,3 +460,129 @@ def test_a_contact_flow_outside_the_other_instance_is_refused(stack, connect, wo
     report = Scenario(LocalBackend(stack, connect), wrong, out=out, move_timeout=30, poll_seconds=0.1).run()
     assert "is not a flow of the other instance" in report.steps[0][2]
     assert len(report.steps) == 1
+
+
+def test_a_number_a_native_stack_holds_is_found_and_its_system_tags_reported(stack, connect, world):
+    from local_aws.connect.native import deploy_native_number_stack
+
+    backend = LocalBackend(stack, connect)
+    native_stack, native_arn = deploy_native_number_stack(
+        backend.cloudformation, "native", world.instance_a_arn, "+12065550142", tags={"team": "support"}
+    )
+    run, _ = scenario(backend, world)
+    run.preflight()
+    found = scenario_module.probe_native_number_tags(run)
+    assert "3 numbers read" in found  # the run's two and the native one ListPhoneNumbersV2 shows
+    assert "1 held by an AWS::Connect::PhoneNumber" in found
+    assert f"{native_arn.rsplit('/', 1)[-1]} (native/NativeNumber, CREATE_COMPLETE): " in found
+    assert "no aws:cloudformation:* tag (1 tags in all)" in found  # the emulator's claim: the stack's tags
+    assert "unprobed" not in found
+    assert native_stack
+
+
+def test_a_failed_move_is_traced_with_the_target_it_showed_and_how_long_it_showed(
+    stack, connect, world, aws_env
+):
+    run, _ = scenario(LocalBackend(stack, connect), world)
+    run.preflight()
+    assert scenario_module.probe_failed_target(run).startswith("unprobed")
+    aws_env.control.fail_next_move("The number cannot be moved right now")
+    with pytest.raises(StepFailed):
+        run.move(world.number_id, world.instance_b_arn)
+    # The emulator shows a failed move's FAILED on the target the number stayed on: the source.
+    assert scenario_module.probe_failed_target(run) == (
+        "instance -> other instance: FAILED shown on the source (The number cannot be moved right now)"
+    )
+    assert "(the move was from " in run.failed_moves[0]
+    # The next move while Describe keeps showing that FAILED for 0.3 s: measured, not taken for its outcome.
+    aws_env.control.configure(move_seconds=0.1, stale_seconds=0.05, failed_stale_seconds=0.3)
+    run.move(world.number_id, world.instance_b_arn)
+    lag = scenario_module.probe_describe_after_failed(run)
+    first = lag.split(";")[0]
+    assert first.startswith("instance -> other instance: the earlier FAILED showed for ")
+    shown_for = float(first.split(" for ")[1].split(" s")[0])
+    assert 0.2 <= shown_for < 1.0, lag
+    assert "CLAIMED on other instance at" in lag
+
+
+class Distributed:
+    """The emulator's Connect client, plus GetTrafficDistribution (which it does not serve) naming a
+    replica Region. ``mirror``: which flow-association calls also show in the replica ("associate" and
+    "disassociate", as the current guide says; only "associate"; or none, as the emulator does)."""
+
+    def __init__(self, client, replica, mirror: tuple[str, ...]) -> None:
+        self._client, self._replica, self._mirror = client, replica, mirror
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def get_traffic_distribution(self, Id):
+        # The replica at 0 % appears in the agents' configuration only: the probe reads all three.
+        return {
+            "TelephonyConfig": {"Distributions": [{"Region": "us-east-1", "Percentage": 100}]},
+            "AgentConfig": {
+                "Distributions": [
+                    {"Region": "us-east-1", "Percentage": 100},
+                    {"Region": "us-west-2", "Percentage": 0},
+                ]
+            },
+        }
+
+    def _in_replica(self, call, kwargs):
+        if call.split("_")[0] in self._mirror:
+            number = kwargs["PhoneNumberId"].replace(":us-east-1:", ":us-west-2:")
+            getattr(self._replica, call)(**{**kwargs, "PhoneNumberId": number})
+
+    def associate_phone_number_contact_flow(self, **kwargs):
+        answer = self._client.associate_phone_number_contact_flow(**kwargs)
+        self._in_replica("associate_phone_number_contact_flow", kwargs)
+        return answer
+
+    def disassociate_phone_number_contact_flow(self, **kwargs):
+        answer = self._client.disassociate_phone_number_contact_flow(**kwargs)
+        self._in_replica("disassociate_phone_number_contact_flow", kwargs)
+        return answer
+
+
+@pytest.mark.parametrize("mirror", [(), ("associate", "disassociate"), ("associate",)])
+def test_the_replica_region_is_read_for_a_flow_on_a_group_and_the_number_goes_back(
+    stack, connect, world, aws_env, monkeypatch, mirror
+):
+    monkeypatch.setattr(scenario_module, "REPLICA_WAIT_SECONDS", 0.3)
+    aws_env.control.seed({**world.as_seed(), "region": "us-west-2"})  # the replica: the same instance IDs
+    # The number's own flow, in the group's home instance: the one the probe associates on the group.
+    connect.associate_phone_number_contact_flow(
+        PhoneNumberId=world.number_arn, InstanceId=world.instance_a, ContactFlowId=world.flow_a
+    )
+    backend = LocalBackend(stack, connect)
+    backend.connect = Distributed(connect, backend.connect_in("us-west-2"), mirror)
+    run, _ = scenario(backend, world)
+    run.preflight()
+    found = scenario_module.probe_group_flow_in_replica_region(run)
+    assert found.startswith(f"home us-east-1: flow {world.flow_a}; us-west-2: ")
+    if not mirror:
+        assert "us-west-2: not there after 0.3 s (not mirrored)" in found
+    else:
+        assert "us-west-2: the same flow after" in found
+    if "disassociate" in mirror:
+        assert "after DisassociatePhoneNumberContactFlow at home, us-west-2: gone after" in found
+    if mirror == ("associate",):
+        # What the run made in the replica and cannot take away there is left behind, with the command.
+        assert "us-west-2: still there after" in found
+        assert f"left in us-west-2 after the number left the group: flow {world.flow_a}" in found
+        assert run.report.left_behind == [
+            f"aws connect disassociate-phone-number-contact-flow --region us-west-2 "
+            f"--phone-number-id {world.number_id} --instance-id {world.instance_a}"
+        ]
+    else:
+        assert not run.report.left_behind
+    # The number is off the group, back where it was (teardown re-associates its flow).
+    assert describe(connect, world.number_arn)["TargetArn"] == world.instance_a_arn
+
+
+def test_the_replica_probe_without_a_group_says_it_was_skipped(stack, connect, world):
+    without = dataclasses.replace(resources(world), traffic_distribution_group_arn=None)
+    run = Scenario(LocalBackend(stack, connect), without, out=io.StringIO())
+    assert scenario_module.probe_group_flow_in_replica_region(run).startswith(
+        "unprobed: skipped, no ACCEPTANCE_TDG_ARN"
+    )

@@ -9,8 +9,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from phone_number_assignment import stacks
 from phone_number_assignment.connect import PhoneNumberState
-from phone_number_assignment.errors import ManagedByAnotherStack
+from phone_number_assignment.errors import ManagedByAnotherStack, StackStatusUnknown
 from phone_number_assignment.stacks import CloudFormationReads, refuse_if_managed_elsewhere
 from phone_number_assignment.waiting import Budget
 
@@ -89,3 +90,38 @@ def test_throttling_is_waited_out_and_a_denial_is_a_refusal_naming_the_permissio
     check(client, ("Throttling", "Rate exceeded"), ("ValidationError", f"Stack for {NUMBER} does not exist"))
     with pytest.raises(ManagedByAnotherStack, match="cloudformation:DescribeStackResources"):
         check(client, ("AccessDenied", "not authorized"))
+
+
+# ---- whether a Delete is a rollback --------------------------------------------------------------------
+
+
+def _stack(status: str) -> dict:
+    return {"StackName": "consumer", "StackId": MINE, "CreationTime": STAMP, "StackStatus": status}
+
+
+@pytest.mark.parametrize(
+    ("status", "rolling_back"),
+    [
+        ("ROLLBACK_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
+        ("DELETE_IN_PROGRESS", False),
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", False),
+        ("UPDATE_IN_PROGRESS", False),
+    ],
+)
+def test_a_delete_is_a_rollback_only_in_the_statuses_cloudformation_rolls_back_in(
+    client, status, rolling_back
+):
+    reads = CloudFormationReads(client, Budget(300), sleep=lambda _: None)
+    with Stubber(client) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [_stack(status)]}, {"StackName": MINE})
+        assert stacks.rolling_back(MINE, lambda: reads) is rolling_back
+
+
+def test_a_stack_status_cloudformation_does_not_give_is_a_reason_not_a_guess(client):
+    reads = CloudFormationReads(client, Budget(300), sleep=lambda _: None)
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_stacks", "AccessDenied", "not authorized", http_status_code=403)
+        with pytest.raises(StackStatusUnknown, match="cloudformation:DescribeStacks"):
+            stacks.rolling_back(MINE, lambda: reads)

@@ -1,5 +1,5 @@
-"""make status and make export run with boto3 alone: tools/requirements.txt pins boto3 and what it needs as
-constraints.txt does, and the tools import nothing else, even while they run against the emulator.
+"""make status, make export and make plan run with boto3 alone: tools/requirements.txt pins boto3 and what it
+needs as constraints.txt does, and the tools import nothing else, even while they run against the emulator.
 
 The tools run here under the dev venv's interpreter with an import hook that refuses every module outside
 the standard library, boto3's own dependencies and the project's tools/ and phone_number_assignment: a tool
@@ -123,7 +123,7 @@ finally:
 
 
 @pytest.fixture
-def estate(aws_env) -> dict[str, str]:
+def estate(aws_env, tmp_path) -> dict[str, str]:
     instance, flow, number = (str(uuid.uuid4()) for _ in range(3))
     aws_env.control.seed(
         {
@@ -136,7 +136,26 @@ def estate(aws_env) -> dict[str, str]:
             ],
         }
     )
-    return {"instance": f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}", "number": number}
+    instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"
+    # make plan reads YAML without PyYAML: short tags, a flow sequence, a Fn::ForEach over a parameter.
+    template = tmp_path / "numbers.yaml"
+    template.write_text(
+        "Transform: AWS::LanguageExtensions\n"
+        "Parameters:\n"
+        f"  Target: {{Type: String, Default: '{instance_arn}'}}\n"
+        f"  Ids: {{Type: CommaDelimitedList, Default: '{number}'}}\n"
+        "Resources:\n"
+        "  Fn::ForEach::Numbers:\n"
+        "    - Id\n"
+        "    - !Ref Ids\n"
+        "    - Number&{Id}:\n"
+        "        Type: Custom::PhoneNumberAssignment\n"
+        "        Properties:\n"
+        "          ServiceToken: !ImportValue provider-ServiceToken\n"
+        "          PhoneNumberId: !Ref Id\n"
+        "          TargetArn: !Ref Target\n"
+    )
+    return {"instance": instance_arn, "number": number, "template": str(template)}
 
 
 @pytest.mark.parametrize(
@@ -146,6 +165,7 @@ def estate(aws_env) -> dict[str, str]:
         ("tools.status", ["--number", "+15555559100", "--format", "csv"], "+15555559100"),
         ("tools.export", ["{instance}"], "Fn::ForEach::"),
         ("tools.export", ["{instance}", "--style", "resources"], "Number15555559100:"),
+        ("tools.plan", ["--template", "{template}", "--format", "csv"], ",Declare,+15555559100,"),
     ],
 )
 def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):

@@ -447,9 +447,10 @@ def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear
     assert entry["cloudFormation"]["detail"].startswith(why)
     [flag] = entry["flags"]
     assert flag["code"] == "stale-owner"
-    delete, untag = flag["commands"]
-    assert delete.startswith(f"aws dynamodb delete-item --region {REGION} --table-name {TABLE} ")
-    assert "--condition-expression" in delete
+    release, untag = flag["commands"]
+    assert release.startswith(f"aws dynamodb update-item --region {REGION} --table-name {TABLE} ")
+    assert "SET #st = :released" in release
+    assert "--condition-expression" in release
     assert untag.startswith(
         f"aws connect untag-resource --region {REGION} --resource-arn {estate.number(case)} "
     )
@@ -462,7 +463,7 @@ def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear
 
     after = by_arn(status_json()[0])[estate.number(case)]
     assert after["owner"] is None
-    assert after["record"] is None
+    assert after["record"]["State"] == "RELEASED"  # kept, never deleted: it still orders late requests
     assert after["flags"] == []
     tags = connect.describe_phone_number(PhoneNumberId=estate.number(case))["ClaimedPhoneNumberSummary"][
         "Tags"
@@ -503,9 +504,10 @@ def test_a_stuck_pending_marker_is_flagged_with_the_delete_that_clears_it(estate
     assert entry["marker"] == "PENDING"
     [flag] = entry["flags"]
     assert flag["code"] == "stuck-pending"
-    [delete] = flag["commands"]  # no tags were written: the request never succeeded
-    run_cli(env, delete)
-    assert by_arn(status_json()[0])[estate.number("stuck_pending")]["record"] is None
+    [release] = flag["commands"]  # no tags were written: the request never succeeded
+    run_cli(env, release)
+    after = by_arn(status_json()[0])[estate.number("stuck_pending")]
+    assert (after["record"]["State"], after["flags"]) == ("RELEASED", [])
 
 
 def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(estate, env):
@@ -518,8 +520,9 @@ def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(estate, e
         f"aws connect update-phone-number --region {REGION} "
         f"--phone-number-id {estate.number('stuck_moving')} --target-arn {estate.b}" in flag["advice"]
     )
-    [delete] = flag["commands"]
-    assert "delete-item" in delete
+    [release] = flag["commands"]
+    assert "update-item" in release
+    assert "RELEASED" in release
 
 
 def test_a_marker_young_enough_to_belong_to_a_running_request_is_never_offered_for_deletion(estate):
@@ -718,7 +721,7 @@ def test_the_table_lists_every_number_and_every_flag_with_its_command(estate):
     assert f"its physical ID is {estate.number('free')}, not this number" in out
     assert "Needs attention" in out
     assert "[stale-owner]" in out
-    assert "    $ aws dynamodb delete-item" in out
+    assert "    $ aws dynamodb update-item" in out
     assert "    $ aws connect untag-resource" in out
     summary = status_json()[0]["summary"]
     assert out.splitlines()[-1] == (

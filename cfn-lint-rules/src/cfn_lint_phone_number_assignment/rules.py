@@ -5,7 +5,8 @@ Use: ``cfn-lint -a cfn_lint_phone_number_assignment.rules template.yaml`` (or ``
 CloudFormationLintRule subclass in it. cfn-lint maps every Custom::* type to one generic schema, so without
 these rules a misspelt property, a malformed ARN or a number declared twice only shows up when CloudFormation
 reaches the resource. The property names, allowed values and ARN shapes come from schema.py, a copy of the
-provider's own (tests/cfn_lint_rules keep the two equal). Why the IDs are EPNAnnn/WPNAnnn: README.md.
+provider's own (tests/cfn_lint_rules keep the two equal). Why the IDs are EPNAnnn/WPNAnnn: the package's
+README.md.
 """
 
 from __future__ import annotations
