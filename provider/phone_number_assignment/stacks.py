@@ -240,11 +240,6 @@ def stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOp
         return StackOperation("")
 
 
-def stack_status(stack_id: str, cloudformation: Callable[[], Any]) -> str:
-    """The stack's status (UPDATE_IN_PROGRESS, ...); "" when CloudFormation does not answer with one."""
-    return stack_operation(stack_id, cloudformation).status
-
-
 def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
     """Whether the stack is rolling an operation back (so its Deletes undo, whatever OnDelete says).
 
