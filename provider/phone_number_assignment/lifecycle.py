@@ -222,9 +222,7 @@ def _give_up(
         return
     put_back = cancelling or record.state in (State.PENDING, State.MOVING)
     if not put_back:
-        put_back = _restore_on_delete(request) or stacks.rolling_back(
-            request.stack_id, services.cloudformation
-        )
+        put_back = _puts_back_held_number(request, services)
     if not put_back:
         _untag_own(services.numbers, state, request.owner)
         _mark_released(services.records, state, record, request.requester)
@@ -311,7 +309,7 @@ def _hand_back(request: Request, services: Services, state: PhoneNumberState, re
 def _release_by_tags(request: Request, services: Services, state: PhoneNumberState) -> None:
     """Delete of a number whose only record is this resource's tags (the table was lost)."""
     numbers = services.numbers
-    restore = _restore_on_delete(request) or stacks.rolling_back(request.stack_id, services.cloudformation)
+    restore = _puts_back_held_number(request, services)
     previous = state.tags.get(PREVIOUS_TARGET_TAG, "")
     if restore and previous:
         state = numbers.settle(state)
@@ -796,6 +794,12 @@ def _parsed(properties: Any, scope: Scope) -> AssignmentProperties | None:
         return parse_properties(properties, scope)
     except InvalidProperties:
         return None
+
+
+def _puts_back_held_number(request: Request, services: Services) -> bool:
+    """Whether the Delete of a number this resource holds after success puts it back: OnDelete: Restore, or
+    a stack rolling back (DescribeStacks, read only when Retain would otherwise keep it)."""
+    return _restore_on_delete(request) or stacks.rolling_back(request.stack_id, services.cloudformation)
 
 
 def _restore_on_delete(request: Request) -> bool:
