@@ -207,10 +207,12 @@ class LocalControl:
         resource_status: str | None = None,
         physical_id: str | None = None,
         resource_type: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
         """What CloudFormation knows about a stack the local stand-in plays (played_stacks.py): the stack's
-        status and/or one resource's status, physical ID and type (Custom::PhoneNumberAssignment unless
-        given), as DescribeStacks/DescribeStackResource(s) say."""
+        status (and parent stack, for a nested one) and/or one resource's status, physical ID and type
+        (Custom::PhoneNumberAssignment unless given), as DescribeStacks/DescribeStackResource(s),
+        ListStackResources and DescribeStackEvents say."""
         played_stacks.play(
             stack_id,
             stack_status=stack_status,
@@ -218,6 +220,7 @@ class LocalControl:
             resource_status=resource_status,
             physical_id=physical_id,
             resource_type=resource_type,
+            parent_id=parent_id,
         )
 
 
@@ -418,6 +421,7 @@ class HttpControl:
         resource_status: str | None = None,
         physical_id: str | None = None,
         resource_type: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self._call(
             "play_stack",
@@ -427,6 +431,7 @@ class HttpControl:
             resource_status=resource_status,
             physical_id=physical_id,
             resource_type=resource_type,
+            parent_id=parent_id,
         )
 
 
