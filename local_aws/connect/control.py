@@ -45,6 +45,7 @@ CONTROL_METHODS = frozenset(
         "reset",
         "seed",
         "play_stack",
+        "inject_cloudformation_error",
         "set_phone_number_quota",
     }
 )
@@ -180,6 +181,13 @@ class LocalControl:
         succeed), each after ``latency_seconds`` of the emulator's clock."""
         dynamodb.inject(operation, code, count=count, message=message, latency_seconds=latency_seconds)
 
+    def inject_cloudformation_error(
+        self, action: str, code: str, *, count: int = 1, message: str | None = None
+    ) -> None:
+        """The next ``count`` calls of a CloudFormation read (DescribeStacks, DescribeStackEvents, ...)
+        answer ``code`` (Throttling: CloudFormation's rate limit)."""
+        played_stacks.inject(action, code, count=count, message=message)
+
     def service_calls(self) -> dict[str, int]:
         """DynamoDB and CloudFormation calls served since the last reset, by "service:Operation" (Connect's
         are in ``calls()``)."""
@@ -194,6 +202,7 @@ class LocalControl:
 
     def reset(self) -> None:
         runtime.reset()
+        played_stacks.forget_injections()
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
@@ -396,6 +405,11 @@ class HttpControl:
             message=message,
             latency_seconds=latency_seconds,
         )
+
+    def inject_cloudformation_error(
+        self, action: str, code: str, *, count: int = 1, message: str | None = None
+    ) -> None:
+        self._call("inject_cloudformation_error", action=action, code=code, count=count, message=message)
 
     def service_calls(self) -> dict[str, int]:
         return self._call("service_calls")

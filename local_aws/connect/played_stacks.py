@@ -24,7 +24,7 @@ from typing import Any
 from botocore import xform_name
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import responses as cfn_responses
-from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.core.responses import ActionResult
 
 from .runtime import runtime
@@ -292,9 +292,39 @@ def _now() -> datetime.datetime:
     return datetime.datetime.fromtimestamp(runtime.clock.time(), datetime.UTC)
 
 
+class InjectedError(CloudFormationError):
+    """An answer a test asked for (inject): Throttling, as CloudFormation's Query API answers a rate limit."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+# action -> [(code, message), ...]: the next calls of the action answer these, one each.
+_injected: dict[str, list[tuple[str, str]]] = {}
+
+
+def inject(action: str, code: str, *, count: int = 1, message: str | None = None) -> None:
+    """The next ``count`` calls of a CloudFormation read (DescribeStacks, ...) answer ``code``."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    with _lock:
+        _injected.setdefault(action, []).extend([(code, message or "Rate exceeded")] * count)
+
+
+def forget_injections() -> None:
+    with _lock:
+        _injected.clear()
+
+
 def _counted(action: str, method: Any) -> Any:
     def counted(self: Any) -> Any:
         runtime.count_call("cloudformation", action)
+        with _lock:
+            pending = _injected.get(action)
+            injected = pending.pop(0) if pending else None
+        if injected is not None:
+            raise InjectedError(*injected)
         return method(self)
 
     return counted

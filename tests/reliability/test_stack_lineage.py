@@ -218,3 +218,23 @@ def test_a_deleted_large_stack_holds_nothing_and_is_not_listed(stack, new_stack,
 
     assert response.ok, response.reason
     assert aws_env.control.service_calls().get("cloudformation:ListStackResources", 0) == 0
+
+
+# ---- clean-up never strands a number for what a retry fixes ----------------------------------------------
+
+
+# moto warns that Throttling is not an error of CloudFormation's model: it is its Query API's rate limit.
+@pytest.mark.filterwarnings("ignore:Exception\\(InjectedError\\)")
+def test_a_clean_up_delete_keeps_asking_cloudformation_while_it_is_throttled(stack, world, connect, aws_env):
+    # In a clean-up phase CloudFormation retries a failing Delete a few times, then skips it and completes
+    # the stack (cloudformation-coverage-roadmap#744): a FAILED for a throttled read would strand the number.
+    assert stack.create("MainLine", props(world, OnDelete="Retain")).ok
+    stack.set_status("CREATE_FAILED")
+    stack.set_status("DELETE_IN_PROGRESS")
+    aws_env.control.inject_cloudformation_error("DescribeStacks", "Throttling", count=3)
+
+    deleted = stack.delete("MainLine")
+
+    assert deleted.ok, deleted.reason
+    _on(connect, world.number_arn, world.instance_a_arn)
+    assert aws_env.control.service_calls()["cloudformation:DescribeStacks"] >= 4
