@@ -230,6 +230,17 @@ class LocalCustomResourceStack:
             self.play(logical_id, _ANSWERED[(request_type, response.status)], response.physical_id)
         return response
 
+    def clean_up(self, logical_id: str, old_physical_id: str, old_properties: Mapping[str, Any]) -> Response:
+        """The Delete CloudFormation sends in a clean-up phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: the old
+        physical resource of a replacement; UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: the new one of a
+        replacement rolled back) for ``old_physical_id``. Its events name that physical ID; the resource
+        itself keeps its current physical ID and status, whatever the Delete answers (CloudFormation skips a
+        clean-up Delete that keeps failing)."""
+        current = self.resources[logical_id]
+        response = self.send("Delete", logical_id, old_properties, physical_id=old_physical_id)
+        self.play(logical_id, "UPDATE_COMPLETE", current.physical_id)
+        return response
+
     def cancel_create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
         """Another resource failed while ``logical_id``'s Create still runs: CloudFormation marks the Create
         cancelled ("Resource creation cancelled"), starts rolling the stack's creation back and sends the

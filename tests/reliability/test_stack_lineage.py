@@ -238,3 +238,34 @@ def test_a_clean_up_delete_keeps_asking_cloudformation_while_it_is_throttled(sta
     assert deleted.ok, deleted.reason
     _on(connect, world.number_arn, world.instance_a_arn)
     assert aws_env.control.service_calls()["cloudformation:DescribeStacks"] >= 4
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(InjectedError\\)")
+def test_a_clean_up_delete_that_had_to_fail_is_flagged_by_make_status_with_the_commands_that_fix_it(
+    stack, world, connect, aws_env, clock
+):
+    import io
+    import json
+
+    from tools import status
+
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    assert stack.update("MainLine", props(world, PhoneNumberId=world.other_number_id)).ok
+    stack.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    # Denied: no retry fixes it. CloudFormation retries the clean-up Delete a few times, then skips it.
+    aws_env.control.inject_cloudformation_error("DescribeStacks", "AccessDenied", count=5, message="denied")
+    failed = stack.clean_up("MainLine", world.number_arn, props(world))
+    assert failed.status == "FAILED"
+    stack.set_status("UPDATE_COMPLETE")
+
+    out = io.StringIO()
+    code = status.main(["--number", world.number_arn, "--format", "json"], stdout=out, stderr=io.StringIO())
+
+    assert code == 3
+    [entry] = json.loads(out.getvalue())["numbers"]
+    [flag] = [flag for flag in entry["flags"] if flag["code"] == "clean-up-delete-failed"]
+    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" in flag["message"]
+    assert any(command.startswith("aws dynamodb update-item") for command in flag["commands"])
+    assert "stale-owner" not in [flag["code"] for flag in entry["flags"]]
