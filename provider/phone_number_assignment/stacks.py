@@ -142,15 +142,15 @@ def _managed(state: PhoneNumberState, resource: dict[str, Any], own_stack_id: st
     if stack_id == own_stack_id:
         advice = (
             f"Set the TargetArn of {logical_id} instead of declaring an assignment for its number, or "
-            "hand the number over: set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
-            f"{logical_id}, deploy, remove it from the template and deploy again, then declare the "
-            "assignment."
+            "hand the number over: set DeletionPolicy: RetainExceptOnCreate and UpdateReplacePolicy: "
+            f"Retain on {logical_id}, deploy, remove it from the template and deploy again, then declare "
+            "the assignment."
         )
     else:
         advice = (
-            "To hand it over: in that stack set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
-            f"{logical_id}, deploy it, remove the resource from that stack and deploy again; then deploy "
-            "this stack."
+            "To hand it over: in that stack set DeletionPolicy: RetainExceptOnCreate and "
+            f"UpdateReplacePolicy: Retain on {logical_id}, deploy it, remove the resource from that stack "
+            "and deploy again; then deploy this stack."
         )
     return ManagedByAnotherStack(
         f"Phone number {state.label} is managed by {resource_type} {logical_id} of {where} ({status}); "
