@@ -280,27 +280,31 @@ def stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOp
 
 def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
     """Whether CloudFormation's Deletes for this stack undo an operation that failed (so they put numbers
-    back, whatever OnDelete says): the stack rolling back, an ancestor rolling back (it deletes the nested
-    stacks it added), or the stack (or an ancestor) deleted right after its creation failed
-    (OnFailure=DELETE).
+    back, whatever OnDelete says): the stack rolling back; or the stack being deleted (DELETE_IN_PROGRESS)
+    by an ancestor's rollback (a parent deletes the nested stacks it added in an operation that fails), or
+    right after its own (or an ancestor's) creation failed (OnFailure=DELETE). The ancestors are read only
+    for a stack being deleted: in any other status the stack's own says it all (a nested stack rolled back
+    with its root shows a rollback status itself; one cleaning up a committed update is not rolling back).
 
     Raises StackStatusUnknown when CloudFormation cannot be asked: what a Delete does depends on it, and the
     provider does not guess in the direction that moves a number.
     """
     try:
-        for stack in _lineage(stack_id, cloudformation, stop=lambda s: _status_of(s) in ROLLING_BACK):
-            status = _status_of(stack)
+        stack = _read_stack(stack_id, cloudformation)
+        if _status_of(stack) != DELETING:
+            return _status_of(stack) in ROLLING_BACK
+        for ancestor in _lineage(stack_id, cloudformation, first=stack, stop=_undoing):
+            status = _status_of(ancestor)
             if status in ROLLING_BACK:
-                if stack.get("StackId") != stack_id:
-                    logger.info(
-                        "An ancestor stack is rolling back: this Delete is part of its rollback",
-                        extra={"ancestor_stack_id": stack.get("StackId"), "ancestor_status": status},
-                    )
+                logger.info(
+                    "An ancestor stack is rolling back: this Delete is part of its rollback",
+                    extra={"ancestor_stack_id": ancestor.get("StackId"), "ancestor_status": status},
+                )
                 return True
-            if status == DELETING and _deleted_after_failed_creation(stack, cloudformation):
+            if status == DELETING and _deleted_after_failed_creation(ancestor, cloudformation):
                 logger.info(
                     "The stack is being deleted because its creation failed: this Delete is a rollback",
-                    extra={"deleted_stack_id": stack.get("StackId")},
+                    extra={"deleted_stack_id": ancestor.get("StackId")},
                 )
                 return True
     except _StackMissing:
@@ -317,6 +321,10 @@ def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
     return False
 
 
+def _undoing(stack: dict[str, Any]) -> bool:
+    return _status_of(stack) in ROLLING_BACK
+
+
 def _may_still_roll_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
     """Whether the update that replaced a resource of this stack can still roll back: the stack, or any
     ancestor (a nested stack's update commits with its root's), in one of REPLACEMENT_NOT_COMMITTED."""
@@ -329,12 +337,16 @@ def _may_still_roll_back(stack_id: str, cloudformation: Callable[[], Any]) -> bo
 
 
 def _lineage(
-    stack_id: str, cloudformation: Callable[[], Any], *, stop: Callable[[dict[str, Any]], bool]
+    stack_id: str,
+    cloudformation: Callable[[], Any],
+    *,
+    stop: Callable[[dict[str, Any]], bool],
+    first: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The stack, then its parent, up to its root (DescribeStacks' ParentId), each read when reached; a
-    stack ``stop`` accepts ends the walk (the caller has its answer). Raises _StackMissing when the stack
-    itself does not exist; an ancestor that no longer does ends the walk."""
-    stack = _read_stack(stack_id, cloudformation)
+    """The stack (``first``, when already read), then its parent, up to its root (DescribeStacks' ParentId),
+    each read when reached; a stack ``stop`` accepts ends the walk (the caller has its answer). Raises
+    _StackMissing when the stack itself does not exist; an ancestor that no longer does ends the walk."""
+    stack = first if first is not None else _read_stack(stack_id, cloudformation)
     seen = {stack_id}
     while True:
         yield stack
@@ -351,21 +363,40 @@ def _lineage(
 
 
 def _deleted_after_failed_creation(stack: dict[str, Any], cloudformation: Callable[[], Any]) -> bool:
-    """Whether the stack's own events, newest first, show the DELETE_IN_PROGRESS under way right after the
-    stack's CREATE_FAILED: the deletion OnFailure=DELETE makes (a deliberate deletion follows a
-    CREATE_COMPLETE, UPDATE_COMPLETE, ...). Events of its resources, in between, are passed over."""
+    """Whether the stack (DELETE_IN_PROGRESS, as DescribeStacks said) is being deleted right after its
+    creation failed: the deletion OnFailure=DELETE makes. Its own events, newest first, are read back past
+    this deletion and any earlier attempt at it (DELETE_*) to what the stack did before: CREATE_FAILED, or a
+    CREATE_COMPLETE, UPDATE_COMPLETE, ... (a deliberate deletion). Events of its resources are passed over.
+    A stack being deleted is never updated again, so the answer is kept for this container's later Deletes
+    of the same stack (each would read up to a page of events per hundred resources deleted so far)."""
     stack_id = stack.get("StackId", "")
-    deleting = False
+    known = _FAILED_CREATIONS.get(stack_id)
+    if known is not None:
+        return known
+    verdict = False
     for page in _pages(lambda: cloudformation().stack_event_pages(StackName=stack_id)):
-        for event in page.get("StackEvents") or []:
-            if event.get("ResourceType") != STACK_TYPE or event.get("PhysicalResourceId") != stack_id:
-                continue
-            status = event.get("ResourceStatus", "")
-            if not deleting:
-                deleting = status == DELETING
-                continue
-            return status == CREATION_FAILED
-    return False
+        before = next(
+            (
+                event.get("ResourceStatus", "")
+                for event in page.get("StackEvents") or []
+                if event.get("ResourceType") == STACK_TYPE
+                and event.get("PhysicalResourceId") == stack_id
+                and not event.get("ResourceStatus", "").startswith("DELETE_")
+            ),
+            None,
+        )
+        if before is not None:
+            verdict = before == CREATION_FAILED
+            break
+    if len(_FAILED_CREATIONS) >= _REMEMBERED_DELETIONS:
+        _FAILED_CREATIONS.pop(next(iter(_FAILED_CREATIONS)))
+    _FAILED_CREATIONS[stack_id] = verdict
+    return verdict
+
+
+# Stack ID -> whether its deletion follows a failed creation (see _deleted_after_failed_creation).
+_FAILED_CREATIONS: dict[str, bool] = {}
+_REMEMBERED_DELETIONS = 64
 
 
 def _pages(pages: Callable[[], Any]) -> Iterator[dict[str, Any]]:

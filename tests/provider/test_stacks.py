@@ -36,6 +36,12 @@ def resource(logical_id: str, physical_id: str, resource_type: str, status: str,
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_deletions(monkeypatch):
+    # Every test here uses the same stack IDs: what one test's events said must not answer the next.
+    monkeypatch.setattr(stacks, "_FAILED_CREATIONS", {})
+
+
 @pytest.fixture
 def client():
     return boto3.client(
@@ -263,3 +269,33 @@ def test_events_that_cannot_be_read_are_a_reason_naming_the_permission(client):
         stub.add_client_error("describe_stack_events", "AccessDenied", "not authorized", http_status_code=403)
         with pytest.raises(StackStatusUnknown, match="cloudformation:DescribeStackEvents"):
             stacks.rolling_back(MINE, lambda: reads)
+
+
+def test_a_deletion_tried_again_after_it_failed_still_follows_the_failed_creation_and_is_read_once(client):
+    reads = CloudFormationReads(client, Budget(300), sleep=lambda _: None)
+    events = [
+        _stack_event(MINE, "DELETE_IN_PROGRESS"),
+        _stack_event(MINE, "DELETE_FAILED"),
+        _resource_event(MINE, 1),
+        _stack_event(MINE, "DELETE_IN_PROGRESS"),
+        _stack_event(MINE, "CREATE_FAILED"),
+        _stack_event(MINE, "CREATE_IN_PROGRESS"),
+    ]
+    deleting = {"Stacks": [_stack("DELETE_IN_PROGRESS")]}
+    with Stubber(client) as stub:
+        stub.add_response("describe_stacks", deleting, {"StackName": MINE})
+        stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": MINE})
+        stub.add_response("describe_stacks", deleting, {"StackName": MINE})
+        assert stacks.rolling_back(MINE, lambda: reads) is True
+        # The next Delete of the same stack's deletion reads its status, not its events again.
+        assert stacks.rolling_back(MINE, lambda: reads) is True
+        stub.assert_no_pending_responses()
+
+
+def test_a_nested_stack_cleaning_up_a_committed_update_is_not_rolled_back_by_its_ancestors(client):
+    reads = CloudFormationReads(client, Budget(300), sleep=lambda _: None)
+    cleaning = _stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", MINE, parent=THEIRS)
+    with Stubber(client) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [cleaning]}, {"StackName": MINE})
+        assert stacks.rolling_back(MINE, lambda: reads) is False
+        stub.assert_no_pending_responses()  # no ancestor read: the stack's own status says it all
