@@ -57,7 +57,8 @@ REPLACEMENT_NOT_COMMITTED = frozenset(
 )
 # The stack statuses in which CloudFormation sends Deletes to undo an operation that failed: the rollback of a
 # stack's creation, of an update, and the update rollback's clean-up of resources the update added or
-# replaced (CloudFormation User Guide, "Stack status codes"). Every other Delete is a deliberate deletion.
+# replaced (CloudFormation User Guide, "Stack status codes"). A stack being deleted is rolled back too in the
+# two cases below; every other Delete is a deliberate deletion.
 ROLLING_BACK = frozenset(
     {
         "ROLLBACK_IN_PROGRESS",
@@ -254,8 +255,8 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
         raise OwnerNotChecked(
             f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider "
             f"could not ask CloudFormation whether that stack still holds it ({unanswered}). It is not "
-            "taken. Check that the provider's role may call cloudformation:DescribeStackResource on that "
-            "stack, then retry."
+            "taken. Check that the provider's role may call cloudformation:DescribeStackResource and "
+            "cloudformation:DescribeStacks on that stack (and its parent stacks), then retry."
         ) from None
     return _holds(resource, state)
 
