@@ -1,5 +1,6 @@
-"""The drift check that runs by itself (drift_check/app.py), its handler invoked in-process against the emulator
-as Lambda would run it on DriftCheckSchedule: every client it makes finds the emulator through AWS_ENDPOINT_URL.
+"""The drift check that runs by itself (drift_check/app.py), its handler invoked in-process against the
+emulator as Lambda would run it on DriftCheckSchedule: every client it makes finds the emulator through
+AWS_ENDPOINT_URL.
 
 What the alarms read (the EMF metrics FlaggedNumbers and DriftCheckIncomplete) and what the operator reads
 (one JSON line per flag, with what to do) are checked for a clean account, for numbers moved and re-routed by
@@ -56,7 +57,7 @@ class Run:
         ]
 
     def metric(self, name: str) -> float | None:
-        """The value of ``name`` in the provider's namespace and service dimension, or None if not published."""
+        """The value of ``name`` in the provider's namespace and dimension, or None if not published."""
         found = []
         for blob in self.emf:
             for directive in blob["_aws"]["CloudWatchMetrics"]:
@@ -119,7 +120,9 @@ class Estate:
         self.connect.update_phone_number(PhoneNumberId=number_arn, TargetArn=target_arn)
         self.clock.sleep(MOVE_SECONDS + STALE_SECONDS)
         for _ in range(50):
-            summary = self.connect.describe_phone_number(PhoneNumberId=number_arn)["ClaimedPhoneNumberSummary"]
+            summary = self.connect.describe_phone_number(PhoneNumberId=number_arn)[
+                "ClaimedPhoneNumberSummary"
+            ]
             if summary["PhoneNumberStatus"]["Status"] != "IN_PROGRESS":
                 return
             self.clock.sleep(0.2)
