@@ -333,6 +333,15 @@ def test_every_role_the_template_makes_is_reviewed():
 def test_the_drift_check_role_exists_only_with_a_schedule():
     assert role_statements(translated_template(), role=DRIFT_CHECK_ROLE) == []
     assert role_statements(translated_template(), DRIFT_CHECK_ON, role=DRIFT_CHECK_ROLE) != []
+    # And so does everything SAM makes for it: the function, its role, its schedule and the permission
+    # EventBridge invokes it with.
+    made = {
+        name: resource.get("Condition")
+        for name, resource in translated_template()["Resources"].items()
+        if name.startswith("DriftCheckFunction")
+    }
+    assert len(made) >= 5, made
+    assert set(made.values()) == {"DriftCheckOn"}, made
 
 
 def test_the_drift_check_role_matches_the_published_authorization_data():
