@@ -30,7 +30,8 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat tools/requirements.txt | cks
 BUILD_DIR := .aws-sam/build
 BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
-    $(wildcard provider/phone_number_assignment/*.py)
+    $(wildcard provider/phone_number_assignment/*.py) \
+    drift_check/Makefile drift_check/requirements.txt tools/requirements.txt $(wildcard drift_check/*.py tools/*.py)
 
 .PHONY: help venv tools-venv test coverage lint format validate lint-template export status plan emulator demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
