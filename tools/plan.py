@@ -48,6 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
 from phone_number_assignment import schema
+from phone_number_assignment.tags import Owner
 from tools import cfn_template
 from tools.export import Target, UsageError, parse_target
 from tools.status import (
@@ -61,7 +62,6 @@ from tools.status import (
     UNDOING,
     CloudFormationCheck,
     NumberView,
-    Owner,
     Status,
     _config,
     _error_code,
@@ -71,7 +71,10 @@ from tools.status import (
     _instance_of,
     _resource,
     _session,
+    owner_json,
+    owner_label,
     read_record,
+    stack_name,
 )
 
 READ_ONLY_NOTICE = (
@@ -251,7 +254,7 @@ class NumberPlan:
                 "owner": None
                 if self.owner_now is None
                 else {
-                    **self.owner_now.as_json(),
+                    **owner_json(self.owner_now),
                     "state": self.owner_state,
                     "cloudFormation": self.owner_holding,
                 },
@@ -260,7 +263,7 @@ class NumberPlan:
             "after": {
                 "targetArn": self.target_after,
                 "contactFlowArn": self.flow_after,
-                "owner": None if self.owner_after is None else self.owner_after.as_json(),
+                "owner": None if self.owner_after is None else owner_json(self.owner_after),
             },
             "room": self.room,
             "verdict": self.verdict(),
@@ -536,7 +539,7 @@ def _same_stack(owner: Owner, stack: Owner | None) -> bool:
         return False
     if stack.stack_id.startswith("arn:"):
         return owner.stack_id.lower() == stack.stack_id.lower()
-    return owner.stack_name == stack.stack_id
+    return stack_name(owner.stack_id) == stack.stack_id
 
 
 def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | None, plan: Plan) -> None:
@@ -560,17 +563,17 @@ def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | 
     if state == UNDOING and holding.holds is not False:
         number.refuse(
             "being-put-back",
-            f"{owner.label()} is putting {number.label} back (UNDOING): nobody may take it until that "
+            f"{owner_label(owner)} is putting {number.label} back (UNDOING): nobody may take it until that "
             "Delete ends",
         )
         return
     if holding.holds is False:
         number.notes.append(
-            f"recorded owner {owner.label()} is stale ({holding.detail}): the provider takes it"
+            f"recorded owner {owner_label(owner)} is stale ({holding.detail}): the provider takes it"
         )
         return
     if holding.holds is None:
-        number.unchecked.append(f"whether {owner.label()} still holds {number.label}: {holding.detail}")
+        number.unchecked.append(f"whether {owner_label(owner)} still holds {number.label}: {holding.detail}")
         return
     if _same_stack(owner, stack):
         if state == ASSIGNED and not record.get("Predecessor"):
@@ -587,11 +590,12 @@ def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | 
     if stack is None:
         number.refuse(
             "owned-by-another-stack",
-            f"{number.label} is {state} by {owner.label()} (if this template is that stack's, give STACK=)",
+            f"{number.label} is {state} by {owner_label(owner)} "
+            "(if this template is that stack's, give STACK=)",
         )
         return
     number.refuse(
-        "owned-by-another-stack", f"{number.label} is {state} by {owner.label()}, which still holds it"
+        "owned-by-another-stack", f"{number.label} is {state} by {owner_label(owner)}, which still holds it"
     )
 
 
@@ -605,7 +609,7 @@ def _judge_native(number: NumberPlan, check: CloudFormationCheck) -> None:
     if holding.holds:
         number.refuse(
             "native-resource",
-            f"{number.label} is held by AWS::Connect::PhoneNumber {native.label()} "
+            f"{number.label} is held by AWS::Connect::PhoneNumber {owner_label(native)} "
             f"({holding.resource_status})",
         )
     elif holding.holds is None:
@@ -751,7 +755,9 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
     if number.owner_holding == "this resource":
         owner_now = f"this resource ({number.owner_state})"
     elif number.owner_now is not None:
-        owner_now = f"{number.owner_now.logical_id} @ {number.owner_now.stack_name} ({number.owner_state})"
+        owner_now = (
+            f"{number.owner_now.logical_id} @ {stack_name(number.owner_now.stack_id)} ({number.owner_state})"
+        )
     elif number.owner_state == RELEASED:
         owner_now = "nobody (RELEASED)"
     elif view is not None:
@@ -761,7 +767,7 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
     elif number.owner_holding == "this resource":
         owner_after = "unchanged"
     elif number.owner_after is not None:
-        owner_after = f"{number.owner_after.logical_id} @ {number.owner_after.stack_name}"
+        owner_after = f"{number.owner_after.logical_id} @ {stack_name(number.owner_after.stack_id)}"
     else:
         owner_after = "-"
     room = "-"
@@ -863,9 +869,11 @@ def render_csv(plan: Plan) -> str:
                 view.status if view else "",
                 (view.target_arn or "") if view else "",
                 number.target_after or "",
-                number.owner_now.label() if number.owner_now else "",
+                owner_label(number.owner_now) if number.owner_now else "",
                 number.owner_state or "",
-                "" if number.declaration.removes or not number.owner_after else number.owner_after.label(),
+                ""
+                if number.declaration.removes or not number.owner_after
+                else owner_label(number.owner_after),
                 room.get("numbersNow", ""),
                 room.get("incoming", ""),
                 room.get("quota", ""),
@@ -965,9 +973,9 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         # The account is asked for (STS) only if the template uses AWS::AccountId.
         reader: list[Clients] = []
         account = functools.cache(lambda: reader[0].sts.get_caller_identity()["Account"])
-        stack_name = Owner(args.stack, "").stack_name if args.stack else None
+        deployed_stack_name = stack_name(args.stack) if args.stack else None
         try:
-            resolver = cfn_template.Resolver(template, params, region, account, stack_name)
+            resolver = cfn_template.Resolver(template, params, region, account, deployed_stack_name)
         except cfn_template.TemplateError as error:
             print(f"make plan: {args.template}: {error}", file=stderr)
             return EXIT_USAGE
@@ -977,7 +985,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         if args.change_set:
             stack_id, declarations = read_change_set(clients.cloudformation, args.stack, args.change_set)
             stack: Owner | None = Owner(stack_id, "")
-            described = f"change set {args.change_set} of stack {Owner(stack_id, '').stack_name}"
+            described = f"change set {args.change_set} of stack {stack_name(stack_id)}"
             source_json: dict[str, Any] = {"changeSet": args.change_set, "stack": args.stack}
         else:
             assert resolver is not None
