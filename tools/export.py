@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import boto3
+import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
-# Both modules import the standard library only: this tool runs with boto3 alone (tools/requirements.txt).
+# Both modules import the standard library only: this tool runs with boto3 and PyYAML alone
+# (tools/requirements.txt).
 from phone_number_assignment import schema
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
-from tools import template_yaml
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
@@ -261,7 +262,7 @@ def render_resources(export: Export, provider_stack_name: str = DEFAULT_PROVIDER
         f"# Written by `make export TARGET={target.arn} STYLE=resources` (read-only).\n"
         "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
-    return header + template_yaml.dump(template)
+    return header + _yaml(template)
 
 
 # Fn::ForEach (AWS::LanguageExtensions): the identifier each loop substitutes into its logical IDs. A
@@ -368,7 +369,13 @@ def render_foreach(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_S
         )
         + "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
-    return header + template_yaml.dump(template)
+    return header + _yaml(template)
+
+
+def _yaml(template: Mapping[str, Any]) -> str:
+    """The template as block YAML in its own key order, read back the same by every YAML reader (PyYAML's
+    safe dumper quotes a string that would read as something else: yes, 1e3, +1206...)."""
+    return yaml.safe_dump(dict(template), sort_keys=False, allow_unicode=True, width=1000)
 
 
 def _report(lines: Iterable[str], stream: TextIO) -> None:

@@ -1,9 +1,11 @@
-"""make status, make export and make plan run with boto3 alone: tools/requirements.txt pins boto3 and what it
-needs as constraints.txt does, and the tools import nothing else, even while they run against the emulator.
+"""make status, make export and make plan run with boto3 and PyYAML alone: tools/requirements.txt pins them
+and what they need as constraints.txt does, and the tools import nothing else, even while they run against the
+emulator.
 
 The tools run here under the dev venv's interpreter with an import hook that refuses every module outside
-the standard library, boto3's own dependencies and the project's tools/ and phone_number_assignment: a tool
-that needed anything else (PyYAML, Powertools through the provider's records.py, moto...) fails to run."""
+the standard library, boto3's and PyYAML's own dependencies and the project's tools/ and
+phone_number_assignment: a tool that needed anything else (Powertools through the provider's records.py or
+stacks.py, cfn-lint, moto...) fails to run."""
 
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ NEVER = (
     "crhelper",
     "aws_lambda_powertools",
     "aws_xray_sdk",
-    "yaml",
     "cfnlint",
 )
 
@@ -79,17 +80,21 @@ def _marker_holds(marker: str) -> bool:
     }[match[1]]
 
 
+TOOLS_NEED = closure("boto3") | closure("pyyaml")
+
+
 def test_the_tools_pin_boto3_and_its_dependencies_exactly_as_constraints_do():
     tools, constraints = pins(ROOT / "tools/requirements.txt"), pins(ROOT / "constraints.txt")
 
     assert tools, "tools/requirements.txt pins nothing"
     assert {name: constraints.get(name) for name in tools} == tools
-    assert set(tools) == closure("boto3")
+    assert set(tools) == TOOLS_NEED
 
 
 def allowed_modules() -> list[str]:
-    """Top-level modules the tools may import: the standard library, boto3's closure's, the project's."""
-    distributions = closure("boto3")
+    """Top-level modules the tools may import: the standard library, boto3's and PyYAML's closures', the
+    project's."""
+    distributions = TOOLS_NEED
     tops = {
         top
         for top, owners in metadata.packages_distributions().items()
@@ -137,7 +142,7 @@ def estate(aws_env, tmp_path) -> dict[str, str]:
         }
     )
     instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"
-    # make plan reads YAML without PyYAML: short tags, a flow sequence, a Fn::ForEach over a parameter.
+    # make plan reads YAML: short tags, a flow sequence, a Fn::ForEach over a parameter.
     template = tmp_path / "numbers.yaml"
     template.write_text(
         "Transform: AWS::LanguageExtensions\n"
@@ -194,3 +199,32 @@ def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):
     assert not loaded & set(NEVER), sorted(loaded & set(NEVER))
     # What was refused, botocore and urllib3 only try (awscrt, brotli, zstandard...): never a module of ours.
     assert not [name for name in result["refused"] if name.startswith(("tools", "phone_number_assignment"))]
+
+
+@pytest.mark.parametrize("module", ["records", "stacks", "properties", "tags", "schema"])
+def test_the_provider_modules_the_tools_share_import_with_boto3_alone(tmp_path, module):
+    """One copy of the rules: the tools import these provider modules, so they bring no Powertools."""
+    report = tmp_path / "imports.json"
+    variables = {
+        **os.environ,
+        "PYTHONPATH": "provider",
+        "ALLOWED_MODULES": json.dumps(allowed_modules()),
+        "IMPORT_REPORT": str(report),
+    }
+    done = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-c", RUNNER, f"phone_number_assignment.{module}"],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    result = json.loads(report.read_text())
+    assert result["code"] in (0, None), done.stderr
+    loaded = {name.partition(".")[0] for name in result["loaded"]}
+    assert not loaded & set(NEVER), sorted(loaded & set(NEVER))
+    assert not [name for name in result["refused"] if name.startswith("phone_number_assignment")]
+    assert not {name.partition(".")[0] for name in result["refused"]} & set(NEVER), result["refused"]
+    assert done.returncode == 0, done.stderr
