@@ -18,12 +18,14 @@ templates with it and with cfn-lint's reader and compares.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import yaml
 
 # ---- reading --------------------------------------------------------------------------------------------
@@ -135,14 +137,34 @@ class Declared:
     logical_id: str
     properties: dict[str, Any]  # the WANTED properties resolved (absent when not declared)
     unresolved: str | None = None  # why a property could not be resolved
+    # Every property name declared, for the provider's parser to judge (an unknown one is refused).
+    names: tuple[str, ...] = ()
 
 
+def _check_allowed(name: str, spec: Mapping[str, Any], value: Any, *, given: bool) -> None:
+    """CloudFormation refuses a stack operation whose parameter value is outside the parameter's
+    AllowedValues or does not match all of its AllowedPattern (each item of a list parameter) before it
+    changes anything: so does the plan, naming the value and what is allowed."""
+    where = "PARAMS gives" if given else "its Default is"
+    allowed = spec.get("AllowedValues")
+    pattern = spec.get("AllowedPattern")
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(allowed, list) and str(item) not in [str(v) for v in allowed]:
+            raise TemplateError(
+                f"parameter {name}: {where} {item!r}, not one of its AllowedValues "
+                f"({', '.join(str(v) for v in allowed)}); CloudFormation would refuse the deployment"
+            )
+        if isinstance(pattern, str) and re.fullmatch(pattern, str(item)) is None:
+            raise TemplateError(
+                f"parameter {name}: {where} {item!r}, which does not match its AllowedPattern {pattern!r}; "
+                "CloudFormation would refuse the deployment"
+            )
+
+
+@functools.cache
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The Region's partition, as botocore's endpoint data says (aws, aws-cn, aws-us-gov, ...)."""
+    return boto3.session.Session().get_partition_for_region(region)
 
 
 class Resolver:
@@ -177,11 +199,13 @@ class Resolver:
                 continue
             kind = str(spec.get("Type", "String"))
             if kind == "CommaDelimitedList" or kind.startswith("List<"):
-                self.parameters[name] = (
+                value: Any = (
                     [part.strip() for part in str(raw).split(",")] if isinstance(raw, str) else list(raw)
                 )
             else:
-                self.parameters[name] = str(raw) if not isinstance(raw, str) else raw
+                value = str(raw) if not isinstance(raw, str) else raw
+            _check_allowed(name, spec, value, given=name in overrides)
+            self.parameters[name] = value
         self.conditions: dict[str, bool] = {}
         self.resources = template.get("Resources") or {}
 
@@ -342,7 +366,8 @@ class Resolver:
                     unresolved = f"{name}: resolves to {type(value).__name__}, not a string"
                     break
                 resolved[name] = str(value)
-            found.append(Declared(key, resolved, unresolved))
+            names = tuple(str(name) for name in properties) if isinstance(properties, Mapping) else ()
+            found.append(Declared(key, resolved, unresolved, names))
         return found
 
     def expand(self, section: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:

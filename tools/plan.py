@@ -38,7 +38,7 @@ import functools
 import io
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -48,6 +48,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
 from phone_number_assignment import schema
+from phone_number_assignment.errors import says_stack_or_resource_missing
+from phone_number_assignment.properties import Scope, check_properties
 from phone_number_assignment.tags import Owner
 from tools import cfn_template
 from tools.export import Target, UsageError, parse_target
@@ -101,10 +103,19 @@ class Declaration:
     properties: dict[str, str] = field(default_factory=dict)
     unresolved: str | None = None
     replacing: str | None = None  # a Modify's number before the change, when it changes
+    # Every property name declared (ServiceToken and any the provider refuses included).
+    names: tuple[str, ...] = ()
 
     @property
     def removes(self) -> bool:
         return self.action == "Remove"
+
+
+def _context_names(context: str | None) -> tuple[str, ...]:
+    try:
+        return tuple(str(name) for name in (json.loads(context or "{}") or {}).get("Properties") or {})
+    except (ValueError, AttributeError):
+        return ()
 
 
 def _context_properties(context: str | None) -> tuple[dict[str, str], str | None]:
@@ -152,7 +163,8 @@ def declarations_from_change_set(answer_pages: list[Mapping[str, Any]]) -> list[
                 found.append(Declaration(logical_id, action, properties, why))
                 continue
             properties, why = _context_properties(resource.get("AfterContext"))
-            declaration = Declaration(logical_id, action, properties, why)
+            names = _context_names(resource.get("AfterContext"))
+            declaration = Declaration(logical_id, action, properties, why, names=names)
             before, _ = _context_properties(resource.get("BeforeContext"))
             old, new = before.get("PhoneNumberId"), properties.get("PhoneNumberId")
             if action == "Modify" and old and new and _number_id(old) != _number_id(new):
@@ -466,10 +478,18 @@ def _phone_number_arn(value: str, region: str, account: str | None) -> str | Non
 # ---- judging --------------------------------------------------------------------------------------------
 
 
-def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], stack: Owner | None) -> None:
-    """``stack``: the deployed stack (stack ID or name as stack_id; logical ID unused)."""
+def plan_numbers(
+    clients: Clients,
+    plan: Plan,
+    declarations: list[Declaration],
+    stack: Owner | None,
+    account: Callable[[], str] | None = None,
+) -> None:
+    """``stack``: the deployed stack (stack ID or name as stack_id; logical ID unused). ``account``: the
+    deployment's account (the stack ID's, else STS's), for the provider's parser."""
     world = World(clients, plan)
     check = CloudFormationCheck(clients.cloudformation)
+    scope, no_scope = _scope(clients, plan.region, stack, account)
     by_number: dict[str, list[NumberPlan]] = {}
     for declaration in declarations:
         number = NumberPlan(declaration)
@@ -477,6 +497,16 @@ def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], 
         if declaration.unresolved:
             number.unchecked.append(f"{declaration.logical_id}: {declaration.unresolved}")
             continue
+        if not declaration.removes:
+            if scope is None:
+                number.unchecked.append(f"{declaration.logical_id}'s properties: {no_scope}")
+                continue
+            # The provider's own parser, before anything else: it refuses such a declaration changing nothing.
+            _, reasons = check_properties(_as_sent(declaration), scope)
+            for reason in reasons:
+                number.refuse("invalid-properties", reason)
+            if reasons:
+                continue
         value = declaration.properties.get("PhoneNumberId", "")
         if not value:
             number.refuse("no-phone-number-id", f"{declaration.logical_id} declares no PhoneNumberId")
@@ -505,6 +535,28 @@ def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], 
                     "declared-twice", f"{n.label} is declared by {ids}: a number belongs to one resource"
                 )
     _judge_room(world, plan)
+
+
+def _as_sent(declaration: Declaration) -> dict[str, str]:
+    """The properties as CloudFormation would send them to the provider: the names declared (values of the
+    ones the plan does not resolve stand in empty: the parser judges those by name), the resolved values."""
+    return {**dict.fromkeys(declaration.names, ""), **declaration.properties}
+
+
+def _scope(
+    clients: Clients, region: str, stack: Owner | None, account: Callable[[], str] | None
+) -> tuple[Scope | None, str]:
+    """Where the deployment's provider runs: its partition, Region and account (the one the provider's
+    parser holds every ARN to); or None and why it could not be told."""
+    partition = cfn_template.partition_of(region)
+    if stack is not None and stack.stack_id.startswith("arn:"):
+        return Scope(partition, region, stack.stack_id.split(":")[4]), ""
+    try:
+        found = account() if account is not None else clients.sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as error:
+        code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
+        return None, f"not checked: the account is unknown (sts:GetCallerIdentity: {code})"
+    return Scope(partition, region, found), ""
 
 
 def _read_number(clients: Clients, world: World, number: NumberPlan, value: str) -> None:
@@ -557,16 +609,25 @@ def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | 
     number.owner_now, number.owner_state = owner, state
     if _same_stack(owner, stack) and owner.logical_id == declaration.logical_id:
         number.owner_holding = "this resource"
+        if state == UNDOING:
+            # ownership.acquire: an earlier Delete of this very resource is still putting it back.
+            number.refuse(
+                "being-put-back",
+                f"an earlier Delete of {declaration.logical_id} is still putting {number.label} back "
+                "(UNDOING): the provider refuses this request until that Delete has finished",
+            )
         return
-    holding = check.holding(owner, view.arn, view.id)
-    number.owner_holding = holding.detail
-    if state == UNDOING and holding.holds is not False:
+    if state == UNDOING:
+        # ownership.acquire refuses a number being put back before asking CloudFormation about its owner:
+        # whether or not that owner is still held, its Delete has not finished.
         number.refuse(
             "being-put-back",
             f"{owner_label(owner)} is putting {number.label} back (UNDOING): nobody may take it until that "
             "Delete ends",
         )
         return
+    holding = check.holding(owner, view.arn, view.id)
+    number.owner_holding = holding.detail
     if holding.holds is False:
         number.notes.append(
             f"recorded owner {owner_label(owner)} is stale ({holding.detail}): the provider takes it"
@@ -904,18 +965,24 @@ def parse_params(values: list[str]) -> dict[str, str]:
     return params
 
 
-def _stack(clients: Clients, stack: str | None) -> Owner | None:
-    """The deployed stack: its ID when CloudFormation knows it, else its name (a new stack)."""
+def _stack(clients: Clients, stack: str | None, region: str) -> Owner | None:
+    """The deployed stack, by its ID; a UsageError when CloudFormation knows no such stack (a misspelt
+    STACK= would otherwise make every number the stack holds look like another stack's)."""
     if not stack:
         return None
     try:
         found = clients.cloudformation.describe_stacks(StackName=stack).get("Stacks") or []
-        if found:
-            return Owner(found[0]["StackId"], "")
     except ClientError as error:
-        if not (_error_code(error) == "ValidationError" and "does not exist" in _error_message(error)):
+        if not says_stack_or_resource_missing(error):
             raise
-    return Owner(stack, "")
+        found = []
+    live = [s for s in found if s.get("StackStatus") != "DELETE_COMPLETE"]
+    if not live:
+        raise UsageError(
+            f"STACK={stack}: no such stack in {region} (DescribeStacks). Check its name, Region and account; "
+            "for a stack not created yet, leave STACK= out."
+        )
+    return Owner(live[0]["StackId"], "")
 
 
 def _region_of(stack: str | None) -> str | None:
@@ -969,6 +1036,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         )
         return EXIT_UNCHECKED
     resolver = None
+    account: Callable[[], str] | None = None
     if template is not None:
         # The account is asked for (STS) only if the template uses AWS::AccountId.
         reader: list[Clients] = []
@@ -990,14 +1058,16 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         else:
             assert resolver is not None
             reader.append(clients)
-            stack = _stack(clients, args.stack)
+            stack = _stack(clients, args.stack, region)
             try:
                 found = resolver.declarations()
             except cfn_template.TemplateError as error:
                 # The template is readable, but its loops cannot be expanded before the deploy.
                 print(f"make plan: {args.template}: {error}", file=stderr)
                 return EXIT_UNCHECKED
-            declarations = [Declaration(d.logical_id, "Declare", d.properties, d.unresolved) for d in found]
+            declarations = [
+                Declaration(d.logical_id, "Declare", d.properties, d.unresolved, names=d.names) for d in found
+            ]
             described = f"template {args.template}" + (
                 f" deployed to stack {args.stack}" if args.stack else ""
             )
@@ -1008,10 +1078,13 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             plan.notes.append(
                 f"no {schema.RESOURCE_TYPE} in the {'change set' if args.change_set else 'template'}"
             )
-        plan_numbers(clients, plan, declarations, stack)
+        plan_numbers(clients, plan, declarations, stack, account)
     except NotChecked as error:
         print(f"make plan: {error}", file=stderr)
         return EXIT_UNCHECKED
+    except UsageError as error:
+        print(f"make plan: {error}", file=stderr)
+        return EXIT_USAGE
     except ClientError as error:
         print(
             f"make plan: {error.operation_name} in {region} failed: {_error_code(error)}: "
