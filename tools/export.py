@@ -30,12 +30,13 @@ from botocore.utils import ArnParser, InvalidArnException
 
 # Both modules import the standard library only: this tool runs with boto3 and PyYAML alone
 # (tools/requirements.txt).
-from phone_number_assignment import schema
+from phone_number_assignment import schema, stacks
+from phone_number_assignment.errors import ManagedByAnotherStack
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 
 READ_ONLY_NOTICE = (
-    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
-    "and DescribeTrafficDistributionGroup, and changes nothing."
+    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
+    "DescribeTrafficDistributionGroup and cloudformation:DescribeStackResource(s), and changes nothing."
 )
 # CloudFormation's quota of resources per stack ("Understand CloudFormation quotas").
 RESOURCES_PER_STACK = 500
@@ -79,6 +80,20 @@ class Number:
         return f"Number{digits}" if digits else f"Number{self.id.replace('-', '')}"
 
 
+@dataclass(frozen=True)
+class NumberState:
+    """What the provider's stacks module reads of a number (connect.PhoneNumberState's fields it uses)."""
+
+    arn: str
+    id: str
+    phone_number: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.phone_number or self.arn
+
+
 @dataclass
 class Export:
     target: Target
@@ -113,7 +128,17 @@ def connect_client(target: Target) -> Any:
     )
 
 
-def collect(client: Any, target: Target, prefix: str | None = None) -> Export:
+def cloudformation_client(target: Target) -> Any:
+    return boto3.client(
+        "cloudformation",
+        region_name=target.region,
+        config=Config(retries={"mode": "adaptive", "max_attempts": 10}),
+    )
+
+
+def collect(client: Any, target: Target, prefix: str | None = None, cloudformation: Any = None) -> Export:
+    """``cloudformation``: asked whether a native AWS::Connect::PhoneNumber holds each number (None: not
+    asked, for callers that only render)."""
     export = Export(target)
     flows = _flows(client, target, export)
     listing: dict[str, Any] = {"TargetArn": target.arn}
@@ -121,7 +146,7 @@ def collect(client: Any, target: Target, prefix: str | None = None) -> Export:
         listing["PhoneNumberPrefix"] = prefix
     for page in client.get_paginator("list_phone_numbers_v2").paginate(**listing):
         for summary in page.get("ListPhoneNumbersSummaryList", []):
-            number = _adoptable(client, target, summary, export)
+            number = _adoptable(client, target, summary, export, cloudformation)
             if number is not None:
                 export.numbers.append(
                     Number(number.id, number.arn, number.phone_number, flows.get(number.id))
@@ -135,7 +160,9 @@ def _same_arn(first: str, second: str) -> bool:
     return first.lower() == second.lower()
 
 
-def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: Export) -> Number | None:
+def _adoptable(
+    client: Any, target: Target, summary: Mapping[str, Any], export: Export, cloudformation: Any = None
+) -> Number | None:
     """The listed number if a stack can adopt it as it is; otherwise None, with the reason in ``export``."""
     label = summary.get("PhoneNumber") or summary["PhoneNumberId"]
     listed_target = summary.get("TargetArn", "")
@@ -161,6 +188,20 @@ def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: 
             f"skipped {label}: already assigned by {tags.get(LOGICAL_ID_TAG, '?')} in stack {tags[STACK_TAG]}"
         )
         return None
+    if cloudformation is not None:
+        state = NumberState(
+            described["PhoneNumberArn"],
+            described["PhoneNumberId"].lower(),
+            described.get("PhoneNumber", ""),
+            tags,
+        )
+        try:
+            # The provider's own rule: a number a native AWS::Connect::PhoneNumber may still hold is not taken
+            # (deleting that stack would release it). Declaring it would make the template refuse on deploy.
+            stacks.refuse_if_managed_elsewhere(state, "", lambda: cloudformation)  # type: ignore[arg-type]
+        except ManagedByAnotherStack as refused:
+            export.skipped.append(f"skipped {label}: the provider would refuse it: {refused.reason}")
+            return None
     # A number another stack's Create is taking right now has an ownership record but no tags yet; deploying
     # the export then fails on it with the provider's own "was taken by" Reason, changing nothing.
     return Number(
@@ -405,7 +446,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         return 2
     print(READ_ONLY_NOTICE, file=stderr)
     try:
-        export = collect(connect_client(target), target, args.prefix)
+        export = collect(connect_client(target), target, args.prefix, cloudformation_client(target))
     except (ClientError, BotoCoreError) as error:
         print(f"make export: reading {target.arn} failed: {error}", file=stderr)
         return 1
