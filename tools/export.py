@@ -17,6 +17,7 @@ Runs on the developer's machine, never in the Lambda: it lives outside provider/
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from typing import Any, TextIO
 
 import boto3
 import yaml
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -33,6 +33,7 @@ from botocore.utils import ArnParser, InvalidArnException
 from phone_number_assignment import schema, stacks
 from phone_number_assignment.errors import ManagedByAnotherStack
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
+from tools import endpoints
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
@@ -122,18 +123,17 @@ def parse_target(value: str) -> Target:
     raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; {value!r} names neither.")
 
 
+@functools.cache
+def _session() -> Any:
+    return boto3.session.Session()
+
+
 def connect_client(target: Target) -> Any:
-    return boto3.client(
-        "connect", region_name=target.region, config=Config(retries={"mode": "adaptive", "max_attempts": 10})
-    )
+    return endpoints.client(_session(), "connect", target.region)
 
 
 def cloudformation_client(target: Target) -> Any:
-    return boto3.client(
-        "cloudformation",
-        region_name=target.region,
-        config=Config(retries={"mode": "adaptive", "max_attempts": 10}),
-    )
+    return endpoints.client(_session(), "cloudformation", target.region)
 
 
 def collect(client: Any, target: Target, prefix: str | None = None, cloudformation: Any = None) -> Export:
@@ -447,6 +447,9 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
     print(READ_ONLY_NOTICE, file=stderr)
     try:
         export = collect(connect_client(target), target, args.prefix, cloudformation_client(target))
+    except endpoints.Unreachable as error:
+        print(f"make export: {error}", file=stderr)
+        return 1
     except (ClientError, BotoCoreError) as error:
         print(f"make export: reading {target.arn} failed: {error}", file=stderr)
         return 1

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -51,7 +50,7 @@ from phone_number_assignment import schema
 from phone_number_assignment.errors import says_stack_or_resource_missing
 from phone_number_assignment.properties import Scope, check_properties
 from phone_number_assignment.tags import Owner
-from tools import cfn_template
+from tools import cfn_template, endpoints
 from tools.export import Target, UsageError, parse_target
 from tools.status import (
     ASSIGNED,
@@ -65,7 +64,6 @@ from tools.status import (
     CloudFormationCheck,
     NumberView,
     Status,
-    _config,
     _error_code,
     _error_message,
     _fill,
@@ -340,7 +338,7 @@ class Clients:
     @classmethod
     def for_region(cls, region: str) -> Clients:
         connect, dynamodb, cloudformation, sts = (
-            _session().client(service, region_name=region, config=_config())
+            endpoints.client(_session(), service, region)
             for service in ("connect", "dynamodb", "cloudformation", "sts")
         )
         # The quota is optional (without it the default is assumed, and said): one attempt, no retries, so
@@ -348,7 +346,7 @@ class Clients:
         quotas = _session().client(
             "service-quotas",
             region_name=region,
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+            config=endpoints.config(mode="standard", total_max_attempts=1),
         )
         return cls(connect, dynamodb, cloudformation, quotas, sts)
 
@@ -1085,6 +1083,9 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
     except UsageError as error:
         print(f"make plan: {error}", file=stderr)
         return EXIT_USAGE
+    except endpoints.Unreachable as error:
+        print(f"make plan: {error}", file=stderr)
+        return EXIT_UNCHECKED
     except ClientError as error:
         print(
             f"make plan: {error.operation_name} in {region} failed: {_error_code(error)}: "

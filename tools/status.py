@@ -47,7 +47,6 @@ from typing import Any, TextIO
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -58,6 +57,7 @@ from phone_number_assignment import schema, stacks
 from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
 from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State
 from phone_number_assignment.tags import TAG_PREFIX, Owner
+from tools import endpoints
 from tools.export import Target, UsageError, parse_target
 
 TABLE_NAME = OWNERSHIP_TABLE
@@ -452,10 +452,6 @@ def untag_command(number: NumberView, region: str) -> str:
 # ---- reading ---------------------------------------------------------------------------------------------
 
 
-def _config() -> Config:
-    return Config(retries={"mode": "adaptive", "max_attempts": 10})
-
-
 @functools.cache
 def _session() -> Any:
     # One per process, as in the provider (clients.py): a new Session loads botocore's models again (about
@@ -473,7 +469,7 @@ class Clients:
     def for_region(cls, region: str) -> Clients:
         return cls(
             *(
-                _session().client(service, region_name=region, config=_config())
+                endpoints.client(_session(), service, region)
                 for service in ("connect", "dynamodb", "cloudformation")
             )
         )
@@ -1240,6 +1236,9 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             status = collect(clients, region, target, stderr)
     except NumberNotFound as error:
         print(f"make status: {error}.", file=stderr)
+        return EXIT_UNCHECKED
+    except endpoints.Unreachable as error:
+        print(f"make status: {error}", file=stderr)
         return EXIT_UNCHECKED
     except ClientError as error:
         print(

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from local_aws.cloudformation import stack_arn
 from tests.conftest import ACCOUNT, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +231,66 @@ def test_the_provider_modules_the_tools_share_import_with_boto3_alone(tmp_path, 
     assert not [name for name in result["refused"] if name.startswith("phone_number_assignment")]
     assert not {name.partition(".")[0] for name in result["refused"]} & set(NEVER), result["refused"]
     assert done.returncode == 0, done.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("tool", "argv", "service"),
+    [
+        ("status", [], "Connect"),
+        (
+            "export",
+            ["arn:aws:connect:us-east-1:123456789012:instance/11111111-1111-4111-8111-111111111111"],
+            "Connect",
+        ),
+        # The plan first asks CloudFormation for the stack it deploys to.
+        (
+            "plan",
+            [
+                "--template",
+                str(ROOT / "samples/stack.yaml"),
+                "--stack",
+                stack_arn("s", region=REGION, account_id=ACCOUNT),
+            ],
+            "CloudFormation",
+        ),
+        # The emulator's banner once suggested AWS_ENDPOINT_URL_CONNECT alone: DynamoDB then goes elsewhere.
+        ("status", [], "DynamoDB"),
+    ],
+)
+def test_an_endpoint_that_does_not_answer_fails_at_once_naming_it_and_the_way_to_the_emulator(
+    aws_env, tool, argv, service
+):
+    dead = f"http://127.0.0.1:{closed_port()}"
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    variables["PYTHONPATH"] = "provider"
+    if service == "DynamoDB":
+        variables["AWS_ENDPOINT_URL"] = aws_env.endpoint_url
+        variables["AWS_ENDPOINT_URL_DYNAMODB"] = dead
+    else:
+        variables["AWS_ENDPOINT_URL"] = dead
+
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our own tools
+        [sys.executable, "-m", f"tools.{tool}", *argv],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    took = time.monotonic() - started
+
+    assert done.returncode == 1, done.stderr
+    # botocore's retries of a refused connection took 51-82 s; what is left is starting Python and boto3.
+    assert took < 20, f"{took:.1f} s"
+    [line] = [line for line in done.stderr.splitlines() if f"no answer from {service}" in line]
+    assert f"at {dead}" in line
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4599" in line
+    assert done.stdout == ""
