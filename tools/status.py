@@ -878,16 +878,33 @@ def _drift(view: NumberView, region: str) -> None:
     if declared_target and view.target_arn and declared_target.lower() != view.target_arn.lower():
         # The declared flow is in the declared target's instance: the number cannot route to it from
         # elsewhere, so the flow is not judged separately.
+        declared_flow = str(record.get("ContactFlowArn") or "")
+        move_back = (
+            f"aws connect update-phone-number --region {region} --phone-number-id {view.arn} "
+            f"--target-arn {declared_target}"
+        )
+        # A move leaves the number with no flow (Connect drops the association), so putting it back is two
+        # steps: the move, then, once it has ended, the declared flow.
+        if declared_flow:
+            instance_id, flow_id = _flow_key(declared_flow)
+            then = (
+                "; once DescribePhoneNumber shows it CLAIMED there, route it to the declared "
+                "flow (until then calls reach no flow): aws connect associate-phone-number-contact-flow "
+                f"--region {region} --phone-number-id {view.arn} "
+                f"--instance-id {instance_id or '<instance ID>'} --contact-flow-id {flow_id}"
+            )
+        else:
+            then = f" ({owner} declares no ContactFlowArn: it arrives routed to no flow, as declared)"
         view.flags.append(
             Flag(
                 "not-on-declared-target",
                 f"{owner} declares TargetArn {declared_target}, but the number is on {view.target_arn} "
                 "(moved outside the stack)",
                 advice=(
-                    f"The next update of {owner} moves it back to {declared_target}. If it should "
+                    f"The next update of {owner} moves it back to {declared_target}"
+                    f"{' and routes it to its declared flow' if declared_flow else ''}. If it should "
                     f"stay (an emergency move), change that resource's TargetArn to {view.target_arn} first; "
-                    f"to move it back now: aws connect update-phone-number --region {region} "
-                    f"--phone-number-id {view.arn} --target-arn {declared_target}"
+                    f"to move it back now: {move_back}{then}"
                 ),
             )
         )

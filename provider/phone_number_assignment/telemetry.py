@@ -107,6 +107,9 @@ class _ThroughPowertools(logging.Handler):
 _shared_modules = logging.getLogger(__package__)
 _shared_modules.setLevel(logging.DEBUG)  # the Logger's level decides, in the handler
 _shared_modules.propagate = False  # Lambda's root handler would print each line a second time, unformatted
+# One forwarder, even where the package is imported a second time under the same name (a test harness).
+for _forwarder in [h for h in _shared_modules.handlers if type(h).__name__ == _ThroughPowertools.__name__]:
+    _shared_modules.removeHandler(_forwarder)
 _shared_modules.addHandler(_ThroughPowertools())
 metrics = Metrics(
     service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PhoneNumberAssignment")

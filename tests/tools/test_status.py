@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -1045,6 +1046,7 @@ class Drift:
 
     def __init__(self, world, stack, connect, aws_env, clock) -> None:
         self.world, self.stack, self.connect, self.clock = world, stack, connect, clock
+        self.env = aws_env
         self.other_flow = str(uuid.uuid4())
         aws_env.control.seed(
             {
@@ -1115,6 +1117,15 @@ def test_a_number_moved_by_hand_is_not_on_its_declared_target(drift):
     assert world.instance_a_arn in flag["message"]
     assert f"--target-arn {world.instance_a_arn}" in flag["advice"]
     assert "make status: 1 flagged (exit status 3)." in err
+
+    # Followed literally, the advice puts the number back where it was declared and routed as declared (a
+    # move drops the number's flow): status is then clean.
+    move_back, route = re.findall(r"aws connect [^;]*?(?=; |$)", flag["advice"])
+    run_cli(drift.env, move_back)
+    drift.settle(world.number_arn)
+    run_cli(drift.env, route)
+    code, out, err = run_status("--format", "json")
+    assert code == status.EXIT_CLEAN, out
 
 
 @pytest.mark.parametrize("how", ["another flow", "no flow"])
