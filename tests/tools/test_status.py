@@ -1359,7 +1359,7 @@ def test_csv_has_one_row_per_number_with_full_arns_and_flag_codes(drift):
 
 
 @pytest.mark.timeout(600)  # the first run makes .venv-tools
-def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_venv):
+def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_venv, tmp_path):
     world = drift.world
     drift.assign("MainLine", world.number_arn)
     drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
@@ -1378,3 +1378,14 @@ def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_ven
     assert "Error 3" in done.stderr
     [row] = list(csv.DictReader(io.StringIO(done.stdout)))
     assert row["flags"] == "not-on-declared-target"
+
+    # tools/run keeps the tool's own exit status, for a scheduler; from any directory.
+    kept = subprocess.run(  # noqa: S603 - our own script
+        [str(ROOT / "tools/run"), "status", "--number", world.phone_number, "--format", "csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert kept.returncode == status.EXIT_FLAGGED, kept.stderr
+    assert kept.stdout == done.stdout
