@@ -178,12 +178,8 @@ def _number_id(value: str) -> str:
 def read_change_set(cloudformation: Any, stack: str, name: str) -> tuple[str, list[Declaration]]:
     """(stack ID, declarations) of a change set: every page of DescribeChangeSet, with property values."""
     pages: list[Mapping[str, Any]] = []
-    token = None
-    while True:
-        request: dict[str, Any] = {"ChangeSetName": name, "StackName": stack, "IncludePropertyValues": True}
-        if token:
-            request["NextToken"] = token
-        page = cloudformation.describe_change_set(**request)
+    paginator = cloudformation.get_paginator("describe_change_set")
+    for page in paginator.paginate(ChangeSetName=name, StackName=stack, IncludePropertyValues=True):
         status = page.get("Status")
         if status != CHANGE_SET_READY:
             raise NotChecked(
@@ -196,9 +192,6 @@ def read_change_set(cloudformation: Any, stack: str, name: str) -> tuple[str, li
                 )
             )
         pages.append(page)
-        token = page.get("NextToken")
-        if not token:
-            break
     return str(pages[0].get("StackId") or stack), declarations_from_change_set(pages)
 
 
