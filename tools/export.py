@@ -7,9 +7,14 @@ then prints a ready-to-deploy template declaring exactly that state: one
 Custom::PhoneNumberAssignment per number, OnDelete: Retain. Deploying it moves nothing (every number is
 already CLAIMED on its target); it puts the numbers under the stack (the provider's ownership tags).
 
-Read-only: no other Connect operation is called. The client is boto3's default (profile, credentials,
-AWS_ENDPOINT_URL_CONNECT) in the target ARN's Region, with botocore's adaptive retry mode, which slows down
-on throttling: DescribePhoneNumber's default quota is 2 requests per second.
+A number a live native AWS::Connect::PhoneNumber holds is left out and named on standard error: the provider
+refuses to take it (stacks.refuse_if_managed_elsewhere, CloudFormation asked by the number's ARN), so the
+template would fail on it.
+
+Read-only: no other Connect operation is called, and CloudFormation is only read (DescribeStackResources,
+DescribeStackResource). The clients are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL) in the
+target ARN's Region, with the tools' Config (tools/endpoints.py) and botocore's adaptive retry mode, which
+slows down on throttling: DescribePhoneNumber's default quota is 2 requests per second.
 
 Runs on the developer's machine, never in the Lambda: it lives outside provider/ and is not shipped.
 """

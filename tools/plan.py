@@ -26,7 +26,12 @@ Read-only: the calls are ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssoci
 DescribeInstance, DescribeTrafficDistributionGroup, dynamodb:GetItem, cloudformation:DescribeChangeSet,
 DescribeStacks, DescribeStackResource(s), servicequotas:ListServiceQuotas/GetServiceQuota and (for a template
 using AWS::AccountId) sts:GetCallerIdentity. Exit status as make status: 0 nothing would be refused, 3
-something would, 1 some part could not be checked, 2 usage. Runs with boto3 alone (.venv-tools).
+something would, 1 some part could not be checked, 2 usage. Runs with boto3 and PyYAML alone (.venv-tools).
+
+Before anything is read for it, each declaration goes through the provider's own parser
+(properties.check_properties) with the deployment's partition, Region and account: every Reason the provider
+would give is reported (``invalid-properties``). A parameter outside its AllowedValues and a STACK= that does
+not exist are usage errors.
 """
 
 from __future__ import annotations

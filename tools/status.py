@@ -19,14 +19,18 @@ whether anything is flagged (EXIT_*), so that it can run on a schedule.
 Calls, all reads: connect:ListPhoneNumbersV2 (for NUMBER in E.164 form, filtered by PhoneNumberPrefix),
 connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one listing per instance),
 connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
-(dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named). Clients
-are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in TARGET's or NUMBER's Region, or
-the configured Region, with botocore's adaptive retry mode: every Connect operation's default quota is 2
-requests per second, so reading many numbers takes time, and a progress line on standard error says how far
-it got.
+(dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named),
+DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?) and
+DescribeStackResources (by the number's ARN: does a native resource hold it?). Clients
+are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* variables) in TARGET's or
+NUMBER's Region, or the configured Region, with the tools' Config (tools/endpoints.py: short timeouts, a fast
+failure where nothing answers) and botocore's adaptive retry mode: every Connect operation's default quota
+is 2 requests per second, so reading many numbers takes time, and a progress line on standard error says how
+far it got.
 
 Runs on the operator's machine, never in the Lambda: it lives outside provider/ and is not shipped. It needs
-boto3 alone (tools/requirements.txt, installed by the Makefile into .venv-tools).
+boto3 and PyYAML alone (tools/requirements.txt, installed by the Makefile into .venv-tools); the provider's
+rules it judges by (records, tags, stacks) are imported, not copied.
 """
 
 from __future__ import annotations
@@ -53,12 +57,12 @@ from botocore.utils import ArnParser, InvalidArnException
 # The provider's own rules, imported rather than re-typed (they import the standard library and boto3 only):
 # the ownership table, its record's states, the tags it writes, and stacks.still_holds, "does CloudFormation
 # still hold this stack resource", replacement-not-committed rule included.
-from phone_number_assignment import schema, stacks
+from phone_number_assignment import pace, schema, stacks
 from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
 from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
-from tools.export import Target, UsageError, parse_target
+from tools.export import NumberState, Target, UsageError, parse_target
 
 TABLE_NAME = OWNERSHIP_TABLE
 NATIVE_STACK_ID_TAG = stacks.STACK_ID_TAG
@@ -76,12 +80,10 @@ PROGRESS_EVERY = 10
 
 READ_ONLY_NOTICE = (
     "make status is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
-    "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource."
+    "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource(s) "
+    "and DescribeStacks."
 )
 TABLE_MISSING = "no ownership records yet (table not created)"
-# The shared pace's items in the same table (keys phone-number/pace-<Operation>; spelled here, like the
-# states, so that the tool runs with boto3 alone).
-PACE_ID_PREFIX = "pace-"
 OUTPUT_VERSION = 1
 
 # The exit status, for a schedule: clean, some part could not be read (so it cannot say "clean"), the
@@ -168,18 +170,6 @@ class _RememberedReads:
         return self._ask("describe_stacks", **params)
 
 
-@dataclass(frozen=True)
-class _Number:
-    """What stacks.still_holds reads of a number (connect.PhoneNumberState's arn, id and label)."""
-
-    arn: str
-    id: str
-
-    @property
-    def label(self) -> str:
-        return self.arn
-
-
 class CloudFormationCheck:
     """Whether CloudFormation still holds a stack resource, judged by the provider's own rule
     (stacks.still_holds), each DescribeStackResource and DescribeStacks asked once."""
@@ -224,7 +214,7 @@ class CloudFormationCheck:
         if not owner.stack_id or not owner.logical_id:
             return Holding(False, None, "stale: the record names no stack resource")
         try:
-            holds = stacks.still_holds(owner, _Number(number_arn, number_id), lambda: self._client)  # type: ignore[arg-type]
+            holds = stacks.still_holds(owner, NumberState(number_arn, number_id), lambda: self._client)  # type: ignore[arg-type]
         except OwnerNotChecked:
             holds = None
         try:
@@ -495,7 +485,7 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if key.rsplit("/", 1)[-1].startswith(PACE_ID_PREFIX):
+                if pace.is_pace_key(key):
                     continue  # the provider's shared pace (provider/.../pace.py), not a number's record
                 records[key.lower()] = record
     except ClientError as error:
