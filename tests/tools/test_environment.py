@@ -176,10 +176,12 @@ def estate(aws_env, tmp_path) -> dict[str, str]:
         ("tools.plan", ["--template", "{template}", "--format", "csv"], ",Declare,+15555559100,"),
     ],
 )
-def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):
+def test_the_tools_run_with_boto3_alone(estate, aws_env, tmp_path, module, args, expect):
     report = tmp_path / "imports.json"
     variables = {
         **os.environ,
+        # make plan asks STS for the deployment's account (the provider's parser holds ARNs to it).
+        "AWS_ENDPOINT_URL_STS": aws_env.endpoint_url,
         "PYTHONPATH": "provider",
         "ALLOWED_MODULES": json.dumps(allowed_modules()),
         "IMPORT_REPORT": str(report),
