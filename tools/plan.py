@@ -536,7 +536,9 @@ def plan_numbers(
 def _as_sent(declaration: Declaration) -> dict[str, str]:
     """The properties as CloudFormation would send them to the provider: the names declared (values of the
     ones the plan does not resolve stand in empty: the parser judges those by name), the resolved values."""
-    return {**dict.fromkeys(declaration.names, ""), **declaration.properties}
+    # A resolved property missing from ``properties`` resolved to AWS::NoValue: CloudFormation drops it.
+    others = [name for name in declaration.names if name not in cfn_template.WANTED]
+    return {**dict.fromkeys(others, ""), **declaration.properties}
 
 
 def _scope(

@@ -863,3 +863,14 @@ def test_a_number_being_put_back_is_refused_whoever_puts_it_back(estate, env, dd
     entry = by_number(report)[estate.number(0)]
     assert refusals(entry) == ["being-put-back"]
     assert not any("the provider takes it" in note for note in entry["notes"])
+
+
+def test_a_property_that_resolves_to_no_value_is_absent_as_cloudformation_drops_it(estate, tmp_path):
+    template = estate.template(tmp_path)
+    template.write_text(
+        template.read_text().replace("OnDelete: Retain", "OnDelete: !If [OnB, Restore, !Ref AWS::NoValue]")
+    )
+
+    code, report, _ = plan_json("--template", str(template), "--stack", estate.stack)
+
+    assert code == plan.EXIT_CLEAN, json.dumps(report["numbers"][0]["refusals"])
