@@ -36,7 +36,7 @@ from botocore.utils import ArnParser, InvalidArnException
 # Both modules import the standard library only: this tool runs with boto3 and PyYAML alone
 # (tools/requirements.txt).
 from phone_number_assignment import schema, stacks
-from phone_number_assignment.errors import ManagedByAnotherStack
+from phone_number_assignment.errors import ManagedByAnotherStack, error_code, says_stack_or_resource_missing
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 from tools import endpoints
 
@@ -194,6 +194,7 @@ def _adoptable(
         )
         return None
     if cloudformation is not None:
+        reads = _NotedReads(cloudformation)
         state = NumberState(
             described["PhoneNumberArn"],
             described["PhoneNumberId"].lower(),
@@ -203,15 +204,47 @@ def _adoptable(
         try:
             # The provider's own rule: a number a native AWS::Connect::PhoneNumber may still hold is not taken
             # (deleting that stack would release it). Declaring it would make the template refuse on deploy.
-            stacks.refuse_if_managed_elsewhere(state, "", lambda: cloudformation)  # type: ignore[arg-type]
+            stacks.refuse_if_managed_elsewhere(state, "", lambda: reads)  # type: ignore[arg-type]
         except ManagedByAnotherStack as refused:
-            export.skipped.append(f"skipped {label}: the provider would refuse it: {refused.reason}")
-            return None
+            if reads.failure is None:
+                export.skipped.append(f"skipped {label}: the provider would refuse it: {refused.reason}")
+                return None
+            # Your credentials could not ask, which says nothing of the provider's role: declared, and said.
+            export.notes.append(
+                f"note: {label}: whether a native AWS::Connect::PhoneNumber holds it is unknown "
+                f"({reads.failure}: needs cloudformation:DescribeStackResources); it is declared, and the "
+                "provider refuses it, changing nothing, if one does (make plan checks it before a deploy)"
+            )
     # A number another stack's Create is taking right now has an ownership record but no tags yet; deploying
     # the export then fails on it with the provider's own "was taken by" Reason, changing nothing.
     return Number(
         described["PhoneNumberId"].lower(), described["PhoneNumberArn"], described.get("PhoneNumber", "")
     )
+
+
+class _NotedReads:
+    """A CloudFormation client that notes whether a read failed (as opposed to answering, "does not exist"
+    included): what stacks.refuse_if_managed_elsewhere could not ask is not what it found."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failure: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+
+        def noted(**params: Any) -> Any:
+            try:
+                return call(**params)
+            except ClientError as error:
+                if not says_stack_or_resource_missing(error):
+                    self.failure = error_code(error)
+                raise
+            except BotoCoreError as error:
+                self.failure = type(error).__name__
+                raise
+
+        return noted
 
 
 def _flows(client: Any, target: Target, export: Export) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.stub import Stubber
 from cfnlint.core import get_rules, run_checks
 from cfnlint.decode import decode
 from samcli.commands.validate.validate import _lint as sam_validate_lint
@@ -232,6 +233,26 @@ def test_a_number_a_live_native_resource_holds_is_left_out_and_said_so(estate, a
     # A native resource that no longer holds its number (DELETE_SKIPPED) does not stop the adoption.
     assert resources["Number15555550111"]["Properties"]["PhoneNumberId"] == released.rsplit("/", 1)[-1]
     assert held != released
+
+
+def test_a_number_cloudformation_cannot_be_asked_about_is_declared_and_said_so(estate, aws_env):
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    connect = boto3.client("connect", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    target = export.parse_target(estate.instance_a_arn)
+
+    with Stubber(cloudformation) as stub:
+        for _ in range(2):  # the two adoptable numbers
+            stub.add_client_error(
+                "describe_stack_resources", service_error_code="AccessDenied", http_status_code=403
+            )
+        exported = export.collect(connect, target, cloudformation=cloudformation)
+
+    # The operator's credentials could not ask; the provider's role may: nothing is left out on a guess.
+    assert [n.phone_number for n in exported.numbers] == ["+15555550100", "+15555550101"]
+    assert any(
+        "+15555550100: whether a native AWS::Connect::PhoneNumber holds it is unknown (AccessDenied" in note
+        for note in exported.notes
+    )
 
 
 def test_the_per_resource_style_writes_literal_ids_portable_arns_and_the_e164_number(estate):
