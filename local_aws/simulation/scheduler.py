@@ -379,10 +379,13 @@ class Scheduler:
         if not self.faults or actor.kind != "request" or ":" not in actor.pending:
             return []
         service = actor.pending.split(":", 1)[0]
+        # One death per schedule: Lambda retries a dead invocation twice, and three deaths in a row of one
+        # request leave CloudFormation without an answer whatever the provider does.
+        dies = len(self.deaths) < MAX_DEATHS
         return [
             Option(actor.name, actor.pending, fault)
             for fault in self.faults
-            if fault == "dies" or service in FAULTY_SERVICES
+            if (fault == "dies" and dies) or (fault != "dies" and service in FAULTY_SERVICES)
         ]
 
     def _release(self, actor: Actor, fault: str | None) -> None:
@@ -429,6 +432,7 @@ class Scheduler:
                 actor.go.set()
 
 
+MAX_DEATHS = 1
 # How long a call chosen to be slow takes: past the 5 s the provider gives Describe to show a move
 # (waiting.STALE_STATUS_GRACE_SECONDS), so a slow call can reorder what a request sees.
 SLOW_CALL_SECONDS = 6.0
