@@ -61,8 +61,8 @@ KNOWN = [
         id="nested-stack-deleted-by-its-parents-rollback",
         marks=pytest.mark.xfail(
             strict=True,
-            reason="issue 31, point 2: a nested stack deleted by its parent's rollback is DELETE_IN_PROGRESS; "
-            "rolling_back() reads only the resource's own stack, so OnDelete: Retain keeps N1 moved",
+            reason="issue 31, point 2: a nested stack deleted by its parent's rollback is "
+            "DELETE_IN_PROGRESS; rolling_back() reads only the resource's own stack: Retain keeps N1 moved",
         ),
     ),
     pytest.param(
@@ -89,9 +89,27 @@ KNOWN = [
         id="rollback-update-while-describe-lags-the-cancelled-move",
         marks=pytest.mark.xfail(
             strict=True,
-            reason="the rollback Update arrives right after the cancelled Update's UpdatePhoneNumber: Describe "
-            "still shows N1 on B, so it associates the flow at once, Connect refuses (IN_PROGRESS) and the "
-            "rollback answers FAILED: UPDATE_ROLLBACK_FAILED (a Delete waits the lag out; an Update does not)",
+            reason="the rollback Update comes right after the cancelled Update's UpdatePhoneNumber: Describe "
+            "still shows N1 on B, so it associates the flow at once, Connect refuses (IN_PROGRESS), and "
+            "the rollback answers FAILED: UPDATE_ROLLBACK_FAILED (a Delete waits out the lag, Update not)",
+        ),
+    ),
+    pytest.param(
+        Schedule("cancelled-create-after-handover", ((0, SIBLING_FAILS), (1, "Delete S.A#1: start"))),
+        id="cancelling-delete-first-on-a-number-another-stack-released",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="issue 31, point 1: the cancelling Delete runs first, finds T's RELEASED record, writes no"
+            " stamp; the cancelled Create then takes N1 to B, ASSIGNED to a resource CloudFormation lacks",
+        ),
+    ),
+    pytest.param(
+        Schedule("update-rolled-back", ((0, SIBLING_FAILS), (1, "Update (2) S.A#1: start"))),
+        id="rollback-update-stamping-before-the-cancelled-update-in-the-same-second",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="issue 31, point 8: in the same second the one that stamps last is taken as newer; the "
+            "rollback Update stamps first, so the cancelled Update moves N1 to C and the rollback is lost",
         ),
     ),
 ]
