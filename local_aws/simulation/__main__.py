@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .explore import Exploration, Schedule, Simulation
+from .mutations import MUTATIONS, apply
 from .scenarios import SCENARIOS
 from .scheduler import FAULTS
 
@@ -36,8 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=120.0, help="time limit per scenario and exploration"
     )
     parser.add_argument("--replay", help="a Schedule(...) as printed, to run once and show step by step")
+    parser.add_argument(
+        "--mutate", choices=sorted(MUTATIONS), help="explore a provider with this fence removed"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROVIDER))
+    if args.mutate:
+        apply(args.mutate)
+        _print(f"Mutation {args.mutate}: {MUTATIONS[args.mutate].what}")
 
     from local_aws.cloudformation import ResponseReceiver, trusting
     from local_aws.connect.control import LocalControl

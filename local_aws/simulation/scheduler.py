@@ -322,6 +322,8 @@ class Scheduler:
             if steps > self.max_steps:
                 raise SimulationStuck(f"more than {self.max_steps} steps: a loop that never ends?")
             now = self.clock.monotonic()
+            if self.on_step is not None:
+                self.on_step()
             for actor in live:
                 # An invocation stopped by the schedule (or its watchdog after it) ends at its next step.
                 if actor.kill and actor.parked:
@@ -414,6 +416,8 @@ class Scheduler:
             self.on_time(self.clock.monotonic())
 
     on_time: Callable[[float], None] | None = None
+    # Called before each step, while every actor is parked (explore.World: CloudFormation takes in answers).
+    on_step: Callable[[], None] | None = None
 
     def _wait_all_parked(self) -> None:
         with self._lock:

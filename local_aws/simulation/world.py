@@ -90,6 +90,8 @@ class Request:
     rollback: bool
     deliveries: int = 0
     dead: int = 0
+    # Whether CloudFormation has taken in its answer (or its deadline).
+    settled: bool = False
     # The how-manieth request of this type for this resource (a rollback Update after an Update is the 2nd).
     ordinal: int = 1
 
@@ -232,13 +234,12 @@ class Stack:
     def wait(self, *requests: Request) -> None:
         """CloudFormation waits for each answer, or its deadline (ServiceTimeout)."""
         pending = [r for r in requests if r.answer() is None]
-        if not pending:
-            return
-        self.world.scheduler.yield_point(
-            f"waits for {', '.join(r.name for r in pending)}",
-            condition=lambda: all(r.answer() is not None for r in pending),
-            deadline=max(r.deadline for r in pending),
-        )
+        if pending:
+            self.world.scheduler.yield_point(
+                f"waits for {', '.join(r.name for r in pending)}",
+                condition=lambda: all(r.answer() is not None for r in pending),
+                deadline=max(r.deadline for r in pending),
+            )
         for request in requests:
             self.settle(request)
 
@@ -246,8 +247,9 @@ class Stack:
         """Record an answer as CloudFormation does: only the latest request of a resource counts."""
         logical_id = request.event["LogicalResourceId"]
         answer = request.answer()
-        if self.latest.get(logical_id) != request.request_id:
+        if request.settled or self.latest.get(logical_id) != request.request_id:
             return
+        request.settled = True
         if answer is None:
             self.play(logical_id, f"{request.event['RequestType'].upper()}_FAILED")
             return
@@ -305,6 +307,7 @@ class World:
         scheduler.on_death = self._died
         scheduler.on_time = self._time_passed
         scheduler.on_fault = self.apply_fault
+        scheduler.on_step = self._take_in_answers
 
     # ---- setup -----------------------------------------------------------------------------------
 
@@ -428,6 +431,13 @@ class World:
                 actor = next(a for a in self.scheduler.actors if a.name == group)
                 self.scheduler.deaths.append(actor)
                 self._died(actor)
+
+    def _take_in_answers(self) -> None:
+        """CloudFormation takes in an answer as it arrives (a resource's status changes then), not only when
+        the scenario next waits for it."""
+        for request in self.requests:
+            if not request.settled and request.answer() is not None:
+                request.stack.settle(request)
 
     # ---- faults -----------------------------------------------------------------------------------
 

@@ -53,6 +53,29 @@ def test_a_random_walk_with_faults_replays_from_its_printed_schedule(simulation)
     assert again.violations == first.violations
 
 
+@pytest.mark.parametrize(
+    ("module", "rule", "schedule", "reported"),
+    [
+        # A Create delivered again after its Delete no longer sees the Delete's stamp as newer: it takes
+        # the number back and leaves a record of a resource CloudFormation deleted.
+        ("ownership", "newer_than", Schedule("late-delivery"), "stale owner"),
+        # A rollback's Delete taken for a deliberate one: OnDelete: Retain keeps the number where the
+        # rolled-back Create put it.
+        ("stacks", "rolling_back", Schedule("cancelled-create"), "misplaced"),
+    ],
+    ids=["newer_than-always-false", "rolling_back-always-false"],
+)
+def test_a_rule_removed_is_reported(simulation, monkeypatch, module, rule, schedule, reported):
+    import importlib
+
+    assert simulation.run(schedule).violations == []
+    monkeypatch.setattr(
+        importlib.import_module(f"phone_number_assignment.{module}"), rule, lambda *a, **k: False
+    )
+    result = simulation.run(schedule)
+    assert any(violation.startswith(reported) for violation in result.violations), result.report()
+
+
 # The violations today's code has, each as the schedule that shows it. When a fix makes one pass, its
 # xfail (strict) fails the suite: remove it from here and keep the schedule as a regression test.
 KNOWN = [
