@@ -61,8 +61,9 @@ MUTATIONS = {
             "no-fence-after-move",
             "lifecycle._assign: no look at the record after the move, before the flow and the tags",
             "lifecycle.py",
-            "may have come meanwhile.\n        record = ownership.current(records, state, record, requester)\n",
-            "",
+            "may have come meanwhile.\n"
+            "        record = ownership.current(records, state, record, requester)\n",
+            "may have come meanwhile.\n",
         ),
         _always_false(
             "rolling-back-never",
