@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .scheduler import EPOCH, Option, Scheduler, SimulationStuck, Strategy
-from .world import REGION, World, provider_environment
+from .world import MOVE_SECONDS, REGION, STALE_SECONDS, World, provider_environment
 
 SETTLE_SECONDS = 600.0
 
@@ -147,7 +147,7 @@ class Simulation:
         scheduler = Scheduler(strategy, faults=schedule.faults)
         self._install(scheduler)
         self.control.reset()
-        self.control.configure(move_seconds=_move_seconds(), stale_seconds=_stale_seconds())
+        self.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
         self.control.use_clock(scheduler.clock)
         previous_clock = self.receiver.clock
         self.receiver.clock = scheduler.clock
@@ -424,15 +424,3 @@ def _owner(world: World, owner: tuple[str, str] | None) -> str:
         if stack.stack_id == owner[0]:
             return f"{stack.name}.{owner[1]}"
     return f"{owner[0]}.{owner[1]}"
-
-
-def _move_seconds() -> float:
-    from .world import MOVE_SECONDS
-
-    return MOVE_SECONDS
-
-
-def _stale_seconds() -> float:
-    from .world import STALE_SECONDS
-
-    return STALE_SECONDS

@@ -22,7 +22,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 # 2026-01-01T00:00:00Z: where every simulated run's wall clock starts, so signing times, and the seconds
 # they fall in, are the same in every replay.
@@ -208,8 +207,11 @@ class Scheduler:
         # False while a scenario sets the stage (its stacks' first deployments): the default is taken there,
         # and no choice is recorded, so exploration spends itself on the part under test.
         self.exploring = True
-        # Actors that died, for whoever redelivers their invocation (Lambda's retries: explore.py).
+        # Hooks for the world a run plays in (world.World): an invocation died (Lambda retries it), the clock
+        # moved (Lambda's timeouts), a step is about to be chosen (CloudFormation takes in answers).
         self.on_death: Callable[[Actor], None] | None = None
+        self.on_time: Callable[[float], None] | None = None
+        self.on_step: Callable[[], None] | None = None
 
     # ---- inside actors ----------------------------------------------------------------------------
 
@@ -411,13 +413,8 @@ class Scheduler:
 
     def _advance(self, when: float) -> None:
         self.clock.advance_to(when)
-        # Lambda stops an invocation at its deadline: see explore.World (deadline per group).
         if self.on_time is not None:
             self.on_time(self.clock.monotonic())
-
-    on_time: Callable[[float], None] | None = None
-    # Called before each step, while every actor is parked (explore.World: CloudFormation takes in answers).
-    on_step: Callable[[], None] | None = None
 
     def _wait_all_parked(self) -> None:
         with self._lock:
@@ -446,7 +443,3 @@ def _dependent(a: Actor, b: Actor) -> bool:
     if a.footprint is None or b.footprint is None:
         return True
     return bool(a.footprint & b.footprint)
-
-
-def describe(option: Any) -> str:
-    return option.label if isinstance(option, Option) else str(option)
