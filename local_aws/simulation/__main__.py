@@ -33,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bound", type=int, default=2, help="deviations explored exhaustively (default 2)")
     parser.add_argument("--walks", type=int, default=25, help="seeded random walks with faults per scenario")
     parser.add_argument("--seed", type=int, default=0, help="first seed of the walks")
-    parser.add_argument(
-        "--seconds", type=float, default=60.0, help="time limit per scenario and exploration"
-    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="time limit per scenario and exploration")
     parser.add_argument("--replay", help="a Schedule(...) as printed, to run once and show step by step")
     parser.add_argument(
         "--mutate", choices=sorted(MUTATIONS), help="explore a provider with this fence removed"
