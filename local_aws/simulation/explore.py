@@ -126,7 +126,7 @@ class Simulation:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Simulation]:
-        with provider_environment(self.endpoint_url, self.receiver) as install:
+        with provider_environment(self.endpoint_url) as install:
             self._install = install
             self._ensure_table()
             try:

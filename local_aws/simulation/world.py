@@ -476,7 +476,7 @@ class World:
 
 
 @contextlib.contextmanager
-def provider_environment(endpoint_url: str, receiver: Any) -> Iterator[Any]:
+def provider_environment(endpoint_url: str) -> Iterator[Any]:
     """Point the provider's clients at the emulator, fix its timing and randomness, quiet its logs, and
     hook its clients' calls as yield points; yields ``install(scheduler)``, which hooks one run's scheduler.
 
