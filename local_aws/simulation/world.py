@@ -510,6 +510,9 @@ def provider_environment(endpoint_url: str) -> Iterator[Any]:
 
     def install(scheduler: Scheduler) -> None:
         seeds.reset()
+        # Again at every run: a test fixture may have set its own timing since the session began.
+        for name, value in PROVIDER_TIMING.items():
+            setattr(waiting, name, value)
         hooked["scheduler"] = scheduler
 
     def before_call(model: Any, **_: Any) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture
-def simulation(aws_env, receiver):
+@pytest.fixture(scope="module")
+def simulation(emulator, receiver):
+    """One simulation session for the module. No reset of the emulator between tests (aws_env's): every run
+    seeds its own instances, numbers and stacks under fresh IDs, and points the provider at the emulator
+    itself (world.provider_environment), so runs never see each other."""
     from local_aws.connect.control import LocalControl
     from local_aws.simulation.explore import Simulation
 
-    simulation = Simulation(aws_env.endpoint_url, receiver, LocalControl())
+    simulation = Simulation(emulator.endpoint_url, receiver, LocalControl())
     with simulation.session():
         yield simulation
