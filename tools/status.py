@@ -180,6 +180,7 @@ class CloudFormationCheck:
 
     def __init__(self, client: Any) -> None:
         self._client = _RememberedReads(client)
+        self._events = client  # paged, and asked at most once per flagged number: not remembered
 
     def native_holder(self, number_arn: str, number_id: str) -> tuple[Owner, Holding] | None:
         """The AWS::Connect::PhoneNumber CloudFormation names for the number's ARN (DescribeStackResources by
@@ -217,12 +218,12 @@ class CloudFormationCheck:
     def failed_clean_up_delete(self, owner: Owner, number_arn: str) -> str | None:
         """The clean-up phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS or
         UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS) in which the owner's stack recorded DELETE_FAILED for
-        this number (DescribeStackEvents, newest
-        first): CloudFormation skips a Delete that keeps failing there and completes the stack, so nothing
-        will send it again. None when its events show no such failure (or cannot be read)."""
+        this number (DescribeStackEvents, newest first): CloudFormation skips a Delete that keeps failing
+        there and completes the stack, so nothing will send it again. None when its events show no such
+        failure (or cannot be read)."""
         failed = False
         try:
-            pages = self._client.get_paginator("describe_stack_events").paginate(StackName=owner.stack_id)
+            pages = self._events.get_paginator("describe_stack_events").paginate(StackName=owner.stack_id)
             for page in pages:
                 for event in page.get("StackEvents") or []:
                     own = event.get("PhysicalResourceId") == owner.stack_id
