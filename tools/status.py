@@ -170,8 +170,8 @@ class _RememberedReads:
     def describe_stacks(self, **params: Any) -> dict[str, Any]:
         return self._ask("describe_stacks", **params)
 
-    def get_paginator(self, name: str) -> Any:
-        return self._client.get_paginator(name)  # pages are read once each: nothing to remember
+    def get_paginator(self, operation_name: str) -> Any:
+        return self._client.get_paginator(operation_name)  # pages are read once each: nothing to remember
 
 
 class CloudFormationCheck:

@@ -46,14 +46,14 @@ class CloudFormationReads(retries.BudgetedClient):
     def describe_stack_events(self, **params: Any) -> dict[str, Any]:
         return self._retried("DescribeStackEvents", f"reading the events of {params}", params, _as_raised)
 
-    def get_paginator(self, name: str) -> Paginator:
+    def get_paginator(self, operation_name: str) -> Paginator:
         """botocore's paginator for the operation (its tokens and model, as boto3's client.get_paginator),
         each page one retried call: stacks.py pages through this or through a plain client alike."""
         method = {
             "list_stack_resources": lambda **page: self.list_stack_resources(**page),
             "describe_stack_events": lambda **page: self.describe_stack_events(**page),
-        }[name]
-        operation = self._client.meta.method_to_api_mapping[name]
+        }[operation_name]
+        operation = self._client.meta.method_to_api_mapping[operation_name]
         config = _paginator_model().get_paginator(operation)
         return Paginator(method, config, self._client.meta.service_model.operation_model(operation))
 

@@ -155,7 +155,9 @@ def test_the_only_cloudformation_grants_are_the_stack_reads_the_code_makes(state
         re.findall(r"cloudformation\(\)\.([a-z_]+)\(", source)
     )
     # Paged reads name their operation to get_paginator.
-    called = (called - {"get_paginator"}) | set(re.findall(r"get_paginator\(\s*\"(\w+)\"", source))
+    called = (called - {"get_paginator"}) | set(
+        re.findall(r"get_paginator\(\s*(?:operation_name=)?\"(\w+)\"", source)
+    )
     granted = [s for s in statements if any(a.startswith("cloudformation:") for a in as_list(s["Action"]))]
 
     # DescribeStackResources: which stack resource has the number's ARN as physical ID (a native
