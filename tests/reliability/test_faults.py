@@ -7,13 +7,22 @@ CloudFormation received and the number's final state as DescribePhoneNumber show
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 
 from phone_number_assignment.clients import ATTEMPTS_PER_CALL
 from tests.conftest import ACCOUNT, MOVE_SECONDS, REGION, STALE_SECONDS
-from tests.reliability.helpers import errors_of, mutating, operations, props, provider_tags, state_of
+from tests.reliability.helpers import (
+    errors_of,
+    mutating,
+    operations,
+    props,
+    provider_tags,
+    state_of,
+    wait_until,
+)
 
 CLAIMED, IN_PROGRESS, FAILED = "CLAIMED", "IN_PROGRESS", "FAILED"
 
@@ -398,3 +407,32 @@ def test_a_transient_fault_that_outlasts_the_budget_fails_naming_the_call_and_th
     assert aws_env.control.moves() == []
     aws_env.control.reset()  # the brown-out is over
     assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
+
+
+@pytest.mark.real_time  # two requests waiting at once: see local_aws/clock.py
+def test_a_cancelled_update_meeting_a_brown_out_never_moves_after_its_rollback(
+    stack, world, connect, aws_env
+):
+    assert stack.create("MainLine", props(world)).ok
+    # The Update's UpdatePhoneNumber meets a 503 again and again; CloudFormation cancels the Update meanwhile.
+    aws_env.control.inject_fault("connect", "UpdatePhoneNumber", "ServiceUnavailable", count=10_000)
+    results = {}
+    updating = threading.Thread(
+        target=lambda: results.setdefault(
+            "update", stack.update("MainLine", props(world, TargetArn=world.tdg_arn))
+        )
+    )
+    updating.start()
+    try:
+        wait_until(lambda: _met(aws_env, "connect", "UpdatePhoneNumber"))
+        rollback = stack.cancel_update("MainLine", props(world, TargetArn=world.tdg_arn))
+    finally:
+        updating.join()
+
+    assert rollback.ok, rollback.reason
+    # Its fence ran before the next retry: the cancelled Update stopped there, not at the end of its budget.
+    assert results["update"].status == "FAILED"
+    assert "newer Update" in results["update"].reason
+    assert aws_env.control.moves()[1:] == []  # the Create's move only
+    state = state_of(connect, world.number_arn)
+    assert (state["target"], state["status"]) == (world.instance_b_arn, CLAIMED)
