@@ -436,3 +436,25 @@ def test_a_cancelled_update_meeting_a_brown_out_never_moves_after_its_rollback(
     assert aws_env.control.moves()[1:] == []  # the Create's move only
     state = state_of(connect, world.number_arn)
     assert (state["target"], state["status"]) == (world.instance_b_arn, CLAIMED)
+
+
+def test_each_transient_fault_on_describe_stacks_is_retried_by_a_delete(stack, world, connect, aws_env):
+    # A Delete asks DescribeStacks whether the stack is rolling back (a rollback puts the number back, a
+    # deletion honours OnDelete): a brown-out there is ridden out, not taken for "cannot tell".
+    assert stack.create("MainLine", props(world)).ok
+    for fault, status, _ in TRANSIENT_FAULTS:
+        aws_env.control.inject_fault(
+            "cloudformation", "DescribeStacks", fault, status=status, count=ATTEMPTS_PER_CALL
+        )
+
+    response = stack.delete("MainLine")
+
+    assert (response.status, response.count) == ("SUCCESS", 1), response.reason
+    logged = [name for _, _, name in TRANSIENT_FAULTS]
+    assert _met(aws_env, "cloudformation", "DescribeStacks") == [
+        n for n in logged for _ in range(ATTEMPTS_PER_CALL)
+    ]
+    # OnDelete: Retain (the default) and no rollback: the number stays where the stack put it, untagged.
+    assert state_of(connect, world.number_arn)["target"] == world.instance_b_arn
+    assert provider_tags(connect, world.number_arn) == {}
+    assert len(aws_env.control.moves()) == 1
