@@ -273,6 +273,17 @@ TRANSIENT_CALLS = [
 ]
 
 
+@pytest.fixture
+def botocores_backoff_on_the_clock(monkeypatch, clock):
+    """botocore's own retry (DynamoDB's and CloudFormation's clients make two attempts) pauses on the test's
+    clock too, instead of up to a real second per fault: botocore.endpoint sleeps through its ``time``."""
+    import types
+
+    import botocore.endpoint
+
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=clock.sleep))
+
+
 def _met(aws_env, service, operation):
     """The injected faults calls of ``operation`` met, in order."""
     return [
@@ -284,7 +295,7 @@ def _met(aws_env, service, operation):
 
 @pytest.mark.parametrize(("service", "operation", "attempts"), TRANSIENT_CALLS)
 def test_each_transient_fault_on_any_call_is_retried_to_success(
-    service, operation, attempts, stack, world, connect, aws_env
+    service, operation, attempts, stack, world, connect, aws_env, botocores_backoff_on_the_clock
 ):
     # One Create rides out every kind in a row (one Create per call keeps this fast): had any kind not been
     # retried, the Create would have failed at it, its Reason naming it.
@@ -394,7 +405,7 @@ SHORT_TIMEOUT_SECONDS = 24
     ],
 )
 def test_a_transient_fault_that_outlasts_the_budget_fails_naming_the_call_and_the_fault(
-    service, operation, fault, status, named, stack, world, connect, aws_env
+    service, operation, fault, status, named, stack, world, connect, aws_env, botocores_backoff_on_the_clock
 ):
     aws_env.control.inject_fault(service, operation, fault, status=status, count=10_000)
 
@@ -438,7 +449,9 @@ def test_a_cancelled_update_meeting_a_brown_out_never_moves_after_its_rollback(
     assert (state["target"], state["status"]) == (world.instance_b_arn, CLAIMED)
 
 
-def test_each_transient_fault_on_describe_stacks_is_retried_by_a_delete(stack, world, connect, aws_env):
+def test_each_transient_fault_on_describe_stacks_is_retried_by_a_delete(
+    stack, world, connect, aws_env, botocores_backoff_on_the_clock
+):
     # A Delete asks DescribeStacks whether the stack is rolling back (a rollback puts the number back, a
     # deletion honours OnDelete): a brown-out there is ridden out, not taken for "cannot tell".
     assert stack.create("MainLine", props(world)).ok
