@@ -6,8 +6,9 @@ does not give us, and this class adds:
 * exactly one response per invocation: the watchdog thread and the handler can both try to answer; the first
   wins, the other is dropped (crhelper would send both);
 * a bounded response PUT: crhelper retries a refused or hanging ResponseURL forever (5 tries, sleep, repeat),
-  which keeps the Lambda running to its timeout; here each attempt has a socket timeout and all attempts end
-  before the invocation does;
+  which keeps the Lambda running to its timeout; here each attempt has a socket timeout, a transient fault
+  (botocore's transient statuses, a connection refused or reset) is retried with a doubling backoff, and
+  all attempts end before the invocation does;
 * the ResponseURL never reaches a log: crhelper logs it at DEBUG; the sender here never logs it at all;
 * handlers return a lifecycle Outcome (physical ID and Data together), and are given to the constructor, so
   a responder lives for one invocation and no request's state can leak into the next;
