@@ -14,6 +14,7 @@ the fault was.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -33,8 +34,11 @@ from .errors import (
     unreachable,
 )
 from .pace import SharedPace, Turn
-from .telemetry import logger
 from .waiting import Budget, Pacing
+
+# Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
 
 # A call throttled this many times in a row at the turns the shared pace gave it also takes its own backoff
 # (waiting.Pacing.throttle_delay) before its next turn: the pace is wrong for now (other tools may be using
