@@ -414,7 +414,7 @@ def test_a_transient_fault_that_outlasts_the_budget_fails_naming_the_call_and_th
     assert (response.status, response.count) == ("FAILED", 1)
     assert named in response.reason
     assert "time budget ran out" in response.reason
-    assert len(_met(aws_env, service, operation)) > 2  # retried, until the budget ran out
+    assert len(_met(aws_env, service, operation)) >= 2  # retried (how often: the jitter and the load)
     assert aws_env.control.moves() == []
     aws_env.control.reset()  # the brown-out is over
     assert state_of(connect, world.number_arn)["target"] == world.instance_a_arn
