@@ -20,6 +20,7 @@ late is put where the newer request wants the number. docs/reliability.md has th
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,15 @@ from .errors import (
     quote,
 )
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
-from .records import OwnershipRecords, Predecessor, Record, State
+from .records import (
+    OwnershipRecords,
+    Predecessor,
+    Record,
+    ResourceStamp,
+    State,
+    properties_digest,
+    resource_key,
+)
 from .tags import CONTACT_FLOW_TAG, PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger, metrics
 
@@ -68,6 +77,9 @@ class Request:
     requested_at: float = field(default_factory=time.time)
     # Whether requested_at was read from the request (False: the time it arrived, for a Delete only).
     signed: bool = True
+    # False while an overtaken request puts back what it did on behalf of the newer one: the resource's
+    # stamp (the newer request's) does not stop that.
+    fenced: bool = True
 
     @property
     def owner(self) -> Owner:
@@ -75,7 +87,18 @@ class Request:
 
     @property
     def requester(self) -> ownership.Requester:
-        return ownership.Requester(self.owner, self.request_id, self.requested_at, self.request_type)
+        scope = self.scope
+        return ownership.Requester(
+            self.owner,
+            self.request_id,
+            self.requested_at,
+            self.request_type,
+            resource_key=resource_key(scope.partition, scope.region, scope.account, self.owner)
+            if self.fenced
+            else "",
+            properties=properties_digest(self.properties),
+            old_properties=properties_digest(self.old_properties),
+        )
 
 
 @dataclass(frozen=True)
@@ -109,7 +132,19 @@ def failure_physical_id(request: Request) -> str | None:
 
 
 def create(request: Request, services: Services) -> Outcome:
-    return _guarded(_assign, request, services, parse_properties(request.properties, request.scope))
+    properties = parse_properties(request.properties, request.scope)
+    _stamp(request, services, properties)
+    return _guarded(_assign, request, services, properties)
+
+
+def _stamp(request: Request, services: Services, properties: AssignmentProperties) -> ResourceStamp | None:
+    """Stamp the resource with this Create or Update before anything changes (the fence every later step
+    checks: ownership.confirm_stamp); a newer request's stamp stops it here. Returns the stamp it replaced."""
+    previous, may_act = ownership.stamp_resource(services.records, request.requester)
+    if not may_act:
+        assert previous is not None
+        raise ownership.overtaken(state_stub(properties.phone_number_arn), previous, request.requester)
+    return previous
 
 
 def update(request: Request, services: Services) -> Outcome:
@@ -120,12 +155,13 @@ def update(request: Request, services: Services) -> Outcome:
     replacement also gives up the replacement's number (see ``_abandon_failed_replacement``).
     """
     properties = parse_properties(request.properties, request.scope)
+    replaced = _stamp(request, services, properties)
     if phone_number_arn_of(request.physical_id, request.scope) != properties.phone_number_arn:
         logger.info(
             "Phone number changed: replacement", extra={"new_phone_number": properties.phone_number_arn}
         )
     outcome = _guarded(_assign, request, services, properties)
-    _abandon_failed_replacement(request, services, properties)
+    _abandon_failed_replacement(request, services, properties, replaced.request_id if replaced else "")
     return outcome
 
 
@@ -152,6 +188,13 @@ def delete(request: Request, services: Services) -> Outcome:
         logger.info("Physical ID names no phone number; nothing to delete")
         return done
     numbers, records = services.numbers, services.records
+    newer, may_act = ownership.stamp_resource(records, requester)
+    if not may_act:
+        logger.info(
+            "A newer request of this resource was sent after this Delete; nothing changed",
+            extra={"newer_request_type": newer.request_type if newer else ""},
+        )
+        return done
     while True:
         record = records.get(arn)
         if record is not None and ownership.newer_than(record, requester):
@@ -168,13 +211,9 @@ def delete(request: Request, services: Services) -> Outcome:
                 _mark_released(records, state_stub(arn), record, requester)
             return done
         if record is None or record.released:
-            if cancelling and (record is None or record.owner == owner):
-                # Nothing taken yet: the record, stamped with this Delete, refuses the Create it cancels.
-                stamped = Record(arn, owner, State.RELEASED, "", state.target_arn, **requester.stamp())
-                if not ownership.write_over(records, record, stamped):
-                    continue
-                logger.info("Cancelled a Create that had not taken the number yet")
-            elif record is None and tags.owns(state.tags, owner):
+            # Nothing of this resource's on the number: a Create this Delete cancels meets the resource's
+            # stamp, written above, at its next step, whatever record the number carries.
+            if record is None and tags.owns(state.tags, owner):
                 # No record but this resource's tags (the table was lost): release by what the tags say.
                 _release_by_tags(request, services, state)
                 return done
@@ -417,6 +456,21 @@ def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
         if state is None:
             return
         record = records.get(arn)
+        if (
+            record is not None
+            and record.owner == request.owner
+            and record.request_id == request.request_id
+            and not record.released
+        ):
+            # The newer request stamped the resource and looked at the number before this request wrote
+            # its record: it found nothing to undo, so this request puts back what it did, on its behalf.
+            logger.info("Overtaken after taking the number; putting back what this request did")
+            agent = dataclasses.replace(request, fenced=False)
+            if record.predecessor is not None:
+                _hand_back(agent, services, state, record)
+            else:
+                _put_back(agent, services, state, record)
+            return
         if arn in numbers.moves_started and record is not None and record.owner == request.owner:
             if record.state is State.UNDOING:
                 return  # the newer Delete is still at work, and looks for a move that may have landed
@@ -531,14 +585,16 @@ def _hand_back_record(records: OwnershipRecords, record: Record) -> Record | Non
 
 
 def _abandon_failed_replacement(
-    request: Request, services: Services, properties: AssignmentProperties
+    request: Request, services: Services, properties: AssignmentProperties, rolled_back: str
 ) -> None:
     """The rollback Update of a failed replacement: give up the number the replacement took.
 
     CloudFormation rolls a failed replacement back with an Update whose OldResourceProperties name the
     replacement's number, while its physical ID still names the original one; no Delete ever comes for the
-    replacement's number. Only a number this resource holds in a record of a request that never succeeded
-    is given up; a failure here is logged, not raised, so the rollback itself never fails on it.
+    replacement's number. Only a number this resource holds in a record of a request that never succeeded,
+    or of the request this rollback rolls back (``rolled_back``: the one whose stamp it replaced, which may
+    have succeeded after CloudFormation stopped waiting), is given up; a failure here is logged, not raised,
+    so the rollback itself never fails on it.
     """
     old_arn = _declared_number(request.old_properties, request.scope)
     current_arn = phone_number_arn_of(request.physical_id, request.scope)
@@ -547,7 +603,9 @@ def _abandon_failed_replacement(
     try:
         record = services.records.get(old_arn)
         state = services.numbers.describe(old_arn)
-        if state is None or record is None or record.owner != request.owner or record.settled:
+        if state is None or record is None or record.owner != request.owner or record.released:
+            return
+        if record.settled and (not rolled_back or record.request_id != rolled_back):
             return
         if ownership.newer_than(record, request.requester):
             return

@@ -38,7 +38,7 @@ from typing import Any
 from . import stacks
 from .connect import PhoneNumberState
 from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, OwnershipTableLost, UndoInProgress
-from .records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
+from .records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, ResourceStamp, State
 from .tags import PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger
 
@@ -55,6 +55,12 @@ class Requester:
     request_id: str
     requested_at: float
     request_type: str
+    # Where the resource's stamp is kept (records.resource_key); empty for a write made on behalf of
+    # another request (an overtaken request putting back what it did), which no stamp fences.
+    resource_key: str = ""
+    # Fingerprints of the request's ResourceProperties and OldResourceProperties (records.properties_digest).
+    properties: str = ""
+    old_properties: str = ""
 
     @property
     def is_delete(self) -> bool:
@@ -78,6 +84,64 @@ def newer_than(record: Record, requester: Requester) -> bool:
     if record.requested_at != requester.requested_at:
         return record.requested_at > requester.requested_at
     return record.request_type == "Delete" and not requester.is_delete
+
+
+def stamp_is_newer(stamp: ResourceStamp, requester: Requester) -> bool:
+    """Whether the resource's ``stamp`` was written by a request CloudFormation sent after ``requester``.
+
+    Later by signing time; in the same second a Delete is newer than a Create or Update (CloudFormation sends
+    the cancelling Delete after the request it cancels). Of an Update and its rollback signed in the same
+    second (each one's ResourceProperties are the other's OldResourceProperties) the rollback is the one that
+    declares again what the resource declared before the pair: the stamp that preceded the first of them
+    (``follows``). Any other two Creates or Updates of one second: the one that stamps last.
+    """
+    if stamp.request_id == requester.request_id:
+        return False
+    if stamp.requested_at != requester.requested_at:
+        return stamp.requested_at > requester.requested_at
+    if requester.is_delete or stamp.request_type == "Delete":
+        return stamp.request_type == "Delete" and not requester.is_delete
+    reverse = (
+        bool(stamp.properties)
+        and stamp.old_properties == requester.properties
+        and stamp.properties == requester.old_properties
+    )
+    return reverse and bool(stamp.follows) and stamp.properties == stamp.follows
+
+
+def stamp_resource(records: OwnershipRecords, requester: Requester) -> tuple[ResourceStamp | None, bool]:
+    """Stamp ``requester``'s resource with it before it changes anything: (the stamp found, whether this
+    request may act). It may not when the stamp found is a newer request's; the same request delivered again
+    builds on its own stamp."""
+    while True:
+        stored = records.get_stamp(requester.resource_key)
+        if stored is not None and stored.request_id == requester.request_id:
+            return stored, True
+        if stored is not None and stamp_is_newer(stored, requester):
+            return stored, False
+        stamp = ResourceStamp(
+            requester.resource_key,
+            requester.owner,
+            requester.request_id,
+            requester.request_type,
+            requester.requested_at,
+            properties=requester.properties,
+            old_properties=requester.old_properties,
+            follows=stored.properties if stored is not None else "",
+            replaced_request_id=stored.request_id if stored is not None else "",
+        )
+        if records.write_stamp(stored, stamp):
+            return stored, True
+
+
+def confirm_stamp(records: OwnershipRecords, number: PhoneNumberState, requester: Requester) -> None:
+    """The fence on the resource: raise Overtaken if another request of ``requester``'s resource has stamped
+    it since (a request only stamps over an older one, so any other stamp is a newer request's)."""
+    if not requester.resource_key:
+        return
+    stamp = records.get_stamp(requester.resource_key)
+    if stamp is not None and stamp.request_id != requester.request_id:
+        raise overtaken(number, stamp, requester)
 
 
 def fenced_out(record: Record, requester: Requester) -> bool:
@@ -122,7 +186,7 @@ def acquire(
             state = settle(state)
             taken = _write(records, stored, _new_record(state, requester, target_arn, routed_flow(state)))
             if taken is not None:
-                return taken, state
+                return _confirmed(records, state, stored, taken, requester), state
             continue
         if record.owner == owner:
             if record.state is State.UNDOING:
@@ -132,13 +196,14 @@ def acquire(
                 # release stopped half-way): adopt what the tags say.
                 adopted = dataclasses.replace(record, **requester.stamp())
                 if records.create(adopted):
-                    return adopted, state
+                    return _confirmed(records, state, None, adopted, requester), state
                 continue
             if record.request_id == requester.request_id:
+                confirm_stamp(records, state, requester)
                 return record, state  # the same request delivered again: build on what it wrote
             stamped = record.next(**requester.stamp())
             if records.replace(record, stamped):
-                return stamped, state
+                return _confirmed(records, state, record, stamped, requester), state
             continue
         if record.state is State.UNDOING:
             raise conflict(state, record)
@@ -148,7 +213,33 @@ def acquire(
             renamed = _new_record(state, requester, target_arn, routed_flow(state))
         taken = _write(records, stored, renamed)
         if taken is not None:
-            return taken, state
+            return _confirmed(records, state, stored, taken, requester), state
+
+
+def _confirmed(
+    records: OwnershipRecords,
+    state: PhoneNumberState,
+    stored: Record | None,
+    taken: Record,
+    requester: Requester,
+) -> Record:
+    """The record this request just wrote, once the resource's stamp says it still may act.
+
+    A newer request of the resource that stamped it meanwhile may have looked at the number before this
+    write and found nothing of this resource's there: the record goes back to what it was (a number with
+    none gets a RELEASED one), so the request leaves no trace, and it stops.
+    """
+    try:
+        confirm_stamp(records, state, requester)
+    except Overtaken:
+        if stored is not None:
+            restored = dataclasses.replace(stored, version=taken.version + 1)
+        else:
+            restored = taken.next(state=State.RELEASED, predecessor=None)
+        if not records.replace(taken, restored):
+            logger.info("The newer request already took over the record")
+        raise
+    return taken
 
 
 def _new_record(
@@ -283,7 +374,7 @@ def undo_in_progress(state: PhoneNumberState, record: Record) -> UndoInProgress:
     )
 
 
-def overtaken(state: PhoneNumberState, record: Record, requester: Requester) -> Overtaken:
+def overtaken(state: PhoneNumberState, record: Record | ResourceStamp, requester: Requester) -> Overtaken:
     newer = record.request_type or "request"
     if requester.request_type == "Create" and record.request_type == "Delete":
         what = "cancelled this Create and sent its Delete"
@@ -333,6 +424,9 @@ def advance(
     while True:
         new = record.next(**requester.stamp(), **changes)
         if records.replace(record, new):
+            # Checked after the write: a newer request that stamped the resource before it may have read the
+            # record before it too; this request then stops, and puts back what it did (lifecycle.py).
+            confirm_stamp(records, number, requester)
             return new
         record = current(records, number, record, requester)
 
@@ -345,6 +439,7 @@ def current(
     now = records.get(number.arn)
     if now is not None and fenced_out(now, requester):
         raise overtaken(number, now, requester)
+    confirm_stamp(records, number, requester)
     if now is None or now.owner != record.owner or (now.released and not requester.is_delete):
         raise OwnershipConflict(
             f"The ownership record of {number.label} was changed by "
