@@ -22,8 +22,10 @@ deliver an event late or twice. Every request stamps the record with its Request
 (RequestedAt) before it changes anything, and looks at the record again before each change (the fence): a
 request finding the record stamped by another request of its owner sent later (or in the same second, by a
 Delete: CloudFormation sends a cancelling Delete after the Create it cancels) has been overtaken and stops
-(``Overtaken``). In the same second two Creates or Updates cannot be told apart by time; the one that
-stamps last is taken as the newer (CloudFormation sent the rollback after the request it rolls back).
+(``Overtaken``). Every request also stamps its resource (stack ID + logical ID: ``stamp_resource``) before
+it changes anything, and every fence reads that stamp too (``confirm_stamp``), so the order holds whatever
+record the number carries. In the same second an Update and its rollback are told apart by their
+properties (``stamp_is_newer``); any other two Creates or Updates of one second by which stamps last.
 """
 
 from __future__ import annotations

@@ -367,6 +367,7 @@ def test_a_cancelled_create_whose_delete_ran_first_changes_nothing_on_a_number_a
         response_url=receiver.url_for,
         logical_id="MainLine",
         stack_id=stack.stack_id,
+        sent_at=clock.time(),
     )
     clock.advance(1)
     # CloudFormation cancels the Create and sends its Delete (a made-up physical ID), which runs first.
@@ -405,6 +406,7 @@ def test_a_cancelled_replacement_whose_rollback_ran_first_never_takes_the_new_nu
         response_url=receiver.url_for,
         logical_id="MainLine",
         stack_id=stack.stack_id,
+        sent_at=clock.time(),
     )
     clock.advance(1)
     # Another resource failed: the rollback Update runs before the cancelled replacement has done anything.
@@ -421,3 +423,62 @@ def test_a_cancelled_replacement_whose_rollback_ran_first_never_takes_the_new_nu
     assert provider_tags(connect, world.other_number_arn) == {}
     assert ownership_record(aws_env.endpoint_url, world.other_number_arn) == before
     _on(connect, world, world.instance_b_arn)
+
+
+# ---- an Update and its rollback signed in the same second (issue 31, point 8) ------------------------------
+
+
+def _update_and_its_rollback_in_one_second(stack, world, receiver, clock):
+    """An Update CloudFormation cancels and the rollback Update it sends at once, both signed now."""
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    declared, cancelled_properties = props(world), props(world, TargetArn=world.tdg_arn)
+    sent_at = clock.time()
+
+    def event(properties, old_properties):
+        return build_event(
+            "Update",
+            properties=properties,
+            old_properties=old_properties,
+            physical_id=world.number_arn,
+            response_url=receiver.url_for,
+            logical_id="MainLine",
+            stack_id=stack.stack_id,
+            sent_at=sent_at,
+        )
+
+    return event(cancelled_properties, declared), event(declared, cancelled_properties)
+
+
+def test_a_rollback_update_that_stamps_first_in_the_same_second_wins(
+    stack, world, connect, aws_env, receiver, clock
+):
+    cancelled, rollback = _update_and_its_rollback_in_one_second(stack, world, receiver, clock)
+    # A cold start delays the cancelled Update: its rollback, signed in the same second, runs first.
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    assert stack.deliver(rollback).ok
+    since = len(aws_env.control.calls())
+
+    late = stack.deliver(cancelled)
+
+    assert late.status == "FAILED"
+    assert "newer Update" in late.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
+
+
+def test_a_rollback_update_that_stamps_last_in_the_same_second_wins(
+    stack, world, connect, aws_env, receiver, clock
+):
+    cancelled, rollback = _update_and_its_rollback_in_one_second(stack, world, receiver, clock)
+    stack.deliver(cancelled)  # CloudFormation no longer waits for its answer
+    assert state_of(connect, world.number_arn)["target"] == world.tdg_arn
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+
+    rolled_back = stack.deliver(rollback)
+
+    assert rolled_back.ok, rolled_back.reason
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
