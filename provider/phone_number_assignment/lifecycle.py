@@ -803,7 +803,12 @@ def _converge_contact_flow(
 def _associate_recorded(numbers: PhoneNumbers, state: PhoneNumberState, flow_arn: str) -> None:
     """Associate a flow the provider recorded, if the number is in that flow's instance."""
     instance_id = _instance_of(flow_arn)
-    if state.instance_id == instance_id:
+    if state.instance_id != instance_id:
+        logger.warning(
+            "The recorded flow is not in the number's instance; not associated",
+            extra={"flow": flow_arn, "number_instance": state.instance_id},
+        )
+    else:
         numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)
 
 

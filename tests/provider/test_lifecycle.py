@@ -460,3 +460,33 @@ def test_a_failed_status_left_by_an_earlier_move_is_not_taken_for_this_moves_out
 
     assert retry.ok, retry.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
+
+
+# ---- DescribePhoneNumber's InstanceId is optional (issue 31, point 9) --------------------------------------
+
+
+@pytest.mark.parametrize("starts_on", ["instance", "traffic distribution group"])
+def test_a_number_put_back_routes_to_its_flow_when_connect_leaves_out_its_instance(
+    starts_on, stack, new_stack, world, connect, aws_env
+):
+    from tests.provider.test_contact_flow import _routed_by_hand, flows_of
+
+    if starts_on == "traffic distribution group":  # its home instance is A
+        setup = new_stack("setup")
+        assert setup.create("Line", assign(world, TargetArn=world.tdg_arn)).ok
+        setup.set_status("DELETE_IN_PROGRESS")
+        assert setup.delete("Line").ok
+    where = describe(connect, world.number_arn)["TargetArn"]
+    _routed_by_hand(connect, world)
+    aws_env.control.configure(omit_instance_id=True)
+    assert "InstanceId" not in describe(connect, world.number_arn)
+
+    created = stack.create("MainLine", assign(world, OnDelete="Restore"))
+    assert created.ok, created.reason
+    assert created.data["PreviousContactFlowArn"] == world.flow_a_arn
+    stack.set_status("DELETE_IN_PROGRESS")
+    deleted = stack.delete("MainLine")
+
+    assert deleted.ok, deleted.reason
+    assert describe(connect, world.number_arn)["TargetArn"] == where
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}
