@@ -28,7 +28,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import ownership, stacks, tags
+from . import ownership, rule, stacks, tags
 from .client_token import client_token
 from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
@@ -86,9 +86,9 @@ class Request:
         return Owner(self.stack_id, self.logical_id)
 
     @property
-    def requester(self) -> ownership.Requester:
+    def requester(self) -> rule.Requester:
         scope = self.scope
-        return ownership.Requester(
+        return rule.Requester(
             self.owner,
             self.request_id,
             self.requested_at,
@@ -180,14 +180,13 @@ def delete(request: Request, services: Services) -> Outcome:
     """
     done = Outcome(request.physical_id)
     requester = request.requester
-    owner = requester.owner
     arn = phone_number_arn_of(request.physical_id, request.scope)
     cancelling = arn is None
     arn = arn or _declared_number(request.properties, request.scope)
     if arn is None:
         logger.info("Physical ID names no phone number; nothing to delete")
         return done
-    numbers, records = services.numbers, services.records
+    _numbers, records = services.numbers, services.records
     newer, may_act = ownership.stamp_resource(records, requester)
     if not may_act:
         logger.info(
@@ -196,49 +195,93 @@ def delete(request: Request, services: Services) -> Outcome:
         )
         return done
     while True:
-        record = records.get(arn)
-        if record is not None and ownership.newer_than(record, requester):
-            logger.info(
-                "A newer request of this resource has acted on the number since this Delete was sent; "
-                "nothing changed",
-                extra={"newer_request_type": record.request_type},
-            )
-            return done
-        state = numbers.describe(arn)
-        if state is None:
-            logger.info("Phone number no longer exists; nothing to delete")
-            if record is not None and record.owner == owner and not record.released:
-                _mark_released(records, state_stub(arn), record, requester)
-            return done
-        if record is None or record.released:
-            # Nothing of this resource's on the number: a Create this Delete cancels meets the resource's
-            # stamp, written above, at its next step, whatever record the number carries.
-            if record is None and tags.owns(state.tags, owner):
-                # No record but this resource's tags (the table was lost): release by what the tags say.
-                _release_by_tags(request, services, state)
-                return done
-            _untag_own(numbers, state, owner)
-            return done
-        if record.owner == owner:
-            try:
-                _give_up(request, services, state, record, cancelling=cancelling)
-            except OwnershipConflict:
-                continue  # the record changed under this Delete (a Create it cancels, still writing): again
-            return done
-        if record.predecessor is not None and record.predecessor.owner == owner:
-            # A rename went through: the new logical ID holds the number; this old one only lets go. Best
-            # effort: a stale predecessor is harmless (it is only handed back while CloudFormation says the
-            # old resource still holds the number), and failing this Delete would fail the clean-up.
-            try:
-                ownership.advance(records, state, record, _unchanged_stamp(record), predecessor=None)
-            except ProviderError as error:
-                logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
-            logger.info(
-                "Renamed: the number now belongs to the new logical ID", extra={"to": record.owner.logical_id}
-            )
-            return done
-        logger.info("Phone number is not owned by this resource; left alone")
+        facts = rule.DeleteFacts(
+            requester, records.get(arn), cancelling=cancelling, restore=_restore_on_delete(request)
+        )
+        state = state_stub(arn)
+        action = rule.on_delete(facts)
+        while isinstance(action, rule.Ask):
+            facts, state = _delete_answer(request, services, facts, action, state)
+            action = rule.on_delete(facts)
+        try:
+            _give_back(action, request, services, state, facts.record)
+        except OwnershipConflict:
+            continue  # the record changed under this Delete (a Create it cancels, still writing): again
         return done
+
+
+def _delete_answer(
+    request: Request, services: Services, facts: rule.DeleteFacts, ask: rule.Ask, state: PhoneNumberState
+) -> tuple[rule.DeleteFacts, PhoneNumberState]:
+    """Read what ``rule.on_delete`` asks for."""
+    if ask is rule.Ask.NUMBER:
+        described = services.numbers.describe(state.arn)
+        if described is None:
+            return dataclasses.replace(facts, exists=False), state
+        owns = tags.owns(described.tags, request.owner)
+        return dataclasses.replace(facts, exists=True, tags_name_requester=owns), described
+    if ask is rule.Ask.ROLLING_BACK:
+        return dataclasses.replace(
+            facts, rolling_back=stacks.rolling_back(request.stack_id, services.cloudformation)
+        ), state
+    assert facts.record is not None
+    assert facts.record.predecessor is not None
+    holds = _predecessor_holds(services, state, facts.record.predecessor)
+    return dataclasses.replace(facts, predecessor_holds=holds), state
+
+
+def _give_back(
+    action: rule.Action,
+    request: Request,
+    services: Services,
+    state: PhoneNumberState,
+    record: Record | None,
+) -> None:
+    """Execute one of the rule's actions that give a number back (or leave it alone)."""
+    numbers, records = services.numbers, services.records
+    Action = rule.Action
+    if action is Action.PUT_BACK:
+        assert record is not None
+        _put_back(request, services, state, record)
+    elif action is Action.HAND_BACK:
+        assert record is not None
+        _hand_back(request, services, state, record)
+    elif action is Action.LET_GO:
+        assert record is not None
+        _untag_own(numbers, state, request.owner)
+        _release(records, state, record, request.requester)
+        logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
+    elif action is Action.RELEASE:
+        assert record is not None
+        _release(records, state, record, request.requester)
+    elif action is Action.HAND_BACK_RECORD:
+        assert record is not None
+        _hand_back_record(records, record)
+    elif action in (Action.PUT_BACK_BY_TAGS, Action.LET_GO_BY_TAGS):
+        _by_tags(request, services, state, put_back=action is Action.PUT_BACK_BY_TAGS)
+    elif action is Action.UNTAG:
+        _untag_own(numbers, state, request.owner)
+    elif action is Action.FORGET_PREDECESSOR:
+        assert record is not None
+        _forget_predecessor(records, state, record)
+    elif action is Action.FOLLOW_NEWER:
+        assert record is not None
+        _follow_newer(request, services, state, record)
+    else:
+        logger.info("Nothing of this resource's to give back; left alone", extra={"action": str(action)})
+
+
+def _forget_predecessor(records: OwnershipRecords, state: PhoneNumberState, record: Record) -> None:
+    """A rename went through: the new logical ID holds the number; the old one only lets go. Best effort: a
+    stale predecessor is harmless (it is only handed back while CloudFormation says the old resource still
+    holds the number), and failing this Delete would fail the clean-up."""
+    try:
+        ownership.advance(records, state, record, _unchanged_stamp(record), predecessor=None)
+    except ProviderError as error:
+        logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
+    logger.info(
+        "Renamed: the number now belongs to the new logical ID", extra={"to": record.owner.logical_id}
+    )
 
 
 def state_stub(arn: str) -> PhoneNumberState:
@@ -246,28 +289,9 @@ def state_stub(arn: str) -> PhoneNumberState:
     return PhoneNumberState(arn, arn.rsplit("/", 1)[-1], "", "", "", "")
 
 
-def _unchanged_stamp(record: Record) -> ownership.Requester:
+def _unchanged_stamp(record: Record) -> rule.Requester:
     """Write a record without restamping it (a change made on behalf of its owner's last request)."""
-    return ownership.Requester(record.owner, record.request_id, record.requested_at, record.request_type)
-
-
-def _give_up(
-    request: Request, services: Services, state: PhoneNumberState, record: Record, *, cancelling: bool
-) -> None:
-    """This resource's Delete of a number it holds in ``record``: undo, restore, or let go (see delete)."""
-    if record.predecessor is not None and _predecessor_holds(services, state, record.predecessor):
-        # A rename rolled back: the old logical ID gets the number back, as it declares it.
-        _hand_back(request, services, state, record)
-        return
-    put_back = cancelling or record.state in (State.PENDING, State.MOVING)
-    if not put_back:
-        put_back = _puts_back_held_number(request, services)
-    if not put_back:
-        _untag_own(services.numbers, state, request.owner)
-        _mark_released(services.records, state, record, request.requester)
-        logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
-        return
-    _put_back(request, services, state, record)
+    return rule.Requester(record.owner, record.request_id, record.requested_at, record.request_type)
 
 
 def _put_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
@@ -303,12 +327,12 @@ def _put_back(request: Request, services: Services, state: PhoneNumberState, rec
             logger.warning("Could not return the record to its state", extra={"reason": error.reason})
         raise
     _untag_own(numbers, state, request.owner)
-    _mark_released(records, state, record, requester)
+    _release(records, state, record, requester)
     logger.info("Put the number back where it was", extra={"target": state.target_arn})
 
 
-def _mark_released(
-    records: OwnershipRecords, state: PhoneNumberState, record: Record, requester: ownership.Requester
+def _release(
+    records: OwnershipRecords, state: PhoneNumberState, record: Record, requester: rule.Requester
 ) -> None:
     """The record says nobody holds the number (it is never deleted: its stamp still orders requests)."""
     ownership.advance(records, state, record, requester, state=State.RELEASED, predecessor=None)
@@ -345,12 +369,11 @@ def _hand_back(request: Request, services: Services, state: PhoneNumberState, re
     )
 
 
-def _release_by_tags(request: Request, services: Services, state: PhoneNumberState) -> None:
+def _by_tags(request: Request, services: Services, state: PhoneNumberState, *, put_back: bool) -> None:
     """Delete of a number whose only record is this resource's tags (the table was lost)."""
     numbers = services.numbers
-    restore = _puts_back_held_number(request, services)
     previous = state.tags.get(PREVIOUS_TARGET_TAG, "")
-    if restore and previous:
+    if put_back and previous:
         state = numbers.settle(state)
         state = (
             _drop_own_contact_flow(numbers, state)
@@ -447,49 +470,42 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
 
 
 def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
-    """This request was overtaken. If a move it started may have landed after the newer request looked, the
-    number goes where the newer request wants it (where it was, if that one gave it up); tags this request
-    wrote go too. Best effort: the Reason CloudFormation no longer waits for is not what matters here."""
+    """This request was overtaken: give back what it did as the rule says (rule.when_overtaken). Best effort:
+    the Reason CloudFormation no longer waits for is not what matters here."""
     numbers, records = services.numbers, services.records
     try:
         state = numbers.describe(arn)
         if state is None:
             return
         record = records.get(arn)
-        if (
-            record is not None
-            and record.owner == request.owner
-            and record.request_id == request.request_id
-            and not record.released
-        ):
-            # The newer request stamped the resource and looked at the number before this request wrote
-            # its record: it found nothing to undo, so this request puts back what it did, on its behalf.
+        action = rule.when_overtaken(record, request.requester, moved=arn in numbers.moves_started)
+        if action in (rule.Action.PUT_BACK, rule.Action.HAND_BACK):
+            # The newer request stamped the resource and looked at the number before this request wrote its
+            # record: it found nothing to undo, so this request puts back what it did, on its behalf.
             logger.info("Overtaken after taking the number; putting back what this request did")
-            agent = dataclasses.replace(request, fenced=False)
-            if record.predecessor is not None:
-                _hand_back(agent, services, state, record)
-            else:
-                _put_back(agent, services, state, record)
-            return
-        if arn in numbers.moves_started and record is not None and record.owner == request.owner:
-            if record.state is State.UNDOING:
-                return  # the newer Delete is still at work, and looks for a move that may have landed
-            state = numbers.settle(state)
-            wanted = record.previous_target_arn if record.released else record.target_arn
-            if wanted and not state.rests_on(wanted):
-                logger.info(
-                    "A move of this overtaken request landed; putting the number where the newer "
-                    "request wants it",
-                    extra={"target": wanted},
-                )
-                state = _restore_to(request, services, state, wanted)
-                flow = record.previous_contact_flow_arn if record.released else record.contact_flow_arn
-                if flow:
-                    _associate_recorded(numbers, state, flow)
-        if record is None or record.released:
-            _untag_own(numbers, state, request.owner)
+            request = dataclasses.replace(request, fenced=False)
+        _give_back(action, request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not put back what the overtaken request did", extra={"reason": error.reason})
+
+
+def _follow_newer(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+    """A move of an overtaken request may have landed after the newer request looked: the number goes where
+    the newer request wants it (where it was, if that one gave it up); tags this request wrote go too."""
+    numbers = services.numbers
+    state = numbers.settle(state)
+    wanted = record.previous_target_arn if record.released else record.target_arn
+    if wanted and not state.rests_on(wanted):
+        logger.info(
+            "A move of this overtaken request landed; putting the number where the newer request wants it",
+            extra={"target": wanted},
+        )
+        state = _restore_to(request, services, state, wanted)
+        flow = record.previous_contact_flow_arn if record.released else record.contact_flow_arn
+        if flow:
+            _associate_recorded(numbers, state, flow)
+    if record.released:
+        _untag_own(numbers, state, request.owner)
 
 
 def _write_tags(
@@ -537,30 +553,20 @@ def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> No
     numbers.require_inbound_flow(flow.instance_id, flow.id, flow.arn)
 
 
-def _undo_untouched(
-    services: Services, arn: str, requester: ownership.Requester, *, moved: bool = True
-) -> None:
-    """After a failure, give up a number this request holds in a record it never moved: nothing to put back.
-
-    A number whose move may have started (MOVING) keeps its record, unless Connect said the move failed
-    (``moved`` False): right after the call Describe may still show it where it was, and the rollback puts
-    it back. A rename's old owner gets its record back. Best effort: if this fails too, the rollback's
-    Delete (or Update) does it.
-    """
-    untouched = {State.PENDING} if moved else {State.PENDING, State.MOVING}
+def _undo_untouched(services: Services, arn: str, requester: rule.Requester, *, moved: bool = True) -> None:
+    """After a failure, give up a number this request holds in a record it never moved (rule.after_failure):
+    a number whose move may have started keeps its record (right after the call Describe may still show it
+    where it was), and the rollback puts it back. Best effort: if this fails too, the rollback's Delete (or
+    Update) does it."""
     try:
         record = services.records.get(arn)
-        if (
-            record is None
-            or record.owner != requester.owner
-            or record.state not in untouched
-            or ownership.fenced_out(record, requester)
-        ):
+        action = rule.after_failure(record, requester, moved=moved)
+        if record is None or action is rule.Action.NOTHING:
             return
-        if record.predecessor is not None:
+        if action is rule.Action.HAND_BACK_RECORD:
             _hand_back_record(services.records, record)
         else:
-            _mark_released(services.records, state_stub(arn), record, requester)
+            _release(services.records, state_stub(arn), record, requester)
         logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
@@ -603,17 +609,20 @@ def _abandon_failed_replacement(
     try:
         record = services.records.get(old_arn)
         state = services.numbers.describe(old_arn)
-        if state is None or record is None or record.owner != request.owner or record.released:
+        if state is None:
             return
-        if record.settled and (not rolled_back or record.request_id != rolled_back):
-            return
-        if ownership.newer_than(record, request.requester):
-            return
-        logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
-        if record.predecessor is not None and _predecessor_holds(services, state, record.predecessor):
-            _hand_back(request, services, state, record)
-        else:
-            _put_back(request, services, state, record)
+        action = rule.on_rollback_update(record, request.requester, rolled_back=rolled_back)
+        if action is rule.Ask.PREDECESSOR_HOLDS:
+            assert record is not None
+            assert record.predecessor is not None
+            holds = _predecessor_holds(services, state, record.predecessor)
+            action = rule.on_rollback_update(
+                record, request.requester, rolled_back=rolled_back, predecessor_holds=holds
+            )
+        assert isinstance(action, rule.Action)
+        if action in (rule.Action.PUT_BACK, rule.Action.HAND_BACK):
+            logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
+            _give_back(action, request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not give up the failed replacement's number", extra={"reason": error.reason})
 
@@ -713,7 +722,7 @@ def _move(
 
 
 def _correct_restore_target(
-    services: Services, state: PhoneNumberState, record: Record | None, requester: ownership.Requester
+    services: Services, state: PhoneNumberState, record: Record | None, requester: rule.Requester
 ) -> Record | None:
     """Someone else's move was in flight when this request took the number: where it settled is the restore
     target (where it would be had this stack never taken it), not where Describe, lagging, showed it."""
@@ -857,12 +866,6 @@ def _parsed(properties: Any, scope: Scope) -> AssignmentProperties | None:
         return parse_properties(properties, scope)
     except InvalidProperties:
         return None
-
-
-def _puts_back_held_number(request: Request, services: Services) -> bool:
-    """Whether the Delete of a number this resource holds after success puts it back: OnDelete: Restore, or
-    a stack rolling back (DescribeStacks, read only when Retain would otherwise keep it)."""
-    return _restore_on_delete(request) or stacks.rolling_back(request.stack_id, services.cloudformation)
 
 
 def _restore_on_delete(request: Request) -> bool:
