@@ -45,8 +45,8 @@ from .rule import (
     Requester,
     TakeFacts,
     fenced_out,
+    on_stamp,
     on_take,
-    stamp_is_newer,
     stamped_since,
 )
 from .tags import PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
@@ -59,10 +59,9 @@ def stamp_resource(records: OwnershipRecords, requester: Requester) -> tuple[Res
     builds on its own stamp."""
     while True:
         stored = records.get_stamp(requester.resource_key)
-        if stored is not None and stored.request_id == requester.request_id:
-            return stored, True
-        if stored is not None and stamp_is_newer(stored, requester):
-            return stored, False
+        action = on_stamp(stored, requester)
+        if action is not Action.STAMP:
+            return stored, action is Action.BUILD_ON
         stamp = ResourceStamp(
             requester.resource_key,
             requester.owner,

@@ -39,6 +39,7 @@ class Action(enum.StrEnum):
     WAIT_FOR_UNDO = "WaitForUndo"  # this resource's Delete is putting it back: no change, retry later
     TABLE_LOST = "TableLost"  # tags name an owner but the table is gone: no change
     # Any request
+    STAMP = "Stamp"  # write this request's stamp on its resource (over an older one), then go on
     STOP = "Stop"  # overtaken by a newer request of this resource: no change (a Delete answers SUCCESS)
     NOTHING = "Nothing"  # nothing of this resource's on the number: no change
     # Giving a number back
@@ -138,6 +139,16 @@ def stamp_is_newer(stamp: ResourceStamp, requester: Requester) -> bool:
         and stamp.properties == requester.old_properties
     )
     return reverse and bool(stamp.follows) and stamp.properties == stamp.follows
+
+
+def on_stamp(stamp: ResourceStamp | None, requester: Requester) -> Action:
+    """What a request does first, with its resource's stamp: build on its own, stop at a newer one's, or
+    stamp over an older one's (or none)."""
+    if stamp is not None and stamp.request_id == requester.request_id:
+        return Action.BUILD_ON
+    if stamp is not None and stamp_is_newer(stamp, requester):
+        return Action.STOP
+    return Action.STAMP
 
 
 def stamped_since(stamp: ResourceStamp | None, requester: Requester) -> bool:
