@@ -16,107 +16,47 @@ Requests of one resource act in the order CloudFormation sent them (ownership.py
 before it changes anything and looks again before every change, so a request CloudFormation no longer waits
 for (a cancelled Create, an Update being rolled back, a late delivery) stops, and a move of its that landed
 late is put where the newer request wants the number. docs/reliability.md has the table.
+
+What to do is decided by rule.py, from what the request has read (the record, the number, the stack); this
+module reads what the rule asks for and executes the action it names (give_back.py for every action that
+gives a number back; moves.py for the moves themselves), and on a conflict decides again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from . import ownership, rule, stacks, tags
-from .client_token import client_token
 from .connect import PhoneNumbers, PhoneNumberState
 from .errors import (
-    ConnectBusy,
     ConnectNotFound,
     InternalError,
     InvalidProperties,
     InvalidRequest,
     MoveFailed,
     Overtaken,
-    OwnerNotChecked,
     OwnershipConflict,
     ProviderError,
-    RestoreTargetGone,
-    TargetNotActive,
     quote,
+)
+from .give_back import give_back, hand_back_record, release
+from .moves import (
+    converge_contact_flow,
+    group_not_active,
+    move,
+    predecessor_holds,
+    write_tags,
 )
 from .properties import AssignmentProperties, OnDelete, Scope, parse_properties, phone_number_arn_of
 from .records import (
-    OwnershipRecords,
-    Predecessor,
     Record,
     ResourceStamp,
     State,
-    properties_digest,
-    resource_key,
 )
-from .tags import CONTACT_FLOW_TAG, PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
-from .telemetry import logger, metrics
-
-
-@dataclass(frozen=True)
-class Request:
-    """The parts of a CloudFormation custom-resource event the lifecycle uses."""
-
-    request_type: str
-    stack_id: str
-    logical_id: str
-    request_id: str
-    scope: Scope
-    properties: Mapping[str, Any] = field(default_factory=dict)
-    physical_id: str = ""
-    old_properties: Mapping[str, Any] = field(default_factory=dict)
-    # When CloudFormation sent the request (wall clock, the ResponseURL's signing time): the order of this
-    # resource's requests (ownership.py).
-    requested_at: float = field(default_factory=time.time)
-    # Whether requested_at was read from the request (False: the time it arrived, for a Delete only).
-    signed: bool = True
-    # False while an overtaken request puts back what it did on behalf of the newer one: the resource's
-    # stamp (the newer request's) does not stop that.
-    fenced: bool = True
-
-    @property
-    def owner(self) -> Owner:
-        return Owner(self.stack_id, self.logical_id)
-
-    @property
-    def requester(self) -> rule.Requester:
-        scope = self.scope
-        return rule.Requester(
-            self.owner,
-            self.request_id,
-            self.requested_at,
-            self.request_type,
-            resource_key=resource_key(scope.partition, scope.region, scope.account, self.owner)
-            if self.fenced
-            else "",
-            properties=properties_digest(self.properties),
-            old_properties=properties_digest(self.old_properties),
-        )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What CloudFormation receives on success."""
-
-    physical_id: str
-    data: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Services:
-    """The AWS clients one request uses. CloudFormation is only asked about other owners (and created on
-    first use: most requests never need it)."""
-
-    numbers: PhoneNumbers
-    records: OwnershipRecords
-    cloudformation: Callable[[], Any]
+from .request import Outcome, Request, Services, state_stub
+from .telemetry import logger
 
 
 def failure_physical_id(request: Request) -> str | None:
@@ -204,7 +144,7 @@ def delete(request: Request, services: Services) -> Outcome:
             facts, state = _delete_answer(request, services, facts, action, state)
             action = rule.on_delete(facts)
         try:
-            _give_back(action, request, services, state, facts.record)
+            give_back(action, request, services, state, facts.record)
         except OwnershipConflict:
             continue  # the record changed under this Delete (a Create it cancels, still writing): again
         return done
@@ -226,164 +166,8 @@ def _delete_answer(
         ), state
     assert facts.record is not None
     assert facts.record.predecessor is not None
-    holds = _predecessor_holds(services, state, facts.record.predecessor)
+    holds = predecessor_holds(services, state, facts.record.predecessor)
     return dataclasses.replace(facts, predecessor_holds=holds), state
-
-
-def _give_back(
-    action: rule.Action,
-    request: Request,
-    services: Services,
-    state: PhoneNumberState,
-    record: Record | None,
-) -> None:
-    """Execute one of the rule's actions that give a number back (or leave it alone)."""
-    numbers, records = services.numbers, services.records
-    Action = rule.Action
-    if action is Action.PUT_BACK:
-        assert record is not None
-        _put_back(request, services, state, record)
-    elif action is Action.HAND_BACK:
-        assert record is not None
-        _hand_back(request, services, state, record)
-    elif action is Action.LET_GO:
-        assert record is not None
-        _untag_own(numbers, state, request.owner)
-        _release(records, state, record, request.requester)
-        logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
-    elif action is Action.RELEASE:
-        assert record is not None
-        _release(records, state, record, request.requester)
-    elif action is Action.HAND_BACK_RECORD:
-        assert record is not None
-        _hand_back_record(records, record)
-    elif action in (Action.PUT_BACK_BY_TAGS, Action.LET_GO_BY_TAGS):
-        _by_tags(request, services, state, put_back=action is Action.PUT_BACK_BY_TAGS)
-    elif action is Action.UNTAG:
-        _untag_own(numbers, state, request.owner)
-    elif action is Action.FORGET_PREDECESSOR:
-        assert record is not None
-        _forget_predecessor(records, state, record)
-    elif action is Action.FOLLOW_NEWER:
-        assert record is not None
-        _follow_newer(request, services, state, record)
-    else:
-        logger.info("Nothing of this resource's to give back; left alone", extra={"action": str(action)})
-
-
-def _forget_predecessor(records: OwnershipRecords, state: PhoneNumberState, record: Record) -> None:
-    """A rename went through: the new logical ID holds the number; the old one only lets go. Best effort: a
-    stale predecessor is harmless (it is only handed back while CloudFormation says the old resource still
-    holds the number), and failing this Delete would fail the clean-up."""
-    try:
-        ownership.advance(records, state, record, _unchanged_stamp(record), predecessor=None)
-    except ProviderError as error:
-        logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
-    logger.info(
-        "Renamed: the number now belongs to the new logical ID", extra={"to": record.owner.logical_id}
-    )
-
-
-def state_stub(arn: str) -> PhoneNumberState:
-    """A number Connect no longer knows, for naming it in a Reason."""
-    return PhoneNumberState(arn, arn.rsplit("/", 1)[-1], "", "", "", "")
-
-
-def _unchanged_stamp(record: Record) -> rule.Requester:
-    """Write a record without restamping it (a change made on behalf of its owner's last request)."""
-    return rule.Requester(record.owner, record.request_id, record.requested_at, record.request_type)
-
-
-def _put_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
-    """Put the number where it was before this resource took it, routed as it was; then release it.
-
-    The record says UNDOING first: the fence against any older request of this resource (a cancelled
-    Create, a superseded Update still retrying its move), and nobody else's to take until this is over. If
-    putting it back fails, the record goes back to the state it had (still this resource's, stamped with
-    this Delete), so the stack operation that retries or follows the Reason's advice finds it as it was.
-    """
-    numbers, records = services.numbers, services.records
-    requester = request.requester
-    # A PENDING record started no move: its request writes MOVING (a fenced write) before UpdatePhoneNumber.
-    may_be_moving = record.state is not State.PENDING
-    before = record.state if record.state is not State.UNDOING else State.ASSIGNED
-    record = ownership.advance(records, state, record, requester, state=State.UNDOING)
-    try:
-        state = numbers.settle(state)
-        previous = record.previous_target_arn
-        if not previous:
-            logger.warning("No previous target recorded on the number; leaving it where it is")
-        else:
-            state = _to(request, services, state, previous, may_be_moving=may_be_moving, record=record)
-            state = _drop_own_contact_flow(numbers, state)
-            if record.previous_contact_flow_arn:
-                _associate_recorded(numbers, state, record.previous_contact_flow_arn)
-    except Overtaken:
-        raise
-    except Exception:
-        try:
-            ownership.advance(records, state, record, requester, state=before)
-        except ProviderError as error:
-            logger.warning("Could not return the record to its state", extra={"reason": error.reason})
-        raise
-    _untag_own(numbers, state, request.owner)
-    _release(records, state, record, requester)
-    logger.info("Put the number back where it was", extra={"target": state.target_arn})
-
-
-def _release(
-    records: OwnershipRecords, state: PhoneNumberState, record: Record, requester: rule.Requester
-) -> None:
-    """The record says nobody holds the number (it is never deleted: its stamp still orders requests)."""
-    ownership.advance(records, state, record, requester, state=State.RELEASED, predecessor=None)
-
-
-def _hand_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
-    """A rename rolled back: the number goes where the old logical ID declares it, and is its again."""
-    numbers, records = services.numbers, services.records
-    predecessor = record.predecessor
-    assert predecessor is not None
-    state = numbers.settle(state)
-    state = _to(
-        request,
-        services,
-        state,
-        predecessor.target_arn,
-        may_be_moving=record.state is not State.PENDING,
-        record=record,
-    )
-    handed = _hand_back_record(records, record)
-    state = _write_tags(
-        numbers,
-        state,
-        predecessor.owner,
-        predecessor.previous_target_arn,
-        predecessor.contact_flow_arn,
-        record.previous_contact_flow_arn,
-    )
-    if predecessor.contact_flow_arn:
-        _associate_recorded(numbers, state, predecessor.contact_flow_arn)
-    logger.info(
-        "Handed the number back to the renamed resource",
-        extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
-    )
-
-
-def _by_tags(request: Request, services: Services, state: PhoneNumberState, *, put_back: bool) -> None:
-    """Delete of a number whose only record is this resource's tags (the table was lost)."""
-    numbers = services.numbers
-    previous = state.tags.get(PREVIOUS_TARGET_TAG, "")
-    if put_back and previous:
-        state = numbers.settle(state)
-        state = (
-            _drop_own_contact_flow(numbers, state)
-            if state.rests_on(previous)
-            else _restore_to(request, services, state, previous)
-        )
-        if state.tags.get(PREVIOUS_CONTACT_FLOW_TAG):
-            _associate_recorded(numbers, state, state.tags[PREVIOUS_CONTACT_FLOW_TAG])
-    _untag_own(numbers, state, request.owner)
-    logger.info("Released ownership of the phone number by its tags", extra={"target": state.target_arn})
 
 
 def _guarded(
@@ -433,9 +217,9 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     )
     try:
         try:
-            state, record = _move(request, services, state, target_arn, record)
+            state, record = move(request, services, state, target_arn, record)
         except ConnectNotFound as missing:
-            raise _group_not_active(
+            raise group_not_active(
                 numbers, state, target_arn, if_deleted="choose another TargetArn."
             ) or InvalidRequest(
                 f"Target {target_arn} was not found when moving {state.label}: Connect said "
@@ -443,8 +227,8 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
             ) from None
         # Before anything more is changed: a newer request of this resource may have come meanwhile.
         record = ownership.current(records, state, record, requester)
-        state = _converge_contact_flow(numbers, state, properties)
-        state = _write_tags(
+        state = converge_contact_flow(numbers, state, properties)
+        state = write_tags(
             numbers, state, owner, record.previous_target_arn, flow_arn, record.previous_contact_flow_arn
         )
         record = ownership.advance(
@@ -484,52 +268,9 @@ def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
             # record: it found nothing to undo, so this request puts back what it did, on its behalf.
             logger.info("Overtaken after taking the number; putting back what this request did")
             request = dataclasses.replace(request, fenced=False)
-        _give_back(action, request, services, state, record)
+        give_back(action, request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not put back what the overtaken request did", extra={"reason": error.reason})
-
-
-def _follow_newer(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
-    """A move of an overtaken request may have landed after the newer request looked: the number goes where
-    the newer request wants it (where it was, if that one gave it up); tags this request wrote go too."""
-    numbers = services.numbers
-    state = numbers.settle(state)
-    wanted = record.previous_target_arn if record.released else record.target_arn
-    if wanted and not state.rests_on(wanted):
-        logger.info(
-            "A move of this overtaken request landed; putting the number where the newer request wants it",
-            extra={"target": wanted},
-        )
-        state = _restore_to(request, services, state, wanted)
-        flow = record.previous_contact_flow_arn if record.released else record.contact_flow_arn
-        if flow:
-            _associate_recorded(numbers, state, flow)
-    if record.released:
-        _untag_own(numbers, state, request.owner)
-
-
-def _write_tags(
-    numbers: PhoneNumbers,
-    state: PhoneNumberState,
-    owner: Owner,
-    previous_target_arn: str,
-    flow_arn: str,
-    previous_flow_arn: str = "",
-) -> PhoneNumberState:
-    """Make the provider's tags on the number say ``owner`` (one TagResource, and one UntagResource only for
-    a tag no longer wanted); no call when they already do."""
-    wanted = tags.owner_tags(owner, previous_target_arn, flow_arn, previous_flow_arn)
-    changed = {key: value for key, value in wanted.items() if state.tags.get(key) != value}
-    if changed:
-        state = numbers.tag(state, changed)
-    stale = [key for key in tags.provider_tag_keys(state.tags) if key not in wanted]
-    return numbers.untag(state, stale)
-
-
-def _untag_own(numbers: PhoneNumbers, state: PhoneNumberState | None, owner: Owner) -> None:
-    """Remove the provider's tags if they name ``owner``; tags naming anyone else stay."""
-    if state is not None and tags.owns(state.tags, owner):
-        numbers.untag(state, tags.provider_tag_keys(state.tags))
 
 
 def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> None:
@@ -564,30 +305,12 @@ def _undo_untouched(services: Services, arn: str, requester: rule.Requester, *, 
         if record is None or action is rule.Action.NOTHING:
             return
         if action is rule.Action.HAND_BACK_RECORD:
-            _hand_back_record(services.records, record)
+            hand_back_record(services.records, record)
         else:
-            _release(services.records, state_stub(arn), record, requester)
+            release(services.records, state_stub(arn), record, requester)
         logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
-
-
-def _hand_back_record(records: OwnershipRecords, record: Record) -> Record | None:
-    """The rename's old owner holds the number again, as it did before the rename; None if the record
-    changed meanwhile."""
-    predecessor = record.predecessor
-    assert predecessor is not None
-    back = Record(
-        record.phone_number_arn,
-        predecessor.owner,
-        State.ASSIGNED,
-        predecessor.target_arn,
-        predecessor.previous_target_arn,
-        predecessor.contact_flow_arn,
-        version=record.version + 1,
-        previous_contact_flow_arn=record.previous_contact_flow_arn,
-    )
-    return back if records.replace(record, back) else None
 
 
 def _abandon_failed_replacement(
@@ -615,249 +338,16 @@ def _abandon_failed_replacement(
         if action is rule.Ask.PREDECESSOR_HOLDS:
             assert record is not None
             assert record.predecessor is not None
-            holds = _predecessor_holds(services, state, record.predecessor)
+            holds = predecessor_holds(services, state, record.predecessor)
             action = rule.on_rollback_update(
                 record, request.requester, rolled_back=rolled_back, predecessor_holds=holds
             )
         assert isinstance(action, rule.Action)
         if action in (rule.Action.PUT_BACK, rule.Action.HAND_BACK):
             logger.info("Giving up the failed replacement's number", extra={"abandoned": old_arn})
-            _give_back(action, request, services, state, record)
+            give_back(action, request, services, state, record)
     except ProviderError as error:
         logger.warning("Could not give up the failed replacement's number", extra={"reason": error.reason})
-
-
-def _to(
-    request: Request,
-    services: Services,
-    state: PhoneNumberState,
-    target_arn: str,
-    *,
-    may_be_moving: bool,
-    record: Record | None = None,
-) -> PhoneNumberState:
-    """Bring the number back to ``target_arn``. A move the request being undone started may not show yet
-    (Describe lags right after UpdatePhoneNumber): look again once that window has passed."""
-    if not target_arn:
-        return state
-    numbers = services.numbers
-    moving_to = record.target_arn if record is not None else ""
-    # Seen resting there (CLAIMED, or FAILED: an earlier status) may be the lag, whichever status it shows.
-    if may_be_moving and state.rests_on(target_arn) and moving_to and moving_to != target_arn:
-        state = numbers.settle(numbers.describe_after_lag(state))
-    if state.rests_on(target_arn):
-        return state
-    return _restore_to(request, services, state, target_arn, record=record)
-
-
-def _predecessor_holds(services: Services, state: PhoneNumberState, predecessor: Predecessor) -> bool:
-    """Whether the rename's old resource still declares the number (the stack operation rolled back). When
-    CloudFormation cannot be asked, it is assumed to: handing the number back moves it least."""
-    try:
-        return stacks.still_holds(predecessor.owner, state, services.cloudformation)
-    except OwnerNotChecked:
-        return True
-
-
-def _move(
-    request: Request,
-    services: Services,
-    state: PhoneNumberState,
-    target_arn: str,
-    record: Record | None,
-    *,
-    putting_back: bool = False,
-) -> tuple[PhoneNumberState, Record | None]:
-    """Bring the number to ``target_arn`` and wait until Connect shows it CLAIMED there (or, when
-    ``putting_back``, until it rests there: a FAILED there is back where it was).
-
-    Right before a move is started, and before each retry of a throttled UpdatePhoneNumber, the ``record``
-    this request holds is looked at again (the fence: a newer request of this resource has stamped it, and
-    then no move is started); one not yet settled is written MOVING. The flow association stays as it is
-    until Connect has accepted the move, so a refused move changes no routing, and it is put back if the
-    move fails. Raises ConnectNotFound if Connect does not find the target.
-    """
-    numbers, records = services.numbers, services.records
-    requester = request.requester
-    token = client_token(
-        stack_id=request.stack_id,
-        logical_id=request.logical_id,
-        request_id=request.request_id,
-        phone_number_arn=state.arn,
-        target_arn=target_arn,
-    )
-    fence = None
-    if record is not None:
-        held = record
-
-        def fence() -> None:
-            ownership.current(records, state, held, requester)
-
-    # Arrived: for an assignment only CLAIMED there (a FAILED number is moved again: FAILED is the last
-    # operation's outcome, not a usable place); for a number put back, resting there (connect.rests_on).
-    arrived = PhoneNumberState.rests_on if putting_back else PhoneNumberState.is_claimed_on
-    while not arrived(state, target_arn):
-        state = numbers.settle(state)
-        if arrived(state, target_arn):
-            break
-        if record is not None:
-            if record.state in (State.PENDING, State.MOVING):
-                record = ownership.advance(records, state, record, requester, state=State.MOVING)
-            else:
-                record = ownership.current(records, state, record, requester)
-        try:
-            numbers.start_move(state, target_arn, token, fence=fence)
-        except ConnectBusy:
-            logger.info("Phone number busy with another operation; waiting for it to settle")
-            state = numbers.settle(numbers.describe_existing(state.arn))
-            record = _correct_restore_target(services, state, record, requester)
-            continue
-        try:
-            state = _wait_for_move(numbers, state, target_arn)
-        except MoveFailed:
-            routed = state.tags.get(CONTACT_FLOW_TAG) or (record.previous_contact_flow_arn if record else "")
-            _keep_routing(numbers, state, routed)
-            raise
-    return state, record
-
-
-def _correct_restore_target(
-    services: Services, state: PhoneNumberState, record: Record | None, requester: rule.Requester
-) -> Record | None:
-    """Someone else's move was in flight when this request took the number: where it settled is the restore
-    target (where it would be had this stack never taken it), not where Describe, lagging, showed it."""
-    if record is None or record.state not in (State.PENDING, State.MOVING) or record.predecessor is not None:
-        return record
-    if state.arn in services.numbers.moves_started or record.previous_target_arn == state.target_arn:
-        return record
-    logger.info(
-        "Restore target corrected", extra={"was": record.previous_target_arn, "now": state.target_arn}
-    )
-    return ownership.advance(services.records, state, record, requester, previous_target_arn=state.target_arn)
-
-
-def _group_not_active(
-    numbers: PhoneNumbers, state: PhoneNumberState, target_arn: str, *, if_deleted: str
-) -> ProviderError | None:
-    """Connect answers "not found" for a group that exists but is not ACTIVE: say so, if that is the case.
-
-    ``if_deleted`` is the advice for a group on its way out.
-    """
-    if ":traffic-distribution-group/" not in target_arn:
-        return None
-    group = numbers.describe_traffic_distribution_group(target_arn)
-    if group is None or group.is_active:
-        return None
-    return TargetNotActive(
-        f"Traffic distribution group {target_arn} is {group.status}, and Connect only moves numbers to an "
-        f"ACTIVE group; {state.label} stays on {state.target_arn}. "
-        f"{_advice_for_group_status(group.status, if_deleted)}"
-    )
-
-
-def _advice_for_group_status(status: str, if_deleted: str) -> str:
-    if status.endswith("IN_PROGRESS"):
-        return "Retry the stack operation once the group is ACTIVE."
-    if status in ("PENDING_DELETION", "DELETED"):
-        return f"The group is being deleted: {if_deleted}"
-    return "Fix the group (its status and reason are in the Connect console), then retry."
-
-
-def _keep_routing(numbers: PhoneNumbers, before: PhoneNumberState, flow_arn: str) -> None:
-    """After a failed move the number is where it was: make sure the flow it routed to (``flow_arn``: the
-    one this provider associated, or the one it had before this stack took it) still answers calls.
-
-    Whether a failed move drops the association is not documented (docs/reliability.md); associating the
-    same flow again is harmless, so it is done whenever the provider knows one.
-    """
-    if not flow_arn:
-        return
-    state = numbers.describe(before.arn)
-    if state is None:
-        return
-    try:
-        _associate_recorded(numbers, state, flow_arn)
-    except ProviderError as error:
-        logger.warning("Could not re-associate the flow", extra={"reason": error.reason})
-
-
-def _wait_for_move(numbers: PhoneNumbers, before: PhoneNumberState, target_arn: str) -> PhoneNumberState:
-    metrics.add_metric(name="MovesStarted", unit=MetricUnit.Count, value=1)
-    started = numbers.now()
-    logger.info("Move started", extra={"from_target": before.target_arn, "to_target": target_arn})
-    try:
-        state = numbers.wait_for_move(before, target_arn)
-    except MoveFailed:
-        metrics.add_metric(name="MovesFailed", unit=MetricUnit.Count, value=1)
-        raise
-    seconds = numbers.now() - started
-    metrics.add_metric(name="MovesSucceeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="MoveDuration", unit=MetricUnit.Seconds, value=round(seconds, 3))
-    logger.info("Move finished", extra={"target": target_arn, "seconds": round(seconds, 3)})
-    return state
-
-
-def _converge_contact_flow(
-    numbers: PhoneNumbers, state: PhoneNumberState, properties: AssignmentProperties
-) -> PhoneNumberState:
-    """Associate the declared flow. Associated on every Create and Update (not only when the declaration
-    changed), so an update also repairs an association someone changed by hand. A flow no longer declared is
-    no longer managed (its tag goes, in _write_tags), but calls keep routing where they route."""
-    flow = properties.contact_flow
-    if flow is not None:
-        numbers.associate_flow(state, flow.instance_id, flow.id, flow.arn)
-    return state
-
-
-def _associate_recorded(numbers: PhoneNumbers, state: PhoneNumberState, flow_arn: str) -> None:
-    """Associate a flow the provider recorded, if the number is in that flow's instance."""
-    instance_id = _instance_of(flow_arn)
-    if state.instance_id != instance_id:
-        logger.warning(
-            "The recorded flow is not in the number's instance; not associated",
-            extra={"flow": flow_arn, "number_instance": state.instance_id},
-        )
-    else:
-        numbers.associate_flow(state, instance_id, flow_arn.rsplit("/", 1)[-1], flow_arn)
-
-
-def _restore_to(
-    request: Request,
-    services: Services,
-    state: PhoneNumberState,
-    previous: str,
-    *,
-    record: Record | None = None,
-) -> PhoneNumberState:
-    """Move the number back to ``previous``. The association stays until Connect accepts the move, so a
-    refused or failed restore leaves the number answering calls as before."""
-    numbers = services.numbers
-    try:
-        state, _ = _move(request, services, state, previous, record, putting_back=True)
-        return state
-    except ConnectNotFound as missing:
-        raise _group_not_active(
-            numbers,
-            state,
-            previous,
-            if_deleted="set OnDelete to Retain (or DeletionPolicy: Retain) to keep the number where it is, "
-            "and delete again.",
-        ) or RestoreTargetGone(
-            f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
-            f"{quote(str(missing))}); {state.phone_number or state.arn} was left on {state.target_arn}. To "
-            "keep it there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
-        ) from None
-
-
-def _drop_own_contact_flow(numbers: PhoneNumbers, state: PhoneNumberState) -> PhoneNumberState:
-    """Not moving: the flow association this resource made goes explicitly."""
-    flow_arn = state.tags.get(CONTACT_FLOW_TAG)
-    if not flow_arn:
-        return state
-    instance_id = _instance_of(flow_arn)
-    if instance_id and state.instance_id == instance_id:
-        numbers.disassociate_flow(state, instance_id)
-    return numbers.untag(state, [CONTACT_FLOW_TAG])
 
 
 def _parsed(properties: Any, scope: Scope) -> AssignmentProperties | None:
@@ -878,12 +368,6 @@ def _declared_number(properties: Any, scope: Scope) -> str | None:
     """The number ARN of a declaration that parses; a request whose properties did not took no number."""
     declared = _parsed(properties, scope)
     return declared.phone_number_arn if declared else None
-
-
-def _instance_of(flow_arn: str) -> str:
-    """The instance ID in a contact-flow ARN."""
-    _, found, rest = flow_arn.partition(":instance/")
-    return rest.split("/", 1)[0] if found else ""
 
 
 def _data(state: PhoneNumberState, record: Record, properties: AssignmentProperties) -> dict[str, str]:
