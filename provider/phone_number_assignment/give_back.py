@@ -4,6 +4,8 @@ rollback Update of a replacement, an overtaken or failed Create or Update."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import ownership, rule
 from .connect import PhoneNumberState
 from .errors import (
@@ -36,45 +38,41 @@ def give_back(
     record: Record | None,
 ) -> None:
     """Execute one of the rule's actions that give a number back (or leave it alone)."""
-    numbers, records = services.numbers, services.records
-    Action = rule.Action
-    if action is Action.PUT_BACK:
-        assert record is not None
-        put_back(request, services, state, record)
-    elif action is Action.HAND_BACK:
-        assert record is not None
-        hand_back(request, services, state, record)
-    elif action is Action.LET_GO:
-        assert record is not None
-        untag_own(numbers, state, request.owner)
-        release(records, state, record, request.requester)
-        logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
-    elif action is Action.RELEASE:
-        assert record is not None
-        release(records, state, record, request.requester)
-    elif action is Action.HAND_BACK_RECORD:
-        assert record is not None
-        hand_back_record(records, record)
-    elif action in (Action.PUT_BACK_BY_TAGS, Action.LET_GO_BY_TAGS):
-        _by_tags(request, services, state, put_back=action is Action.PUT_BACK_BY_TAGS)
-    elif action is Action.UNTAG:
-        untag_own(numbers, state, request.owner)
-    elif action is Action.FORGET_PREDECESSOR:
-        assert record is not None
-        _forget_predecessor(records, state, record)
-    elif action is Action.FOLLOW_NEWER:
-        assert record is not None
-        _follow_newer(request, services, state, record)
-    else:
-        logger.info("Nothing of this resource's to give back; left alone", extra={"action": str(action)})
+    EXECUTORS.get(action, nothing)(request, services, state, record)
 
 
-def _forget_predecessor(records: OwnershipRecords, state: PhoneNumberState, record: Record) -> None:
+def let_go(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
+    """The number stays where it is: this resource's tags go and the record says RELEASED."""
+    assert record is not None
+    untag(request, services, state, record)
+    release(request, services, state, record)
+    logger.info("Released ownership of the phone number", extra={"target": state.target_arn})
+
+
+def release(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
+    """The record says nobody holds the number (it is never deleted: its stamp still orders requests)."""
+    assert record is not None
+    _released(services.records, state, record, request.requester)
+
+
+def untag(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
+    """Remove the provider's tags if they name this resource; tags naming anyone else stay."""
+    untag_own(services.numbers, state, request.owner)
+
+
+def nothing(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
+    logger.info("Nothing of this resource's to give back; left alone")
+
+
+def forget_predecessor(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None
+) -> None:
     """A rename went through: the new logical ID holds the number; the old one only lets go. Best effort: a
     stale predecessor is harmless (it is only handed back while CloudFormation says the old resource still
     holds the number), and failing this Delete would fail the clean-up."""
+    assert record is not None
     try:
-        ownership.advance(records, state, record, _unchanged_stamp(record), predecessor=None)
+        ownership.advance(services.records, state, record, _unchanged_stamp(record), predecessor=None)
     except ProviderError as error:
         logger.warning("Could not clear the renamed resource", extra={"reason": error.reason})
     logger.info(
@@ -82,7 +80,7 @@ def _forget_predecessor(records: OwnershipRecords, state: PhoneNumberState, reco
     )
 
 
-def put_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+def put_back(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
     """Put the number where it was before this resource took it, routed as it was; then release it.
 
     The record says UNDOING first: the fence against any older request of this resource (a cancelled
@@ -90,6 +88,7 @@ def put_back(request: Request, services: Services, state: PhoneNumberState, reco
     putting it back fails, the record goes back to the state it had (still this resource's, stamped with
     this Delete), so the stack operation that retries or follows the Reason's advice finds it as it was.
     """
+    assert record is not None
     numbers, records = services.numbers, services.records
     requester = request.requester
     # A PENDING record started no move: its request writes MOVING (a fenced write) before UpdatePhoneNumber.
@@ -115,18 +114,18 @@ def put_back(request: Request, services: Services, state: PhoneNumberState, reco
             logger.warning("Could not return the record to its state", extra={"reason": error.reason})
         raise
     untag_own(numbers, state, request.owner)
-    release(records, state, record, requester)
+    _released(records, state, record, requester)
     logger.info("Put the number back where it was", extra={"target": state.target_arn})
 
 
-def release(
+def _released(
     records: OwnershipRecords, state: PhoneNumberState, record: Record, requester: rule.Requester
 ) -> None:
     """The record says nobody holds the number (it is never deleted: its stamp still orders requests)."""
     ownership.advance(records, state, record, requester, state=State.RELEASED, predecessor=None)
 
 
-def hand_back(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+def hand_back(request: Request, services: Services, state: PhoneNumberState, record: Record | None) -> None:
     """A rename rolled back: the number goes where the old logical ID declares it, and is its again."""
     numbers, records = services.numbers, services.records
     predecessor = record.predecessor
@@ -140,7 +139,7 @@ def hand_back(request: Request, services: Services, state: PhoneNumberState, rec
         may_be_moving=record.state is not State.PENDING,
         record=record,
     )
-    handed = hand_back_record(records, record)
+    handed = _handed_back(records, record)
     state = write_tags(
         numbers,
         state,
@@ -155,6 +154,18 @@ def hand_back(request: Request, services: Services, state: PhoneNumberState, rec
         "Handed the number back to the renamed resource",
         extra={"to": predecessor.owner.logical_id, "handed": handed is not None},
     )
+
+
+def put_back_by_tags(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None
+) -> None:
+    _by_tags(request, services, state, put_back=True)
+
+
+def let_go_by_tags(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None
+) -> None:
+    _by_tags(request, services, state, put_back=False)
 
 
 def _by_tags(request: Request, services: Services, state: PhoneNumberState, *, put_back: bool) -> None:
@@ -174,7 +185,9 @@ def _by_tags(request: Request, services: Services, state: PhoneNumberState, *, p
     logger.info("Released ownership of the phone number by its tags", extra={"target": state.target_arn})
 
 
-def _follow_newer(request: Request, services: Services, state: PhoneNumberState, record: Record) -> None:
+def follow_newer(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None
+) -> None:
     """A move of an overtaken request may have landed after the newer request looked: the number goes where
     the newer request wants it (where it was, if that one gave it up); tags this request wrote go too."""
     numbers = services.numbers
@@ -193,7 +206,15 @@ def _follow_newer(request: Request, services: Services, state: PhoneNumberState,
         untag_own(numbers, state, request.owner)
 
 
-def hand_back_record(records: OwnershipRecords, record: Record) -> Record | None:
+def hand_back_record(
+    request: Request, services: Services, state: PhoneNumberState, record: Record | None
+) -> None:
+    """Nothing was moved: the rename's old owner holds the number again."""
+    assert record is not None
+    _handed_back(services.records, record)
+
+
+def _handed_back(records: OwnershipRecords, record: Record) -> Record | None:
     """The rename's old owner holds the number again, as it did before the rename; None if the record
     changed meanwhile."""
     predecessor = record.predecessor
@@ -214,3 +235,22 @@ def hand_back_record(records: OwnershipRecords, record: Record) -> Record | None
 def _unchanged_stamp(record: Record) -> rule.Requester:
     """Write a record without restamping it (a change made on behalf of its owner's last request)."""
     return rule.Requester(record.owner, record.request_id, record.requested_at, record.request_type)
+
+
+Executor = Callable[[Request, Services, PhoneNumberState, "Record | None"], None]
+
+# One executor per action that gives a number back or leaves it alone (rule.Action).
+EXECUTORS: dict[rule.Action, Executor] = {
+    rule.Action.PUT_BACK: put_back,
+    rule.Action.HAND_BACK: hand_back,
+    rule.Action.LET_GO: let_go,
+    rule.Action.RELEASE: release,
+    rule.Action.HAND_BACK_RECORD: hand_back_record,
+    rule.Action.PUT_BACK_BY_TAGS: put_back_by_tags,
+    rule.Action.LET_GO_BY_TAGS: let_go_by_tags,
+    rule.Action.UNTAG: untag,
+    rule.Action.FORGET_PREDECESSOR: forget_predecessor,
+    rule.Action.FOLLOW_NEWER: follow_newer,
+    rule.Action.NOTHING: nothing,
+    rule.Action.STOP: nothing,
+}

@@ -41,7 +41,7 @@ from .errors import (
     ProviderError,
     quote,
 )
-from .give_back import give_back, hand_back_record, release
+from .give_back import give_back
 from .moves import (
     converge_contact_flow,
     group_not_active,
@@ -245,10 +245,10 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
         raise
     except MoveFailed:
         # Connect says the number stayed where it was: nothing to put back.
-        _undo_untouched(services, properties.phone_number_arn, requester, moved=False)
+        _undo_untouched(request, services, properties.phone_number_arn, moved=False)
         raise
     except Exception:
-        _undo_untouched(services, properties.phone_number_arn, requester)
+        _undo_untouched(request, services, properties.phone_number_arn)
         raise
     return Outcome(state.arn, _data(state, record, properties))
 
@@ -294,21 +294,17 @@ def _check_target(numbers: PhoneNumbers, properties: AssignmentProperties) -> No
     numbers.require_inbound_flow(flow.instance_id, flow.id, flow.arn)
 
 
-def _undo_untouched(services: Services, arn: str, requester: rule.Requester, *, moved: bool = True) -> None:
+def _undo_untouched(request: Request, services: Services, arn: str, *, moved: bool = True) -> None:
     """After a failure, give up a number this request holds in a record it never moved (rule.after_failure):
     a number whose move may have started keeps its record (right after the call Describe may still show it
     where it was), and the rollback puts it back. Best effort: if this fails too, the rollback's Delete (or
     Update) does it."""
     try:
         record = services.records.get(arn)
-        action = rule.after_failure(record, requester, moved=moved)
-        if record is None or action is rule.Action.NOTHING:
-            return
-        if action is rule.Action.HAND_BACK_RECORD:
-            hand_back_record(services.records, record)
-        else:
-            release(services.records, state_stub(arn), record, requester)
-        logger.info("Failed before moving the number: gave it up again")
+        action = rule.after_failure(record, request.requester, moved=moved)
+        if action is not rule.Action.NOTHING:
+            give_back(action, request, services, state_stub(arn), record)
+            logger.info("Failed before moving the number: gave it up again")
     except Exception:  # the original failure is what CloudFormation must hear about
         logger.warning("Could not give up the number after the failure; the rollback will", exc_info=True)
 

@@ -5,7 +5,6 @@ Each test asserts what CloudFormation receives and what the emulator ends with.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -227,36 +226,6 @@ def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_t
     summary = describe(connect, world.number_arn)
     assert summary["TargetArn"] == world.tdg_arn
     assert summary["Tags"][LOGICAL_ID_TAG] == "NewName"
-
-
-@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
-def test_two_stacks_racing_for_one_number_produce_exactly_one_winner(stack, new_stack, world, connect):
-    rival = new_stack("rival-stack")
-    start = threading.Barrier(2)
-    results = {}
-
-    def run(name, contender, target):
-        start.wait()
-        results[name] = contender.create("Line", assign(world, TargetArn=target))
-
-    threads = [
-        threading.Thread(target=run, args=("ours", stack, world.instance_b_arn)),
-        threading.Thread(target=run, args=("rival", rival, world.tdg_arn)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    winners = [name for name, response in results.items() if response.ok]
-    assert len(winners) == 1, {name: r.reason for name, r in results.items()}
-    winner = stack if winners == ["ours"] else rival
-    loser = results["rival" if winners == ["ours"] else "ours"]
-    assert winner.stack_id in loser.reason
-    expected_target = world.instance_b_arn if winners == ["ours"] else world.tdg_arn
-    summary = describe(connect, world.number_arn)
-    assert summary["TargetArn"] == expected_target
-    assert summary["Tags"][STACK_TAG] == winner.stack_id
 
 
 # Update ---------------------------------------------------------------------------------------------
