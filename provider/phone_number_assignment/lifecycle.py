@@ -25,6 +25,7 @@ gives a number back; moves.py for the moves themselves), and on a conflict decid
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -72,9 +73,7 @@ def failure_physical_id(request: Request) -> str | None:
 
 
 def create(request: Request, services: Services) -> Outcome:
-    properties = parse_properties(request.properties, request.scope)
-    _stamp(request, services, properties)
-    return _guarded(_assign, request, services, properties)
+    return _guarded(_assign, request, services, parse_properties(request.properties, request.scope))
 
 
 def _stamp(request: Request, services: Services, properties: AssignmentProperties) -> ResourceStamp | None:
@@ -100,7 +99,7 @@ def update(request: Request, services: Services) -> Outcome:
         logger.info(
             "Phone number changed: replacement", extra={"new_phone_number": properties.phone_number_arn}
         )
-    outcome = _guarded(_assign, request, services, properties)
+    outcome = _guarded(functools.partial(_assign, stamped=True), request, services, properties)
     _abandon_failed_replacement(request, services, properties, replaced.request_id if replaced else "")
     return outcome
 
@@ -190,7 +189,11 @@ def _guarded(
         ) from error
 
 
-def _assign(request: Request, services: Services, properties: AssignmentProperties) -> Outcome:
+def _assign(
+    request: Request, services: Services, properties: AssignmentProperties, *, stamped: bool = False
+) -> Outcome:
+    """Converge on the declaration. The resource is stamped (unless ``stamped`` already: an Update stamps
+    before it looks at a replaced number) after the reads and before the first write."""
     numbers, records = services.numbers, services.records
     requester = request.requester
     owner = requester.owner
@@ -204,6 +207,8 @@ def _assign(request: Request, services: Services, properties: AssignmentProperti
     )
     if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
+    if not stamped:
+        _stamp(request, services, properties)
     target_arn = properties.target.arn
     flow_arn = properties.contact_flow.arn if properties.contact_flow else ""
     record, state = ownership.acquire(
