@@ -482,3 +482,35 @@ def test_a_rollback_update_that_stamps_last_in_the_same_second_wins(
     assert rolled_back.ok, rolled_back.reason
     _on(connect, world, world.instance_b_arn)
     assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
+
+
+def test_a_cancelled_replacement_that_succeeded_before_its_rollback_gives_the_new_number_back(
+    stack, world, connect, aws_env, receiver, clock
+):
+    where = state_of(connect, world.other_number_arn)["target"]
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    replacement = props(world, PhoneNumberId=world.other_number_id)
+    cancelled = build_event(
+        "Update",
+        properties=replacement,
+        old_properties=props(world),
+        physical_id=world.number_arn,
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        sent_at=clock.time(),
+    )
+    # It succeeds, but CloudFormation had already cancelled it: its answer is ignored, no Delete will come.
+    assert stack.deliver(cancelled).ok
+    assert state_of(connect, world.other_number_arn)["target"] == world.instance_b_arn
+    clock.advance(1)
+
+    rollback = stack.cancel_update("MainLine", replacement)
+
+    assert rollback.ok, rollback.reason
+    assert state_of(connect, world.other_number_arn)["target"] == where
+    assert provider_tags(connect, world.other_number_arn) == {}
+    assert released(aws_env.endpoint_url, world.other_number_arn)
+    _on(connect, world, world.instance_b_arn)
