@@ -63,6 +63,7 @@ class LocalControl:
         latency_seconds: float | None = None,
         failed_stale_seconds: float | None = None,
         throttling_error: str | None = None,
+        omit_instance_id: bool | None = None,
     ) -> None:
         """Timing of later moves and tag writes; None leaves a knob as it is, reset() restores the defaults.
 
@@ -72,6 +73,8 @@ class LocalControl:
         length caps).
         ``throttling_error``: what a rate limit answers, ThrottlingException (default) or
         TooManyRequestsException.
+        ``omit_instance_id``: DescribePhoneNumber and ListPhoneNumbersV2 leave out InstanceId (the API
+        reference says "Required: No"; default False).
 
         ``tag_visibility_seconds``: a TagResource/UntagResource accepted at t shows in DescribePhoneNumber's
         Tags and ListTagsForResource from t + this on, to every reader, in acceptance order (default 0).
@@ -84,6 +87,7 @@ class LocalControl:
             tag_visibility_seconds=tag_visibility_seconds,
             failed_stale_seconds=failed_stale_seconds,
             throttling_error=throttling_error,
+            omit_instance_id=omit_instance_id,
         )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
@@ -361,6 +365,7 @@ class HttpControl:
         latency_seconds: float | None = None,
         failed_stale_seconds: float | None = None,
         throttling_error: str | None = None,
+        omit_instance_id: bool | None = None,
     ) -> None:
         self._call(
             "configure",
@@ -370,6 +375,7 @@ class HttpControl:
             tag_visibility_seconds=tag_visibility_seconds,
             failed_stale_seconds=failed_stale_seconds,
             throttling_error=throttling_error,
+            omit_instance_id=omit_instance_id,
         )
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
