@@ -233,12 +233,13 @@ def restore_to(
             numbers,
             state,
             previous,
-            if_deleted="set OnDelete to Retain (or DeletionPolicy: Retain) to keep the number where it is, "
-            "and delete again.",
+            if_deleted="set OnDelete to Retain (or DeletionPolicy: RetainExceptOnCreate) to keep the number "
+            "where it is, and delete again.",
         ) or RestoreTargetGone(
             f"OnDelete is Restore, but the previous target {previous} no longer exists (Connect said "
             f"{quote(str(missing))}); {state.phone_number or state.arn} was left on {state.target_arn}. To "
-            "keep it there, set OnDelete to Retain (or DeletionPolicy: Retain) and delete again."
+            "keep it there, set OnDelete to Retain (or DeletionPolicy: RetainExceptOnCreate) and delete "
+            "again."
         ) from None
 
 
