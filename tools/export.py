@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -229,6 +229,19 @@ class _NotedReads:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.failure: str | None = None
+
+    def list_stack_resource_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """The provider's paged read (stack_reads.CloudFormationReads), with botocore's own paginator: for a
+        stack whose DescribeStackResources answer stops at 100 resources."""
+        try:
+            yield from self._client.get_paginator("list_stack_resources").paginate(**params)
+        except ClientError as error:
+            if not says_stack_or_resource_missing(error):
+                self.failure = error_code(error)
+            raise
+        except BotoCoreError as error:
+            self.failure = type(error).__name__
+            raise
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self._client, name)
