@@ -231,7 +231,7 @@ class _NotedReads:
         self.failure: str | None = None
 
     def list_stack_resource_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
-        """The provider's paged read (stack_reads.CloudFormationReads), with botocore's own paginator: for a
+        """The paged read the provider's stacks module asks for, with botocore's own paginator: for a
         stack whose DescribeStackResources answer stops at 100 resources."""
         try:
             yield from self._client.get_paginator("list_stack_resources").paginate(**params)
