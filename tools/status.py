@@ -20,7 +20,7 @@ Calls, all reads: connect:ListPhoneNumbersV2 (for NUMBER in E.164 form, filtered
 connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one listing per instance),
 connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
 (dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named),
-DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?) and
+DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?),
 DescribeStackResources (by the number's ARN: does a native resource hold it?) and DescribeStackEvents (for a
 recorded owner that no longer holds the number: did its clean-up Delete fail?). Clients
 are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* variables) in TARGET's or
@@ -169,6 +169,9 @@ class _RememberedReads:
 
     def describe_stacks(self, **params: Any) -> dict[str, Any]:
         return self._ask("describe_stacks", **params)
+
+    def get_paginator(self, operation_name: str) -> Any:
+        return self._client.get_paginator(operation_name)  # pages are read once each: nothing to remember
 
 
 class CloudFormationCheck:
