@@ -63,7 +63,7 @@ from phone_number_assignment.errors import OwnerNotChecked, error_code, says_sta
 from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_resource_key
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
-from tools.export import NumberState, Target, UsageError, parse_target
+from tools.targets import NumberState, Target, UsageError, parse_target
 
 TABLE_NAME = OWNERSHIP_TABLE
 NATIVE_STACK_ID_TAG = stacks.STACK_ID_TAG
