@@ -15,14 +15,17 @@ from local_aws.simulation.scheduler import FAULTS
 
 SIBLING_FAILS = "cfn: a sibling resource fails"
 
-# (scenario, deviations explored exhaustively): the scenarios today's code passes, at the bound that keeps
-# this file within its share of `make test`.
-BOUNDED = [("cancelled-create", 1)]
+# (scenario, deviations explored exhaustively, parts): the scenarios today's code passes, at the bound that
+# keeps this file within its share of `make test`; each in parts that xdist's workers run side by side.
+BOUNDED = [("cancelled-create", 1, 3)]
+SHARES = [(scenario, bound, (k, parts)) for scenario, bound, parts in BOUNDED for k in range(parts)]
 
 
-@pytest.mark.parametrize(("scenario", "bound"), BOUNDED, ids=[s for s, _ in BOUNDED])
-def test_every_schedule_up_to_the_bound_holds_the_invariants(simulation, scenario, bound):
-    exploration = simulation.exhaustive(scenario, bound)
+@pytest.mark.parametrize(
+    ("scenario", "bound", "part"), SHARES, ids=[f"{s}-{k + 1}-of-{n}" for s, _, (k, n) in SHARES]
+)
+def test_every_schedule_up_to_the_bound_holds_the_invariants(simulation, scenario, bound, part):
+    exploration = simulation.exhaustive(scenario, bound, part=part)
     assert exploration.complete
     # More than the default schedule: the scenario has choices worth exploring.
     assert exploration.runs > 1
