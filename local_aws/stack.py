@@ -22,6 +22,11 @@ from local_aws.cloudformation import (
     stack_arn,
 )
 
+# How long after the hand-over Lambda starts the next invocation: an asynchronous event typically starts
+# within a fraction of a second (measured in AWS: docs/performance.md, "Past one invocation"); the
+# stand-in takes this, on its clock.
+CONTINUATION_DELAY_SECONDS = 0.5
+
 
 @dataclass(frozen=True)
 class Response:
@@ -103,6 +108,8 @@ class LocalCustomResourceStack:
         # longer waits for (a cancelled Create or Update), and changes nothing it records.
         self._latest: dict[str, str] = {}
         self.control = control
+        # Invocations the last request took: 1, plus one per continuation (deliver).
+        self.invocations = 0
         self.set_status(stack_status)
 
     def set_status(self, stack_status: str) -> None:
@@ -230,10 +237,29 @@ class LocalCustomResourceStack:
         )
 
     def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
-        """Invoke the handler with ``event`` as Lambda would and collect its response."""
+        """Invoke the handler with ``event`` as Lambda would and collect its response.
+
+        A request the handler hands to a later invocation of itself (Lambda's asynchronous Invoke, queued by
+        the emulator: local_aws/connect/lambda_async.py) is run as Lambda runs it: a new invocation with the
+        function's whole timeout, after CONTINUATION_DELAY_SECONDS, until one of them answers."""
         timeout = timeout_seconds or self.timeout_seconds
         started = self.clock.monotonic()
         invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
+        self.invocations = 1
+        while self.control is not None:
+            queued = self.control.take_invocations(event["RequestId"])
+            if not queued:
+                break
+            for invocation in queued:
+                self.clock.sleep(CONTINUATION_DELAY_SECONDS)
+                self.invocations += 1
+                invoke_handler(
+                    self.handler,
+                    invocation["payload"],
+                    timeout_seconds=timeout,
+                    region=self.region,
+                    clock=self.clock,
+                )
         body = self.receiver.wait_for(event["RequestId"], timeout=5)
         seconds = self.clock.monotonic() - started
         bodies = self.receiver.responses(event["RequestId"])

@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import dynamodb, played_stacks
+from . import dynamodb, lambda_async, played_stacks
 from .exceptions import ConnectError
 from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
@@ -46,6 +46,7 @@ CONTROL_METHODS = frozenset(
         "seed",
         "play_stack",
         "set_phone_number_quota",
+        "take_invocations",
     }
 )
 
@@ -194,6 +195,12 @@ class LocalControl:
 
     def reset(self) -> None:
         runtime.reset()
+        lambda_async.reset()
+
+    def take_invocations(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        """Lambda's asynchronous invocations queued since (lambda_async.py), taken off the queue: each
+        {"function": name or ARN, "payload": the event}."""
+        return lambda_async.take(request_id)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
@@ -405,6 +412,9 @@ class HttpControl:
 
     def reset(self) -> None:
         self._call("reset")
+
+    def take_invocations(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        return self._call("take_invocations", request_id=request_id)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return self._call("seed", world=world)

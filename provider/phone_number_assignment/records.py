@@ -309,6 +309,7 @@ class OwnershipRecords(retries.BudgetedClient):
     def _pause(self, delay: float, waiting_for: str) -> None:
         remaining = self.budget.remaining()
         if remaining <= delay:
+            self.budget.hand_over(waiting_for)
             raise ProviderError(
                 f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}; nothing was "
                 "assigned. Retry the stack operation."
