@@ -96,6 +96,7 @@ class LocalCustomResourceStack:
         control: Any = None,
         stack_status: str = "CREATE_IN_PROGRESS",
         clock: Any = REAL_CLOCK,
+        lambda_queue: Any = None,
     ) -> None:
         self.handler = handler
         self.clock = clock
@@ -108,6 +109,9 @@ class LocalCustomResourceStack:
         # longer waits for (a cancelled Create or Update), and changes nothing it records.
         self._latest: dict[str, str] = {}
         self.control = control
+        # Where Lambda's asynchronous invocations wait to run (the emulator's control: take_invocations):
+        # ``control``'s unless given apart (the benchmark plays no stack statuses, but continues requests).
+        self.lambda_queue = lambda_queue if lambda_queue is not None else control
         # Invocations the last request took: 1, plus one per continuation (deliver).
         self.invocations = 0
         self.set_status(stack_status)
@@ -246,8 +250,8 @@ class LocalCustomResourceStack:
         started = self.clock.monotonic()
         invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
         self.invocations = 1
-        while self.control is not None:
-            queued = self.control.take_invocations(event["RequestId"])
+        while self.lambda_queue is not None:
+            queued = self.lambda_queue.take_invocations(event["RequestId"])
             if not queued:
                 break
             for invocation in queued:

@@ -122,7 +122,7 @@ class Turn:
     wait: float
     interval: float
     # When the turn comes (epoch seconds): a turn that does not fit this invocation is handed to the next.
-    at: float = 0.0
+    at: float = field(default=0.0, compare=False)
 
 
 class SharedPace:

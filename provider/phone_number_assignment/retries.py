@@ -20,7 +20,15 @@ from botocore import xform_name
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error, is_retryable, unreachable
+from .errors import (
+    SERVICE_NAMES,
+    DeadlineOutOfReach,
+    ProviderError,
+    error_code,
+    from_client_error,
+    is_retryable,
+    unreachable,
+)
 from .pace import SharedPace, Turn
 from .telemetry import logger
 from .waiting import Budget, HeldTurn, Pacing
@@ -132,7 +140,9 @@ def _wait_for_turn(
     turn = pace.turn(operation)
     if turn is None or turn.wait <= 0:
         return turn
-    budget.check_turn(operation, turn.wait, turn.interval)
+    out_of_reach = budget.turn_out_of_reach(operation, turn.wait, turn.interval)
+    if out_of_reach is not None:
+        raise DeadlineOutOfReach(out_of_reach)
     if turn.wait >= budget.remaining():
         if budget.continues():
             # The turn is taken in the next invocation, never spent on a call outside the pace: wait here

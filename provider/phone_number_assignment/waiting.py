@@ -12,10 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
-
-from .errors import TooLittleTime
+from typing import NamedTuple, Protocol
 
 # Poll schedule while a move runs. The first look comes after one second because the service keeps showing
 # the old state for a moment after UpdatePhoneNumber (the emulator's stale window stands for that lag); then
@@ -128,8 +125,7 @@ MIN_CONTINUATION_SECONDS = 10.0
 TURNS_PER_NUMBER = 2
 
 
-@dataclass(frozen=True)
-class HeldTurn:
+class HeldTurn(NamedTuple):
     """A turn on the shared pace this request reserved but could not take in its invocation: the
     continuation takes it (at ``at``, epoch seconds) instead of queueing again at the back."""
 
@@ -151,10 +147,6 @@ class OutOfInvocation(BaseException):
         super().__init__(why)
         self.why = why
         self.held_turn = held_turn
-
-
-class DeadlineOutOfReach(TooLittleTime):
-    """The quota's queue reaches past CloudFormation's deadline: no invocation can take the turn in time."""
 
 
 class Budget:
@@ -203,17 +195,17 @@ class Budget:
         if self.continues():
             raise OutOfInvocation(why, held_turn)
 
-    def check_turn(self, operation: str, wait: float, interval: float) -> None:
-        """Raise DeadlineOutOfReach if a turn ``wait`` seconds away leaves the request no way to finish
-        before CloudFormation's deadline, whatever the number of invocations: fail now, clearly, rather
-        than after the hour. The request's first turn also counts the second Describe every number needs."""
+    def turn_out_of_reach(self, operation: str, wait: float, interval: float) -> str | None:
+        """Why a turn ``wait`` seconds away leaves the request no way to finish before CloudFormation's
+        deadline, whatever the number of invocations (the caller fails now, clearly, rather than after the
+        hour); None if it may. The request's first turn also counts the second Describe every number needs."""
         first, self._first_turn = self._first_turn, False
         left = self.request_remaining()
         if left is None:
-            return
+            return None
         needed = wait * TURNS_PER_NUMBER if first else wait
         if needed < left:
-            return
+            return None
         rate = 1 / interval if interval > 0 else 0.0
         timeout = self.service_timeout
         fit = ""
@@ -223,7 +215,7 @@ class Budget:
                 f" At this pace about {numbers} numbers fit in one stack operation ({timeout:.0f} s x "
                 f"{rate:.2f} calls/s / {TURNS_PER_NUMBER} {operation} calls per number)."
             )
-        raise DeadlineOutOfReach(
+        return (
             f"Connect's {operation} quota cannot serve this request before CloudFormation's deadline: at the "
             f"pace the account's calls get now ({rate:.2f} requests/s), this request's turn comes in "
             f"{wait:.0f} s and the number needs about {needed:.0f} s, but CloudFormation waits only "
