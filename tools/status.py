@@ -84,9 +84,11 @@ READ_ONLY_NOTICE = (
     "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource."
 )
 TABLE_MISSING = "no ownership records yet (table not created)"
-# The shared pace's items in the same table (keys phone-number/pace-<Operation>; spelled here, like the
-# states, so that the tool runs with boto3 alone).
+# The shared pace's items in the same table (keys phone-number/pace-<Operation>), and the answer markers
+# of requests continued in a later invocation (phone-number/request-<id>); spelled here, like the states,
+# so that the tool runs with boto3 alone.
 PACE_ID_PREFIX = "pace-"
+REQUEST_ID_PREFIX = "request-"
 OUTPUT_VERSION = 1
 
 # The exit status, for a schedule: clean, some part could not be read (so it cannot say "clean"), the
@@ -447,8 +449,10 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if key.rsplit("/", 1)[-1].startswith(PACE_ID_PREFIX):
-                    continue  # the provider's shared pace (provider/.../pace.py), not a number's record
+                if key.rsplit("/", 1)[-1].startswith((PACE_ID_PREFIX, REQUEST_ID_PREFIX)):
+                    # The provider's shared pace (pace.py) or a request's answer marker (continuation.py),
+                    # not a number's record.
+                    continue
                 records[key.lower()] = record
     except ClientError as error:
         code = _error_code(error)

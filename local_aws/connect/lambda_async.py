@@ -8,11 +8,12 @@ queued in the emulator's process and the local CloudFormation stand-in (local_aw
 takes it from the queue (``LocalControl().take_invocations()``) and runs the handler with it, as Lambda's
 queue would.
 
-Never kinder than Lambda: an asynchronous payload is refused over 256 KB (Lambda quotas, "Invocation
-payload (request and response): 256 KB (asynchronous)") with Lambda's RequestEntityTooLargeException and
-413, and a synchronous or DryRun invocation is refused (the provider never makes one; moto's own would start
-Docker). A queued event is delivered once here: Lambda may deliver one more than once, which the
-provider's answer marker handles (tests/provider/test_continuation.py delivers one twice).
+Never kinder than Lambda: an asynchronous payload is refused over 1 MB (Invoke API reference: "For
+asynchronous invocations, the maximum payload size is 1 MB"; read as 1,000,000 bytes, the smaller) with
+Lambda's RequestEntityTooLargeException and 413, and a synchronous or DryRun invocation is refused (the
+provider never makes one; moto's own would start Docker). A queued event is delivered once here; Lambda
+"occasionally" delivers one more than once "even if no error occurs" (same page), which the provider's
+answer marker handles (tests/provider/test_continuation.py delivers one twice).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import moto.awslambda.urls as moto_lambda_urls
 
-ASYNC_PAYLOAD_LIMIT_BYTES = 256 * 1024
+ASYNC_PAYLOAD_LIMIT_BYTES = 1_000_000
 _lock = threading.Lock()
 _queue: list[dict[str, Any]] = []
 

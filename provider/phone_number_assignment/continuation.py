@@ -20,17 +20,20 @@ Exactly one answer: a request that has been handed over answers through ``claim_
 write of a marker item in the ownership table (keyed ``phone-number/request-<id>``, like the shared pace's
 items a phone-number ARN no number has, so the table's IAM condition needs no widening). A continuation
 that finds the marker (a duplicate delivery by Lambda, a retry after a crash, an invocation whose watchdog
-answered) does nothing. Records are never deleted (no dynamodb:DeleteItem), so the marker stays; it is
-written only for requests that were handed over.
+answered; Lambda's Invoke reference: an asynchronous function "may receive the same event multiple times,
+even if no error occurs") does nothing. Records are never deleted (no dynamodb:DeleteItem), so the
+marker stays; it is written only for requests that were handed over.
 
 Why Lambda's own asynchronous Invoke rather than crhelper's polling or EventBridge Scheduler
 (docs/performance.md, "Past one invocation", has the measurements): one call per continuation and nothing
 created, so nothing to remove when the request ends, FAILED or overtaken included; IAM is
-lambda:InvokeFunction on this function only. crhelper's polling puts an EventBridge rule, a target and a
-Lambda permission per request (and must remove all three: events:PutRule/PutTargets/RemoveTargets/
-DeleteRule, lambda:AddPermission/RemovePermission, the last of which would let the function grant anyone
-the right to invoke it), and a rule fires at most once a minute. Scheduler needs a role it assumes
-(iam:PassRole), a schedule per request, and fires no sooner than the next minute.
+lambda:InvokeFunction on this function only; the next invocation starts as soon as Lambda's queue hands it
+the event. crhelper's polling puts an EventBridge rule, a target and a Lambda permission per request (and
+must remove all three: events:PutRule/PutTargets/RemoveTargets/DeleteRule, lambda:AddPermission/
+RemovePermission, the first of which would let the function grant anyone the right to invoke it), and a
+rule fires at most once a minute (crhelper's default: every 2). Scheduler needs a role it assumes
+(iam:PassRole), a schedule per request, and invokes "with 60 second precision" (Scheduler User Guide,
+"Schedule types").
 """
 
 from __future__ import annotations
