@@ -220,7 +220,9 @@ def _give_up(
         # A rename rolled back: the old logical ID gets the number back, as it declares it.
         _hand_back(request, services, state, record)
         return
-    put_back = cancelling or record.state in (State.PENDING, State.MOVING)
+    # UNDOING: a put-back this Delete started and did not finish (it continues in a later invocation, or
+    # its invocation died): it goes on putting back, whatever OnDelete says.
+    put_back = cancelling or record.state in (State.PENDING, State.MOVING, State.UNDOING)
     if not put_back:
         put_back = _puts_back_held_number(request, services)
     if not put_back:

@@ -212,3 +212,37 @@ def test_a_hand_over_lambda_refuses_answers_failed_once(stack, world, aws_env, m
     assert response.count == 1
     assert "handing it to the next invocation failed" in response.reason
     assert "lambda:InvokeFunction" in response.reason
+
+
+def test_a_put_back_longer_than_the_invocation_is_finished_by_the_continuation(
+    stack, world, aws_env, connect
+):
+    # A Create that never succeeded (its move outlasted CloudFormation's short wait), then the stack is
+    # deleted: the Delete puts the number back (the record is MOVING), whatever OnDelete says. The move back
+    # outlasts the Delete's invocation: its continuation must go on putting it back, not take the record it
+    # left (UNDOING) for a number held after success, which OnDelete: Retain would leave where it stands.
+    stack.create("Warm", props(world, PhoneNumberId=world.other_number_id, TargetArn=world.instance_a_arn))
+    aws_env.control.configure(move_seconds=8)
+    failed = stack.create("MainLine", props(world, ServiceTimeout="30"), timeout_seconds=24)
+    assert "still IN_PROGRESS" in failed.reason
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "MOVING"
+    aws_env.control.configure(move_seconds=LONG_MOVE_SECONDS)
+    stack.set_status("DELETE_IN_PROGRESS")
+
+    response = stack.send(
+        "Delete",
+        "MainLine",
+        props(world),
+        physical_id=failed.physical_id,
+        timeout_seconds=SHORT_TIMEOUT_SECONDS,
+    )
+
+    assert response.ok, response.reason
+    assert stack.invocations >= 2
+    # Back where it was when CloudFormation heard, not still moving there.
+    assert state_of(connect, world.number_arn) == {
+        "target": world.instance_a_arn,
+        "status": "CLAIMED",
+        "tags": {},
+    }
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "RELEASED"
