@@ -225,7 +225,8 @@ def test_failed_move_reports_connects_message_and_rollback_restores(stack, world
 def test_move_outlasting_the_invocation_fails_before_the_watchdog(stack, world, connect, aws_env, receiver):
     aws_env.control.configure(move_seconds=300)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=24)
+    # Out of CloudFormation's time too (ServiceTimeout): no later invocation to continue in.
+    response = stack.create("MainLine", props(world, ServiceTimeout="30"), timeout_seconds=24)
 
     assert response.status == "FAILED"
     assert "still IN_PROGRESS" in response.reason
