@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Amazon Connect emulator listening on {emulator.endpoint_url}")
     print(f"  export AWS_ENDPOINT_URL_CONNECT={emulator.endpoint_url}")
+    # The tools read DynamoDB and CloudFormation too, which the emulator also serves: Connect's variable alone
+    # would send those to AWS.
+    print(f"  For make status, plan and export: export AWS_ENDPOINT_URL={emulator.endpoint_url}")
     print("  Credentials are not checked: any dummy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY will do.")
     if os.environ.get("MOTO_ACCOUNT_ID"):
         print(f"  Every request is served as account {os.environ['MOTO_ACCOUNT_ID']} (MOTO_ACCOUNT_ID).")

@@ -39,6 +39,7 @@ rule fires at most once a minute (crhelper's default: every 2). Scheduler needs 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -47,8 +48,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ProviderError
 from .pace import KEY_ATTRIBUTE
-from .telemetry import logger
 from .waiting import HeldTurn, OutOfInvocation
+
+# Standard logging, not Powertools: make status imports this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
 
 # The event key crhelper's own polling would use is CrHelperPoll; this provider's is its own.
 CONTINUATION_KEY = "Continuation"

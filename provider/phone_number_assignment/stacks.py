@@ -15,14 +15,14 @@ taken at all.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import retries
-from .connect import PhoneNumberState
 from .errors import (
     ManagedByAnotherStack,
     OwnerNotChecked,
@@ -35,7 +35,13 @@ from .errors import (
     says_stack_or_resource_missing,
 )
 from .tags import Owner
-from .telemetry import logger
+
+if TYPE_CHECKING:  # connect.py brings the Lambda's clients and pace; the tools import this module alone
+    from .connect import PhoneNumberState
+
+# Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
 
 STACK_ID_TAG = "aws:cloudformation:stack-id"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
