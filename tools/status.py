@@ -57,9 +57,9 @@ from botocore.utils import ArnParser, InvalidArnException
 # The provider's own rules, imported rather than re-typed (they import the standard library and boto3 only):
 # the ownership table, its record's states, the tags it writes, and stacks.still_holds, "does CloudFormation
 # still hold this stack resource", replacement-not-committed rule included.
-from phone_number_assignment import continuation, pace, schema, stacks
+from phone_number_assignment import pace, schema, stacks
 from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
-from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State
+from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_request_key
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
 from tools.export import NumberState, Target, UsageError, parse_target
@@ -485,7 +485,7 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if pace.is_pace_key(key) or continuation.is_request_key(key):
+                if pace.is_pace_key(key) or is_request_key(key):
                     # The provider's shared pace (pace.py) or a request's answer marker (continuation.py),
                     # not a number's record.
                     continue

@@ -33,7 +33,7 @@ from .connect import PhoneNumbers
 from .errors import TooLittleTime
 from .pace import SharedPace
 from .properties import Scope
-from .records import OWNERSHIP_TABLE, OwnershipRecords
+from .records import OWNERSHIP_TABLE, OwnershipRecords, request_key
 from .responder import CloudFormationResponder
 from .telemetry import logger, metrics, tracer
 from .waiting import SYSTEM_CLOCK, Budget, Clock, OutOfInvocation
@@ -160,7 +160,7 @@ def _continuations(event: Any, context: Any, clock: Clock) -> continuation.Conti
         lambda: lambda_client(scope.region),
         dynamodb_client(scope.region),
         OWNERSHIP_TABLE,
-        key=continuation.request_key(scope.partition, scope.region, scope.account, *ids),
+        key=request_key(scope.partition, scope.region, scope.account, *ids),
         wall_clock=clock.time,
     )
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -56,21 +55,6 @@ logger = logging.getLogger(__name__)
 
 # The event key crhelper's own polling would use is CrHelperPoll; this provider's is its own.
 CONTINUATION_KEY = "Continuation"
-REQUEST_ID_PREFIX = "request-"
-# A fixed namespace: the same request has the same marker key in every container and release.
-_REQUEST_NAMESPACE = uuid.UUID("0f7e2d8c-3b6a-4f1e-9c5d-2a8b7e6f4d31")
-
-
-def request_key(
-    partition: str, region: str, account: str, stack_id: str, logical_id: str, request_id: str
-) -> str:
-    """The marker item of one CloudFormation request: a phone-number ARN of this account no number has."""
-    name = str(uuid.uuid5(_REQUEST_NAMESPACE, "\n".join((stack_id, logical_id, request_id))))
-    return f"arn:{partition}:connect:{region}:{account}:phone-number/{REQUEST_ID_PREFIX}{name}"
-
-
-def is_request_key(key: str) -> bool:
-    return key.rsplit("/", 1)[-1].startswith(REQUEST_ID_PREFIX)
 
 
 def hop(event: dict[str, Any]) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 
 from local_aws.cloudformation import build_event, invoke_handler
-from phone_number_assignment import continuation, pace
+from phone_number_assignment import continuation, pace, records
 from phone_number_assignment.app import CONTINUATIONS_ENV
 from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
 from tests.conftest import ACCOUNT, REGION
@@ -26,7 +26,7 @@ def table_item(endpoint_url: str, key: str) -> dict | None:
 
 
 def marker_key(event: dict) -> str:
-    return continuation.request_key(
+    return records.request_key(
         "aws", REGION, ACCOUNT, event["StackId"], event["LogicalResourceId"], event["RequestId"]
     )
 

@@ -1392,9 +1392,9 @@ def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_ven
 
 def test_the_answer_markers_of_continued_requests_are_not_numbers_records(estate, ddb):
     # A request continued in a later invocation leaves its answer marker in the same table (continuation.py).
-    from phone_number_assignment import continuation
+    from phone_number_assignment import records
 
-    key = continuation.request_key("aws", REGION, ACCOUNT, "arn:stack", "MainLine", "request-1")
+    key = records.request_key("aws", REGION, ACCOUNT, "arn:stack", "MainLine", "request-1")
     ddb.put_item(
         TableName=TABLE,
         Item={"PhoneNumberArn": {"S": key}, "AnsweredAt": {"N": "1"}, "AnswerStatus": {"S": "SUCCESS"}},
@@ -1403,4 +1403,4 @@ def test_the_answer_markers_of_continued_requests_are_not_numbers_records(estate
     report = status_json()[0]
 
     assert key not in by_arn(report)
-    assert continuation.is_request_key(key)
+    assert records.is_request_key(key)
