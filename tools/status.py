@@ -21,7 +21,8 @@ connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one 
 connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
 (dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named),
 DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?) and
-DescribeStackResources (by the number's ARN: does a native resource hold it?). Clients
+DescribeStackResources (by the number's ARN: does a native resource hold it?) and DescribeStackEvents (for a
+recorded owner that no longer holds the number: did its clean-up Delete fail?). Clients
 are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* variables) in TARGET's or
 NUMBER's Region, or the configured Region, with the tools' Config (tools/endpoints.py: short timeouts, a fast
 failure where nothing answers) and botocore's adaptive retry mode: every Connect operation's default quota
@@ -176,6 +177,7 @@ class CloudFormationCheck:
 
     def __init__(self, client: Any) -> None:
         self._client = _RememberedReads(client)
+        self._events = client  # paged, and asked at most once per flagged number: not remembered
 
     def native_holder(self, number_arn: str, number_id: str) -> tuple[Owner, Holding] | None:
         """The AWS::Connect::PhoneNumber CloudFormation names for the number's ARN (DescribeStackResources by
@@ -209,6 +211,32 @@ class CloudFormationCheck:
         if status in RELEASED_BY_STACK:
             return owner, Holding(False, status, f"stale: {status}")
         return owner, Holding(True, status, f"holds ({status or 'status unknown'})")
+
+    def failed_clean_up_delete(self, owner: Owner, number_arn: str) -> str | None:
+        """The clean-up phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS or
+        UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS) in which the owner's stack recorded DELETE_FAILED for
+        this number (DescribeStackEvents, newest first): CloudFormation skips a Delete that keeps failing
+        there and completes the stack, so nothing will send it again. None when its events show no such
+        failure (or cannot be read)."""
+        failed = False
+        try:
+            pages = self._events.get_paginator("describe_stack_events").paginate(StackName=owner.stack_id)
+            for page in pages:
+                for event in page.get("StackEvents") or []:
+                    own = event.get("PhysicalResourceId") == owner.stack_id
+                    if not failed:
+                        failed = (
+                            event.get("LogicalResourceId") == owner.logical_id
+                            and (event.get("PhysicalResourceId") or "").lower() == number_arn.lower()
+                            and event.get("ResourceStatus") == "DELETE_FAILED"
+                        )
+                    elif own and str(event.get("ResourceStatus", "")).endswith("_CLEANUP_IN_PROGRESS"):
+                        return str(event["ResourceStatus"])
+                    elif own:
+                        return None
+        except (ClientError, BotoCoreError):
+            return None
+        return None
 
     def holding(self, owner: Owner, number_arn: str, number_id: str) -> Holding:
         if not owner.stack_id or not owner.logical_id:
@@ -431,6 +459,24 @@ def clear_predecessor_command(record: Mapping[str, Any], region: str) -> str:
         "--update-expression 'REMOVE #p SET #v = #v + :one' --condition-expression '#v = :v' "
         f"--expression-attribute-names {_json_arg(names)} --expression-attribute-values {_json_arg(values)}"
     )
+
+
+def put_back_commands(record: Mapping[str, Any], number_arn: str, region: str) -> list[str]:
+    """``aws connect`` moving the number back to its record's PreviousTargetArn and associating the flow
+    it had there, as the provider puts a number back (a move drops the flow)."""
+    previous = str(record.get("PreviousTargetArn") or "<where it was>")
+    commands = [
+        f"aws connect update-phone-number --region {region} --phone-number-id {number_arn} "
+        f"--target-arn {previous}"
+    ]
+    flow = str(record.get("PreviousContactFlowArn") or "")
+    instance = flow.split(":instance/", 1)[1].split("/", 1)[0] if ":instance/" in flow else ""
+    if instance:
+        commands.append(
+            f"aws connect associate-phone-number-contact-flow --region {region} --phone-number-id "
+            f"{number_arn} --instance-id {instance} --contact-flow-id {flow.rsplit('/', 1)[-1]}"
+        )
+    return commands
 
 
 def untag_command(number: NumberView, region: str) -> str:
@@ -805,7 +851,7 @@ def judge(view: NumberView, check: CloudFormationCheck, region: str, now: dateti
         _rename(view, record, check, region)
 
     if view.owner is not None and view.holding is not None and view.holding.holds is False:
-        _stale(view, record, region, now)
+        _stale(view, record, region, now, check)
     elif (
         state in MARKERS and view.holding is not None and view.holding.holds and not view.holding.in_progress
     ):
@@ -920,7 +966,13 @@ def _drift(view: NumberView, region: str) -> None:
         )
 
 
-def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: datetime) -> None:
+def _stale(
+    view: NumberView,
+    record: dict[str, Any] | None,
+    region: str,
+    now: datetime,
+    check: CloudFormationCheck | None = None,
+) -> None:
     owner = view.owner
     assert owner is not None
     assert view.holding is not None
@@ -958,6 +1010,29 @@ def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: da
                 f"CloudFormation no longer holds ({why})",
                 commands,
                 advice,
+            )
+        )
+        return
+    phase = None
+    if view.owner_source == "record" and record is not None and state == ASSIGNED:
+        phase = check.failed_clean_up_delete(owner, view.arn) if check is not None else None
+    if phase is not None:
+        rollback = phase.startswith("UPDATE_ROLLBACK")
+        view.flags.append(
+            Flag(
+                "clean-up-delete-failed",
+                f"the Delete CloudFormation sent {owner_label(owner)} for this number failed in {phase}, and "
+                "CloudFormation skipped it (it does not retry a clean-up Delete for long): nothing will "
+                f"send it again, and the number stays on {view.target_arn or '?'}",
+                ([*put_back_commands(record or {}, view.arn, region)] if rollback else []) + commands,
+                (
+                    "The stack rolled back: put the number back where it was, routed as it was, then clear "
+                    "the record and tags:"
+                    if rollback
+                    else "The update completed: with OnDelete: Retain (the default) clearing the record and "
+                    "tags is all the Delete would have done; with OnDelete: Restore first move it back "
+                    f"({put_back_commands(record or {}, view.arn, region)[0]}):"
+                ),
             )
         )
         return

@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
-from . import continuation, lifecycle, stacks
+from . import continuation, lifecycle
 from .clients import (
     CALL_WORST_CASE_SECONDS,
     cloudformation_client,
@@ -35,6 +35,7 @@ from .pace import SharedPace
 from .properties import Scope
 from .records import OWNERSHIP_TABLE, OwnershipRecords, request_key
 from .responder import CloudFormationResponder
+from .stack_reads import CloudFormationReads
 from .telemetry import logger, metrics, tracer
 from .waiting import SYSTEM_CLOCK, Budget, Clock, OutOfInvocation
 
@@ -219,7 +220,7 @@ def _run(
             create_table=os.environ.get("OWNERSHIP_TABLE", "Provider") != "External",
             **timing,
         ),
-        cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget, **timing),
+        cloudformation=lambda: CloudFormationReads(cloudformation_client(region), budget, **timing),
     )
     try:
         return operation(request, services)
