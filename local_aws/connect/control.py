@@ -48,6 +48,7 @@ CONTROL_METHODS = frozenset(
         "inject_cloudformation_error",
         "set_phone_number_quota",
         "take_invocations",
+        "refuse_invocations",
     }
 )
 
@@ -210,6 +211,12 @@ class LocalControl:
         """Lambda's asynchronous invocations queued since (lambda_async.py), taken off the queue: each
         {"function": name or ARN, "payload": the event}."""
         return lambda_async.take(request_id)
+
+    def refuse_invocations(
+        self, count: int, code: str = "TooManyRequestsException", status: int = 429
+    ) -> None:
+        """Lambda refuses the next ``count`` invocations (lambda_async.refuse)."""
+        lambda_async.refuse(count, code, status)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
@@ -432,6 +439,11 @@ class HttpControl:
 
     def take_invocations(self, request_id: str | None = None) -> list[dict[str, Any]]:
         return self._call("take_invocations", request_id=request_id)
+
+    def refuse_invocations(
+        self, count: int, code: str = "TooManyRequestsException", status: int = 429
+    ) -> None:
+        self._call("refuse_invocations", count=count, code=code, status=status)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return self._call("seed", world=world)

@@ -28,6 +28,8 @@ import moto.awslambda.urls as moto_lambda_urls
 ASYNC_PAYLOAD_LIMIT_BYTES = 1_000_000
 _lock = threading.Lock()
 _queue: list[dict[str, Any]] = []
+# Invocations to refuse next, as Lambda refuses them: (HTTP status, error code), one per invocation.
+_refusals: list[tuple[int, str]] = []
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
@@ -36,6 +38,10 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], s
 
 
 def invoke(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    with _lock:
+        refusal = _refusals.pop(0) if _refusals else None
+    if refusal is not None:
+        return _error(refusal[0], refusal[1], "Injected by the emulator (refuse_invocations)")
     kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     if kind != "Event":
         return _error(
@@ -72,9 +78,17 @@ def take(request_id: str | None = None) -> list[dict[str, Any]]:
     return taken
 
 
+def refuse(count: int, code: str = "TooManyRequestsException", status: int = 429) -> None:
+    """Refuse the next ``count`` invocations with Lambda's ``code`` (429 TooManyRequestsException: the
+    function's concurrency or the account's invocation rate; 500 ServiceException)."""
+    with _lock:
+        _refusals.extend([(status, code)] * count)
+
+
 def reset() -> None:
     with _lock:
         _queue.clear()
+        _refusals.clear()
 
 
 def install() -> None:

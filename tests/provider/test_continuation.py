@@ -199,11 +199,9 @@ def test_a_queue_past_cloudformations_deadline_fails_at_once_saying_what_to_do(s
         assert words in response.reason
 
 
-def test_a_hand_over_lambda_refuses_answers_failed_once(stack, world, aws_env, monkeypatch):
-    from phone_number_assignment import clients
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")  # nothing listens: refused
-    clients.lambda_client.cache_clear()
+def test_a_hand_over_lambda_refuses_answers_failed_once(stack, world, aws_env):
+    # Lambda answers 429 to both attempts of the Invoke (the client's standard retry makes two).
+    aws_env.control.refuse_invocations(2)
     aws_env.control.configure(move_seconds=LONG_MOVE_SECONDS)
 
     response = stack.create("MainLine", props(world), timeout_seconds=SHORT_TIMEOUT_SECONDS)
