@@ -67,8 +67,13 @@ def _called_methods(source: str, receiver: str | None = None) -> tuple[set[str],
         if receiver is not None and receiver not in ast.unparse(node.func.value):
             continue
         methods.add(node.func.attr)
-        if node.func.attr in ("get_paginator", "get_waiter") and node.args:
-            first = node.args[0]
+        if node.func.attr in ("get_paginator", "get_waiter"):
+            # The name, positional or by keyword (boto3's operation_name / waiter_name).
+            named = [
+                *node.args[:1],
+                *(k.value for k in node.keywords if k.arg in ("operation_name", "waiter_name")),
+            ]
+            first = named[0] if named else None
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 (paginators if node.func.attr == "get_paginator" else waiters).add(first.value)
     return methods, paginators, waiters

@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.utils import ArnParser, InvalidArnException
 
 # Both modules import the standard library only: this tool runs with boto3 and PyYAML alone
 # (tools/requirements.txt).
@@ -39,6 +38,7 @@ from phone_number_assignment import schema, stacks
 from phone_number_assignment.errors import ManagedByAnotherStack, error_code, says_stack_or_resource_missing
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 from tools import endpoints
+from tools.targets import NumberState, Target, UsageError, parse_target
 
 READ_ONLY_NOTICE = (
     "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
@@ -57,22 +57,6 @@ SERVICE_TIMEOUT = 960
 ARN_PREFIX = "arn:${AWS::Partition}:connect:${AWS::Region}:${AWS::AccountId}:"
 
 
-class UsageError(Exception):
-    """The command line names no valid target: nothing was called."""
-
-
-@dataclass(frozen=True)
-class Target:
-    arn: str
-    kind: str  # "instance" or "traffic-distribution-group"
-    id: str
-    region: str
-
-    @property
-    def is_instance(self) -> bool:
-        return self.kind == "instance"
-
-
 @dataclass(frozen=True)
 class Number:
     id: str
@@ -86,20 +70,6 @@ class Number:
         return f"Number{digits}" if digits else f"Number{self.id.replace('-', '')}"
 
 
-@dataclass(frozen=True)
-class NumberState:
-    """What the provider's stacks module reads of a number (connect.PhoneNumberState's fields it uses)."""
-
-    arn: str
-    id: str
-    phone_number: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.phone_number or self.arn
-
-
 @dataclass
 class Export:
     target: Target
@@ -107,25 +77,6 @@ class Export:
     # One line each for stderr: numbers left out and why, things the template does not declare.
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def parse_target(value: str) -> Target:
-    try:
-        arn = ArnParser().parse_arn(value) if value.startswith("arn:") else None
-    except InvalidArnException:
-        arn = None
-    if arn is None or arn["service"] != "connect":
-        raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; got {value!r}.")
-    for kind, pattern in (
-        ("instance", schema.INSTANCE_RESOURCE),
-        ("traffic-distribution-group", schema.TRAFFIC_DISTRIBUTION_GROUP_RESOURCE),
-    ):
-        match = pattern.fullmatch(arn["resource"])
-        if match:
-            target_id = match["id"].lower()
-            normalised = f"arn:{arn['partition']}:connect:{arn['region']}:{arn['account']}:{kind}/{target_id}"
-            return Target(normalised, kind, target_id, arn["region"])
-    raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; {value!r} names neither.")
 
 
 @functools.cache
@@ -229,6 +180,19 @@ class _NotedReads:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.failure: str | None = None
+
+    def list_stack_resource_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """The paged read the provider's stacks module asks for, with botocore's own paginator: for a
+        stack whose DescribeStackResources answer stops at 100 resources."""
+        try:
+            yield from self._client.get_paginator("list_stack_resources").paginate(**params)
+        except ClientError as error:
+            if not says_stack_or_resource_missing(error):
+                self.failure = error_code(error)
+            raise
+        except BotoCoreError as error:
+            self.failure = type(error).__name__
+            raise
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self._client, name)

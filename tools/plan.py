@@ -56,7 +56,6 @@ from phone_number_assignment.errors import says_stack_or_resource_missing
 from phone_number_assignment.properties import Scope, check_properties
 from phone_number_assignment.tags import Owner
 from tools import cfn_template, endpoints
-from tools.export import Target, UsageError, parse_target
 from tools.status import (
     ASSIGNED,
     EXIT_CLEAN,
@@ -81,6 +80,7 @@ from tools.status import (
     read_record,
     stack_name,
 )
+from tools.targets import Target, UsageError, parse_target
 
 READ_ONLY_NOTICE = (
     "make plan is read-only: it calls only Describe*/List*/Get* operations (Connect, DynamoDB GetItem, "

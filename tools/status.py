@@ -20,7 +20,7 @@ Calls, all reads: connect:ListPhoneNumbersV2 (for NUMBER in E.164 form, filtered
 connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one listing per instance),
 connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
 (dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named),
-DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?) and
+DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?),
 DescribeStackResources (by the number's ARN: does a native resource hold it?) and DescribeStackEvents (for a
 recorded owner that no longer holds the number: did its clean-up Delete fail?). Clients
 are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* variables) in TARGET's or
@@ -60,10 +60,10 @@ from botocore.utils import ArnParser, InvalidArnException
 # still hold this stack resource", replacement-not-committed rule included.
 from phone_number_assignment import pace, schema, stacks
 from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
-from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_request_key
+from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_request_key, is_resource_key
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
-from tools.export import NumberState, Target, UsageError, parse_target
+from tools.targets import NumberState, Target, UsageError, parse_target
 
 TABLE_NAME = OWNERSHIP_TABLE
 NATIVE_STACK_ID_TAG = stacks.STACK_ID_TAG
@@ -169,6 +169,9 @@ class _RememberedReads:
 
     def describe_stacks(self, **params: Any) -> dict[str, Any]:
         return self._ask("describe_stacks", **params)
+
+    def get_paginator(self, operation_name: str) -> Any:
+        return self._client.get_paginator(operation_name)  # pages are read once each: nothing to remember
 
 
 class CloudFormationCheck:
@@ -531,9 +534,9 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if pace.is_pace_key(key) or is_request_key(key):
-                    # The provider's shared pace (pace.py) or a request's answer marker (continuation.py),
-                    # not a number's record.
+                if pace.is_pace_key(key) or is_resource_key(key) or is_request_key(key):
+                    # The shared pace's items, the resources' stamps and the answer markers of continued
+                    # requests (continuation.py): not a number's record.
                     continue
                 records[key.lower()] = record
     except ClientError as error:

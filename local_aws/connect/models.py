@@ -269,8 +269,9 @@ class PhoneNumber:
             "PhoneNumberCountryCode": self.country_code,
             "PhoneNumberType": self.number_type,
             "TargetArn": target.arn,
-            "InstanceId": target.instance_id,
         }
+        if not runtime.omit_instance_id:
+            summary["InstanceId"] = target.instance_id
         if self.description is not None:
             summary["PhoneNumberDescription"] = self.description
         if with_status:

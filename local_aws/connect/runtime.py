@@ -127,6 +127,9 @@ class EmulatorRuntime:
             self.stale_seconds = DEFAULT_STALE_SECONDS
             self.failed_stale_seconds = DEFAULT_FAILED_STALE_SECONDS
             self.throttling_error = THROTTLING_ERROR_CODES[0]
+            # DescribePhoneNumber's InstanceId is "Required: No" in the API reference: when True, summaries
+            # leave it out, as Connect may.
+            self.omit_instance_id = False
             self.tag_visibility_seconds = DEFAULT_TAG_VISIBILITY_SECONDS
             self.latency_seconds = 0.0
             self.rate_limits: dict[str, TokenBucket] = {}
@@ -136,6 +139,9 @@ class EmulatorRuntime:
             # DynamoDB (local_aws.connect.dynamodb): faults by operation. Calls of the other services the
             # provider uses (DynamoDB, CloudFormation), counted by "service:Operation".
             self.dynamodb_faults: dict[str, deque[Any]] = {}
+            # Transient faults of any service (local_aws.connect.faults), by (service, operation).
+            self.transient_faults: dict[tuple[str, str], deque[Any]] = {}
+            self.faults_met: list[dict[str, Any]] = []
             self.service_calls: dict[str, int] = {}
             self.move_log: list[MoveRecord] = []
             self.settled_observers: list[Callable[[str], None]] = []
@@ -149,6 +155,7 @@ class EmulatorRuntime:
         latency_seconds: float | None = None,
         failed_stale_seconds: float | None = None,
         throttling_error: str | None = None,
+        omit_instance_id: bool | None = None,
     ) -> None:
         if throttling_error is not None and throttling_error not in THROTTLING_ERROR_CODES:
             raise ValueError(f"throttling_error must be one of {', '.join(THROTTLING_ERROR_CODES)}")
@@ -168,6 +175,8 @@ class EmulatorRuntime:
                     setattr(self, name, float(value))
             if throttling_error is not None:
                 self.throttling_error = throttling_error
+            if omit_instance_id is not None:
+                self.omit_instance_id = bool(omit_instance_id)
 
     def set_rate_limit(self, operation: str, per_second: float | None, burst: int | None = None) -> None:
         with EMULATOR_LOCK:

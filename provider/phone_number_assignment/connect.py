@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
+from botocore.utils import ArnParser, InvalidArnException
 
 from . import retries
 from .errors import (
@@ -127,6 +128,8 @@ class PhoneNumbers(retries.BudgetedClient):
         super().__init__(client, budget, **timing)
         # Numbers whose move Connect accepted in this invocation: a failure leaves something to undo there.
         self.moves_started: set[str] = set()
+        # Traffic distribution groups' home instances, read once per invocation (instance_of_target).
+        self._group_instances: dict[str, str] = {}
 
     # Reads ---------------------------------------------------------------------------------------------
 
@@ -138,7 +141,29 @@ class PhoneNumbers(retries.BudgetedClient):
             )
         except ConnectNotFound:
             return None
-        return PhoneNumberState.from_summary(response["ClaimedPhoneNumberSummary"])
+        state = PhoneNumberState.from_summary(response["ClaimedPhoneNumberSummary"])
+        if not state.instance_id and state.target_arn:
+            # InstanceId is "Required: No" in DescribePhoneNumber's answer: without it, the flow the number
+            # routes to could be neither read nor associated again. The target says which instance it is.
+            state = replace(state, instance_id=self.instance_of_target(state.target_arn))
+        return state
+
+    def instance_of_target(self, target_arn: str) -> str:
+        """The instance a number on ``target_arn`` is in: the instance itself, or a traffic distribution
+        group's home instance (DescribeTrafficDistributionGroup); "" for a group Connect does not find."""
+        try:
+            resource = ArnParser().parse_arn(target_arn)["resource"]
+        except InvalidArnException:
+            return ""
+        kind, _, rest = resource.partition("/")
+        if kind == "instance":
+            return rest.split("/", 1)[0]
+        if kind != "traffic-distribution-group":
+            return ""
+        if target_arn not in self._group_instances:
+            group = self.describe_traffic_distribution_group(target_arn)
+            self._group_instances[target_arn] = group.instance_id if group is not None else ""
+        return self._group_instances[target_arn]
 
     def describe_existing(self, arn: str) -> PhoneNumberState:
         state = self.describe(arn)
@@ -173,6 +198,11 @@ class PhoneNumbers(retries.BudgetedClient):
         and ARN are recognised, and a flow ID is turned into its ARN.
         """
         if not state.instance_id:
+            logger.warning(
+                "Could not tell which instance the number is in; the flow it routes to was not read, and "
+                "putting it back will not associate one",
+                extra={"target": state.target_arn},
+            )
             return ""
         try:
             response = self._call(

@@ -22,73 +22,70 @@ deliver an event late or twice. Every request stamps the record with its Request
 (RequestedAt) before it changes anything, and looks at the record again before each change (the fence): a
 request finding the record stamped by another request of its owner sent later (or in the same second, by a
 Delete: CloudFormation sends a cancelling Delete after the Create it cancels) has been overtaken and stops
-(``Overtaken``). In the same second two Creates or Updates cannot be told apart by time; the one that
-stamps last is taken as the newer (CloudFormation sent the rollback after the request it rolls back).
+(``Overtaken``). Every request also stamps its resource (stack ID + logical ID: ``stamp_resource``) before
+it changes anything, and every fence reads that stamp too (``confirm_stamp``), so the order holds whatever
+record the number carries. In the same second an Update and its rollback are told apart by their
+properties (``stamp_is_newer``); any other two Creates or Updates of one second by which stamps last.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import stacks
 from .connect import PhoneNumberState
 from .errors import DuplicateAssignment, Overtaken, OwnershipConflict, OwnershipTableLost, UndoInProgress
-from .records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
+from .records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, ResourceStamp, State
+from .rule import (
+    Action,
+    Ask,
+    Requester,
+    TakeFacts,
+    fenced_out,
+    on_stamp,
+    on_take,
+    stamped_since,
+)
 from .tags import PREVIOUS_CONTACT_FLOW_TAG, PREVIOUS_TARGET_TAG, Owner
 from .telemetry import logger
 
-# The only stack status in which another resource of the same stack may take a number over (a rename). In a
-# stack create, or any other operation, two resources declaring one number are duplicates.
-RENAME_STACK_STATUS = "UPDATE_IN_PROGRESS"
+
+def stamp_resource(records: OwnershipRecords, requester: Requester) -> tuple[ResourceStamp | None, bool]:
+    """Stamp ``requester``'s resource with it before it changes anything: (the stamp found, whether this
+    request may act). It may not when the stamp found is a newer request's; the same request delivered again
+    builds on its own stamp."""
+    while True:
+        stored = records.get_stamp(requester.resource_key)
+        action = on_stamp(stored, requester)
+        if action is not Action.STAMP:
+            return stored, action is Action.BUILD_ON
+        stamp = ResourceStamp(
+            requester.resource_key,
+            requester.owner,
+            requester.request_id,
+            requester.request_type,
+            requester.requested_at,
+            properties=requester.properties,
+            old_properties=requester.old_properties,
+            follows=stored.properties if stored is not None else "",
+            replaced_request_id=stored.request_id if stored is not None else "",
+        )
+        if records.write_stamp(stored, stamp):
+            return stored, True
 
 
-@dataclass(frozen=True)
-class Requester:
-    """The request acting on a number: whose it is, which one, and when CloudFormation sent it."""
-
-    owner: Owner
-    request_id: str
-    requested_at: float
-    request_type: str
-
-    @property
-    def is_delete(self) -> bool:
-        return self.request_type == "Delete"
-
-    def stamp(self) -> dict[str, Any]:
-        """The record's fields that say this request wrote it."""
-        return {
-            "requested_at": self.requested_at,
-            "request_id": self.request_id,
-            "request_type": self.request_type,
-        }
-
-
-def newer_than(record: Record, requester: Requester) -> bool:
-    """Whether ``record`` was written by a request of the same owner that CloudFormation sent after
-    ``requester`` (before it has written anything itself): later by its signing time, or in the same second
-    by a Delete when ``requester`` is a Create or Update."""
-    if record.owner != requester.owner or record.request_id == requester.request_id:
-        return False
-    if record.requested_at != requester.requested_at:
-        return record.requested_at > requester.requested_at
-    return record.request_type == "Delete" and not requester.is_delete
-
-
-def fenced_out(record: Record, requester: Requester) -> bool:
-    """Whether, after ``requester`` stamped the record, another request of the same owner has stamped it
-    since, sent no earlier (the fence between the steps of a request). In the same second a Delete is not
-    fenced out by a Create or Update (it was sent after them), but a Create or Update is by anything."""
-    if record.owner != requester.owner or record.request_id == requester.request_id:
-        return False
-    if record.requested_at != requester.requested_at:
-        return record.requested_at > requester.requested_at
-    return not requester.is_delete or record.request_type == "Delete"
+def confirm_stamp(records: OwnershipRecords, number: PhoneNumberState, requester: Requester) -> None:
+    """The fence on the resource: raise Overtaken if another request of ``requester``'s resource has stamped
+    it since (a request only stamps over an older one, so any other stamp is a newer request's)."""
+    if not requester.resource_key:
+        return
+    stamp = records.get_stamp(requester.resource_key)
+    if stamped_since(stamp, requester):
+        assert stamp is not None
+        raise overtaken(number, stamp, requester)
 
 
 def acquire(
@@ -110,45 +107,165 @@ def acquire(
     ``routed_flow`` reads the flow the number routes to, kept as the flow to associate again when it is
     put back; only a number about to be taken needs it.
     """
-    owner = requester.owner
     while True:
         stored = records.get(state.arn)
-        record = stored or _record_from_tags(state)
-        if stored is None and record is not None and records.table_missing:
-            raise table_lost(state, record)
-        if record is not None and newer_than(record, requester):
-            raise overtaken(state, record, requester)
-        if record is None or record.released:
-            state = settle(state)
-            taken = _write(records, stored, _new_record(state, requester, target_arn, routed_flow(state)))
-            if taken is not None:
-                return taken, state
-            continue
-        if record.owner == owner:
-            if record.state is State.UNDOING:
-                raise undo_in_progress(state, record)
-            if stored is None:
-                # Tags saying this resource owns the number without a record (the table was lost, or a
-                # release stopped half-way): adopt what the tags say.
-                adopted = dataclasses.replace(record, **requester.stamp())
-                if records.create(adopted):
-                    return adopted, state
-                continue
-            if record.request_id == requester.request_id:
-                return record, state  # the same request delivered again: build on what it wrote
-            stamped = record.next(**requester.stamp())
-            if records.replace(record, stamped):
-                return stamped, state
-            continue
-        if record.state is State.UNDOING:
-            raise conflict(state, record)
-        renamed = _take_over(state, record, requester, target_arn, cloudformation)
-        if renamed is None:  # the owner is stale: taken as a fresh number
-            state = settle(state)
-            renamed = _new_record(state, requester, target_arn, routed_flow(state))
-        taken = _write(records, stored, renamed)
+        facts = TakeFacts(
+            requester,
+            stored or _record_from_tags(state),
+            recorded=stored is not None,
+            table_missing=records.table_missing,
+        )
+        action = on_take(facts)
+        while isinstance(action, Ask):
+            facts = _answer(facts, action, state, cloudformation)
+            action = on_take(facts)
+        taken = _take(records, state, stored, facts, action, target_arn, settle, routed_flow)
         if taken is not None:
-            return taken, state
+            return taken
+
+
+def _answer(
+    facts: TakeFacts, ask: Ask, state: PhoneNumberState, cloudformation: Callable[[], Any]
+) -> TakeFacts:
+    """What CloudFormation says, for ``on_take``'s question."""
+    assert facts.record is not None
+    if ask is Ask.HOLDER_HOLDS:
+        holds = stacks.still_holds(facts.record.owner, state, cloudformation)
+        if not holds:
+            logger.info(
+                "The recorded owner's stack resource no longer holds the number; taking it",
+                extra={
+                    "stale_stack_id": facts.record.owner.stack_id,
+                    "stale_logical_id": facts.record.owner.logical_id,
+                },
+            )
+        return dataclasses.replace(facts, holder_holds=holds)
+    operation = stacks.stack_operation(facts.requester.owner.stack_id, cloudformation)
+    return dataclasses.replace(
+        facts,
+        stack_status=operation.status,
+        stack_started_at=operation.started_at,
+        stack_rolling_back=operation.status in stacks.ROLLING_BACK,
+    )
+
+
+def _take(
+    records: OwnershipRecords,
+    state: PhoneNumberState,
+    stored: Record | None,
+    facts: TakeFacts,
+    action: Action,
+    target_arn: str,
+    settle: Callable[[PhoneNumberState], PhoneNumberState],
+    routed_flow: Callable[[PhoneNumberState], str],
+) -> tuple[Record, PhoneNumberState] | None:
+    """Execute ``on_take``'s action: the record this request holds and the state, None if someone wrote the
+    record first (decide again), or raise why the number is not this request's."""
+    record, requester = facts.record, facts.requester
+    if action is Action.BUILD_ON:
+        assert record is not None
+        confirm_stamp(records, state, requester)
+        return record, state
+    if action in (Action.TAKE, Action.TAKE_OVER, Action.TAKE_BACK):
+        if action is Action.TAKE:
+            state = settle(state)
+            new = _new_record(state, requester, target_arn, routed_flow(state))
+        else:
+            assert record is not None
+            new = _renamed(state, record, requester, target_arn, back=action is Action.TAKE_BACK)
+        taken = _write(records, stored, new)
+    elif action is Action.ADOPT:
+        assert record is not None
+        adopted = dataclasses.replace(record, **requester.stamp())
+        taken = adopted if records.create(adopted) else None
+    elif action is Action.RESTAMP:
+        assert record is not None
+        stamped = record.next(**requester.stamp())
+        taken = stamped if records.replace(record, stamped) else None
+    else:
+        assert record is not None
+        raise _refusal(action, state, record, requester)
+    if taken is None:
+        return None
+    return _confirmed(records, state, stored, taken, requester), state
+
+
+def _refusal(action: Action, state: PhoneNumberState, record: Record, requester: Requester) -> Exception:
+    if action is Action.TABLE_LOST:
+        return table_lost(state, record)
+    if action is Action.STOP:
+        return overtaken(state, record, requester)
+    if action is Action.WAIT_FOR_UNDO:
+        return undo_in_progress(state, record)
+    if action is Action.REFUSE_DUPLICATE:
+        holder, owner = record.owner, requester.owner
+        return DuplicateAssignment(
+            f"Phone number {state.label} is already declared by {holder.logical_id} in this stack"
+            f"{' (its request has not finished)' if not record.settled else ''}. A number can belong to one "
+            f"assignment at a time: remove {owner.logical_id} or {holder.logical_id} from the template. (To "
+            "move the number to a new logical ID, rename the resource in a stack update of its own.)"
+        )
+    return conflict(state, record)
+
+
+def _renamed(
+    state: PhoneNumberState, record: Record, requester: Requester, target_arn: str, *, back: bool
+) -> Record:
+    """The record of a rename (the old logical ID kept as predecessor, to hand back if the update rolls
+    back), or of the old logical ID taking its number back while the update rolls back."""
+    holder = record.owner
+    if back:
+        assert record.predecessor is not None
+        logger.info("Rename rolled back: taking the number back", extra={"from": holder.logical_id})
+        return Record(
+            state.arn,
+            requester.owner,
+            State.PENDING,
+            target_arn,
+            previous_target_arn=record.predecessor.previous_target_arn,
+            previous_contact_flow_arn=record.previous_contact_flow_arn,
+            **requester.stamp(),
+        )
+    logger.info("Rename: taking the number over from another logical ID", extra={"from": holder.logical_id})
+    return Record(
+        state.arn,
+        requester.owner,
+        State.PENDING,
+        target_arn,
+        # Restore returns where the number was before this stack took it, not where the old resource put it.
+        previous_target_arn=record.previous_target_arn,
+        previous_contact_flow_arn=record.previous_contact_flow_arn,
+        predecessor=Predecessor(
+            holder, record.target_arn, record.previous_target_arn, record.contact_flow_arn
+        ),
+        **requester.stamp(),
+    )
+
+
+def _confirmed(
+    records: OwnershipRecords,
+    state: PhoneNumberState,
+    stored: Record | None,
+    taken: Record,
+    requester: Requester,
+) -> Record:
+    """The record this request just wrote, once the resource's stamp says it still may act.
+
+    A newer request of the resource that stamped it meanwhile may have looked at the number before this
+    write and found nothing of this resource's there: the record goes back to what it was (a number with
+    none gets a RELEASED one), so the request leaves no trace, and it stops.
+    """
+    try:
+        confirm_stamp(records, state, requester)
+    except Overtaken:
+        if stored is not None:
+            restored = dataclasses.replace(stored, version=taken.version + 1)
+        else:
+            restored = taken.next(state=State.RELEASED, predecessor=None)
+        if not records.replace(taken, restored):
+            logger.info("The newer request already took over the record")
+        raise
+    return taken
 
 
 def _new_record(
@@ -165,84 +282,12 @@ def _new_record(
     )
 
 
-def write_over(records: OwnershipRecords, stored: Record | None, new: Record) -> bool:
-    """Write ``new`` in place of ``stored`` (none: the number has no record); False if someone wrote first."""
-    return _write(records, stored, new) is not None
-
-
 def _write(records: OwnershipRecords, stored: Record | None, new: Record) -> Record | None:
     """Write ``new`` in place of ``stored`` (none: the number has no record); None if someone wrote first."""
     if stored is None:
         return new if records.create(new) else None
     new = dataclasses.replace(new, version=stored.version + 1)
     return new if records.replace(stored, new) else None
-
-
-def _take_over(
-    state: PhoneNumberState,
-    record: Record,
-    requester: Requester,
-    target_arn: str,
-    cloudformation: Callable[[], Any],
-) -> Record | None:
-    """Whether ``requester`` may take the number from another owner: None when that owner is stale (the
-    number is taken as a fresh one), the rename's record when it is the same stack's renamed resource;
-    otherwise raise why not."""
-    holder, owner = record.owner, requester.owner
-    if not stacks.still_holds(holder, state, cloudformation):
-        logger.info(
-            "The recorded owner's stack resource no longer holds the number; taking it",
-            extra={"stale_stack_id": holder.stack_id, "stale_logical_id": holder.logical_id},
-        )
-        return None
-    if holder.stack_id != owner.stack_id:
-        raise conflict(state, record)
-    if record.settled and record.predecessor is None:
-        operation = stacks.stack_operation(owner.stack_id, cloudformation)
-        # A rename takes over an assignment an earlier stack operation made. Two resources added by this
-        # same operation (both sent after it started) are duplicates, whichever succeeded first. Signing
-        # times are whole seconds: one in the operation's first second counts as this operation's.
-        if operation.status == RENAME_STACK_STATUS and record.requested_at < math.floor(operation.started_at):
-            logger.info(
-                "Rename: taking the number over from another logical ID", extra={"from": holder.logical_id}
-            )
-            return Record(
-                state.arn,
-                owner,
-                State.PENDING,
-                target_arn,
-                # Restore returns where the number was before this stack took it, not where the old
-                # resource put it.
-                previous_target_arn=record.previous_target_arn,
-                previous_contact_flow_arn=record.previous_contact_flow_arn,
-                predecessor=Predecessor(
-                    holder, record.target_arn, record.previous_target_arn, record.contact_flow_arn
-                ),
-                **requester.stamp(),
-            )
-    predecessor = record.predecessor
-    if predecessor is not None and predecessor.owner == owner:
-        operation = stacks.stack_operation(owner.stack_id, cloudformation)
-        if operation.status in stacks.ROLLING_BACK:
-            # The update that renamed the number to ``holder`` is rolling back, and this is the old logical
-            # ID's rollback request (a swap of numbers within the stack): it takes its number back, as it had
-            # it before the update, whichever of the two rollback requests CloudFormation sends first.
-            logger.info("Rename rolled back: taking the number back", extra={"from": holder.logical_id})
-            return Record(
-                state.arn,
-                owner,
-                State.PENDING,
-                target_arn,
-                previous_target_arn=predecessor.previous_target_arn,
-                previous_contact_flow_arn=record.previous_contact_flow_arn,
-                **requester.stamp(),
-            )
-    raise DuplicateAssignment(
-        f"Phone number {state.label} is already declared by {holder.logical_id} in this stack"
-        f"{' (its request has not finished)' if not record.settled else ''}. A number can belong to one "
-        f"assignment at a time: remove {owner.logical_id} or {holder.logical_id} from the template. (To move "
-        "the number to a new logical ID, rename the resource in a stack update of its own.)"
-    )
 
 
 def conflict(state: PhoneNumberState, record: Record) -> OwnershipConflict:
@@ -283,7 +328,7 @@ def undo_in_progress(state: PhoneNumberState, record: Record) -> UndoInProgress:
     )
 
 
-def overtaken(state: PhoneNumberState, record: Record, requester: Requester) -> Overtaken:
+def overtaken(state: PhoneNumberState, record: Record | ResourceStamp, requester: Requester) -> Overtaken:
     newer = record.request_type or "request"
     if requester.request_type == "Create" and record.request_type == "Delete":
         what = "cancelled this Create and sent its Delete"
@@ -333,6 +378,9 @@ def advance(
     while True:
         new = record.next(**requester.stamp(), **changes)
         if records.replace(record, new):
+            # Checked after the write: a newer request that stamped the resource before it may have read the
+            # record before it too; this request then stops, and puts back what it did (lifecycle.py).
+            confirm_stamp(records, number, requester)
             return new
         record = current(records, number, record, requester)
 
@@ -345,6 +393,7 @@ def current(
     now = records.get(number.arn)
     if now is not None and fenced_out(now, requester):
         raise overtaken(number, now, requester)
+    confirm_stamp(records, number, requester)
     if now is None or now.owner != record.owner or (now.released and not requester.is_delete):
         raise OwnershipConflict(
             f"The ownership record of {number.label} was changed by "

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -197,6 +199,96 @@ class Record:
         )
 
 
+# A resource's stamp lives in the same table under a key no number has, in the phone-number ARN space the
+# function's policy allows (dynamodb:LeadingKeys), like the shared pace's items (pace.py).
+RESOURCE_ID_PREFIX = "resource-"
+
+
+def resource_key(partition: str, region: str, account: str, owner: Owner) -> str:
+    """The key of ``owner``'s stamp: a digest, since a stack ID and logical ID can be longer than an ID."""
+    digest = hashlib.sha256(f"{owner.stack_id}#{owner.logical_id}".encode()).hexdigest()[:40]
+    return f"arn:{partition}:connect:{region}:{account}:phone-number/{RESOURCE_ID_PREFIX}{digest}"
+
+
+def is_resource_key(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(RESOURCE_ID_PREFIX)
+
+
+def properties_digest(properties: Mapping[str, Any] | None) -> str:
+    """A short fingerprint of a request's ResourceProperties (or OldResourceProperties): two requests
+    declaring the same thing have the same one, whatever the order of the keys."""
+    if not properties:
+        return ""
+    text = json.dumps(properties, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ResourceStamp:
+    """The last request of one resource (stack ID + logical ID) that may act, whatever number it names.
+
+    Every request writes it (conditionally) before it changes anything, and every fence reads it: unlike a
+    number's record it does not depend on which numbers the resource ever held, so a cancelled Create or
+    Update is stopped on a number that carries another stack's record, or none.
+    """
+
+    key: str
+    owner: Owner
+    request_id: str
+    request_type: str
+    requested_at: float
+    # Fingerprints of the request's ResourceProperties and OldResourceProperties, and of the
+    # ResourceProperties of the stamp this one replaced: they order an Update and its rollback sent in the
+    # same second (ownership.stamp_is_newer).
+    properties: str = ""
+    old_properties: str = ""
+    follows: str = ""
+    # The request whose stamp this one replaced: what a rollback Update rolls back.
+    replaced_request_id: str = ""
+    version: int = 0
+
+    def to_item(self, now: float) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            KEY: {"S": self.key},
+            "SchemaVersion": {"N": str(SCHEMA_VERSION)},
+            "Version": {"N": str(self.version)},
+            "StackId": {"S": self.owner.stack_id},
+            "LogicalResourceId": {"S": self.owner.logical_id},
+            "RequestId": {"S": self.request_id},
+            "RequestType": {"S": self.request_type},
+            "RequestedAt": {"S": _iso(self.requested_at)},
+            "UpdatedAt": {"S": _iso(now)},
+        }
+        for name, value in (
+            ("Properties", self.properties),
+            ("OldProperties", self.old_properties),
+            ("Follows", self.follows),
+            ("ReplacedRequestId", self.replaced_request_id),
+        ):
+            if value:
+                item[name] = {"S": value}
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ResourceStamp:
+        def text(name: str) -> str:
+            return (item.get(name) or {}).get("S", "")
+
+        requested_at = text("RequestedAt")
+        return cls(
+            key=text(KEY),
+            owner=Owner(text("StackId"), text("LogicalResourceId")),
+            request_id=text("RequestId"),
+            request_type=text("RequestType"),
+            requested_at=datetime.datetime.fromisoformat(requested_at).timestamp() if requested_at else 0.0,
+            properties=text("Properties"),
+            old_properties=text("OldProperties"),
+            follows=text("Follows"),
+            replaced_request_id=text("ReplacedRequestId"),
+            version=int(item["Version"]["N"]),
+        )
+
+
 def _iso(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(timespec="milliseconds")
 
@@ -241,6 +333,28 @@ class OwnershipRecords(retries.BudgetedClient):
         item = response.get("Item")
         return Record.from_item(item) if item else None
 
+    def get_stamp(self, key: str) -> ResourceStamp | None:
+        """A resource's stamp (resource_key), as of every write acknowledged so far."""
+        try:
+            response = self._call(
+                "GetItem", "reading a resource's request stamp", Key={KEY: {"S": key}}, ConsistentRead=True
+            )
+        except _TableMissing:
+            return None
+        item = response.get("Item")
+        return ResourceStamp.from_item(item) if item else None
+
+    def write_stamp(self, stored: ResourceStamp | None, new: ResourceStamp) -> bool:
+        """Write ``new`` if the stamp is still ``stored`` (none: there is no stamp); False if it changed."""
+        if stored is None:
+            return self._put(new, "attribute_not_exists(#key)", {"#key": KEY}, {})
+        return self._put(
+            replace(new, version=stored.version + 1),
+            "#version = :version",
+            {"#version": "Version"},
+            {":version": {"N": str(stored.version)}},
+        )
+
     def create(self, record: Record) -> bool:
         """Write ``record`` if the number has none; False if it has one (someone else's, or an older one)."""
         return self._put(record, "attribute_not_exists(#key)", {"#key": KEY}, {})
@@ -254,7 +368,13 @@ class OwnershipRecords(retries.BudgetedClient):
             {":version": {"N": str(current.version)}},
         )
 
-    def _put(self, record: Record, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+    def _put(
+        self,
+        record: Record | ResourceStamp,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> bool:
         params: dict[str, Any] = {
             "Item": record.to_item(self.now()),
             "ConditionExpression": condition,
@@ -262,7 +382,11 @@ class OwnershipRecords(retries.BudgetedClient):
         }
         if values:
             params["ExpressionAttributeValues"] = values
-        subject = f"writing the ownership record of {record.phone_number_arn}"
+        subject = (
+            f"writing the ownership record of {record.phone_number_arn}"
+            if isinstance(record, Record)
+            else "writing a resource's request stamp"
+        )
         while True:
             try:
                 self._call("PutItem", subject, **params)

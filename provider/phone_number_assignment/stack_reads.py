@@ -6,7 +6,6 @@ the provider, so that tools/ can use its rules without the Lambda's retry loop a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -47,18 +46,16 @@ class CloudFormationReads(retries.BudgetedClient):
     def describe_stack_events(self, **params: Any) -> dict[str, Any]:
         return self._retried("DescribeStackEvents", f"reading the events of {params}", params, _as_raised)
 
-    def list_stack_resource_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
-        return self._pages("ListStackResources", lambda **page: self.list_stack_resources(**page), params)
-
-    def stack_event_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
-        """Newest first, as DescribeStackEvents answers."""
-        return self._pages("DescribeStackEvents", lambda **page: self.describe_stack_events(**page), params)
-
-    def _pages(self, operation: str, method: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        # botocore's paginator for the operation (its tokens and model), calling the retried method.
+    def get_paginator(self, operation_name: str) -> Paginator:
+        """botocore's paginator for the operation (its tokens and model, as boto3's client.get_paginator),
+        each page one retried call: stacks.py pages through this or through a plain client alike."""
+        method = {
+            "list_stack_resources": lambda **page: self.list_stack_resources(**page),
+            "describe_stack_events": lambda **page: self.describe_stack_events(**page),
+        }[operation_name]
+        operation = self._client.meta.method_to_api_mapping[operation_name]
         config = _paginator_model().get_paginator(operation)
-        model = self._client.meta.service_model.operation_model(operation)
-        return iter(Paginator(method, config, model).paginate(**params))
+        return Paginator(method, config, self._client.meta.service_model.operation_model(operation))
 
 
 _MODEL: Any = None

@@ -203,7 +203,9 @@ def _holders_beyond_the_first_100(
             logger.info("The stack named for the number is deleted: none of its resources holds it")
             return []
         found = []
-        for page in _pages(lambda: cloudformation().list_stack_resource_pages(StackName=stack_id)):
+        # By keyword, as boto3 names it: the tools pass clients that wrap every method with keywords only.
+        listing = cloudformation().get_paginator(operation_name="list_stack_resources")
+        for page in _pages(lambda: listing.paginate(StackName=stack_id)):
             for summary in page.get("StackResourceSummaries") or []:
                 if _names(summary.get("PhysicalResourceId", ""), state):
                     found.append({**summary, "StackId": stack_id, "StackName": shown.get("StackName", "")})
@@ -375,7 +377,8 @@ def _deleted_after_failed_creation(stack: dict[str, Any], cloudformation: Callab
     if known is not None:
         return known
     verdict = False
-    for page in _pages(lambda: cloudformation().stack_event_pages(StackName=stack_id)):
+    events = cloudformation().get_paginator(operation_name="describe_stack_events")  # newest first
+    for page in _pages(lambda: events.paginate(StackName=stack_id)):
         before = next(
             (
                 event.get("ResourceStatus", "")

@@ -5,7 +5,6 @@ Each test asserts what CloudFormation receives and what the emulator ends with.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -232,36 +231,6 @@ def test_another_logical_id_of_the_same_stack_takes_over_and_keeps_the_restore_t
     assert summary["Tags"][LOGICAL_ID_TAG] == "NewName"
 
 
-@pytest.mark.real_time  # requests that wait at the same time: see local_aws/clock.py
-def test_two_stacks_racing_for_one_number_produce_exactly_one_winner(stack, new_stack, world, connect):
-    rival = new_stack("rival-stack")
-    start = threading.Barrier(2)
-    results = {}
-
-    def run(name, contender, target):
-        start.wait()
-        results[name] = contender.create("Line", assign(world, TargetArn=target))
-
-    threads = [
-        threading.Thread(target=run, args=("ours", stack, world.instance_b_arn)),
-        threading.Thread(target=run, args=("rival", rival, world.tdg_arn)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    winners = [name for name, response in results.items() if response.ok]
-    assert len(winners) == 1, {name: r.reason for name, r in results.items()}
-    winner = stack if winners == ["ours"] else rival
-    loser = results["rival" if winners == ["ours"] else "ours"]
-    assert winner.stack_id in loser.reason
-    expected_target = world.instance_b_arn if winners == ["ours"] else world.tdg_arn
-    summary = describe(connect, world.number_arn)
-    assert summary["TargetArn"] == expected_target
-    assert summary["Tags"][STACK_TAG] == winner.stack_id
-
-
 # Update ---------------------------------------------------------------------------------------------
 
 
@@ -466,3 +435,33 @@ def test_a_failed_status_left_by_an_earlier_move_is_not_taken_for_this_moves_out
 
     assert retry.ok, retry.reason
     assert describe(connect, world.number_arn)["TargetArn"] == world.instance_b_arn
+
+
+# ---- DescribePhoneNumber's InstanceId is optional (issue 31, point 9) --------------------------------------
+
+
+@pytest.mark.parametrize("starts_on", ["instance", "traffic distribution group"])
+def test_a_number_put_back_routes_to_its_flow_when_connect_leaves_out_its_instance(
+    starts_on, stack, new_stack, world, connect, aws_env
+):
+    from tests.provider.test_contact_flow import _routed_by_hand, flows_of
+
+    if starts_on == "traffic distribution group":  # its home instance is A
+        setup = new_stack("setup")
+        assert setup.create("Line", assign(world, TargetArn=world.tdg_arn)).ok
+        setup.set_status("DELETE_IN_PROGRESS")
+        assert setup.delete("Line").ok
+    where = describe(connect, world.number_arn)["TargetArn"]
+    _routed_by_hand(connect, world)
+    aws_env.control.configure(omit_instance_id=True)
+    assert "InstanceId" not in describe(connect, world.number_arn)
+
+    created = stack.create("MainLine", assign(world, OnDelete="Restore"))
+    assert created.ok, created.reason
+    assert created.data["PreviousContactFlowArn"] == world.flow_a_arn
+    stack.set_status("DELETE_IN_PROGRESS")
+    deleted = stack.delete("MainLine")
+
+    assert deleted.ok, deleted.reason
+    assert describe(connect, world.number_arn)["TargetArn"] == where
+    assert flows_of(connect, world.instance_a) == {world.number_arn: world.flow_a_arn}

@@ -6,6 +6,7 @@ CloudFormation's answers about stack resources come from the emulator's record o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import boto3
@@ -503,3 +504,33 @@ def test_a_fence_refuses_when_someone_else_holds_the_record(records, cloudformat
 
     with pytest.raises(OwnershipConflict, match="changed by Line"):
         ownership.advance(records, number(), record, requester(), state=State.MOVING)
+
+
+# ---- the resource's stamp: a fence whatever record the number carries --------------------------------------
+
+RESOURCE = "arn:aws:connect:us-east-1:123456789012:phone-number/resource-mainline"
+
+
+def stamped_requester(**options):
+    return dataclasses.replace(requester(**options), resource_key=RESOURCE)
+
+
+def test_a_request_that_took_a_number_after_a_newer_request_stamped_its_resource_puts_the_record_back(
+    records, cloudformation
+):
+    theirs = Record(
+        NUMBER, Owner(OTHER_STACK, "Line"), State.RELEASED, HOME, HOME, version=3, requested_at=NOW - 600
+    )
+    assert records.create(theirs)
+    create = stamped_requester(requested_at=NOW, request_id="create")
+    assert ownership.stamp_resource(records, create)[1]
+    # The Create has stamped; its Delete stamps too and finds nothing of this resource's on the number.
+    cancelling = stamped_requester(requested_at=NOW, request_id="delete", request_type="Delete")
+    assert ownership.stamp_resource(records, cancelling)[1]
+
+    with pytest.raises(Overtaken, match="cancelled this Create"):
+        ownership.acquire(records, number(), create, AWAY, cloudformation=cloudformation)
+
+    assert dataclasses.replace(records.get(NUMBER), version=theirs.version) == theirs
+    # The older request, delivered again, cannot stamp over the newer one.
+    assert ownership.stamp_resource(records, create) == (records.get_stamp(RESOURCE), False)

@@ -62,7 +62,7 @@ def test_a_create_whose_tag_write_is_denied_is_moved_back_by_its_rollback_even_w
     assert_untouched(connect, world, aws_env=aws_env)
 
 
-@pytest.mark.parametrize("step", ["advance", "_write_tags"])
+@pytest.mark.parametrize("step", ["advance", "write_tags"])
 def test_a_create_failing_inside_the_ownership_step_is_undone(
     monkeypatch, step, stack, world, connect, aws_env
 ):

@@ -341,3 +341,176 @@ def test_a_swap_of_numbers_within_one_stack_rolls_back_cleanly(first, stack, wor
     assert (record["LogicalResourceId"], record["State"]) == ("A", "ASSIGNED")
     assert state_of(connect, world.other_number_arn)["target"] == other_was
     assert released(aws_env.endpoint_url, world.other_number_arn)
+
+
+# ---- the fence does not depend on the number's history (issue 31, point 1) --------------------------------
+
+
+def _released_by_another_stack(new_stack, world, connect, arn, number_id):
+    """The number carries another stack's RELEASED record (a hand-over with OnDelete: Retain leaves one)."""
+    other = new_stack("earlier-owner")
+    assert other.create("Line", props(world, PhoneNumberId=number_id, OnDelete="Retain")).ok
+    other.set_status("DELETE_IN_PROGRESS")
+    assert other.delete("Line").ok
+    return other, state_of(connect, arn)["target"]
+
+
+def test_a_cancelled_create_whose_delete_ran_first_changes_nothing_on_a_number_another_stack_released(
+    stack, new_stack, world, connect, aws_env, receiver, clock
+):
+    other, where = _released_by_another_stack(new_stack, world, connect, world.number_arn, world.number_id)
+    before = ownership_record(aws_env.endpoint_url, world.number_arn)
+    assert (before["StackId"], before["State"]) == (other.stack_id, "RELEASED")
+    create = build_event(
+        "Create",
+        properties=props(world, TargetArn=world.tdg_arn),
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        sent_at=clock.time(),
+    )
+    clock.advance(1)
+    # CloudFormation cancels the Create and sends its Delete (a made-up physical ID), which runs first.
+    cancel = stack.send("Delete", "MainLine", props(world, TargetArn=world.tdg_arn), physical_id="ML-X1")
+    assert cancel.ok, cancel.reason
+    since = len(aws_env.control.calls())
+
+    late = stack.deliver(create)
+
+    assert late.status == "FAILED"
+    assert "cancelled this Create" in late.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    assert state_of(connect, world.number_arn)["target"] == where
+    assert provider_tags(connect, world.number_arn) == {}
+    assert ownership_record(aws_env.endpoint_url, world.number_arn) == before
+
+
+@pytest.mark.parametrize("new_number_has", ["no record", "another stack's record"])
+def test_a_cancelled_replacement_whose_rollback_ran_first_never_takes_the_new_number(
+    new_number_has, stack, new_stack, world, connect, aws_env, receiver, clock
+):
+    if new_number_has == "another stack's record":
+        _released_by_another_stack(new_stack, world, connect, world.other_number_arn, world.other_number_id)
+    before = ownership_record(aws_env.endpoint_url, world.other_number_arn)
+    where = state_of(connect, world.other_number_arn)["target"]
+    clock.advance(60)
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    replacement = props(world, PhoneNumberId=world.other_number_id)
+    cancelled = build_event(
+        "Update",
+        properties=replacement,
+        old_properties=props(world),
+        physical_id=world.number_arn,
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        sent_at=clock.time(),
+    )
+    clock.advance(1)
+    # Another resource failed: the rollback Update runs before the cancelled replacement has done anything.
+    rollback = stack.cancel_update("MainLine", replacement)
+    assert rollback.ok, rollback.reason
+    since = len(aws_env.control.calls())
+
+    late = stack.deliver(cancelled)
+
+    assert late.status == "FAILED"
+    assert "newer Update" in late.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    assert state_of(connect, world.other_number_arn)["target"] == where
+    assert provider_tags(connect, world.other_number_arn) == {}
+    assert ownership_record(aws_env.endpoint_url, world.other_number_arn) == before
+    _on(connect, world, world.instance_b_arn)
+
+
+# ---- an Update and its rollback signed in the same second (issue 31, point 8) ------------------------------
+
+
+def _update_and_its_rollback_in_one_second(stack, world, receiver, clock):
+    """An Update CloudFormation cancels and the rollback Update it sends at once, both signed now."""
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    declared, cancelled_properties = props(world), props(world, TargetArn=world.tdg_arn)
+    sent_at = clock.time()
+
+    def event(properties, old_properties):
+        return build_event(
+            "Update",
+            properties=properties,
+            old_properties=old_properties,
+            physical_id=world.number_arn,
+            response_url=receiver.url_for,
+            logical_id="MainLine",
+            stack_id=stack.stack_id,
+            sent_at=sent_at,
+        )
+
+    return event(cancelled_properties, declared), event(declared, cancelled_properties)
+
+
+def test_a_rollback_update_that_stamps_first_in_the_same_second_wins(
+    stack, world, connect, aws_env, receiver, clock
+):
+    cancelled, rollback = _update_and_its_rollback_in_one_second(stack, world, receiver, clock)
+    # A cold start delays the cancelled Update: its rollback, signed in the same second, runs first.
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    assert stack.deliver(rollback).ok
+    since = len(aws_env.control.calls())
+
+    late = stack.deliver(cancelled)
+
+    assert late.status == "FAILED"
+    assert "newer Update" in late.reason
+    assert mutating(operations(aws_env.control, since)) == []
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
+
+
+def test_a_rollback_update_that_stamps_last_in_the_same_second_wins(
+    stack, world, connect, aws_env, receiver, clock
+):
+    cancelled, rollback = _update_and_its_rollback_in_one_second(stack, world, receiver, clock)
+    stack.deliver(cancelled)  # CloudFormation no longer waits for its answer
+    assert state_of(connect, world.number_arn)["target"] == world.tdg_arn
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+
+    rolled_back = stack.deliver(rollback)
+
+    assert rolled_back.ok, rolled_back.reason
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
+
+
+def test_a_cancelled_replacement_that_succeeded_before_its_rollback_gives_the_new_number_back(
+    stack, world, connect, aws_env, receiver, clock
+):
+    where = state_of(connect, world.other_number_arn)["target"]
+    assert stack.create("MainLine", props(world)).ok
+    clock.advance(60)
+    stack.set_status("UPDATE_IN_PROGRESS")
+    replacement = props(world, PhoneNumberId=world.other_number_id)
+    cancelled = build_event(
+        "Update",
+        properties=replacement,
+        old_properties=props(world),
+        physical_id=world.number_arn,
+        response_url=receiver.url_for,
+        logical_id="MainLine",
+        stack_id=stack.stack_id,
+        sent_at=clock.time(),
+    )
+    # It succeeds, but CloudFormation had already cancelled it: its answer is ignored, no Delete will come.
+    assert stack.deliver(cancelled).ok
+    assert state_of(connect, world.other_number_arn)["target"] == world.instance_b_arn
+    clock.advance(1)
+
+    rollback = stack.cancel_update("MainLine", replacement)
+
+    assert rollback.ok, rollback.reason
+    assert state_of(connect, world.other_number_arn)["target"] == where
+    assert provider_tags(connect, world.other_number_arn) == {}
+    assert released(aws_env.endpoint_url, world.other_number_arn)
+    _on(connect, world, world.instance_b_arn)

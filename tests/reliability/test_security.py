@@ -154,12 +154,10 @@ def test_the_only_cloudformation_grants_are_the_stack_reads_the_code_makes(state
     called = set(re.findall(r"cloudformation\.([a-z_]+)\(", source)) | set(
         re.findall(r"cloudformation\(\)\.([a-z_]+)\(", source)
     )
-    # The paged reads (stack_reads.py) are one API operation each.
-    paged = {
-        "list_stack_resource_pages": "list_stack_resources",
-        "stack_event_pages": "describe_stack_events",
-    }
-    called = {paged.get(name, name) for name in called}
+    # Paged reads name their operation to get_paginator.
+    called = (called - {"get_paginator"}) | set(
+        re.findall(r"get_paginator\(\s*(?:operation_name=)?\"(\w+)\"", source)
+    )
     granted = [s for s in statements if any(a.startswith("cloudformation:") for a in as_list(s["Action"]))]
 
     # DescribeStackResources: which stack resource has the number's ARN as physical ID (a native

@@ -56,22 +56,32 @@ def test_a_random_walk_with_faults_replays_from_its_printed_schedule(simulation)
 @pytest.mark.parametrize(
     ("module", "rule", "schedule", "reported"),
     [
-        # A Create delivered again after its Delete no longer sees the Delete's stamp as newer: it takes
-        # the number back and leaves a record of a resource CloudFormation deleted.
-        ("ownership", "newer_than", Schedule("late-delivery"), "stale owner"),
+        # A Create delivered again after its Delete no longer sees the Delete's stamp as newer (on the
+        # resource, nor on the number's record): it takes the number back and leaves a record of a
+        # resource CloudFormation deleted.
+        ("rule", ("newer_than", "stamp_is_newer"), Schedule("late-delivery"), "stale owner"),
+        # Issue 31, point 1: without the resource's stamp, a cancelled Create whose Delete ran first on a
+        # number another stack released takes the number for a resource CloudFormation no longer has.
+        (
+            "rule",
+            "stamp_is_newer",
+            Schedule("cancelled-create-after-handover", ((0, SIBLING_FAILS), (1, "Delete S.A#1: start"))),
+            "stale owner",
+        ),
         # A rollback's Delete taken for a deliberate one: OnDelete: Retain keeps the number where the
         # rolled-back Create put it.
         ("stacks", "rolling_back", Schedule("cancelled-create"), "misplaced"),
     ],
-    ids=["newer_than-always-false", "rolling_back-always-false"],
+    ids=["newer_than-always-false", "stamp_is_newer-always-false", "rolling_back-always-false"],
 )
 def test_a_rule_removed_is_reported(simulation, monkeypatch, module, rule, schedule, reported):
     import importlib
 
     assert simulation.run(schedule).violations == []
-    monkeypatch.setattr(
-        importlib.import_module(f"phone_number_assignment.{module}"), rule, lambda *a, **k: False
-    )
+    for name in (rule,) if isinstance(rule, str) else rule:
+        monkeypatch.setattr(
+            importlib.import_module(f"phone_number_assignment.{module}"), name, lambda *a, **k: False
+        )
     result = simulation.run(schedule)
     assert any(violation.startswith(reported) for violation in result.violations), result.report()
 
@@ -92,13 +102,8 @@ KNOWN = [
     ),
     pytest.param(
         Schedule("replacement-rolled-back", ((15, SIBLING_FAILS),)),
+        # Fixed (issue 31, point 1: the rollback Update gives back what the Update it rolls back took).
         id="cancelled-replacement-that-succeeds-before-its-rollback-update",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the cancelled replacement finishes (N2 ASSIGNED) before the rollback Update runs; "
-            "_abandon_failed_replacement gives up only unsettled records, and no Delete comes for N2: "
-            "stranded on B, owned by a resource CloudFormation does not hold",
-        ),
     ),
     pytest.param(
         Schedule("update-rolled-back", ((2, SIBLING_FAILS),)),
@@ -112,21 +117,13 @@ KNOWN = [
     ),
     pytest.param(
         Schedule("cancelled-create-after-handover", ((0, SIBLING_FAILS), (1, "Delete S.A#1: start"))),
+        # Fixed (issue 31, point 1: the resource's stamp).
         id="cancelling-delete-first-on-a-number-another-stack-released",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 31, point 1: the cancelling Delete runs first, finds T's RELEASED record, writes no"
-            " stamp; the cancelled Create then takes N1 to B, ASSIGNED to a resource CloudFormation lacks",
-        ),
     ),
     pytest.param(
         Schedule("update-rolled-back", ((0, SIBLING_FAILS), (1, "Update (2) S.A#1: start"))),
+        # Fixed (issue 31, point 8: ordered by the properties).
         id="rollback-update-stamping-before-the-cancelled-update-in-the-same-second",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 31, point 8: in the same second the one that stamps last is taken as newer; the "
-            "rollback Update stamps first, so the cancelled Update moves N1 to C and the rollback is lost",
-        ),
     ),
 ]
 

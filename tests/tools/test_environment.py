@@ -206,7 +206,7 @@ def test_the_tools_run_with_boto3_alone(estate, aws_env, tmp_path, module, args,
     assert not [name for name in result["refused"] if name.startswith(("tools", "phone_number_assignment"))]
 
 
-@pytest.mark.parametrize("module", ["records", "stacks", "properties", "tags", "schema"])
+@pytest.mark.parametrize("module", ["records", "stacks", "properties", "tags", "schema", "rule"])
 def test_the_provider_modules_the_tools_share_import_with_boto3_alone(tmp_path, module):
     """One copy of the rules: the tools import these provider modules, so they bring no Powertools."""
     report = tmp_path / "imports.json"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -253,6 +254,59 @@ def test_a_number_cloudformation_cannot_be_asked_about_is_declared_and_said_so(e
         "+15555550100: whether a native AWS::Connect::PhoneNumber holds it is unknown (AccessDenied" in note
         for note in exported.notes
     )
+
+
+def test_a_native_holder_beyond_the_first_100_resources_of_its_stack_is_found_too(estate, aws_env):
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    connect = boto3.client("connect", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/big/1"
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    shown = [
+        {
+            "StackId": stack_id,
+            "StackName": "big",
+            "LogicalResourceId": f"Other{i}",
+            "PhysicalResourceId": f"other-{i}",
+            "ResourceType": "AWS::SNS::Topic",
+            "ResourceStatus": "CREATE_COMPLETE",
+            "Timestamp": when,
+        }
+        for i in range(100)
+    ]
+    natives = [
+        {
+            "LogicalResourceId": f"Native{i}",
+            "PhysicalResourceId": arn(f"phone-number/{number_id}"),
+            "ResourceType": "AWS::Connect::PhoneNumber",
+            "ResourceStatus": "CREATE_COMPLETE",
+            "LastUpdatedTimestamp": when,
+        }
+        for i, number_id in enumerate((estate.routed, estate.plain))
+    ]
+    with Stubber(cloudformation) as stub:
+        for _ in range(2):  # the two adoptable numbers
+            stub.add_response("describe_stack_resources", {"StackResources": shown})
+            stub.add_response(
+                "describe_stacks",
+                {
+                    "Stacks": [
+                        {
+                            "StackName": "big",
+                            "StackId": stack_id,
+                            "CreationTime": when,
+                            "StackStatus": "CREATE_COMPLETE",
+                        }
+                    ]
+                },
+            )
+            stub.add_response("list_stack_resources", {"StackResourceSummaries": natives})
+        exported = export.collect(
+            connect, export.parse_target(estate.instance_a_arn), cloudformation=cloudformation
+        )
+
+    # DescribeStackResources shows only the first 100: the provider reads the rest, and so does the export.
+    assert exported.numbers == []
+    assert any("+15555550100: the provider would refuse it" in line for line in exported.skipped)
 
 
 def test_the_per_resource_style_writes_literal_ids_portable_arns_and_the_e164_number(estate):
