@@ -410,7 +410,10 @@ def test_a_transient_fault_that_outlasts_the_budget_fails_naming_the_call_and_th
 ):
     aws_env.control.inject_fault(service, operation, fault, status=status, count=10_000)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=SHORT_TIMEOUT_SECONDS)
+    # CloudFormation waits too little longer (ServiceTimeout) for a later invocation to try again.
+    response = stack.create(
+        "MainLine", props(world, ServiceTimeout="30"), timeout_seconds=SHORT_TIMEOUT_SECONDS
+    )
 
     assert (response.status, response.count) == ("FAILED", 1)
     assert named in response.reason
