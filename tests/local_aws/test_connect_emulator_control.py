@@ -375,6 +375,9 @@ def test_server_command_serves_until_sigterm(tmp_path: Path) -> None:
         [export] = [line.strip() for line in banner if line.strip().startswith("export ")]
         suggested = dict(word.split("=", 1) for word in shlex.split(export)[1:])
         assert suggested["AWS_ENDPOINT_URL"] == endpoint
+        # README's "Try it without an AWS account" gives the same line for make emulator's port.
+        readme = (REPO_ROOT / "README.md").read_text()
+        assert export.replace(endpoint, "http://127.0.0.1:4599") in readme
         followed = subprocess.run(
             [
                 sys.executable,
