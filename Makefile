@@ -22,7 +22,7 @@ TEMPLATES := template.yaml $(wildcard samples/*.yaml)
 CFN_LINT_RULES := cfn_lint_phone_number_assignment.rules
 RULES_ON_PATH := PYTHONPATH=$(CURDIR)/cfn-lint-rules/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 ARCH ?= x86_64
-# make status, make export and make plan run with boto3 alone (tools/requirements.txt) in their own environment, so an
+# make status, make export and make plan run with boto3 and PyYAML alone (tools/requirements.txt) in their own environment, so an
 # operator's machine needs neither SAM CLI nor the test tools.
 TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
@@ -30,7 +30,8 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat tools/requirements.txt | cks
 BUILD_DIR := .aws-sam/build
 BUILD_STAMP := $(BUILD_DIR)/.built-$(ARCH)
 BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
-    $(wildcard provider/phone_number_assignment/*.py)
+    $(wildcard provider/phone_number_assignment/*.py) \
+    drift_check/Makefile drift_check/requirements.txt tools/requirements.txt $(wildcard drift_check/*.py tools/*.py)
 
 .PHONY: help venv tools-venv test coverage lint format validate lint-template cfn-lint-minimum export status plan emulator emulator-stack demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
 
@@ -55,7 +56,7 @@ $(TOOLS_STAMP): tools/requirements.txt
 	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	rm -f $(TOOLS_VENV)/.installed-* && touch $@
 
-tools-venv: $(TOOLS_STAMP) ## Create .venv-tools with boto3 alone (tools/requirements.txt), for make status, export and plan
+tools-venv: $(TOOLS_STAMP) ## Create .venv-tools with boto3 and PyYAML alone (tools/requirements.txt), for make status, export and plan
 
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): each pytest worker
 # would otherwise compile, and rewrite the asserts of, every test module and our own code again on every run
@@ -126,14 +127,14 @@ export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN;
 
 # Read-only, like export; stdout carries only the table, JSON or CSV (`make status FORMAT=json | jq ...`): the
 # venv's bootstrap, the progress line and any error go to stderr. The tool's exit status (0 clean, 3 flagged,
-# 1 not all checked) becomes make's 0 or 2: a schedule that needs the difference runs the command below itself.
+# 1 not all checked) becomes make's 0 or 2: a schedule that needs the difference runs `tools/run status ...`.
 status: ## Show every number, its owner, drift and anything stuck (read-only; TARGET=arn or NUMBER=id|arn|+E164, FORMAT=json|csv)
 	@$(MAKE) --no-print-directory -s tools-venv >&2
 	@PYTHONPATH=provider $(TOOLS_BIN)/python -m tools.status $(if $(TARGET),--target $(TARGET)) $(if $(NUMBER),--number $(NUMBER)) $(if $(FORMAT),--format $(FORMAT))
 
 # Read-only, like status: what deploying a change set or a template would do to each number. stdout carries
 # only the table, JSON or CSV. Exit status 0 nothing refused, 3 something would be refused, 1 not all checked,
-# 2 usage (make turns non-zero into 2: run the command below for the difference).
+# 2 usage (make turns non-zero into 2: `tools/run plan ...` keeps the difference).
 plan: ## Preview a deployment per number (CHANGE_SET=name STACK=stack, or TEMPLATE=file PARAMS="K=V ..." [STACK=]; FORMAT=json|csv)
 	@$(MAKE) --no-print-directory -s tools-venv >&2
 	@test -n "$(CHANGE_SET)$(TEMPLATE)" || { echo 'usage: make plan STACK=<stack> CHANGE_SET=<change set> | make plan TEMPLATE=<file> [PARAMS="Key=Value ..."] [STACK=<stack>] [FORMAT=json|csv]' >&2; exit 2; }

@@ -65,6 +65,17 @@ CONSUMER_TEMPLATE = {
     },
 }
 GONE = (None, "DELETE_COMPLETE")
+# Fails on its own a second after it starts: the probe of a deletion after a failed creation.
+FAILING_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Resources": {
+        "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+        "NeverSignalled": {
+            "Type": "AWS::CloudFormation::WaitCondition",
+            "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": "1"},
+        },
+    },
+}
 
 
 def is_settled(status: str | None) -> bool:
@@ -225,6 +236,23 @@ class CloudFormationBackend:
         if final == "DELETE_COMPLETE":
             return Outcome("COMPLETE")
         return Outcome("FAILED", f"{final}: {self._failure_reason(stack, token)}")
+
+    def fail_a_creation(self) -> str | None:
+        """A stack of one AWS::CloudFormation::WaitCondition that times out after 1 s (no resource of any
+        other service, nothing billed), created with OnFailure=DELETE; returns once it is deleted."""
+        created = self.cloudformation.create_stack(
+            StackName=f"{self.consumer_stack}-onfailure",
+            TemplateBody=json.dumps(FAILING_TEMPLATE),
+            OnFailure="DELETE",
+            Tags=[{"Key": "purpose", "Value": "phone-number-assignment-acceptance"}],
+        )
+        stack_id = created["StackId"]
+        deadline = self.clock() + self.budget
+        while self._status(stack_id) not in GONE:
+            if self.clock() > deadline:
+                raise OperationTimedOut(f"{stack_id} was not deleted within {self.budget:.0f} s")
+            self.sleep(POLL_SECONDS)
+        return stack_id
 
     def cleanup_commands(self) -> list[str]:
         """The commands that would remove what is left, in order (the consumer before the provider)."""

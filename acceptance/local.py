@@ -57,6 +57,21 @@ class LocalBackend:
     def settle_consumer(self) -> str | None:
         return "CREATE_COMPLETE" if self.consumer_exists() else None
 
+    def fail_a_creation(self) -> str | None:
+        """The local CloudFormation stand-in plays a stack of no number created with OnFailure=DELETE whose
+        creation fails (LocalCustomResourceStack.fail_creation); its events are what the emulator records."""
+        failing = LocalCustomResourceStack(
+            self.stack.handler,
+            self.stack.receiver,
+            stack_name=f"{self.stack.stack_id.split('/')[1]}-onfailure",
+            region=self.region,
+            account_id=self.stack.stack_id.split(":")[4],
+            control=self.stack.control,
+            clock=self.stack.clock,
+        )
+        failing.fail_creation(on_failure="DELETE")
+        return failing.stack_id
+
     def cleanup_commands(self) -> list[str]:
         return [f"(local) delete {LOGICAL_ID} of {self.stack.stack_id}"] if self.consumer_exists() else []
 

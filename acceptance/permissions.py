@@ -50,9 +50,10 @@ S3_ACTIONS = {
 }
 # IAM prefixes that differ from botocore's service names.
 IAM_PREFIX = {"service-quotas": "servicequotas"}
-# Resource handler permissions kept: the services the two stacks' resources belong to. The handlers also
+# Resource handler permissions kept: the services the two stacks' resources belong to (sqs, cloudwatch: the
+# failed-requests queue and the alarms). The handlers also
 # list what optional properties would need (KMS keys, VPC, EFS, Firehose delivery): not used here.
-HANDLER_SERVICES = ("lambda", "iam", "logs", "s3")
+HANDLER_SERVICES = ("lambda", "iam", "logs", "s3", "sqs", "cloudwatch")
 
 
 def _called_methods(source: str, receiver: str | None = None) -> tuple[set[str], set[str], set[str]]:

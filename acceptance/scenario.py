@@ -18,6 +18,7 @@ Safe by construction:
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import shlex
 import signal
@@ -93,6 +94,9 @@ class Backend(Protocol):
     def settle_consumer(self) -> str | None: ...  # waits out an operation in flight; the status then
     def cleanup_commands(self) -> list[str]: ...  # what would remove the stacks this backend left
     def connect_in(self, region: str) -> Any: ...  # a Connect client in another Region (read-only use)
+    # A stack of no number created with OnFailure=DELETE and made to fail; its stack ID once it is deleted
+    # (None: not possible here).
+    def fail_a_creation(self) -> str | None: ...
 
 
 class StepFailed(AssertionError):
@@ -648,6 +652,7 @@ NATIVE_TAGS = "Tags on a number a native `AWS::Connect::PhoneNumber` claimed"
 GROUP_REPLICA_FLOW = "A flow for a number on a traffic distribution group, in the replica Region (documented)"
 FAILED_TARGET = "What a FAILED on a target means"
 FAILED_LAG = "How long an earlier FAILED shows after a new UpdatePhoneNumber"
+DELETED_AFTER_FAILED_CREATE = "A stack deleted after its creation failed (`OnFailure=DELETE`; inferred)"
 NATIVE_TYPE = "AWS::Connect::PhoneNumber"
 # ListPhoneNumbersV2's first page only, and one DescribeStackResources per number at the quota's pace.
 NATIVE_SAMPLE = 25
@@ -924,6 +929,28 @@ def probe_native_number_tags(s: Scenario) -> str:
     return found + "; " + "; ".join(natives)
 
 
+def probe_deletion_after_failed_creation(s: Scenario) -> str:
+    """A stack of no number (a WaitCondition that times out) created with OnFailure=DELETE: the stack's own
+    events, oldest first. The provider takes a Delete for a rollback when the stack's CREATE_FAILED comes
+    right before its DELETE_IN_PROGRESS (stacks.py); this says whether CloudFormation records it so."""
+    stack_id = s.backend.fail_a_creation()
+    if stack_id is None:
+        return "unprobed: this backend cannot create a failing stack"
+    pages = s.backend.cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+    own = [
+        event["ResourceStatus"]
+        for page in pages
+        for event in page["StackEvents"]
+        if event.get("PhysicalResourceId") == stack_id
+        and event.get("ResourceType") == "AWS::CloudFormation::Stack"
+    ][::-1]
+    follows = any(a == "CREATE_FAILED" and b == "DELETE_IN_PROGRESS" for a, b in itertools.pairwise(own))
+    return (
+        f"the stack's own events: {' -> '.join(own) or 'none'}; CREATE_FAILED right before "
+        f"DELETE_IN_PROGRESS: {'yes (the provider reads the deletion as a rollback)' if follows else 'NO'}"
+    )
+
+
 def _holds(resource: dict[str, Any], arn: str) -> bool:
     return resource.get("PhysicalResourceId") in (arn, resource_id(arn))
 
@@ -1126,6 +1153,7 @@ PROBES: list[tuple[str, ProbeFunction]] = [
     (FLOW_FORMS, probe_flow_association_forms),
     (NATIVE_TAGS, probe_native_number_tags),
     (GROUP_REPLICA_FLOW, probe_group_flow_in_replica_region),
+    (DELETED_AFTER_FAILED_CREATE, probe_deletion_after_failed_creation),
     # Last: they read what every move before them showed.
     (FAILED_TARGET, probe_failed_target),
     (FAILED_LAG, probe_describe_after_failed),

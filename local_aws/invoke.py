@@ -42,6 +42,7 @@ from local_aws.cloudformation import ResponseNeverArrived, ResponseReceiver, res
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What make build writes: the function with its dependencies, as sam local invoke and Lambda run it.
 DEFAULT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
+DEFAULT_FUNCTION = "ProviderFunction"
 DEFAULT_WORLD = REPO_ROOT / "samples" / "world.json"
 # How long after the function's answer its response PUT may still be in flight to the receiver.
 RESPONSE_GRACE_SECONDS = 5.0
@@ -92,6 +93,10 @@ def read_function(
     )
     provider = SamFunctionProvider(stacks, ignore_code_extraction_warnings=True)
     functions = list(provider.get_all())
+    # template.yaml also declares DriftCheckFunction, which SAM CLI lists whatever its Condition says: the
+    # provider is what `make invoke` means.
+    if function is None and len(functions) > 1 and DEFAULT_FUNCTION in {f.name for f in functions}:
+        function = DEFAULT_FUNCTION
     if function is None:
         if len(functions) != 1:
             names = ", ".join(f.name for f in functions) or "none"
@@ -583,7 +588,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.path.relpath(DEFAULT_TEMPLATE),
         help="the built template (default; make build writes it), or another SAM template",
     )
-    parser.add_argument("--function", help="logical ID of the function (default: the template's only one)")
+    parser.add_argument(
+        "--function",
+        help="logical ID of the function (default: the template's only one, or ProviderFunction)",
+    )
     parser.add_argument("--env-vars", "-n", help="JSON file as sam local invoke --env-vars takes it")
     parser.add_argument(
         "--docker",

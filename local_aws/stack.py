@@ -77,6 +77,9 @@ class LocalCustomResourceStack:
 
     ``clock``: when CloudFormation sends each request (the ResponseURL's signing time) and Lambda's deadline
     are read from it; give the handler (app.make_handler) and the emulator (use_clock) the same one.
+
+    ``parent``: the stack this one is nested in (an ``AWS::CloudFormation::Stack`` resource of it), which
+    DescribeStacks then names as ParentId (and its root as RootId).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class LocalCustomResourceStack:
         control: Any = None,
         stack_status: str = "CREATE_IN_PROGRESS",
         clock: Any = REAL_CLOCK,
+        parent: LocalCustomResourceStack | None = None,
     ) -> None:
         self.handler = handler
         self.clock = clock
@@ -104,6 +108,9 @@ class LocalCustomResourceStack:
         # longer waits for (a cancelled Create or Update), and changes nothing it records.
         self._latest: dict[str, str] = {}
         self.control = control
+        self.parent = parent
+        if control is not None and parent is not None:
+            control.play_stack(self.stack_id, stack_status=stack_status, parent_id=parent.stack_id)
         self.set_status(stack_status)
 
     def set_status(self, stack_status: str) -> None:
@@ -134,6 +141,31 @@ class LocalCustomResourceStack:
             else:
                 self.play(logical_id, "DELETE_COMPLETE", self.resources.pop(logical_id).physical_id)
         self.set_status("DELETE_COMPLETE")
+
+    def delete_every_resource(self) -> dict[str, Response]:
+        """Delete the stack the way CloudFormation does: DELETE_IN_PROGRESS, a Delete for each resource (the
+        last created first), then DELETE_COMPLETE if every one succeeded (DELETE_FAILED otherwise). The
+        status the stack had before decides what CloudFormation records: after CREATE_FAILED this is the
+        deletion OnFailure=DELETE makes (``fail_creation``); a nested stack is deleted this way by its
+        parent's rollback too."""
+        self.set_status("DELETE_IN_PROGRESS")
+        responses = {logical_id: self.delete(logical_id) for logical_id in reversed(list(self.resources))}
+        self.set_status(
+            "DELETE_COMPLETE" if all(response.ok for response in responses.values()) else "DELETE_FAILED"
+        )
+        return responses
+
+    def fail_creation(self, *, on_failure: str = "DELETE") -> dict[str, Response]:
+        """Another resource failed to create. ``on_failure`` as CreateStack's OnFailure: DELETE (``sam
+        deploy --on-failure DELETE``): the stack goes CREATE_FAILED and is deleted at once, each resource
+        getting a Delete; ROLLBACK: ROLLBACK_IN_PROGRESS, then the Deletes."""
+        if on_failure == "DELETE":
+            self.set_status("CREATE_FAILED")
+            return self.delete_every_resource()
+        self.set_status("ROLLBACK_IN_PROGRESS")
+        responses = {logical_id: self.delete(logical_id) for logical_id in reversed(list(self.resources))}
+        self.set_status("ROLLBACK_COMPLETE")
+        return responses
 
     def create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:
         response = self.send("Create", logical_id, properties, **options)
@@ -197,6 +229,17 @@ class LocalCustomResourceStack:
         response = self.deliver(event, timeout_seconds=timeout_seconds)
         if self._latest.get(logical_id) == event["RequestId"]:
             self.play(logical_id, _ANSWERED[(request_type, response.status)], response.physical_id)
+        return response
+
+    def clean_up(self, logical_id: str, old_physical_id: str, old_properties: Mapping[str, Any]) -> Response:
+        """The Delete CloudFormation sends in a clean-up phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: the old
+        physical resource of a replacement; UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: the new one of a
+        replacement rolled back) for ``old_physical_id``. Its events name that physical ID; the resource
+        itself keeps its current physical ID and status, whatever the Delete answers (CloudFormation skips a
+        clean-up Delete that keeps failing)."""
+        current = self.resources[logical_id]
+        response = self.send("Delete", logical_id, old_properties, physical_id=old_physical_id)
+        self.play(logical_id, "UPDATE_COMPLETE", current.physical_id)
         return response
 
     def cancel_create(self, logical_id: str, properties: Mapping[str, Any], **options: Any) -> Response:

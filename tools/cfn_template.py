@@ -1,28 +1,32 @@
-"""Read a CloudFormation template and resolve its Custom::PhoneNumberAssignment declarations, with the
-standard library alone (``make plan TEMPLATE=``).
+"""Read a CloudFormation template and resolve its Custom::PhoneNumberAssignment declarations
+(``make plan TEMPLATE=``).
 
-``make plan`` runs in the operators' boto3-only environment (tools/requirements.txt): no PyYAML, no cfn-lint
-and so no AWS::LanguageExtensions transform. This module reads what CloudFormation templates are written
-in: JSON, and the YAML templates people write (block mappings and sequences, plain, quoted and block
-scalars, flow ``[...]``/``{...}`` collections, the short intrinsic tags ``!Ref``, ``!Sub``...); anchors and
-aliases, which CloudFormation templates do not use, are refused. It then resolves, for the four properties
-the plan needs (PhoneNumberId, TargetArn, ContactFlowArn, OnDelete): Parameters (defaults and overrides,
-CommaDelimitedList), pseudo parameters, Ref, Fn::Sub, Fn::FindInMap (with the DefaultValue of the language
-extensions), Fn::If with Conditions (Fn::Equals/Not/And/Or), Fn::Join/Select/Split, a resource's Condition,
-and Fn::ForEach (over a literal list or a list parameter, nested loops included, ``${Id}``/``&{Id}`` in
-keys, ``Ref: Id`` and ``${Id}``/``&{Id}`` in strings). A value it cannot know before the deploy (Ref or
-Fn::GetAtt of a resource, Fn::ImportValue, ...) is reported as unresolvable for that resource, never
-guessed. tests/tools/test_cfn_template.py reads the repository's templates with it and with cfn-lint's
-reader and compares.
+``make plan`` runs in the operators' environment (tools/requirements.txt: boto3 and PyYAML): no cfn-lint and
+so no AWS::LanguageExtensions transform. Templates are read as cfn-lint reads them: JSON, or YAML through
+PyYAML's safe loader with a constructor for the short intrinsic tags (``!Ref``, ``!Sub``...); anchors and
+aliases, which CloudFormation refuses, are refused here too. It then resolves, for the properties the plan
+needs (PhoneNumberId, TargetArn, ContactFlowArn, OnDelete; the names of the others, which the provider's
+parser judges): Parameters (defaults and overrides, CommaDelimitedList, AllowedValues and AllowedPattern
+checked as CloudFormation checks them), pseudo parameters, Ref, Fn::Sub, Fn::FindInMap (with the
+DefaultValue of the language extensions), Fn::If with Conditions (Fn::Equals/Not/And/Or),
+Fn::Join/Select/Split, a resource's Condition, and Fn::ForEach (over a literal list or a list parameter,
+nested loops included, ``${Id}``/``&{Id}`` in keys, ``Ref: Id`` and ``${Id}``/``&{Id}`` in strings). A
+value it cannot know before the deploy (Ref or Fn::GetAtt of a resource, Fn::ImportValue, ...) is reported
+as unresolvable for that resource, never guessed. tests/tools/test_cfn_template.py reads the repository's
+templates with it and with cfn-lint's reader and compares.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import boto3
+import yaml
 
 # ---- reading --------------------------------------------------------------------------------------------
 
@@ -61,326 +65,62 @@ SHORT_TAGS = {
 
 
 def load(text: str) -> dict[str, Any]:
-    """The template as a dict (JSON, or the YAML subset above)."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
+    """The template as a dict: JSON, or YAML read as cfn-lint reads it (PyYAML's safe loader, the short
+    intrinsic tags turned into their long form, ``!GetAtt A.B`` into ``[A, B]``), refusing what
+    CloudFormation refuses (anchors and aliases, duplicate keys) and tags it does not know."""
+    if text.lstrip().startswith("{"):
+        # JSON as JSON: PyYAML refuses some valid JSON (tabs for indentation).
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise TemplateError(f"not valid JSON: {error}") from None
     else:
-        document = _Yaml(text).document()
+        try:
+            document = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader, plus the short tags
+        except yaml.YAMLError as error:
+            raise TemplateError(f"not valid YAML: {error}") from None
+    if document is None:
+        raise TemplateError("the template is empty")
     if not isinstance(document, dict):
         raise TemplateError("the template is not a mapping")
     return document
 
 
-_KEY = re.compile(r"""^(?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^'"#\s][^#]*?)\s*:(?:\s+|$)(?P<rest>.*)$""")
-_INT = re.compile(r"[-+]?[0-9]+")
+class _TemplateLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise TemplateError(
+                f"line {event.start_mark.line + 1}: anchors and aliases are not accepted by CloudFormation"
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise TemplateError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
-class _Yaml:
-    def __init__(self, text: str) -> None:
-        self.lines: list[tuple[int, str, int]] = []  # (indent, content without comment, line number)
-        raw = text.splitlines()
-        self.raw = raw
-        for number, line in enumerate(raw, start=1):
-            if "\t" in line[: len(line) - len(line.lstrip())]:
-                raise TemplateError(f"line {number}: tabs in indentation")
-            content = _strip_comment(line).rstrip()
-            if not content.strip() or content.strip() in ("---", "..."):
-                self.lines.append((-1, "", number))  # blank: kept for block scalars
-                continue
-            if content.lstrip().startswith("%"):
-                continue
-            indent = len(content) - len(content.lstrip())
-            self.lines.append((indent, content.strip(), number))
-        self.i = 0
-
-    def document(self) -> Any:
-        self._skip_blank()
-        if self.i >= len(self.lines):
-            raise TemplateError("the template is empty")
-        value = self._block(self.lines[self.i][0])
-        self._skip_blank()
-        if self.i < len(self.lines):
-            raise TemplateError(f"line {self.lines[self.i][2]}: unexpected indentation")
-        return value
-
-    def _skip_blank(self) -> None:
-        while self.i < len(self.lines) and self.lines[self.i][0] < 0:
-            self.i += 1
-
-    def _block(self, indent: int) -> Any:
-        self._skip_blank()
-        first = self.lines[self.i][1]
-        if first == "-" or first.startswith("- "):
-            return self._sequence(indent)
-        return self._mapping(indent)
-
-    def _sequence(self, indent: int) -> list[Any]:
-        items: list[Any] = []
-        while True:
-            self._skip_blank()
-            if self.i >= len(self.lines):
-                return items
-            line_indent, content, number = self.lines[self.i]
-            if line_indent < indent or not (content == "-" or content.startswith("- ")):
-                if line_indent > indent:
-                    raise TemplateError(f"line {number}: unexpected indentation")
-                return items
-            if line_indent > indent:
-                raise TemplateError(f"line {number}: unexpected indentation")
-            rest = content[1:].lstrip()
-            if not rest:
-                self.i += 1
-                items.append(self._nested(indent, number))
-                continue
-            # "- key: value" or "- - item": the rest is a block starting at its own column.
-            column = line_indent + len(content) - len(rest)
-            if rest == "-" or rest.startswith("- ") or (_KEY.match(rest) and rest[0] not in "[{!&*|>"):
-                self.lines[self.i] = (column, rest, number)
-                items.append(self._block(column))
-            else:
-                self.i += 1
-                items.append(self._inline(rest, number, indent))
-
-    def _mapping(self, indent: int) -> dict[str, Any]:
-        mapping: dict[str, Any] = {}
-        while True:
-            self._skip_blank()
-            if self.i >= len(self.lines):
-                return mapping
-            line_indent, content, number = self.lines[self.i]
-            if line_indent < indent:
-                return mapping
-            if line_indent > indent:
-                raise TemplateError(f"line {number}: unexpected indentation")
-            if content == "-" or content.startswith("- "):
-                return mapping  # a sequence at the parent's indent ends this mapping
-            match = _KEY.match(content)
-            if not match:
-                raise TemplateError(f"line {number}: expected 'key: value', got {content!r}")
-            key = _scalar(match["key"], number)
-            if not isinstance(key, str):
-                key = str(key)
-            if key in mapping:
-                raise TemplateError(f"line {number}: duplicate key {key!r}")
-            self.i += 1
-            rest = match["rest"]
-            if not rest:
-                # "key:" then a deeper block, or a sequence at the same indent, or nothing (null).
-                mapping[key] = self._nested(indent, number, same_indent_sequence=True)
-            else:
-                mapping[key] = self._inline(rest, number, indent)
-
-    def _nested(self, indent: int, number: int, *, same_indent_sequence: bool = False) -> Any:
-        self._skip_blank()
-        if self.i >= len(self.lines):
-            return None
-        next_indent, content, _ = self.lines[self.i]
-        if next_indent > indent:
-            return self._block(next_indent)
-        if same_indent_sequence and next_indent == indent and (content == "-" or content.startswith("- ")):
-            return self._sequence(indent)
-        return None
-
-    def _inline(self, rest: str, number: int, indent: int) -> Any:
-        if rest.startswith("!"):
-            tag, _, value = rest.partition(" ")
-            name = tag[1:]
-            if name not in SHORT_TAGS:
-                raise TemplateError(f"line {number}: unknown tag {tag}")
-            value = value.strip()
-            inner = self._inline(value, number, indent) if value else self._nested(indent, number)
-            if name == "GetAtt" and isinstance(inner, str):
-                inner = inner.split(".", 1)
-            return {SHORT_TAGS[name]: inner}
-        if rest[0] in "&*":
-            raise TemplateError(f"line {number}: YAML anchors and aliases are not supported")
-        if rest[0] in "|>":
-            return self._block_scalar(rest, number, indent)
-        if rest[0] in "[{":
-            text = rest
-            while _depth(text) > 0 and self.i < len(self.lines):
-                # A flow collection continued on the next lines.
-                text += " " + _strip_comment(self.raw[self.lines[self.i][2] - 1]).strip()
-                self.i += 1
-            parser = _Flow(text, number)
-            value = parser.value()
-            parser.end()
-            return value
-        return _scalar(rest, number)
-
-    def _block_scalar(self, header: str, number: int, indent: int) -> str:
-        folded = header[0] == ">"
-        chomp = "+" if "+" in header else "-" if "-" in header else ""
-        body: list[str] = []
-        block_indent = None
-        while self.i < len(self.lines):
-            line_indent, _, line_number = self.lines[self.i]
-            raw = self.raw[line_number - 1]
-            if line_indent >= 0 and line_indent <= indent:
-                break
-            if line_indent < 0:
-                body.append("")
-            else:
-                if block_indent is None:
-                    block_indent = len(raw) - len(raw.lstrip())
-                body.append(raw[block_indent:])
-            self.i += 1
-        while body and chomp != "+" and not body[-1]:
-            body.pop()
-        text = " ".join(body) if folded else "\n".join(body)
-        return text if chomp == "-" else text + "\n"
+def _short_tag(loader: _TemplateLoader, suffix: str, node: Any) -> dict[str, Any]:
+    if suffix not in SHORT_TAGS:
+        raise TemplateError(f"line {node.start_mark.line + 1}: unknown tag !{suffix}")
+    name = SHORT_TAGS[suffix]
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
 
 
-def _depth(text: str) -> int:
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-    return depth
-
-
-def _strip_comment(line: str) -> str:
-    quote = ""
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'" and (index == 0 or line[index - 1] in " \t:[{,-"):
-            quote = char
-        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
-            return line[:index]
-    return line
-
-
-def _scalar(text: str, number: int) -> Any:
-    text = text.strip()
-    if text.startswith('"'):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            raise TemplateError(f"line {number}: unsupported double-quoted scalar {text}") from None
-    if text.startswith("'"):
-        if not text.endswith("'") or len(text) < 2:
-            raise TemplateError(f"line {number}: unterminated quoted scalar")
-        return text[1:-1].replace("''", "'")
-    if text in ("null", "Null", "NULL", "~", ""):
-        return None
-    if text in ("true", "True", "TRUE"):
-        return True
-    if text in ("false", "False", "FALSE"):
-        return False
-    if _INT.fullmatch(text):
-        return int(text)
-    return text
-
-
-class _Flow:
-    """``[a, !Ref b, {k: v}]`` and ``{Ref: x}`` on one line."""
-
-    def __init__(self, text: str, number: int) -> None:
-        self.text, self.pos, self.number = text, 0, number
-
-    def _space(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] == " ":
-            self.pos += 1
-
-    def end(self) -> None:
-        self._space()
-        if self.pos != len(self.text):
-            raise TemplateError(f"line {self.number}: unexpected text after a flow collection")
-
-    def value(self) -> Any:
-        self._space()
-        char = self.text[self.pos : self.pos + 1]
-        if char == "[":
-            self.pos += 1
-            items = []
-            while True:
-                self._space()
-                if self.text[self.pos : self.pos + 1] == "]":
-                    self.pos += 1
-                    return items
-                items.append(self.value())
-                self._space()
-                if self.text[self.pos : self.pos + 1] == ",":
-                    self.pos += 1
-                elif self.text[self.pos : self.pos + 1] != "]":
-                    raise TemplateError(f"line {self.number}: expected ',' or ']'")
-        if char == "{":
-            self.pos += 1
-            mapping: dict[str, Any] = {}
-            while True:
-                self._space()
-                if self.text[self.pos : self.pos + 1] == "}":
-                    self.pos += 1
-                    return mapping
-                key = self._atom(stop=":,}")
-                self._space()
-                if self.text[self.pos : self.pos + 1] != ":":
-                    raise TemplateError(f"line {self.number}: expected ':' in a flow mapping")
-                self.pos += 1
-                mapping[str(key)] = self.value()
-                self._space()
-                if self.text[self.pos : self.pos + 1] == ",":
-                    self.pos += 1
-                elif self.text[self.pos : self.pos + 1] != "}":
-                    raise TemplateError(f"line {self.number}: expected ',' or '}}'")
-        if char == "!":
-            end = self.pos
-            while end < len(self.text) and self.text[end] not in " ,]}":
-                end += 1
-            name = self.text[self.pos + 1 : end]
-            if name not in SHORT_TAGS:
-                raise TemplateError(f"line {self.number}: unknown tag !{name}")
-            self.pos = end
-            inner = self.value()
-            if name == "GetAtt" and isinstance(inner, str):
-                inner = inner.split(".", 1)
-            return {SHORT_TAGS[name]: inner}
-        return self._atom(stop=",]}")
-
-    def _atom(self, stop: str) -> Any:
-        self._space()
-        char = self.text[self.pos : self.pos + 1]
-        if char in ("'", '"'):
-            end = self.pos + 1
-            while end < len(self.text):
-                if self.text[end] == "\\" and char == '"':
-                    end += 2
-                    continue
-                if self.text[end] == char:
-                    if char == "'" and self.text[end + 1 : end + 2] == "'":
-                        end += 2
-                        continue
-                    break
-                end += 1
-            token = self.text[self.pos : end + 1]
-            self.pos = end + 1
-            return _scalar(token, self.number)
-        end = self.pos
-        while end < len(self.text) and self.text[end] not in stop:
-            # "a:b" is one plain scalar; ": " ends a flow mapping's key.
-            if self.text[end] == ":" and ":" in stop and self.text[end + 1 : end + 2] not in (" ", ""):
-                end += 1
-                continue
-            end += 1
-        token = self.text[self.pos : end]
-        self.pos = end
-        return _scalar(token, self.number)
-
-
-# ---- resolving ------------------------------------------------------------------------------------------
+_TemplateLoader.add_multi_constructor("!", _short_tag)
 
 
 class Unresolvable(Exception):
@@ -397,14 +137,34 @@ class Declared:
     logical_id: str
     properties: dict[str, Any]  # the WANTED properties resolved (absent when not declared)
     unresolved: str | None = None  # why a property could not be resolved
+    # Every property name declared, for the provider's parser to judge (an unknown one is refused).
+    names: tuple[str, ...] = ()
 
 
+def _check_allowed(name: str, spec: Mapping[str, Any], value: Any, *, given: bool) -> None:
+    """CloudFormation refuses a stack operation whose parameter value is outside the parameter's
+    AllowedValues or does not match all of its AllowedPattern (each item of a list parameter) before it
+    changes anything: so does the plan, naming the value and what is allowed."""
+    where = "PARAMS gives" if given else "its Default is"
+    allowed = spec.get("AllowedValues")
+    pattern = spec.get("AllowedPattern")
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(allowed, list) and str(item) not in [str(v) for v in allowed]:
+            raise TemplateError(
+                f"parameter {name}: {where} {item!r}, not one of its AllowedValues "
+                f"({', '.join(str(v) for v in allowed)}); CloudFormation would refuse the deployment"
+            )
+        if isinstance(pattern, str) and re.fullmatch(pattern, str(item)) is None:
+            raise TemplateError(
+                f"parameter {name}: {where} {item!r}, which does not match its AllowedPattern {pattern!r}; "
+                "CloudFormation would refuse the deployment"
+            )
+
+
+@functools.cache
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The Region's partition, as botocore's endpoint data says (aws, aws-cn, aws-us-gov, ...)."""
+    return boto3.session.Session().get_partition_for_region(region)
 
 
 class Resolver:
@@ -439,11 +199,13 @@ class Resolver:
                 continue
             kind = str(spec.get("Type", "String"))
             if kind == "CommaDelimitedList" or kind.startswith("List<"):
-                self.parameters[name] = (
+                value: Any = (
                     [part.strip() for part in str(raw).split(",")] if isinstance(raw, str) else list(raw)
                 )
             else:
-                self.parameters[name] = str(raw) if not isinstance(raw, str) else raw
+                value = str(raw) if not isinstance(raw, str) else raw
+            _check_allowed(name, spec, value, given=name in overrides)
+            self.parameters[name] = value
         self.conditions: dict[str, bool] = {}
         self.resources = template.get("Resources") or {}
 
@@ -604,7 +366,8 @@ class Resolver:
                     unresolved = f"{name}: resolves to {type(value).__name__}, not a string"
                     break
                 resolved[name] = str(value)
-            found.append(Declared(key, resolved, unresolved))
+            names = tuple(str(name) for name in properties) if isinstance(properties, Mapping) else ()
+            found.append(Declared(key, resolved, unresolved, names))
         return found
 
     def expand(self, section: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:

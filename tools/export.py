@@ -7,9 +7,14 @@ then prints a ready-to-deploy template declaring exactly that state: one
 Custom::PhoneNumberAssignment per number, OnDelete: Retain. Deploying it moves nothing (every number is
 already CLAIMED on its target); it puts the numbers under the stack (the provider's ownership tags).
 
-Read-only: no other Connect operation is called. The client is boto3's default (profile, credentials,
-AWS_ENDPOINT_URL_CONNECT) in the target ARN's Region, with botocore's adaptive retry mode, which slows down
-on throttling: DescribePhoneNumber's default quota is 2 requests per second.
+A number a live native AWS::Connect::PhoneNumber holds is left out and named on standard error: the provider
+refuses to take it (stacks.refuse_if_managed_elsewhere, CloudFormation asked by the number's ARN), so the
+template would fail on it.
+
+Read-only: no other Connect operation is called, and CloudFormation is only read (DescribeStackResources,
+DescribeStackResource). The clients are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL) in the
+target ARN's Region, with the tools' Config (tools/endpoints.py) and botocore's adaptive retry mode, which
+slows down on throttling: DescribePhoneNumber's default quota is 2 requests per second.
 
 Runs on the developer's machine, never in the Lambda: it lives outside provider/ and is not shipped.
 """
@@ -17,24 +22,27 @@ Runs on the developer's machine, never in the Lambda: it lives outside provider/
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import boto3
-from botocore.config import Config
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import ArnParser, InvalidArnException
 
-# Both modules import the standard library only: this tool runs with boto3 alone (tools/requirements.txt).
-from phone_number_assignment import schema
+# Both modules import the standard library only: this tool runs with boto3 and PyYAML alone
+# (tools/requirements.txt).
+from phone_number_assignment import schema, stacks
+from phone_number_assignment.errors import ManagedByAnotherStack, error_code, says_stack_or_resource_missing
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
-from tools import template_yaml
+from tools import endpoints
 
 READ_ONLY_NOTICE = (
-    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations "
-    "and DescribeTrafficDistributionGroup, and changes nothing."
+    "make export is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
+    "DescribeTrafficDistributionGroup and cloudformation:DescribeStackResource(s), and changes nothing."
 )
 # CloudFormation's quota of resources per stack ("Understand CloudFormation quotas").
 RESOURCES_PER_STACK = 500
@@ -78,6 +86,20 @@ class Number:
         return f"Number{digits}" if digits else f"Number{self.id.replace('-', '')}"
 
 
+@dataclass(frozen=True)
+class NumberState:
+    """What the provider's stacks module reads of a number (connect.PhoneNumberState's fields it uses)."""
+
+    arn: str
+    id: str
+    phone_number: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.phone_number or self.arn
+
+
 @dataclass
 class Export:
     target: Target
@@ -106,13 +128,22 @@ def parse_target(value: str) -> Target:
     raise UsageError(f"TARGET must be {schema.DESCRIPTIONS['TargetArn']}; {value!r} names neither.")
 
 
+@functools.cache
+def _session() -> Any:
+    return boto3.session.Session()
+
+
 def connect_client(target: Target) -> Any:
-    return boto3.client(
-        "connect", region_name=target.region, config=Config(retries={"mode": "adaptive", "max_attempts": 10})
-    )
+    return endpoints.client(_session(), "connect", target.region)
 
 
-def collect(client: Any, target: Target, prefix: str | None = None) -> Export:
+def cloudformation_client(target: Target) -> Any:
+    return endpoints.client(_session(), "cloudformation", target.region)
+
+
+def collect(client: Any, target: Target, prefix: str | None = None, cloudformation: Any = None) -> Export:
+    """``cloudformation``: asked whether a native AWS::Connect::PhoneNumber holds each number (None: not
+    asked, for callers that only render)."""
     export = Export(target)
     flows = _flows(client, target, export)
     listing: dict[str, Any] = {"TargetArn": target.arn}
@@ -120,7 +151,7 @@ def collect(client: Any, target: Target, prefix: str | None = None) -> Export:
         listing["PhoneNumberPrefix"] = prefix
     for page in client.get_paginator("list_phone_numbers_v2").paginate(**listing):
         for summary in page.get("ListPhoneNumbersSummaryList", []):
-            number = _adoptable(client, target, summary, export)
+            number = _adoptable(client, target, summary, export, cloudformation)
             if number is not None:
                 export.numbers.append(
                     Number(number.id, number.arn, number.phone_number, flows.get(number.id))
@@ -134,7 +165,9 @@ def _same_arn(first: str, second: str) -> bool:
     return first.lower() == second.lower()
 
 
-def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: Export) -> Number | None:
+def _adoptable(
+    client: Any, target: Target, summary: Mapping[str, Any], export: Export, cloudformation: Any = None
+) -> Number | None:
     """The listed number if a stack can adopt it as it is; otherwise None, with the reason in ``export``."""
     label = summary.get("PhoneNumber") or summary["PhoneNumberId"]
     listed_target = summary.get("TargetArn", "")
@@ -160,11 +193,58 @@ def _adoptable(client: Any, target: Target, summary: Mapping[str, Any], export: 
             f"skipped {label}: already assigned by {tags.get(LOGICAL_ID_TAG, '?')} in stack {tags[STACK_TAG]}"
         )
         return None
+    if cloudformation is not None:
+        reads = _NotedReads(cloudformation)
+        state = NumberState(
+            described["PhoneNumberArn"],
+            described["PhoneNumberId"].lower(),
+            described.get("PhoneNumber", ""),
+            tags,
+        )
+        try:
+            # The provider's own rule: a number a native AWS::Connect::PhoneNumber may still hold is not taken
+            # (deleting that stack would release it). Declaring it would make the template refuse on deploy.
+            stacks.refuse_if_managed_elsewhere(state, "", lambda: reads)  # type: ignore[arg-type]
+        except ManagedByAnotherStack as refused:
+            if reads.failure is None:
+                export.skipped.append(f"skipped {label}: the provider would refuse it: {refused.reason}")
+                return None
+            # Your credentials could not ask, which says nothing of the provider's role: declared, and said.
+            export.notes.append(
+                f"note: {label}: whether a native AWS::Connect::PhoneNumber holds it is unknown "
+                f"({reads.failure}: needs cloudformation:DescribeStackResources); it is declared, and the "
+                "provider refuses it, changing nothing, if one does (make plan checks it before a deploy)"
+            )
     # A number another stack's Create is taking right now has an ownership record but no tags yet; deploying
     # the export then fails on it with the provider's own "was taken by" Reason, changing nothing.
     return Number(
         described["PhoneNumberId"].lower(), described["PhoneNumberArn"], described.get("PhoneNumber", "")
     )
+
+
+class _NotedReads:
+    """A CloudFormation client that notes whether a read failed (as opposed to answering, "does not exist"
+    included): what stacks.refuse_if_managed_elsewhere could not ask is not what it found."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failure: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+
+        def noted(**params: Any) -> Any:
+            try:
+                return call(**params)
+            except ClientError as error:
+                if not says_stack_or_resource_missing(error):
+                    self.failure = error_code(error)
+                raise
+            except BotoCoreError as error:
+                self.failure = type(error).__name__
+                raise
+
+        return noted
 
 
 def _flows(client: Any, target: Target, export: Export) -> dict[str, str]:
@@ -261,7 +341,7 @@ def render_resources(export: Export, provider_stack_name: str = DEFAULT_PROVIDER
         f"# Written by `make export TARGET={target.arn} STYLE=resources` (read-only).\n"
         "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
-    return header + template_yaml.dump(template)
+    return header + _yaml(template)
 
 
 # Fn::ForEach (AWS::LanguageExtensions): the identifier each loop substitutes into its logical IDs. A
@@ -368,7 +448,13 @@ def render_foreach(export: Export, provider_stack_name: str = DEFAULT_PROVIDER_S
         )
         + "# OnDelete: Retain everywhere: deleting this stack later leaves every number where it is.\n"
     )
-    return header + template_yaml.dump(template)
+    return header + _yaml(template)
+
+
+def _yaml(template: Mapping[str, Any]) -> str:
+    """The template as block YAML in its own key order, read back the same by every YAML reader (PyYAML's
+    safe dumper quotes a string that would read as something else: yes, 1e3, +1206...)."""
+    return yaml.safe_dump(dict(template), sort_keys=False, allow_unicode=True, width=1000)
 
 
 def _report(lines: Iterable[str], stream: TextIO) -> None:
@@ -398,7 +484,10 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         return 2
     print(READ_ONLY_NOTICE, file=stderr)
     try:
-        export = collect(connect_client(target), target, args.prefix)
+        export = collect(connect_client(target), target, args.prefix, cloudformation_client(target))
+    except endpoints.Unreachable as error:
+        print(f"make export: {error}", file=stderr)
+        return 1
     except (ClientError, BotoCoreError) as error:
         print(f"make export: reading {target.arn} failed: {error}", file=stderr)
         return 1

@@ -26,7 +26,12 @@ Read-only: the calls are ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssoci
 DescribeInstance, DescribeTrafficDistributionGroup, dynamodb:GetItem, cloudformation:DescribeChangeSet,
 DescribeStacks, DescribeStackResource(s), servicequotas:ListServiceQuotas/GetServiceQuota and (for a template
 using AWS::AccountId) sts:GetCallerIdentity. Exit status as make status: 0 nothing would be refused, 3
-something would, 1 some part could not be checked, 2 usage. Runs with boto3 alone (.venv-tools).
+something would, 1 some part could not be checked, 2 usage. Runs with boto3 and PyYAML alone (.venv-tools).
+
+Before anything is read for it, each declaration goes through the provider's own parser
+(properties.check_properties) with the deployment's partition, Region and account: every Reason the provider
+would give is reported (``invalid-properties``). A parameter outside its AllowedValues and a STACK= that does
+not exist are usage errors.
 """
 
 from __future__ import annotations
@@ -38,17 +43,19 @@ import functools
 import io
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
 from phone_number_assignment import schema
-from tools import cfn_template
+from phone_number_assignment.errors import says_stack_or_resource_missing
+from phone_number_assignment.properties import Scope, check_properties
+from phone_number_assignment.tags import Owner
+from tools import cfn_template, endpoints
 from tools.export import Target, UsageError, parse_target
 from tools.status import (
     ASSIGNED,
@@ -61,9 +68,7 @@ from tools.status import (
     UNDOING,
     CloudFormationCheck,
     NumberView,
-    Owner,
     Status,
-    _config,
     _error_code,
     _error_message,
     _fill,
@@ -71,7 +76,10 @@ from tools.status import (
     _instance_of,
     _resource,
     _session,
+    owner_json,
+    owner_label,
     read_record,
+    stack_name,
 )
 
 READ_ONLY_NOTICE = (
@@ -98,10 +106,19 @@ class Declaration:
     properties: dict[str, str] = field(default_factory=dict)
     unresolved: str | None = None
     replacing: str | None = None  # a Modify's number before the change, when it changes
+    # Every property name declared (ServiceToken and any the provider refuses included).
+    names: tuple[str, ...] = ()
 
     @property
     def removes(self) -> bool:
         return self.action == "Remove"
+
+
+def _context_names(context: str | None) -> tuple[str, ...]:
+    try:
+        return tuple(str(name) for name in (json.loads(context or "{}") or {}).get("Properties") or {})
+    except (ValueError, AttributeError):
+        return ()
 
 
 def _context_properties(context: str | None) -> tuple[dict[str, str], str | None]:
@@ -149,7 +166,8 @@ def declarations_from_change_set(answer_pages: list[Mapping[str, Any]]) -> list[
                 found.append(Declaration(logical_id, action, properties, why))
                 continue
             properties, why = _context_properties(resource.get("AfterContext"))
-            declaration = Declaration(logical_id, action, properties, why)
+            names = _context_names(resource.get("AfterContext"))
+            declaration = Declaration(logical_id, action, properties, why, names=names)
             before, _ = _context_properties(resource.get("BeforeContext"))
             old, new = before.get("PhoneNumberId"), properties.get("PhoneNumberId")
             if action == "Modify" and old and new and _number_id(old) != _number_id(new):
@@ -165,12 +183,8 @@ def _number_id(value: str) -> str:
 def read_change_set(cloudformation: Any, stack: str, name: str) -> tuple[str, list[Declaration]]:
     """(stack ID, declarations) of a change set: every page of DescribeChangeSet, with property values."""
     pages: list[Mapping[str, Any]] = []
-    token = None
-    while True:
-        request: dict[str, Any] = {"ChangeSetName": name, "StackName": stack, "IncludePropertyValues": True}
-        if token:
-            request["NextToken"] = token
-        page = cloudformation.describe_change_set(**request)
+    paginator = cloudformation.get_paginator("describe_change_set")
+    for page in paginator.paginate(ChangeSetName=name, StackName=stack, IncludePropertyValues=True):
         status = page.get("Status")
         if status != CHANGE_SET_READY:
             raise NotChecked(
@@ -183,9 +197,6 @@ def read_change_set(cloudformation: Any, stack: str, name: str) -> tuple[str, li
                 )
             )
         pages.append(page)
-        token = page.get("NextToken")
-        if not token:
-            break
     return str(pages[0].get("StackId") or stack), declarations_from_change_set(pages)
 
 
@@ -251,7 +262,7 @@ class NumberPlan:
                 "owner": None
                 if self.owner_now is None
                 else {
-                    **self.owner_now.as_json(),
+                    **owner_json(self.owner_now),
                     "state": self.owner_state,
                     "cloudFormation": self.owner_holding,
                 },
@@ -260,7 +271,7 @@ class NumberPlan:
             "after": {
                 "targetArn": self.target_after,
                 "contactFlowArn": self.flow_after,
-                "owner": None if self.owner_after is None else self.owner_after.as_json(),
+                "owner": None if self.owner_after is None else owner_json(self.owner_after),
             },
             "room": self.room,
             "verdict": self.verdict(),
@@ -325,7 +336,7 @@ class Clients:
     @classmethod
     def for_region(cls, region: str) -> Clients:
         connect, dynamodb, cloudformation, sts = (
-            _session().client(service, region_name=region, config=_config())
+            endpoints.client(_session(), service, region)
             for service in ("connect", "dynamodb", "cloudformation", "sts")
         )
         # The quota is optional (without it the default is assumed, and said): one attempt, no retries, so
@@ -333,7 +344,7 @@ class Clients:
         quotas = _session().client(
             "service-quotas",
             region_name=region,
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+            config=endpoints.config(mode="standard", total_max_attempts=1),
         )
         return cls(connect, dynamodb, cloudformation, quotas, sts)
 
@@ -463,10 +474,18 @@ def _phone_number_arn(value: str, region: str, account: str | None) -> str | Non
 # ---- judging --------------------------------------------------------------------------------------------
 
 
-def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], stack: Owner | None) -> None:
-    """``stack``: the deployed stack (stack ID or name as stack_id; logical ID unused)."""
+def plan_numbers(
+    clients: Clients,
+    plan: Plan,
+    declarations: list[Declaration],
+    stack: Owner | None,
+    account: Callable[[], str] | None = None,
+) -> None:
+    """``stack``: the deployed stack (stack ID or name as stack_id; logical ID unused). ``account``: the
+    deployment's account (the stack ID's, else STS's), for the provider's parser."""
     world = World(clients, plan)
     check = CloudFormationCheck(clients.cloudformation)
+    scope, no_scope = _scope(clients, plan.region, stack, account)
     by_number: dict[str, list[NumberPlan]] = {}
     for declaration in declarations:
         number = NumberPlan(declaration)
@@ -474,6 +493,16 @@ def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], 
         if declaration.unresolved:
             number.unchecked.append(f"{declaration.logical_id}: {declaration.unresolved}")
             continue
+        if not declaration.removes:
+            if scope is None:
+                number.unchecked.append(f"{declaration.logical_id}'s properties: {no_scope}")
+                continue
+            # The provider's own parser, before anything else: it refuses such a declaration changing nothing.
+            _, reasons = check_properties(_as_sent(declaration), scope)
+            for reason in reasons:
+                number.refuse("invalid-properties", reason)
+            if reasons:
+                continue
         value = declaration.properties.get("PhoneNumberId", "")
         if not value:
             number.refuse("no-phone-number-id", f"{declaration.logical_id} declares no PhoneNumberId")
@@ -502,6 +531,30 @@ def plan_numbers(clients: Clients, plan: Plan, declarations: list[Declaration], 
                     "declared-twice", f"{n.label} is declared by {ids}: a number belongs to one resource"
                 )
     _judge_room(world, plan)
+
+
+def _as_sent(declaration: Declaration) -> dict[str, str]:
+    """The properties as CloudFormation would send them to the provider: the names declared (values of the
+    ones the plan does not resolve stand in empty: the parser judges those by name), the resolved values."""
+    # A resolved property missing from ``properties`` resolved to AWS::NoValue: CloudFormation drops it.
+    others = [name for name in declaration.names if name not in cfn_template.WANTED]
+    return {**dict.fromkeys(others, ""), **declaration.properties}
+
+
+def _scope(
+    clients: Clients, region: str, stack: Owner | None, account: Callable[[], str] | None
+) -> tuple[Scope | None, str]:
+    """Where the deployment's provider runs: its partition, Region and account (the one the provider's
+    parser holds every ARN to); or None and why it could not be told."""
+    partition = cfn_template.partition_of(region)
+    if stack is not None and stack.stack_id.startswith("arn:"):
+        return Scope(partition, region, stack.stack_id.split(":")[4]), ""
+    try:
+        found = account() if account is not None else clients.sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as error:
+        code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
+        return None, f"not checked: the account is unknown (sts:GetCallerIdentity: {code})"
+    return Scope(partition, region, found), ""
 
 
 def _read_number(clients: Clients, world: World, number: NumberPlan, value: str) -> None:
@@ -536,7 +589,7 @@ def _same_stack(owner: Owner, stack: Owner | None) -> bool:
         return False
     if stack.stack_id.startswith("arn:"):
         return owner.stack_id.lower() == stack.stack_id.lower()
-    return owner.stack_name == stack.stack_id
+    return stack_name(owner.stack_id) == stack.stack_id
 
 
 def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | None, plan: Plan) -> None:
@@ -554,23 +607,32 @@ def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | 
     number.owner_now, number.owner_state = owner, state
     if _same_stack(owner, stack) and owner.logical_id == declaration.logical_id:
         number.owner_holding = "this resource"
+        if state == UNDOING:
+            # ownership.acquire: an earlier Delete of this very resource is still putting it back.
+            number.refuse(
+                "being-put-back",
+                f"an earlier Delete of {declaration.logical_id} is still putting {number.label} back "
+                "(UNDOING): the provider refuses this request until that Delete has finished",
+            )
         return
-    holding = check.holding(owner, view.arn, view.id)
-    number.owner_holding = holding.detail
-    if state == UNDOING and holding.holds is not False:
+    if state == UNDOING:
+        # ownership.acquire refuses a number being put back before asking CloudFormation about its owner:
+        # whether or not that owner is still held, its Delete has not finished.
         number.refuse(
             "being-put-back",
-            f"{owner.label()} is putting {number.label} back (UNDOING): nobody may take it until that "
+            f"{owner_label(owner)} is putting {number.label} back (UNDOING): nobody may take it until that "
             "Delete ends",
         )
         return
+    holding = check.holding(owner, view.arn, view.id)
+    number.owner_holding = holding.detail
     if holding.holds is False:
         number.notes.append(
-            f"recorded owner {owner.label()} is stale ({holding.detail}): the provider takes it"
+            f"recorded owner {owner_label(owner)} is stale ({holding.detail}): the provider takes it"
         )
         return
     if holding.holds is None:
-        number.unchecked.append(f"whether {owner.label()} still holds {number.label}: {holding.detail}")
+        number.unchecked.append(f"whether {owner_label(owner)} still holds {number.label}: {holding.detail}")
         return
     if _same_stack(owner, stack):
         if state == ASSIGNED and not record.get("Predecessor"):
@@ -587,11 +649,12 @@ def _judge_owner(number: NumberPlan, check: CloudFormationCheck, stack: Owner | 
     if stack is None:
         number.refuse(
             "owned-by-another-stack",
-            f"{number.label} is {state} by {owner.label()} (if this template is that stack's, give STACK=)",
+            f"{number.label} is {state} by {owner_label(owner)} "
+            "(if this template is that stack's, give STACK=)",
         )
         return
     number.refuse(
-        "owned-by-another-stack", f"{number.label} is {state} by {owner.label()}, which still holds it"
+        "owned-by-another-stack", f"{number.label} is {state} by {owner_label(owner)}, which still holds it"
     )
 
 
@@ -605,7 +668,7 @@ def _judge_native(number: NumberPlan, check: CloudFormationCheck) -> None:
     if holding.holds:
         number.refuse(
             "native-resource",
-            f"{number.label} is held by AWS::Connect::PhoneNumber {native.label()} "
+            f"{number.label} is held by AWS::Connect::PhoneNumber {owner_label(native)} "
             f"({holding.resource_status})",
         )
     elif holding.holds is None:
@@ -751,7 +814,9 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
     if number.owner_holding == "this resource":
         owner_now = f"this resource ({number.owner_state})"
     elif number.owner_now is not None:
-        owner_now = f"{number.owner_now.logical_id} @ {number.owner_now.stack_name} ({number.owner_state})"
+        owner_now = (
+            f"{number.owner_now.logical_id} @ {stack_name(number.owner_now.stack_id)} ({number.owner_state})"
+        )
     elif number.owner_state == RELEASED:
         owner_now = "nobody (RELEASED)"
     elif view is not None:
@@ -761,7 +826,7 @@ def _row(number: NumberPlan) -> tuple[str, ...]:
     elif number.owner_holding == "this resource":
         owner_after = "unchanged"
     elif number.owner_after is not None:
-        owner_after = f"{number.owner_after.logical_id} @ {number.owner_after.stack_name}"
+        owner_after = f"{number.owner_after.logical_id} @ {stack_name(number.owner_after.stack_id)}"
     else:
         owner_after = "-"
     room = "-"
@@ -863,9 +928,11 @@ def render_csv(plan: Plan) -> str:
                 view.status if view else "",
                 (view.target_arn or "") if view else "",
                 number.target_after or "",
-                number.owner_now.label() if number.owner_now else "",
+                owner_label(number.owner_now) if number.owner_now else "",
                 number.owner_state or "",
-                "" if number.declaration.removes or not number.owner_after else number.owner_after.label(),
+                ""
+                if number.declaration.removes or not number.owner_after
+                else owner_label(number.owner_after),
                 room.get("numbersNow", ""),
                 room.get("incoming", ""),
                 room.get("quota", ""),
@@ -896,18 +963,24 @@ def parse_params(values: list[str]) -> dict[str, str]:
     return params
 
 
-def _stack(clients: Clients, stack: str | None) -> Owner | None:
-    """The deployed stack: its ID when CloudFormation knows it, else its name (a new stack)."""
+def _stack(clients: Clients, stack: str | None, region: str) -> Owner | None:
+    """The deployed stack, by its ID; a UsageError when CloudFormation knows no such stack (a misspelt
+    STACK= would otherwise make every number the stack holds look like another stack's)."""
     if not stack:
         return None
     try:
         found = clients.cloudformation.describe_stacks(StackName=stack).get("Stacks") or []
-        if found:
-            return Owner(found[0]["StackId"], "")
     except ClientError as error:
-        if not (_error_code(error) == "ValidationError" and "does not exist" in _error_message(error)):
+        if not says_stack_or_resource_missing(error):
             raise
-    return Owner(stack, "")
+        found = []
+    live = [s for s in found if s.get("StackStatus") != "DELETE_COMPLETE"]
+    if not live:
+        raise UsageError(
+            f"STACK={stack}: no such stack in {region} (DescribeStacks). Check its name, Region and account; "
+            "for a stack not created yet, leave STACK= out."
+        )
+    return Owner(live[0]["StackId"], "")
 
 
 def _region_of(stack: str | None) -> str | None:
@@ -961,13 +1034,14 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         )
         return EXIT_UNCHECKED
     resolver = None
+    account: Callable[[], str] | None = None
     if template is not None:
         # The account is asked for (STS) only if the template uses AWS::AccountId.
         reader: list[Clients] = []
         account = functools.cache(lambda: reader[0].sts.get_caller_identity()["Account"])
-        stack_name = Owner(args.stack, "").stack_name if args.stack else None
+        deployed_stack_name = stack_name(args.stack) if args.stack else None
         try:
-            resolver = cfn_template.Resolver(template, params, region, account, stack_name)
+            resolver = cfn_template.Resolver(template, params, region, account, deployed_stack_name)
         except cfn_template.TemplateError as error:
             print(f"make plan: {args.template}: {error}", file=stderr)
             return EXIT_USAGE
@@ -977,19 +1051,21 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
         if args.change_set:
             stack_id, declarations = read_change_set(clients.cloudformation, args.stack, args.change_set)
             stack: Owner | None = Owner(stack_id, "")
-            described = f"change set {args.change_set} of stack {Owner(stack_id, '').stack_name}"
+            described = f"change set {args.change_set} of stack {stack_name(stack_id)}"
             source_json: dict[str, Any] = {"changeSet": args.change_set, "stack": args.stack}
         else:
             assert resolver is not None
             reader.append(clients)
-            stack = _stack(clients, args.stack)
+            stack = _stack(clients, args.stack, region)
             try:
                 found = resolver.declarations()
             except cfn_template.TemplateError as error:
                 # The template is readable, but its loops cannot be expanded before the deploy.
                 print(f"make plan: {args.template}: {error}", file=stderr)
                 return EXIT_UNCHECKED
-            declarations = [Declaration(d.logical_id, "Declare", d.properties, d.unresolved) for d in found]
+            declarations = [
+                Declaration(d.logical_id, "Declare", d.properties, d.unresolved, names=d.names) for d in found
+            ]
             described = f"template {args.template}" + (
                 f" deployed to stack {args.stack}" if args.stack else ""
             )
@@ -1000,8 +1076,14 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             plan.notes.append(
                 f"no {schema.RESOURCE_TYPE} in the {'change set' if args.change_set else 'template'}"
             )
-        plan_numbers(clients, plan, declarations, stack)
+        plan_numbers(clients, plan, declarations, stack, account)
     except NotChecked as error:
+        print(f"make plan: {error}", file=stderr)
+        return EXIT_UNCHECKED
+    except UsageError as error:
+        print(f"make plan: {error}", file=stderr)
+        return EXIT_USAGE
+    except endpoints.Unreachable as error:
         print(f"make plan: {error}", file=stderr)
         return EXIT_UNCHECKED
     except ClientError as error:

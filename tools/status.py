@@ -19,14 +19,19 @@ whether anything is flagged (EXIT_*), so that it can run on a schedule.
 Calls, all reads: connect:ListPhoneNumbersV2 (for NUMBER in E.164 form, filtered by PhoneNumberPrefix),
 connect:DescribePhoneNumber (one per number), connect:ListFlowAssociations (one listing per instance),
 connect:DescribeTrafficDistributionGroup (only for a number whose listing names no instance), dynamodb:Scan
-(dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named). Clients
-are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL_* variables) in TARGET's or NUMBER's Region, or
-the configured Region, with botocore's adaptive retry mode: every Connect operation's default quota is 2
-requests per second, so reading many numbers takes time, and a progress line on standard error says how far
-it got.
+(dynamodb:GetItem for NUMBER), cloudformation:DescribeStackResource (once per stack resource named),
+DescribeStacks (for a resource whose physical ID is now another number: is the replacement committed?) and
+DescribeStackResources (by the number's ARN: does a native resource hold it?) and DescribeStackEvents (for a
+recorded owner that no longer holds the number: did its clean-up Delete fail?). Clients
+are boto3's defaults (profile, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* variables) in TARGET's or
+NUMBER's Region, or the configured Region, with the tools' Config (tools/endpoints.py: short timeouts, a fast
+failure where nothing answers) and botocore's adaptive retry mode: every Connect operation's default quota
+is 2 requests per second, so reading many numbers takes time, and a progress line on standard error says how
+far it got.
 
 Runs on the operator's machine, never in the Lambda: it lives outside provider/ and is not shipped. It needs
-boto3 alone (tools/requirements.txt, installed by the Makefile into .venv-tools).
+boto3 and PyYAML alone (tools/requirements.txt, installed by the Makefile into .venv-tools); the provider's
+rules it judges by (records, tags, stacks) are imported, not copied.
 """
 
 from __future__ import annotations
@@ -47,32 +52,27 @@ from typing import Any, TextIO
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from botocore.utils import ArnParser, InvalidArnException
 
-# The provider's tag names (tags.py imports the standard library only). The ownership table's name and
-# States, and CloudFormation's own tags, are spelled here rather than imported from records.py and
-# stacks.py, which bring the provider's runtime (Powertools): this tool runs with boto3 alone
-# (tools/requirements.txt). tests/tools/test_status.py checks each against the provider's.
-from phone_number_assignment import schema
-from phone_number_assignment.tags import (
-    LOGICAL_ID_TAG,
-    STACK_TAG,
-    TAG_PREFIX,
-)
-from tools.export import Target, UsageError, parse_target
+# The provider's own rules, imported rather than re-typed (they import the standard library and boto3 only):
+# the ownership table, its record's states, the tags it writes, and stacks.still_holds, "does CloudFormation
+# still hold this stack resource", replacement-not-committed rule included.
+from phone_number_assignment import pace, schema, stacks
+from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
+from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State
+from phone_number_assignment.tags import TAG_PREFIX, Owner
+from tools import endpoints
+from tools.export import NumberState, Target, UsageError, parse_target
 
-TABLE_NAME = "PhoneNumberAssignment-Ownership"
-NATIVE_STACK_ID_TAG = "aws:cloudformation:stack-id"
-NATIVE_LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
-RELEASED_BY_STACK = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
-PENDING, MOVING, ASSIGNED, CANCELLED = "PENDING", "MOVING", "ASSIGNED", "CANCELLED"
-# A Delete putting the number back (still held), and a number nobody holds (the record is kept: it orders the
-# last owner's requests, ownership.py).
-UNDOING, RELEASED = "UNDOING", "RELEASED"
-MARKERS = (MOVING, PENDING, UNDOING)
-NATIVE_RESOURCE_TYPE = "AWS::Connect::PhoneNumber"
+TABLE_NAME = OWNERSHIP_TABLE
+NATIVE_STACK_ID_TAG = stacks.STACK_ID_TAG
+NATIVE_LOGICAL_ID_TAG = stacks.LOGICAL_ID_TAG
+RELEASED_BY_STACK = stacks.RELEASED_BY_STACK
+NATIVE_RESOURCE_TYPE = stacks.NATIVE_RESOURCE_TYPE
+PENDING, MOVING, ASSIGNED, CANCELLED = State.PENDING, State.MOVING, State.ASSIGNED, State.CANCELLED
+UNDOING, RELEASED = State.UNDOING, State.RELEASED
+MARKERS = tuple(sorted(state.value for state in UNSETTLED))
 # No Lambda invocation outlives Lambda's maximum timeout (900 s). A marker or tombstone younger than that may
 # still belong to a running request (a cancelled Create keeps running after CloudFormation moved on), so it is
 # never offered for deletion before then.
@@ -81,12 +81,10 @@ PROGRESS_EVERY = 10
 
 READ_ONLY_NOTICE = (
     "make status is read-only: it calls only ListPhoneNumbersV2, DescribePhoneNumber, ListFlowAssociations, "
-    "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource."
+    "DescribeTrafficDistributionGroup, dynamodb:Scan or GetItem and cloudformation:DescribeStackResource(s) "
+    "and DescribeStacks."
 )
 TABLE_MISSING = "no ownership records yet (table not created)"
-# The shared pace's items in the same table (keys phone-number/pace-<Operation>; spelled here, like the
-# states, so that the tool runs with boto3 alone).
-PACE_ID_PREFIX = "pace-"
 OUTPUT_VERSION = 1
 
 # The exit status, for a schedule: clean, some part could not be read (so it cannot say "clean"), the
@@ -99,22 +97,24 @@ E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 # ---- what CloudFormation says -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Owner:
-    stack_id: str
-    logical_id: str
+def stack_name(stack_id: str) -> str:
+    """The name in a stack ID (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>)."""
+    parts = stack_id.split(":", 5)[-1].split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] == "stack" else stack_id
 
-    @property
-    def stack_name(self) -> str:
-        # arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
-        parts = self.stack_id.split(":", 5)[-1].split("/")
-        return parts[1] if len(parts) >= 3 and parts[0] == "stack" else self.stack_id
 
-    def label(self) -> str:
-        return f"{self.logical_id or '?'} in stack {self.stack_name}"
+def owner_label(owner: Owner | None) -> str:
+    if owner is None:
+        return "?"
+    return f"{owner.logical_id or '?'} in stack {stack_name(owner.stack_id)}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"stackId": self.stack_id, "stackName": self.stack_name, "logicalResourceId": self.logical_id}
+
+def owner_json(owner: Owner) -> dict[str, str]:
+    return {
+        "stackId": owner.stack_id,
+        "stackName": stack_name(owner.stack_id),
+        "logicalResourceId": owner.logical_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -141,30 +141,43 @@ def _error_message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", ""))
 
 
-class CloudFormationCheck:
-    """DescribeStackResource once per (stack ID, logical ID), judged per number as the provider judges it."""
+class _RememberedReads:
+    """CloudFormation's read-only answers, each asked once per run (many numbers name one stack), with what
+    it raised raised again: the client stacks.still_holds asks through."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self._answers: dict[Owner, tuple[str, Any]] = {}
+        self._answers: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[bool, Any]] = {}
 
-    def _answer(self, owner: Owner) -> tuple[str, Any]:
-        if owner not in self._answers:
+    def _ask(self, operation: str, **params: Any) -> dict[str, Any]:
+        key = (operation, tuple(sorted(params.items())))
+        if key not in self._answers:
             try:
-                detail = self._client.describe_stack_resource(
-                    StackName=owner.stack_id, LogicalResourceId=owner.logical_id
-                )
-                self._answers[owner] = ("resource", detail.get("StackResourceDetail") or {})
-            except ClientError as error:
-                # CloudFormation has no code of its own for "no such stack/logical ID": a ValidationError that
-                # says "does not exist" (as provider/phone_number_assignment/errors.py reads it).
-                if _error_code(error) == "ValidationError" and "does not exist" in _error_message(error):
-                    self._answers[owner] = ("missing", _error_message(error))
-                else:
-                    self._answers[owner] = ("error", _error_code(error) or type(error).__name__)
-            except BotoCoreError as error:
-                self._answers[owner] = ("error", type(error).__name__)
-        return self._answers[owner]
+                self._answers[key] = (True, getattr(self._client, operation)(**params))
+            except (ClientError, BotoCoreError) as error:
+                self._answers[key] = (False, error)
+        answered, answer = self._answers[key]
+        if not answered:
+            raise answer
+        return answer
+
+    def describe_stack_resource(self, **params: Any) -> dict[str, Any]:
+        return self._ask("describe_stack_resource", **params)
+
+    def describe_stack_resources(self, **params: Any) -> dict[str, Any]:
+        return self._ask("describe_stack_resources", **params)
+
+    def describe_stacks(self, **params: Any) -> dict[str, Any]:
+        return self._ask("describe_stacks", **params)
+
+
+class CloudFormationCheck:
+    """Whether CloudFormation still holds a stack resource, judged by the provider's own rule
+    (stacks.still_holds), each DescribeStackResource and DescribeStacks asked once."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = _RememberedReads(client)
+        self._events = client  # paged, and asked at most once per flagged number: not remembered
 
     def native_holder(self, number_arn: str, number_id: str) -> tuple[Owner, Holding] | None:
         """The AWS::Connect::PhoneNumber CloudFormation names for the number's ARN (DescribeStackResources by
@@ -199,25 +212,84 @@ class CloudFormationCheck:
             return owner, Holding(False, status, f"stale: {status}")
         return owner, Holding(True, status, f"holds ({status or 'status unknown'})")
 
+    def failed_clean_up_delete(self, owner: Owner, number_arn: str) -> str | None:
+        """The clean-up phase (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS or
+        UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS) in which the owner's stack recorded DELETE_FAILED for
+        this number (DescribeStackEvents, newest first): CloudFormation skips a Delete that keeps failing
+        there and completes the stack, so nothing will send it again. None when its events show no such
+        failure (or cannot be read)."""
+        failed = False
+        try:
+            pages = self._events.get_paginator("describe_stack_events").paginate(StackName=owner.stack_id)
+            for page in pages:
+                for event in page.get("StackEvents") or []:
+                    own = event.get("PhysicalResourceId") == owner.stack_id
+                    if not failed:
+                        failed = (
+                            event.get("LogicalResourceId") == owner.logical_id
+                            and (event.get("PhysicalResourceId") or "").lower() == number_arn.lower()
+                            and event.get("ResourceStatus") == "DELETE_FAILED"
+                        )
+                    elif own and str(event.get("ResourceStatus", "")).endswith("_CLEANUP_IN_PROGRESS"):
+                        return str(event["ResourceStatus"])
+                    elif own:
+                        return None
+        except (ClientError, BotoCoreError):
+            return None
+        return None
+
     def holding(self, owner: Owner, number_arn: str, number_id: str) -> Holding:
         if not owner.stack_id or not owner.logical_id:
             return Holding(False, None, "stale: the record names no stack resource")
-        kind, answer = self._answer(owner)
-        if kind == "missing":
-            return Holding(False, None, "stale: the stack or its logical ID no longer exists")
-        if kind == "error":
-            if answer in ("AccessDenied", "AccessDeniedException"):
-                return Holding(None, None, "unknown (needs cloudformation:DescribeStackResource)")
-            return Holding(None, None, f"unknown (DescribeStackResource: {answer})")
-        status = answer.get("ResourceStatus") or None
-        physical_id = answer.get("PhysicalResourceId") or ""
-        if status in RELEASED_BY_STACK:
-            return Holding(False, status, f"stale: {status}")
+        try:
+            holds = stacks.still_holds(owner, NumberState(number_arn, number_id), lambda: self._client)  # type: ignore[arg-type]
+        except OwnerNotChecked:
+            holds = None
+        try:
+            answer = self._client.describe_stack_resource(
+                StackName=owner.stack_id, LogicalResourceId=owner.logical_id
+            )
+            resource = answer.get("StackResourceDetail") or {}
+        except ClientError as error:
+            if says_stack_or_resource_missing(error):
+                return Holding(False, None, "stale: the stack or its logical ID no longer exists")
+            return _unknown("DescribeStackResource", error_code(error))
+        except BotoCoreError as error:
+            return _unknown("DescribeStackResource", type(error).__name__)
+        status = resource.get("ResourceStatus") or None
+        physical_id = resource.get("PhysicalResourceId") or ""
         # A custom resource's physical ID is the number's ARN (the provider answers with it); a native
         # AWS::Connect::PhoneNumber's too. A Create still in progress has none yet.
-        if physical_id and physical_id.lower() not in (number_arn.lower(), number_id.lower()):
-            return Holding(False, status, f"stale: its physical ID is {physical_id}, not this number")
+        replaced = bool(physical_id) and physical_id.lower() not in (number_arn.lower(), number_id.lower())
+        if holds is None:
+            # still_holds could not read the stack's status, which decides a replacement.
+            return _unknown("DescribeStacks", self._stack_error(owner.stack_id))
+        if not holds:
+            if status in RELEASED_BY_STACK:
+                return Holding(False, status, f"stale: {status}")
+            if replaced:
+                return Holding(False, status, f"stale: its physical ID is {physical_id}, not this number")
+            return Holding(False, status, "stale: the stack no longer exists")
+        if replaced:
+            # The update that replaced it can still roll back to this number
+            # (stacks.REPLACEMENT_NOT_COMMITTED).
+            return Holding(True, status, f"holds (replacement not committed: {physical_id} is the new one)")
         return Holding(True, status, f"holds ({status or 'status unknown'})")
+
+    def _stack_error(self, stack_id: str) -> str:
+        try:
+            self._client.describe_stacks(StackName=stack_id)
+        except ClientError as error:
+            return error_code(error)
+        except BotoCoreError as error:
+            return type(error).__name__
+        return "no answer"
+
+
+def _unknown(operation: str, code: str) -> Holding:
+    if code in ("AccessDenied", "AccessDeniedException"):
+        return Holding(None, None, f"unknown (needs cloudformation:{operation})")
+    return Holding(None, None, f"unknown ({operation}: {code})")
 
 
 # ---- one number ------------------------------------------------------------------------------------------
@@ -270,9 +342,7 @@ class NumberView:
 
     @property
     def tag_owner(self) -> Owner | None:
-        if STACK_TAG not in self.tags:
-            return None
-        return Owner(self.tags[STACK_TAG], self.tags.get(LOGICAL_ID_TAG, ""))
+        return Owner.from_tags(self.tags)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -282,7 +352,7 @@ class NumberView:
             "targetArn": self.target_arn,
             "status": self.status,
             "statusMessage": self.status_message,
-            "owner": None if self.owner is None else {**self.owner.as_json(), "source": self.owner_source},
+            "owner": None if self.owner is None else {**owner_json(self.owner), "source": self.owner_source},
             "cloudFormation": None if self.holding is None else self.holding.as_json(),
             "marker": self.marker,
             "record": self.record,
@@ -391,6 +461,24 @@ def clear_predecessor_command(record: Mapping[str, Any], region: str) -> str:
     )
 
 
+def put_back_commands(record: Mapping[str, Any], number_arn: str, region: str) -> list[str]:
+    """``aws connect`` moving the number back to its record's PreviousTargetArn and associating the flow
+    it had there, as the provider puts a number back (a move drops the flow)."""
+    previous = str(record.get("PreviousTargetArn") or "<where it was>")
+    commands = [
+        f"aws connect update-phone-number --region {region} --phone-number-id {number_arn} "
+        f"--target-arn {previous}"
+    ]
+    flow = str(record.get("PreviousContactFlowArn") or "")
+    instance = flow.split(":instance/", 1)[1].split("/", 1)[0] if ":instance/" in flow else ""
+    if instance:
+        commands.append(
+            f"aws connect associate-phone-number-contact-flow --region {region} --phone-number-id "
+            f"{number_arn} --instance-id {instance} --contact-flow-id {flow.rsplit('/', 1)[-1]}"
+        )
+    return commands
+
+
 def untag_command(number: NumberView, region: str) -> str:
     """``aws connect untag-resource`` of the provider's own keys on the number, never anyone else's tags."""
     keys = " ".join(shlex.quote(key) for key in sorted(number.provider_tags))
@@ -398,10 +486,6 @@ def untag_command(number: NumberView, region: str) -> str:
 
 
 # ---- reading ---------------------------------------------------------------------------------------------
-
-
-def _config() -> Config:
-    return Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
 @functools.cache
@@ -421,7 +505,7 @@ class Clients:
     def for_region(cls, region: str) -> Clients:
         return cls(
             *(
-                _session().client(service, region_name=region, config=_config())
+                endpoints.client(_session(), service, region)
                 for service in ("connect", "dynamodb", "cloudformation")
             )
         )
@@ -447,7 +531,7 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if key.rsplit("/", 1)[-1].startswith(PACE_ID_PREFIX):
+                if pace.is_pace_key(key):
                     continue  # the provider's shared pace (provider/.../pace.py), not a number's record
                 records[key.lower()] = record
     except ClientError as error:
@@ -765,14 +849,14 @@ def judge(view: NumberView, check: CloudFormationCheck, region: str, now: dateti
         _rename(view, record, check, region)
 
     if view.owner is not None and view.holding is not None and view.holding.holds is False:
-        _stale(view, record, region, now)
+        _stale(view, record, region, now, check)
     elif (
         state in MARKERS and view.holding is not None and view.holding.holds and not view.holding.in_progress
     ):
         view.flags.append(
             Flag(
                 f"{state.lower()}-after-request",
-                f"{state} marker of {_label(view.owner)}, whose request has ended "
+                f"{state} marker of {owner_label(view.owner)}, whose request has ended "
                 f"({view.holding.resource_status}) while CloudFormation still holds the number",
                 advice=(
                     "Do not delete the record: the stack still declares the number. Update or roll back that "
@@ -807,7 +891,7 @@ def same_flow(declared: str, actual: str | None) -> bool:
 def _drift(view: NumberView, region: str) -> None:
     """Where the number is and how it routes, against what its owner declared (the ASSIGNED record: the
     provider writes the declared TargetArn and ContactFlowArn there when a request succeeds)."""
-    owner = _label(view.owner)
+    owner = owner_label(view.owner)
     if view.status == "FAILED":
         view.flags.append(
             Flag(
@@ -830,16 +914,33 @@ def _drift(view: NumberView, region: str) -> None:
     if declared_target and view.target_arn and declared_target.lower() != view.target_arn.lower():
         # The declared flow is in the declared target's instance: the number cannot route to it from
         # elsewhere, so the flow is not judged separately.
+        declared_flow = str(record.get("ContactFlowArn") or "")
+        move_back = (
+            f"aws connect update-phone-number --region {region} --phone-number-id {view.arn} "
+            f"--target-arn {declared_target}"
+        )
+        # A move leaves the number with no flow (Connect drops the association), so putting it back is two
+        # steps: the move, then, once it has ended, the declared flow.
+        if declared_flow:
+            instance_id, flow_id = _flow_key(declared_flow)
+            then = (
+                "; once DescribePhoneNumber shows it CLAIMED there, route it to the declared "
+                "flow (until then calls reach no flow): aws connect associate-phone-number-contact-flow "
+                f"--region {region} --phone-number-id {view.arn} "
+                f"--instance-id {instance_id or '<instance ID>'} --contact-flow-id {flow_id}"
+            )
+        else:
+            then = f" ({owner} declares no ContactFlowArn: it arrives routed to no flow, as declared)"
         view.flags.append(
             Flag(
                 "not-on-declared-target",
                 f"{owner} declares TargetArn {declared_target}, but the number is on {view.target_arn} "
                 "(moved outside the stack)",
                 advice=(
-                    f"The next update of {owner} moves it back to {declared_target}. If it should "
+                    f"The next update of {owner} moves it back to {declared_target}"
+                    f"{' and routes it to its declared flow' if declared_flow else ''}. If it should "
                     f"stay (an emergency move), change that resource's TargetArn to {view.target_arn} first; "
-                    f"to move it back now: aws connect update-phone-number --region {region} "
-                    f"--phone-number-id {view.arn} --target-arn {declared_target}"
+                    f"to move it back now: {move_back}{then}"
                 ),
             )
         )
@@ -863,11 +964,13 @@ def _drift(view: NumberView, region: str) -> None:
         )
 
 
-def _label(owner: Owner | None) -> str:
-    return owner.label() if owner is not None else "?"
-
-
-def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: datetime) -> None:
+def _stale(
+    view: NumberView,
+    record: dict[str, Any] | None,
+    region: str,
+    now: datetime,
+    check: CloudFormationCheck | None = None,
+) -> None:
     owner = view.owner
     assert owner is not None
     assert view.holding is not None
@@ -883,7 +986,7 @@ def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: da
             view.flags.append(
                 Flag(
                     f"{state.lower()}-owner-gone",
-                    f"{state} marker of {owner.label()}, which CloudFormation no longer holds ({why}), "
+                    f"{state} marker of {owner_label(owner)}, which CloudFormation no longer holds ({why}), "
                     f"written at {(record or {}).get('UpdatedAt')}: its request may still be running",
                     advice=f"Run make status again after {_after(record or {}, 'UpdatedAt')}.",
                 )
@@ -901,17 +1004,40 @@ def _stale(view: NumberView, record: dict[str, Any] | None, region: str, now: da
         view.flags.append(
             Flag(
                 f"stuck-{state.lower()}",
-                f"{state} marker of {owner.label()}, a request that never succeeded and that "
+                f"{state} marker of {owner_label(owner)}, a request that never succeeded and that "
                 f"CloudFormation no longer holds ({why})",
                 commands,
                 advice,
             )
         )
         return
+    phase = None
+    if view.owner_source == "record" and record is not None and state == ASSIGNED:
+        phase = check.failed_clean_up_delete(owner, view.arn) if check is not None else None
+    if phase is not None:
+        rollback = phase.startswith("UPDATE_ROLLBACK")
+        view.flags.append(
+            Flag(
+                "clean-up-delete-failed",
+                f"the Delete CloudFormation sent {owner_label(owner)} for this number failed in {phase}, and "
+                "CloudFormation skipped it (it does not retry a clean-up Delete for long): nothing will "
+                f"send it again, and the number stays on {view.target_arn or '?'}",
+                ([*put_back_commands(record or {}, view.arn, region)] if rollback else []) + commands,
+                (
+                    "The stack rolled back: put the number back where it was, routed as it was, then clear "
+                    "the record and tags:"
+                    if rollback
+                    else "The update completed: with OnDelete: Retain (the default) clearing the record and "
+                    "tags is all the Delete would have done; with OnDelete: Restore first move it back "
+                    f"({put_back_commands(record or {}, view.arn, region)[0]}):"
+                ),
+            )
+        )
+        return
     view.flags.append(
         Flag(
             "stale-owner",
-            f"owned by {owner.label()}, which CloudFormation no longer holds ({why}); the provider lets "
+            f"owned by {owner_label(owner)}, which CloudFormation no longer holds ({why}); the provider lets "
             "another stack take the number",
             commands,
             "Clearing it only tidies the view and the console: no stack needs it.",
@@ -934,7 +1060,7 @@ def _tombstone(view: NumberView, record: dict[str, Any], region: str, now: datet
     view.flags.append(
         Flag(
             "cancelled-tombstone",
-            f"cancelled Create of {owner.label()} (tombstone since {record.get('CancelledAt', '?')}); "
+            f"cancelled Create of {owner_label(owner)} (tombstone since {record.get('CancelledAt', '?')}); "
             "no request can still be running for it",
             [release_record_command(record, region)],
             "Harmless: it only tidies the table.",
@@ -946,12 +1072,13 @@ def _rename(view: NumberView, record: dict[str, Any], check: CloudFormationCheck
     predecessor = record["Predecessor"]
     old = Owner(str(predecessor.get("StackId", "")), str(predecessor.get("LogicalResourceId", "")))
     holding = check.holding(old, view.arn, view.id)
-    view.rename = {"from": old.as_json(), "cloudFormation": holding.as_json()}
+    view.rename = {"from": owner_json(old), "cloudFormation": holding.as_json()}
     if holding.holds is False:
         view.flags.append(
             Flag(
                 "stale-predecessor",
-                f"rename from {old.label()} left behind: CloudFormation no longer holds the old resource "
+                f"rename from {owner_label(old)} left behind: CloudFormation no longer holds the old "
+                "resource "
                 f"({holding.detail.removeprefix('stale: ')}), but the record still names it",
                 [clear_predecessor_command(record, region)],
             )
@@ -966,11 +1093,11 @@ def _native(view: NumberView, check: CloudFormationCheck) -> None:
         found = check.native_holder(view.arn, view.id)
         if found is not None:
             native, holding = found
-            view.native = {**native.as_json(), "cloudFormation": holding.as_json()}
+            view.native = {**owner_json(native), "cloudFormation": holding.as_json()}
         return
     native = Owner(stack_id, view.tags.get(NATIVE_LOGICAL_ID_TAG, ""))
     holding = check.holding(native, view.arn, view.id)
-    view.native = {**native.as_json(), "cloudFormation": holding.as_json()}
+    view.native = {**owner_json(native), "cloudFormation": holding.as_json()}
 
 
 def _tags_agreement(
@@ -985,7 +1112,7 @@ def _tags_agreement(
             view.flags.append(
                 Flag(
                     "tags-without-record",
-                    f"tagged as owned by {tag_owner.label()} but no live ownership record names it "
+                    f"tagged as owned by {owner_label(tag_owner)} but no live ownership record names it "
                     "(table lost, or the record deleted); the provider treats the tagged stack resource "
                     "as the owner",
                 )
@@ -997,7 +1124,8 @@ def _tags_agreement(
             view.flags.append(
                 Flag(
                     "record-without-tags",
-                    f"the record says {view.owner.label()} owns it, but the number carries no provider tags "
+                    f"the record says {owner_label(view.owner)} owns it, but the number carries no "
+                    "provider tags "
                     "(removed by hand, or the tag write did not happen); the record decides ownership",
                 )
             )
@@ -1014,7 +1142,7 @@ def _tags_agreement(
         holding = check.holding(tag_owner, view.arn, view.id)
         flag = Flag(
             "tags-disagree",
-            f"the record says {view.owner.label()} ({state}), the tags say {tag_owner.label()}; "
+            f"the record says {owner_label(view.owner)} ({state}), the tags say {owner_label(tag_owner)}; "
             "the record decides",
         )
         if holding.holds is False:
@@ -1038,7 +1166,7 @@ def _resource(arn: str | None) -> str:
 def _row(view: NumberView) -> tuple[str, ...]:
     owner = "-"
     if view.owner is not None:
-        owner = f"{view.owner.logical_id} @ {view.owner.stack_name}"
+        owner = f"{view.owner.logical_id} @ {stack_name(view.owner.stack_id)}"
         if view.owner_source == "tags":
             owner += " (tags)"
     holding = view.holding.detail if view.holding is not None else "-"
@@ -1138,7 +1266,7 @@ def render_csv(status: Status) -> str:
                 str(record.get("TargetArn") or "") if assigned else "",
                 view.contact_flow_arn or "",
                 str(record.get("ContactFlowArn") or "") if assigned else "",
-                owner.stack_name if owner else "",
+                stack_name(owner.stack_id) if owner else "",
                 owner.stack_id if owner else "",
                 owner.logical_id if owner else "",
                 view.owner_source or "",
@@ -1190,6 +1318,9 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout, stderr: Tex
             status = collect(clients, region, target, stderr)
     except NumberNotFound as error:
         print(f"make status: {error}.", file=stderr)
+        return EXIT_UNCHECKED
+    except endpoints.Unreachable as error:
+        print(f"make status: {error}", file=stderr)
         return EXIT_UNCHECKED
     except ClientError as error:
         print(

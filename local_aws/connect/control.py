@@ -45,6 +45,7 @@ CONTROL_METHODS = frozenset(
         "reset",
         "seed",
         "play_stack",
+        "inject_cloudformation_error",
         "set_phone_number_quota",
     }
 )
@@ -180,6 +181,13 @@ class LocalControl:
         succeed), each after ``latency_seconds`` of the emulator's clock."""
         dynamodb.inject(operation, code, count=count, message=message, latency_seconds=latency_seconds)
 
+    def inject_cloudformation_error(
+        self, action: str, code: str, *, count: int = 1, message: str | None = None
+    ) -> None:
+        """The next ``count`` calls of a CloudFormation read (DescribeStacks, DescribeStackEvents, ...)
+        answer ``code`` (Throttling: CloudFormation's rate limit)."""
+        played_stacks.inject(action, code, count=count, message=message)
+
     def service_calls(self) -> dict[str, int]:
         """DynamoDB and CloudFormation calls served since the last reset, by "service:Operation" (Connect's
         are in ``calls()``)."""
@@ -194,6 +202,7 @@ class LocalControl:
 
     def reset(self) -> None:
         runtime.reset()
+        played_stacks.forget_injections()
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
@@ -207,10 +216,12 @@ class LocalControl:
         resource_status: str | None = None,
         physical_id: str | None = None,
         resource_type: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
         """What CloudFormation knows about a stack the local stand-in plays (played_stacks.py): the stack's
-        status and/or one resource's status, physical ID and type (Custom::PhoneNumberAssignment unless
-        given), as DescribeStacks/DescribeStackResource(s) say."""
+        status (and parent stack, for a nested one) and/or one resource's status, physical ID and type
+        (Custom::PhoneNumberAssignment unless given), as DescribeStacks/DescribeStackResource(s),
+        ListStackResources and DescribeStackEvents say."""
         played_stacks.play(
             stack_id,
             stack_status=stack_status,
@@ -218,6 +229,7 @@ class LocalControl:
             resource_status=resource_status,
             physical_id=physical_id,
             resource_type=resource_type,
+            parent_id=parent_id,
         )
 
 
@@ -394,6 +406,11 @@ class HttpControl:
             latency_seconds=latency_seconds,
         )
 
+    def inject_cloudformation_error(
+        self, action: str, code: str, *, count: int = 1, message: str | None = None
+    ) -> None:
+        self._call("inject_cloudformation_error", action=action, code=code, count=count, message=message)
+
     def service_calls(self) -> dict[str, int]:
         return self._call("service_calls")
 
@@ -418,6 +435,7 @@ class HttpControl:
         resource_status: str | None = None,
         physical_id: str | None = None,
         resource_type: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self._call(
             "play_stack",
@@ -427,6 +445,7 @@ class HttpControl:
             resource_status=resource_status,
             physical_id=physical_id,
             resource_type=resource_type,
+            parent_id=parent_id,
         )
 
 

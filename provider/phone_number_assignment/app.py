@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
-from . import lifecycle, stacks
+from . import lifecycle
 from .clients import (
     CALL_WORST_CASE_SECONDS,
     cloudformation_client,
@@ -33,6 +33,7 @@ from .pace import SharedPace
 from .properties import Scope
 from .records import OWNERSHIP_TABLE, OwnershipRecords
 from .responder import CloudFormationResponder
+from .stack_reads import CloudFormationReads
 from .telemetry import logger, metrics
 from .waiting import SYSTEM_CLOCK, Budget, Clock
 
@@ -165,7 +166,7 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
             create_table=os.environ.get("OWNERSHIP_TABLE", "Provider") != "External",
             **timing,
         ),
-        cloudformation=lambda: stacks.CloudFormationReads(cloudformation_client(region), budget, **timing),
+        cloudformation=lambda: CloudFormationReads(cloudformation_client(region), budget, **timing),
     )
     try:
         return operation(request, services)

@@ -31,6 +31,7 @@ and Region's phone-number ARNs) needs no widening; tools/status.py leaves them o
 from __future__ import annotations
 
 import decimal
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .telemetry import logger
+# Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
+
 
 # Connect's default for the phone-number operations (Amazon Connect service quotas, "API throttling
 # quotas": 2 requests per second, burst 5 for most operations) less HEADROOM: the pace the first throttle

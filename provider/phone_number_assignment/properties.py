@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -86,24 +86,51 @@ ALLOWED_LIST = ", ".join(DECLARABLE)
 
 
 def parse_properties(properties: Any, scope: Scope) -> AssignmentProperties:
-    """Validate ResourceProperties and normalise them; raise InvalidProperties naming the first problem."""
-    if not isinstance(properties, Mapping):
-        raise InvalidProperties(
-            f"ResourceProperties must be a map with {ALLOWED_LIST}; got {quote(properties)}."
-        )
-    _reject_unknown(properties)
-    for name in REQUIRED:
-        if name not in properties:
-            raise InvalidProperties(f"Property {name} is required ({_describe(name)}).")
-    values = {name: _string(properties, name) for name in (*REQUIRED, *OPTIONAL) if name in properties}
+    """Validate ResourceProperties and normalise them; raise InvalidProperties naming every problem found
+    (one sentence each), so that one failed deploy shows all there is to fix."""
+    parsed, reasons = check_properties(properties, scope)
+    if parsed is None:
+        raise InvalidProperties(" ".join(reasons))
+    return parsed
 
-    phone_number_arn, phone_number_id = _phone_number(values["PhoneNumberId"], scope)
-    target = _target(values["TargetArn"], scope)
-    on_delete = _on_delete(values.get("OnDelete", OnDelete.RETAIN.value))
-    contact_flow = None
+
+def check_properties(properties: Any, scope: Scope) -> tuple[AssignmentProperties | None, list[str]]:
+    """(the parsed properties, []) or (None, every Reason): the provider's parse, which ``make plan`` runs
+    on each declaration before a deploy. Each check that does not depend on another runs, so the list holds
+    every problem the provider would report, not only the first."""
+    if not isinstance(properties, Mapping):
+        return None, [f"ResourceProperties must be a map with {ALLOWED_LIST}; got {quote(properties)}."]
+    reasons = [_unknown(name) for name in properties if name not in ALLOWED]
+    reasons += [
+        f"Property {name} is required ({_describe(name)})." for name in REQUIRED if name not in properties
+    ]
+    values: dict[str, str] = {}
+    for name in (*REQUIRED, *OPTIONAL):
+        if name in properties:
+            value = _collected(reasons, _string, properties, name)
+            if value is not None:
+                values[name] = value
+
+    phone_number = target = contact_flow = None
+    if "PhoneNumberId" in values:
+        phone_number = _collected(reasons, _phone_number, values["PhoneNumberId"], scope)
+    if "TargetArn" in values:
+        target = _collected(reasons, _target, values["TargetArn"], scope)
+    on_delete = _collected(reasons, _on_delete, values.get("OnDelete", OnDelete.RETAIN.value))
     if values.get("ContactFlowArn"):
-        contact_flow = _contact_flow(values["ContactFlowArn"], target, scope)
-    return AssignmentProperties(phone_number_arn, phone_number_id, target, on_delete, contact_flow)
+        contact_flow = _collected(reasons, _contact_flow, values["ContactFlowArn"], target, scope)
+    if reasons or phone_number is None or target is None or on_delete is None:
+        return None, reasons
+    return AssignmentProperties(*phone_number, target, on_delete, contact_flow), []
+
+
+def _collected(reasons: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``, or None with its Reason added to ``reasons``."""
+    try:
+        return check(*args)
+    except InvalidProperties as error:
+        reasons.append(error.reason)
+        return None
 
 
 def phone_number_arn_of(value: str, scope: Scope) -> str | None:
@@ -114,15 +141,10 @@ def phone_number_arn_of(value: str, scope: Scope) -> str | None:
         return None
 
 
-def _reject_unknown(properties: Mapping[Any, Any]) -> None:
-    for name in properties:
-        if name in ALLOWED:
-            continue
-        hint = difflib.get_close_matches(str(name), DECLARABLE, n=1, cutoff=0.6)
-        suggestion = f" Did you mean {hint[0]}?" if hint else ""
-        raise InvalidProperties(
-            f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
-        )
+def _unknown(name: Any) -> str:
+    hint = difflib.get_close_matches(str(name), DECLARABLE, n=1, cutoff=0.6)
+    suggestion = f" Did you mean {hint[0]}?" if hint else ""
+    return f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
 
 
 def _string(properties: Mapping[str, Any], name: str) -> str:
@@ -218,7 +240,7 @@ def _on_delete(value: str) -> OnDelete:
     )
 
 
-def _contact_flow(value: str, target: Target, scope: Scope) -> ContactFlow:
+def _contact_flow(value: str, target: Target | None, scope: Scope) -> ContactFlow:
     resource = _parse_connect_arn("ContactFlowArn", value, scope)
     match = CONTACT_FLOW_RESOURCE.fullmatch(resource)
     if not match:
@@ -226,7 +248,8 @@ def _contact_flow(value: str, target: Target, scope: Scope) -> ContactFlow:
             f"Property ContactFlowArn must be {_describe('ContactFlowArn')}; got {quote(value, 80)}."
         )
     # A group's home instance is only known to Connect: lifecycle checks it before anything changes.
-    if target.is_instance and match["instance_id"].lower() != target.id:
+    # (Checked against the target only once TargetArn itself is valid.)
+    if target is not None and target.is_instance and match["instance_id"].lower() != target.id:
         raise InvalidProperties(
             f"Property ContactFlowArn names a flow in instance {match['instance_id']}, but TargetArn is "
             f"instance {target.id}; the flow must belong to the target instance."

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -37,8 +38,11 @@ from .errors import (
     is_table_missing,
 )
 from .tags import SCHEMA_VERSION, Owner
-from .telemetry import logger
 from .waiting import Budget
+
+# Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
 
 OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"
 KEY = "PhoneNumberArn"

@@ -11,6 +11,7 @@ alone, unless the same call keeps being throttled at its turns (THROTTLES_BEFORE
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -22,8 +23,11 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error, is_retryable, unreachable
 from .pace import SharedPace, Turn
-from .telemetry import logger
 from .waiting import Budget, Pacing
+
+# Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
+# telemetry.py hands these loggers Powertools' handler and format.
+logger = logging.getLogger(__name__)
 
 # Throttling answers: Connect's (ThrottlingException; TooManyRequestsException from the shared front end),
 # CloudFormation's (Throttling) and DynamoDB's. InternalServiceException and the other retryable answers

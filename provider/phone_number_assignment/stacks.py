@@ -15,14 +15,13 @@ taken at all.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import retries
-from .connect import PhoneNumberState
 from .errors import (
     ManagedByAnotherStack,
     OwnerNotChecked,
@@ -30,12 +29,17 @@ from .errors import (
     StackStatusUnknown,
     error_code,
     error_message,
-    is_retryable,
     quote,
     says_stack_or_resource_missing,
 )
 from .tags import Owner
-from .telemetry import logger
+
+if TYPE_CHECKING:
+    from .connect import PhoneNumberState
+
+# Standard library logging, so that tools/ can import this module without Powertools; in the Lambda,
+# Powertools' Logger formats these lines too.
+logger = logging.getLogger(__name__)
 
 STACK_ID_TAG = "aws:cloudformation:stack-id"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
@@ -53,7 +57,8 @@ REPLACEMENT_NOT_COMMITTED = frozenset(
 )
 # The stack statuses in which CloudFormation sends Deletes to undo an operation that failed: the rollback of a
 # stack's creation, of an update, and the update rollback's clean-up of resources the update added or
-# replaced (CloudFormation User Guide, "Stack status codes"). Every other Delete is a deliberate deletion.
+# replaced (CloudFormation User Guide, "Stack status codes"). A stack being deleted is rolled back too in the
+# two cases below; every other Delete is a deliberate deletion.
 ROLLING_BACK = frozenset(
     {
         "ROLLBACK_IN_PROGRESS",
@@ -62,6 +67,17 @@ ROLLING_BACK = frozenset(
         "IMPORT_ROLLBACK_IN_PROGRESS",
     }
 )
+# A nested stack's own status does not say it is being rolled back: CloudFormation *deletes* a nested stack
+# its parent added in an operation that fails, so the child shows DELETE_IN_PROGRESS while an ancestor
+# (ParentId, up to RootId) shows one of ROLLING_BACK. Likewise a stack created with OnFailure=DELETE
+# (OnStackFailure=DELETE, `sam deploy --on-failure DELETE`) is deleted after its creation failed: its events
+# show the stack's CREATE_FAILED right before its DELETE_IN_PROGRESS ("Stack status codes"; the sequence is
+# inferred, docs/reliability.md's assumptions).
+DELETING = "DELETE_IN_PROGRESS"
+CREATION_FAILED = "CREATE_FAILED"
+STACK_TYPE = "AWS::CloudFormation::Stack"
+# Nesting deeper than this is taken for an answer that cannot be right (a loop of ParentIds): unanswered.
+MAX_ANCESTORS = 20
 NATIVE_RESOURCE_TYPE = "AWS::Connect::PhoneNumber"
 # DescribeStackResources shows "only the first 100 resources" of a stack (CloudFormation API reference).
 DESCRIBED_RESOURCES_LIMIT = 100
@@ -127,15 +143,15 @@ def _managed(state: PhoneNumberState, resource: dict[str, Any], own_stack_id: st
     if stack_id == own_stack_id:
         advice = (
             f"Set the TargetArn of {logical_id} instead of declaring an assignment for its number, or "
-            "hand the number over: set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
-            f"{logical_id}, deploy, remove it from the template and deploy again, then declare the "
-            "assignment."
+            "hand the number over: set DeletionPolicy: RetainExceptOnCreate and UpdateReplacePolicy: "
+            f"Retain on {logical_id}, deploy, remove it from the template and deploy again, then declare "
+            "the assignment."
         )
     else:
         advice = (
-            "To hand it over: in that stack set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on "
-            f"{logical_id}, deploy it, remove the resource from that stack and deploy again; then deploy "
-            "this stack."
+            "To hand it over: in that stack set DeletionPolicy: RetainExceptOnCreate and "
+            f"UpdateReplacePolicy: Retain on {logical_id}, deploy it, remove the resource from that stack "
+            "and deploy again; then deploy this stack."
         )
     return ManagedByAnotherStack(
         f"Phone number {state.label} is managed by {resource_type} {logical_id} of {where} ({status}); "
@@ -150,9 +166,10 @@ def _native_holder(state: PhoneNumberState, cloudformation: Callable[[], Any]) -
 
     DescribeStackResources(PhysicalResourceId=) answers with the resources of the stack "that the resource
     belongs to" (the first 100; running stacks and, for 90 days, deleted ones), so the answer is filtered on
-    the physical ID here. No stack: ValidationError "... does not exist". Raises ManagedByAnotherStack when
-    CloudFormation cannot be asked, or when the stack it names has 100 resources or more and the number is
-    not among those shown: the holder could be one of the rest.
+    the physical ID here. No stack: ValidationError "... does not exist". When the answer is cut at 100 and
+    the number is not among those shown, the stack named is read in full: a deleted stack's resources hold
+    nothing (DescribeStacks by stack ID: DELETE_COMPLETE), otherwise ListStackResources is paged. Raises
+    ManagedByAnotherStack when CloudFormation cannot be asked.
     """
     try:
         answer = cloudformation().describe_stack_resources(PhysicalResourceId=state.arn)
@@ -168,19 +185,40 @@ def _native_holder(state: PhoneNumberState, cloudformation: Callable[[], Any]) -
     resources = answer.get("StackResources") or []
     holders = [r for r in resources if _names(r.get("PhysicalResourceId", ""), state)]
     if not holders and len(resources) >= DESCRIBED_RESOURCES_LIMIT:
-        stack = resources[0].get("StackId") or resources[0].get("StackName") or "a stack"
-        raise ManagedByAnotherStack(
-            f"CloudFormation names {stack} as the stack holding phone number {state.label}, but that "
-            f"stack has more than {DESCRIBED_RESOURCES_LIMIT} resources and DescribeStackResources shows "
-            f"only the first {DESCRIBED_RESOURCES_LIMIT}, none of them this number. It is not taken: if an "
-            f"{NATIVE_RESOURCE_TYPE} there holds it, deleting that stack would release it. Check that "
-            "stack's resources, hand the number over (DeletionPolicy: Retain, then remove the resource), "
-            "and retry."
-        )
+        holders = _holders_beyond_the_first_100(state, resources[0], cloudformation)
     natives = [r for r in holders if r.get("ResourceType") == NATIVE_RESOURCE_TYPE]
     # A live holder before one that no longer holds the number.
     natives.sort(key=lambda r: _status(r) in RELEASED_BY_STACK)
     return natives[0] if natives else None
+
+
+def _holders_beyond_the_first_100(
+    state: PhoneNumberState, shown: dict[str, Any], cloudformation: Callable[[], Any]
+) -> list[dict[str, Any]]:
+    """The resources with the number's ARN in the whole stack DescribeStackResources named (its answer
+    showed only the first 100), as DescribeStackResources would show them."""
+    stack_id = shown.get("StackId") or shown.get("StackName") or ""
+    try:
+        if _read_stack(stack_id, cloudformation).get("StackStatus") == "DELETE_COMPLETE":
+            logger.info("The stack named for the number is deleted: none of its resources holds it")
+            return []
+        found = []
+        for page in _pages(lambda: cloudformation().list_stack_resource_pages(StackName=stack_id)):
+            for summary in page.get("StackResourceSummaries") or []:
+                if _names(summary.get("PhysicalResourceId", ""), state):
+                    found.append({**summary, "StackId": stack_id, "StackName": shown.get("StackName", "")})
+        return found
+    except _StackMissing:
+        return []
+    except _Unanswered as unanswered:
+        raise ManagedByAnotherStack(
+            f"CloudFormation names {stack_id or 'a stack'} as the stack holding phone number {state.label}; "
+            f"it has more than {DESCRIBED_RESOURCES_LIMIT} resources, so the provider reads them all "
+            f"with ListStackResources, and could not ({unanswered}). It is not taken: if an "
+            f"{NATIVE_RESOURCE_TYPE} there holds it, deleting that stack would release it. Check that the "
+            "provider's role may call cloudformation:ListStackResources and cloudformation:DescribeStacks, "
+            "then retry."
+        ) from None
 
 
 def _not_asked(state: PhoneNumberState, unanswered: str) -> ManagedByAnotherStack:
@@ -202,22 +240,23 @@ def still_holds(owner: Owner, state: PhoneNumberState, cloudformation: Callable[
     something else (UpdateReplacePolicy: Retain left this number behind) once the update that replaced it can
     no longer roll back: while the stack is still UPDATE_IN_PROGRESS (or rolling back), a rollback would
     return the resource to this number, so it still holds it. A resource still being created has no physical
-    ID yet and holds the number. Raises OwnerNotChecked when CloudFormation cannot be asked: a number is never
-    taken on a guess.
+    ID yet and holds the number. A nested stack's update commits only with its root's: while any ancestor
+    can still roll back (one of REPLACEMENT_NOT_COMMITTED, the child itself waiting in
+    UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), the replaced number is still held. Raises OwnerNotChecked when
+    CloudFormation cannot be asked: a number is never taken on a guess.
     """
     try:
         resource = _stack_resource(owner, cloudformation)
         if resource is not None and _replaced(resource, state):
-            status = _stack_operation(owner.stack_id, cloudformation).status
-            return status in REPLACEMENT_NOT_COMMITTED
+            return _may_still_roll_back(owner.stack_id, cloudformation)
     except _StackMissing:
         return False
     except _Unanswered as unanswered:
         raise OwnerNotChecked(
             f"Phone number {state.label} is recorded as assigned by {owner.describe()}, and the provider "
             f"could not ask CloudFormation whether that stack still holds it ({unanswered}). It is not "
-            "taken. Check that the provider's role may call cloudformation:DescribeStackResource on that "
-            "stack, then retry."
+            "taken. Check that the provider's role may call cloudformation:DescribeStackResource and "
+            "cloudformation:DescribeStacks on that stack (and its parent stacks), then retry."
         ) from None
     return _holds(resource, state)
 
@@ -241,28 +280,144 @@ def stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOp
 
 
 def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
-    """Whether the stack is rolling an operation back (so its Deletes undo, whatever OnDelete says).
+    """Whether CloudFormation's Deletes for this stack undo an operation that failed (so they put numbers
+    back, whatever OnDelete says): the stack rolling back; or the stack being deleted (DELETE_IN_PROGRESS)
+    by an ancestor's rollback (a parent deletes the nested stacks it added in an operation that fails), or
+    right after its own (or an ancestor's) creation failed (OnFailure=DELETE). The ancestors are read only
+    for a stack being deleted: in any other status the stack's own says it all (a nested stack rolled back
+    with its root shows a rollback status itself; one cleaning up a committed update is not rolling back).
 
     Raises StackStatusUnknown when CloudFormation cannot be asked: what a Delete does depends on it, and the
     provider does not guess in the direction that moves a number.
     """
     try:
-        operation = _stack_operation(stack_id, cloudformation)
+        stack = _read_stack(stack_id, cloudformation)
+        if _status_of(stack) != DELETING:
+            return _status_of(stack) in ROLLING_BACK
+        for ancestor in _lineage(stack_id, cloudformation, first=stack, stop=_undoing):
+            status = _status_of(ancestor)
+            if status in ROLLING_BACK:
+                logger.info(
+                    "An ancestor stack is rolling back: this Delete is part of its rollback",
+                    extra={"ancestor_stack_id": ancestor.get("StackId"), "ancestor_status": status},
+                )
+                return True
+            if status == DELETING and _deleted_after_failed_creation(ancestor, cloudformation):
+                logger.info(
+                    "The stack is being deleted because its creation failed: this Delete is a rollback",
+                    extra={"deleted_stack_id": ancestor.get("StackId")},
+                )
+                return True
     except _StackMissing:
-        return (
-            False  # no stack is rolling back: not a request CloudFormation sent for a stack (a hand-made one)
-        )
+        # no stack is rolling back: not a request CloudFormation sent for a stack (a hand-made one)
+        return False
     except _Unanswered as unanswered:
         raise StackStatusUnknown(
             f"The provider could not read the status of stack {stack_id} ({unanswered}), and needs it to "
             "tell a rollback (which puts the number back where it was) from a deletion (which honours "
             "OnDelete); nothing was changed. Check that the provider's role may call "
-            "cloudformation:DescribeStacks on that stack, then retry the operation."
+            "cloudformation:DescribeStacks and cloudformation:DescribeStackEvents on that stack and its "
+            "parent stacks, then retry the operation."
         ) from None
-    return operation.status in ROLLING_BACK
+    return False
 
 
-def _stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOperation:
+def _undoing(stack: dict[str, Any]) -> bool:
+    return _status_of(stack) in ROLLING_BACK
+
+
+def _may_still_roll_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:
+    """Whether the update that replaced a resource of this stack can still roll back: the stack, or any
+    ancestor (a nested stack's update commits with its root's), in one of REPLACEMENT_NOT_COMMITTED."""
+    return any(
+        _status_of(stack) in REPLACEMENT_NOT_COMMITTED
+        for stack in _lineage(
+            stack_id, cloudformation, stop=lambda stack: _status_of(stack) in REPLACEMENT_NOT_COMMITTED
+        )
+    )
+
+
+def _lineage(
+    stack_id: str,
+    cloudformation: Callable[[], Any],
+    *,
+    stop: Callable[[dict[str, Any]], bool],
+    first: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The stack (``first``, when already read), then its parent, up to its root (DescribeStacks' ParentId),
+    each read when reached; a stack ``stop`` accepts ends the walk (the caller has its answer). Raises
+    _StackMissing when the stack itself does not exist; an ancestor that no longer does ends the walk."""
+    stack = first if first is not None else _read_stack(stack_id, cloudformation)
+    seen = {stack_id}
+    while True:
+        yield stack
+        parent_id = stack.get("ParentId")
+        if stop(stack) or not parent_id:
+            return
+        if parent_id in seen or len(seen) > MAX_ANCESTORS:
+            raise _Unanswered(f"DescribeStacks' ParentId of {stack_id} leads to a loop or a chain too long")
+        seen.add(parent_id)
+        try:
+            stack = _read_stack(parent_id, cloudformation)
+        except _StackMissing:
+            return
+
+
+def _deleted_after_failed_creation(stack: dict[str, Any], cloudformation: Callable[[], Any]) -> bool:
+    """Whether the stack (DELETE_IN_PROGRESS, as DescribeStacks said) is being deleted right after its
+    creation failed: the deletion OnFailure=DELETE makes. Its own events, newest first, are read back past
+    this deletion and any earlier attempt at it (DELETE_*) to what the stack did before: CREATE_FAILED, or a
+    CREATE_COMPLETE, UPDATE_COMPLETE, ... (a deliberate deletion). Events of its resources are passed over.
+    A stack being deleted is never updated again, so the answer is kept for this container's later Deletes
+    of the same stack (each would read up to a page of events per hundred resources deleted so far)."""
+    stack_id = stack.get("StackId", "")
+    known = _FAILED_CREATIONS.get(stack_id)
+    if known is not None:
+        return known
+    verdict = False
+    for page in _pages(lambda: cloudformation().stack_event_pages(StackName=stack_id)):
+        before = next(
+            (
+                event.get("ResourceStatus", "")
+                for event in page.get("StackEvents") or []
+                if event.get("ResourceType") == STACK_TYPE
+                and event.get("PhysicalResourceId") == stack_id
+                and not event.get("ResourceStatus", "").startswith("DELETE_")
+            ),
+            None,
+        )
+        if before is not None:
+            verdict = before == CREATION_FAILED
+            break
+    if len(_FAILED_CREATIONS) >= _REMEMBERED_DELETIONS:
+        _FAILED_CREATIONS.pop(next(iter(_FAILED_CREATIONS)))
+    _FAILED_CREATIONS[stack_id] = verdict
+    return verdict
+
+
+# Stack ID -> whether its deletion follows a failed creation (see _deleted_after_failed_creation).
+_FAILED_CREATIONS: dict[str, bool] = {}
+_REMEMBERED_DELETIONS = 64
+
+
+def _pages(pages: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+    """A paginator's pages, CloudFormation's errors raised as _Unanswered."""
+    try:
+        yield from pages()
+    except ClientError as error:
+        raise _Unanswered(f"CloudFormation said {error_code(error)}: {quote(error_message(error))}") from None
+    except BotoCoreError as error:
+        raise _Unanswered(f"{type(error).__name__}: {quote(str(error))}") from None
+    except ProviderError as error:
+        raise _Unanswered(error.reason) from None
+
+
+def _status_of(stack: dict[str, Any]) -> str:
+    return stack.get("StackStatus", "")
+
+
+def _read_stack(stack_id: str, cloudformation: Callable[[], Any]) -> dict[str, Any]:
+    """DescribeStacks' answer for one stack. Raises _StackMissing or _Unanswered."""
     try:
         stacks = cloudformation().describe_stacks(StackName=stack_id).get("Stacks") or []
     except ClientError as error:
@@ -275,10 +430,14 @@ def _stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackO
         raise _Unanswered(error.reason) from None
     if not stacks:
         raise _Unanswered("DescribeStacks named no stack")
-    stack = stacks[0]
+    return stacks[0]
+
+
+def _stack_operation(stack_id: str, cloudformation: Callable[[], Any]) -> StackOperation:
+    stack = _read_stack(stack_id, cloudformation)
     started = stack.get("LastUpdatedTime") or stack.get("CreationTime")
     return StackOperation(
-        stack.get("StackStatus", ""), started.timestamp() if isinstance(started, datetime.datetime) else 0.0
+        _status_of(stack), started.timestamp() if isinstance(started, datetime.datetime) else 0.0
     )
 
 
@@ -305,35 +464,6 @@ def _stack_resource(owner: Owner, cloudformation: Callable[[], Any]) -> dict[str
     except ProviderError as error:  # throttled (or unreachable) until the time budget ran out
         raise _Unanswered(error.reason) from None
     return detail.get("StackResourceDetail") or {}
-
-
-class CloudFormationReads(retries.BudgetedClient):
-    """The reads this module makes, retried on throttling within the invocation's budget like every
-    other call (retries.py): slowness must not turn "cannot tell" into a refusal while time is left. An
-    error not worth retrying (a stack that does not exist, a denied call) comes back as botocore raised
-    it, for the functions above to read."""
-
-    service = "cloudformation"
-
-    def describe_stack_resource(self, **params: Any) -> dict[str, Any]:
-        return self._retried(
-            "DescribeStackResource", f"asking CloudFormation about {params}", params, _as_raised
-        )
-
-    def describe_stack_resources(self, **params: Any) -> dict[str, Any]:
-        return self._retried(
-            "DescribeStackResources",
-            f"asking which stack holds {params.get('PhysicalResourceId')}",
-            params,
-            _as_raised,
-        )
-
-    def describe_stacks(self, **params: Any) -> dict[str, Any]:
-        return self._retried("DescribeStacks", f"reading stack {params}", params, _as_raised)
-
-
-def _as_raised(error: ClientError) -> Exception | None:
-    return None if is_retryable(error) else error
 
 
 def _replaced(resource: dict[str, Any], state: PhoneNumberState) -> bool:

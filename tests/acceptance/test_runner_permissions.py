@@ -34,6 +34,13 @@ def test_the_template_resources_bring_their_handler_permissions():
         "AWS::IAM::Role",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::Logs::LogGroup",
+        # The failed-requests queue and the alarms; the drift check's schedule and the dashboard, which a
+        # deployment with the defaults (the acceptance run's) does not create.
+        "AWS::SQS::Queue",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Events::Rule",
+        "AWS::Lambda::Permission",
+        "AWS::CloudWatch::Dashboard",
     }
     derived = actions_of(permissions.policy())
     # One per resource the provider stack creates and deletes, as CloudFormation's schemas list them.
@@ -51,6 +58,10 @@ def test_the_template_resources_bring_their_handler_permissions():
         "logs:TagResource",
         "logs:DeleteLogGroup",
         "s3:GetObject",
+        "sqs:CreateQueue",
+        "sqs:DeleteQueue",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
     } <= derived
     # Options the template does not use are not granted.
     assert not [a for a in derived if a.split(":")[0] in ("kms", "ec2", "elasticfilesystem", "firehose")]

@@ -21,6 +21,7 @@ from acceptance.__main__ import REQUIRED
 from acceptance.aws import CONSUMER_TEMPLATE
 from acceptance.local import LocalBackend
 from acceptance.scenario import (
+    DELETED_AFTER_FAILED_CREATE,
     FAILED_LAG,
     FAILED_PERSISTENCE,
     FAILED_TARGET,
@@ -142,6 +143,11 @@ def test_whole_scenario_passes_and_puts_every_number_back(stack, connect, world)
     # The emulator does not serve GetTrafficDistribution: the row says so on one line, and nothing moved.
     assert findings[GROUP_REPLICA_FLOW].startswith("unprobed: GetTrafficDistribution answered")
     assert findings[FAILED_TARGET].startswith("unprobed: none of the")
+    assert findings[DELETED_AFTER_FAILED_CREATE] == (
+        "the stack's own events: CREATE_IN_PROGRESS -> CREATE_FAILED -> DELETE_IN_PROGRESS -> "
+        "DELETE_COMPLETE; CREATE_FAILED right before DELETE_IN_PROGRESS: yes (the provider reads the "
+        "deletion as a rollback)"
+    )
     assert findings[FAILED_LAG].startswith("unprobed (no move followed a FAILED); 5 moves sent by the run")
     assert "instance -> other instance: first read at" in findings[FAILED_LAG]
     table = report.findings_table().splitlines()

@@ -25,7 +25,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUR_RULES = re.compile(r"[EW]PNA\d{3}")
 EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
 LINT_REGIONS = re.compile(r"#\s*lint-regions:\s*(\S+)")
-ALL_RULE_IDS = {*(f"EPNA10{n}" for n in range(1, 9)), "WPNA109"}
+ALL_RULE_IDS = {*(f"EPNA10{n}" for n in range(1, 9)), "WPNA109", "WPNA110"}
 
 
 @pytest.fixture(scope="module")

@@ -473,3 +473,82 @@ def test_a_handler_that_ends_past_the_deadline_timed_out_however_quickly_it_retu
 
     assert run.timed_out
     assert not run.ok
+
+
+# ---- what CloudFormation says about the stacks the stand-in plays (local_aws/connect/played_stacks.py) ----
+
+
+def _played(aws_env, receiver, name, **options):
+    from local_aws.stack import LocalCustomResourceStack
+
+    return LocalCustomResourceStack(
+        lambda event, context: None, receiver, stack_name=name, control=aws_env.control, **options
+    )
+
+
+@pytest.fixture
+def cloudformation(aws_env):
+    import boto3
+
+    return boto3.client("cloudformation", region_name="us-east-1", endpoint_url=aws_env.endpoint_url)
+
+
+def test_a_nested_stack_names_its_parent_and_its_root_as_describe_stacks_does(
+    aws_env, receiver, cloudformation
+):
+    # Stack.ParentId: "the stack ID of the direct parent of this stack"; RootId: "the stack ID of the
+    # top-level stack to which the nested stack ultimately belongs" (CloudFormation API reference).
+    root = _played(aws_env, receiver, "estate", stack_status="UPDATE_IN_PROGRESS")
+    middle = _played(aws_env, receiver, "estate-Region", parent=root)
+    leaf = _played(aws_env, receiver, "estate-Region-Numbers", parent=middle)
+
+    [described] = cloudformation.describe_stacks(StackName=leaf.stack_id)["Stacks"]
+    [top] = cloudformation.describe_stacks(StackName=root.stack_id)["Stacks"]
+
+    assert (described["ParentId"], described["RootId"]) == (middle.stack_id, root.stack_id)
+    assert "ParentId" not in top
+    assert "RootId" not in top
+
+
+def test_stack_events_come_newest_first_in_pages(aws_env, receiver, cloudformation):
+    # DescribeStackEvents: "all stack related events for a specified stack in reverse chronological order";
+    # the page size is not documented (the emulator pages at 100).
+    stack = _played(aws_env, receiver, "pipeline-stack")
+    for index in range(120):
+        stack.play(f"Line{index}", "CREATE_COMPLETE", f"line-{index}")
+    stack.set_status("CREATE_FAILED")
+    stack.set_status("DELETE_IN_PROGRESS")
+
+    first = cloudformation.describe_stack_events(StackName=stack.stack_id)
+    pages = cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack.stack_id)
+    events = [event for page in pages for event in page["StackEvents"]]
+
+    assert len(first["StackEvents"]) == 100
+    assert first["NextToken"]
+    own = [e["ResourceStatus"] for e in events if e["PhysicalResourceId"] == stack.stack_id]
+    assert own == ["DELETE_IN_PROGRESS", "CREATE_FAILED", "CREATE_IN_PROGRESS"]
+    assert {e["ResourceType"] for e in events if e["PhysicalResourceId"] == stack.stack_id} == {
+        "AWS::CloudFormation::Stack"
+    }
+    assert len(events) == 123
+
+
+def test_a_stacks_resources_are_cut_at_100_when_described_and_paged_when_listed(
+    aws_env, receiver, cloudformation
+):
+    stack = _played(aws_env, receiver, "many-numbers", stack_status="DELETE_COMPLETE")
+    for index in range(150):
+        stack.play(f"Line{index}", "DELETE_SKIPPED" if index == 140 else "DELETE_COMPLETE", f"line-{index}")
+
+    described = cloudformation.describe_stack_resources(PhysicalResourceId="line-140")["StackResources"]
+    pages = list(cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack.stack_id))
+    listed = [summary for page in pages for summary in page["StackResourceSummaries"]]
+
+    # "Only the first 100 resources will be returned" (DescribeStackResources).
+    assert len(described) == 100
+    assert "line-140" not in {r["PhysicalResourceId"] for r in described}
+    assert len(pages) == 2
+    assert len(listed) == 150
+    assert {s["ResourceStatus"] for s in listed if s["PhysicalResourceId"] == "line-140"} == {
+        "DELETE_SKIPPED"
+    }

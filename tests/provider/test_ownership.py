@@ -28,7 +28,7 @@ from phone_number_assignment.errors import (
     ServiceUnavailable,
 )
 from phone_number_assignment.records import OWNERSHIP_TABLE, OwnershipRecords, Predecessor, Record, State
-from phone_number_assignment.stacks import CloudFormationReads
+from phone_number_assignment.stack_reads import CloudFormationReads
 from phone_number_assignment.tags import Owner, owner_tags
 from phone_number_assignment.waiting import Budget
 

@@ -145,3 +145,29 @@ def test_a_number_of_another_account_is_named_as_such():
     assert "210987654321" in reason
     # A physical ID naming it names no number of this provider's: its Delete changes nothing.
     assert phone_number_arn_of(elsewhere, SCOPE) is None
+
+
+def test_every_problem_is_named_not_only_the_first():
+    reason = reason_of(
+        props(TargetArn=None, TargetARN=INSTANCE_ARN, Description="main line", OnDelete="Delete")
+    )
+
+    assert "Unknown property 'TargetARN'. Did you mean TargetArn?" in reason
+    assert "Unknown property 'Description'." in reason
+    assert "Property TargetArn is required" in reason
+    assert "Property OnDelete must be Retain or Restore; got 'Delete'" in reason
+
+
+def test_a_declaration_with_several_problems_fails_naming_them_all_and_changes_nothing(stack, world, connect):
+    from tests.provider.test_lifecycle import assign
+
+    properties = {**assign(world), "Description": "main line", "OnDelete": "Delete"}
+    properties["TargetARN"] = properties.pop("TargetArn")
+
+    response = stack.create("MainLine", properties)
+
+    assert response.status == "FAILED"
+    for said in ("'TargetARN'", "'Description'", "Property TargetArn is required", "got 'Delete'"):
+        assert said in response.reason
+    number = connect.describe_phone_number(PhoneNumberId=world.number_arn)["ClaimedPhoneNumberSummary"]
+    assert number["TargetArn"] == world.instance_a_arn

@@ -68,37 +68,82 @@ def _translated() -> dict[str, Any]:
         return transform(template, {}, NoManagedPolicies())
 
 
+# The roles the template makes (SAM names a function's role <LogicalId>Role), each reviewed on its own.
+PROVIDER_ROLE = "ProviderFunctionRole"
+DRIFT_CHECK_ROLE = "DriftCheckFunctionRole"
+
+
 def role_statements(
-    translated: dict[str, Any], parameters: Mapping[str, str] | None = None
+    translated: dict[str, Any], parameters: Mapping[str, str] | None = None, role: str = PROVIDER_ROLE
 ) -> list[dict[str, Any]]:
-    """The role's statements for a deployment with ``parameters`` (the template's defaults otherwise): a
-    statement under a condition (Fn::If on one of the template's Conditions) is kept or dropped as
-    CloudFormation would."""
+    """The statements the template writes for ``role``, for a deployment with ``parameters`` (the template's
+    defaults otherwise): a statement under a condition (Fn::If on one of the template's Conditions) is kept
+    or dropped as CloudFormation would, and a role under a false Condition has none. SAM's own statement for
+    an EventInvokeConfig destination is not among them: ``destination_statements``."""
     conditions = _conditions(translated, parameters or {})
     statements = []
-    for resource in translated["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Role":
-            for policy in resource["Properties"].get("Policies", []):
-                listed = policy["PolicyDocument"]["Statement"]
-                for statement in listed if isinstance(listed, list) else [listed]:
-                    chosen = _chosen(statement, conditions)
-                    if chosen is not None:
-                        statements.append(chosen)
+    for logical_id, resource in translated["Resources"].items():
         # Policies attached some other way would escape every check here.
         assert resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"), resource
+        if resource["Type"] != "AWS::IAM::Role" or logical_id != role:
+            continue
+        if not conditions.get(resource.get("Condition", ""), True):
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            if _is_destination_policy(policy):
+                continue
+            listed = policy["PolicyDocument"]["Statement"]
+            for statement in listed if isinstance(listed, list) else [listed]:
+                chosen = _chosen(statement, conditions)
+                if chosen is not None:
+                    statements.append(chosen)
     return statements
 
 
+def _is_destination_policy(policy: dict[str, Any]) -> bool:
+    # samtranslator's IAMRolePolicies: <Function>EventInvokeConfigOnFailure + SQSPolicy, SNSPolicy, ...
+    return "EventInvokeConfigOn" in str(policy.get("PolicyName", ""))
+
+
+def destination_statements(translated: dict[str, Any], role: str = PROVIDER_ROLE) -> list[dict[str, Any]]:
+    """The statements SAM adds to ``role`` so that Lambda can deliver to its EventInvokeConfig destinations
+    (the execution role sends them)."""
+    resource = translated["Resources"][role]
+    return [
+        statement
+        for policy in resource["Properties"].get("Policies", [])
+        if _is_destination_policy(policy)
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+    ]
+
+
+def roles(translated: dict[str, Any]) -> set[str]:
+    return {name for name, r in translated["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+
+
 def _conditions(template: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, bool]:
-    """The template's Conditions, each an Fn::Equals of a parameter (Ref) and a literal, evaluated."""
+    """The template's Conditions (Fn::Equals of a parameter and a literal, Fn::Not, Fn::And, Fn::Or and
+    Condition references), evaluated."""
     values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
     values.update(overrides)
-    evaluated = {}
-    for name, condition in template.get("Conditions", {}).items():
-        left, right = condition["Fn::Equals"]
-        assert set(left) == {"Ref"}, f"only Fn::Equals of a parameter and a literal: {condition}"
-        evaluated[name] = values[left["Ref"]] == str(right)
-    return evaluated
+    declared = template.get("Conditions", {})
+
+    def evaluate(condition: Any) -> bool:
+        [(function, argument)] = condition.items()
+        if function == "Condition":
+            return evaluate(declared[argument])
+        if function == "Fn::Equals":
+            left, right = argument
+            assert set(left) == {"Ref"}, f"only Fn::Equals of a parameter and a literal: {condition}"
+            return values[left["Ref"]] == str(right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0])
+        if function in ("Fn::And", "Fn::Or"):
+            results = [evaluate(item) for item in argument]
+            return all(results) if function == "Fn::And" else any(results)
+        raise AssertionError(f"unexpected condition {condition}")
+
+    return {name: evaluate(condition) for name, condition in declared.items()}
 
 
 def _chosen(statement: Any, conditions: Mapping[str, bool]) -> Any:

@@ -13,21 +13,29 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import botocore.session
 import pytest
 from botocore import xform_name
 
 from tests.reliability.iam_policy import (
+    DRIFT_CHECK_ROLE,
+    PROVIDER_ROLE,
     ROOT,
     SCOPE,
     arn_pattern_matches,
     as_list,
+    destination_statements,
     privilege,
     resolve,
     review,
     role_statements,
+    roles,
     translated_template,
 )
 
@@ -310,3 +318,97 @@ def test_a_broadened_policy_fails_the_review(statements, broaden, expected):
 
     problems = _problems(broadened)
     assert any(expected in problem for problem in problems), problems
+
+
+# ---- the other role, and what SAM adds ------------------------------------------------------------------
+
+DRIFT_CHECK_ON = {"DriftCheckSchedule": "rate(1 hour)"}
+
+
+def test_every_role_the_template_makes_is_reviewed():
+    # A third role would escape the reviews above and below.
+    assert roles(translated_template()) == {PROVIDER_ROLE, DRIFT_CHECK_ROLE}
+
+
+def test_the_drift_check_role_exists_only_with_a_schedule():
+    assert role_statements(translated_template(), role=DRIFT_CHECK_ROLE) == []
+    assert role_statements(translated_template(), DRIFT_CHECK_ON, role=DRIFT_CHECK_ROLE) != []
+    # And so does everything SAM makes for it: the function, its role, its schedule and the permission
+    # EventBridge invokes it with.
+    made = {
+        name: resource.get("Condition")
+        for name, resource in translated_template()["Resources"].items()
+        if name.startswith("DriftCheckFunction")
+    }
+    assert len(made) >= 5, made
+    assert set(made.values()) == {"DriftCheckOn"}, made
+
+
+def test_the_drift_check_role_matches_the_published_authorization_data():
+    statements = role_statements(translated_template(), DRIFT_CHECK_ON, role=DRIFT_CHECK_ROLE)
+
+    result = review(statements)
+
+    assert result.problems == []
+    assert set(result.granted) == {privilege(a).name for s in statements for a in as_list(s["Action"])}
+
+
+def _status_operations() -> set[str]:
+    """service:Operation for every boto3 call (methods, paginators) in tools/status.py and the modules of
+    tools/ and the provider's package it imports: the check the drift function runs. Imported in a fresh
+    interpreter, so that only status's own imports count."""
+    from acceptance.permissions import _operations
+
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, tools.status; print(json.dumps(sorted(m.__file__ for n, m in"
+            " sys.modules.items() if n.split('.')[0] in ('tools', 'phone_number_assignment')"
+            " and getattr(m, '__file__', None))))",
+        ],
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT}/provider:{ROOT}", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sources = [Path(path).read_text() for path in json.loads(listed.stdout)]
+    return {
+        f"{service}:{op}"
+        for service in ("connect", "dynamodb", "cloudformation")
+        for op in _operations(service, sources)
+    }
+
+
+def test_the_drift_check_role_grants_exactly_the_reads_make_status_makes():
+    statements = role_statements(translated_template(), DRIFT_CHECK_ON, role=DRIFT_CHECK_ROLE)
+    granted = {privilege(action).name for s in statements for action in as_list(s["Action"])}
+
+    called = _status_operations()
+
+    assert "connect:ListPhoneNumbersV2" in called  # not vacuous: the scan finds the tool's calls
+    assert called - granted == set(), "make status calls it, the drift check's role does not grant it"
+    assert granted - called == set(), "granted but make status never calls it"
+    # Reads only: the Service Authorization Reference's access level of each.
+    levels = {action: _access_level(action) for action in granted}
+    assert set(levels.values()) <= {"Read", "List"}, levels
+
+
+def _access_level(action: str) -> str:
+    found = privilege(action)
+    return found.info["access_level"]
+
+
+def test_lambda_may_send_failed_events_to_the_queue_and_nowhere_else():
+    translated = translated_template()
+
+    [statement] = destination_statements(translated, PROVIDER_ROLE)
+
+    assert statement == {
+        "Action": "sqs:SendMessage",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": ["FailedRequestsQueue", "Arn"]},
+    }
+    assert translated["Resources"]["FailedRequestsQueue"]["Type"] == "AWS::SQS::Queue"
+    assert destination_statements(translated, DRIFT_CHECK_ROLE) == []

@@ -154,17 +154,33 @@ def test_the_only_cloudformation_grants_are_the_stack_reads_the_code_makes(state
     called = set(re.findall(r"cloudformation\.([a-z_]+)\(", source)) | set(
         re.findall(r"cloudformation\(\)\.([a-z_]+)\(", source)
     )
+    # The paged reads (stack_reads.py) are one API operation each.
+    paged = {
+        "list_stack_resource_pages": "list_stack_resources",
+        "stack_event_pages": "describe_stack_events",
+    }
+    called = {paged.get(name, name) for name in called}
     granted = [s for s in statements if any(a.startswith("cloudformation:") for a in as_list(s["Action"]))]
 
     # DescribeStackResources: which stack resource has the number's ARN as physical ID (a native
-    # AWS::Connect::PhoneNumber); DescribeStackResource: does an owner's stack resource still hold the number;
-    # DescribeStacks: is a same-stack takeover a rename in an update.
-    assert called == {"describe_stack_resource", "describe_stack_resources", "describe_stacks"}
+    # AWS::Connect::PhoneNumber), and ListStackResources past its first 100; DescribeStackResource: does an
+    # owner's stack resource still hold the number; DescribeStacks: is a same-stack takeover a rename in an
+    # update, is the stack or an ancestor rolling back; DescribeStackEvents: is a deletion the one that
+    # follows a failed creation (OnFailure=DELETE).
+    assert called == {
+        "describe_stack_resource",
+        "describe_stack_resources",
+        "describe_stacks",
+        "describe_stack_events",
+        "list_stack_resources",
+    }
     [statement] = granted
     assert sorted(as_list(statement["Action"])) == [
+        "cloudformation:DescribeStackEvents",
         "cloudformation:DescribeStackResource",
         "cloudformation:DescribeStackResources",
         "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
     ]
     assert as_list(statement["Resource"]) == [
         {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*/*"}

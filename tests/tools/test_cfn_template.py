@@ -1,5 +1,5 @@
-"""tools/cfn_template.py: make plan's template reader (the standard library alone) reads the repository's
-templates exactly as cfn-lint's reader (PyYAML) does, and resolves the Custom::PhoneNumberAssignment
+"""tools/cfn_template.py: make plan's template reader (PyYAML and a constructor for the short tags) reads the
+repository's templates exactly as cfn-lint's reader does, and resolves the Custom::PhoneNumberAssignment
 properties under parameters, conditions, mappings and Fn::ForEach, refusing what it cannot know."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_json_templates_are_read_too():
         ("A: &anchor 1\nB: *anchor\n", "anchors and aliases"),
         ("A: !Bogus x\n", "unknown tag !Bogus"),
         ("A: 1\nA: 2\n", "duplicate key"),
-        ("A:\n  B: 1\n   C: 2\n", "unexpected indentation"),
+        ("A:\n  B: 1\n   C: 2\n", "line 3"),
         ("", "empty"),
     ],
 )

@@ -1,23 +1,28 @@
-"""make status, make export and make plan run with boto3 alone: tools/requirements.txt pins boto3 and what it
-needs as constraints.txt does, and the tools import nothing else, even while they run against the emulator.
+"""make status, make export and make plan run with boto3 and PyYAML alone: tools/requirements.txt pins them
+and what they need as constraints.txt does, and the tools import nothing else, even while they run against the
+emulator.
 
 The tools run here under the dev venv's interpreter with an import hook that refuses every module outside
-the standard library, boto3's own dependencies and the project's tools/ and phone_number_assignment: a tool
-that needed anything else (PyYAML, Powertools through the provider's records.py, moto...) fails to run."""
+the standard library, boto3's and PyYAML's own dependencies and the project's tools/ and
+phone_number_assignment: a tool that needed anything else (Powertools through the provider's records.py or
+stacks.py, cfn-lint, moto...) fails to run."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from local_aws.cloudformation import stack_arn
 from tests.conftest import ACCOUNT, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +35,6 @@ NEVER = (
     "crhelper",
     "aws_lambda_powertools",
     "aws_xray_sdk",
-    "yaml",
     "cfnlint",
 )
 
@@ -79,17 +83,21 @@ def _marker_holds(marker: str) -> bool:
     }[match[1]]
 
 
+TOOLS_NEED = closure("boto3") | closure("pyyaml")
+
+
 def test_the_tools_pin_boto3_and_its_dependencies_exactly_as_constraints_do():
     tools, constraints = pins(ROOT / "tools/requirements.txt"), pins(ROOT / "constraints.txt")
 
     assert tools, "tools/requirements.txt pins nothing"
     assert {name: constraints.get(name) for name in tools} == tools
-    assert set(tools) == closure("boto3")
+    assert set(tools) == TOOLS_NEED
 
 
 def allowed_modules() -> list[str]:
-    """Top-level modules the tools may import: the standard library, boto3's closure's, the project's."""
-    distributions = closure("boto3")
+    """Top-level modules the tools may import: the standard library, boto3's and PyYAML's closures', the
+    project's."""
+    distributions = TOOLS_NEED
     tops = {
         top
         for top, owners in metadata.packages_distributions().items()
@@ -137,7 +145,7 @@ def estate(aws_env, tmp_path) -> dict[str, str]:
         }
     )
     instance_arn = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{instance}"
-    # make plan reads YAML without PyYAML: short tags, a flow sequence, a Fn::ForEach over a parameter.
+    # make plan reads YAML: short tags, a flow sequence, a Fn::ForEach over a parameter.
     template = tmp_path / "numbers.yaml"
     template.write_text(
         "Transform: AWS::LanguageExtensions\n"
@@ -168,10 +176,12 @@ def estate(aws_env, tmp_path) -> dict[str, str]:
         ("tools.plan", ["--template", "{template}", "--format", "csv"], ",Declare,+15555559100,"),
     ],
 )
-def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):
+def test_the_tools_run_with_boto3_alone(estate, aws_env, tmp_path, module, args, expect):
     report = tmp_path / "imports.json"
     variables = {
         **os.environ,
+        # make plan asks STS for the deployment's account (the provider's parser holds ARNs to it).
+        "AWS_ENDPOINT_URL_STS": aws_env.endpoint_url,
         "PYTHONPATH": "provider",
         "ALLOWED_MODULES": json.dumps(allowed_modules()),
         "IMPORT_REPORT": str(report),
@@ -194,3 +204,95 @@ def test_the_tools_run_with_boto3_alone(estate, tmp_path, module, args, expect):
     assert not loaded & set(NEVER), sorted(loaded & set(NEVER))
     # What was refused, botocore and urllib3 only try (awscrt, brotli, zstandard...): never a module of ours.
     assert not [name for name in result["refused"] if name.startswith(("tools", "phone_number_assignment"))]
+
+
+@pytest.mark.parametrize("module", ["records", "stacks", "properties", "tags", "schema"])
+def test_the_provider_modules_the_tools_share_import_with_boto3_alone(tmp_path, module):
+    """One copy of the rules: the tools import these provider modules, so they bring no Powertools."""
+    report = tmp_path / "imports.json"
+    variables = {
+        **os.environ,
+        "PYTHONPATH": "provider",
+        "ALLOWED_MODULES": json.dumps(allowed_modules()),
+        "IMPORT_REPORT": str(report),
+    }
+    done = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-c", RUNNER, f"phone_number_assignment.{module}"],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    result = json.loads(report.read_text())
+    assert result["code"] in (0, None), done.stderr
+    loaded = {name.partition(".")[0] for name in result["loaded"]}
+    assert not loaded & set(NEVER), sorted(loaded & set(NEVER))
+    assert not [name for name in result["refused"] if name.startswith("phone_number_assignment")]
+    assert not {name.partition(".")[0] for name in result["refused"]} & set(NEVER), result["refused"]
+    assert done.returncode == 0, done.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("tool", "argv", "service"),
+    [
+        ("status", [], "Connect"),
+        (
+            "export",
+            ["arn:aws:connect:us-east-1:123456789012:instance/11111111-1111-4111-8111-111111111111"],
+            "Connect",
+        ),
+        # The plan first asks CloudFormation for the stack it deploys to.
+        (
+            "plan",
+            [
+                "--template",
+                str(ROOT / "samples/stack.yaml"),
+                "--stack",
+                stack_arn("s", region=REGION, account_id=ACCOUNT),
+            ],
+            "CloudFormation",
+        ),
+        # The emulator's banner once suggested AWS_ENDPOINT_URL_CONNECT alone: DynamoDB then goes elsewhere.
+        ("status", [], "DynamoDB"),
+    ],
+)
+def test_an_endpoint_that_does_not_answer_fails_at_once_naming_it_and_the_way_to_the_emulator(
+    aws_env, tool, argv, service
+):
+    dead = f"http://127.0.0.1:{closed_port()}"
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    variables["PYTHONPATH"] = "provider"
+    if service == "DynamoDB":
+        variables["AWS_ENDPOINT_URL"] = aws_env.endpoint_url
+        variables["AWS_ENDPOINT_URL_DYNAMODB"] = dead
+    else:
+        variables["AWS_ENDPOINT_URL"] = dead
+
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our own tools
+        [sys.executable, "-m", f"tools.{tool}", *argv],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    took = time.monotonic() - started
+
+    assert done.returncode == 1, done.stderr
+    # botocore's retries of a refused connection took 51-82 s; what is left is starting Python and boto3.
+    assert took < 20, f"{took:.1f} s"
+    [line] = [line for line in done.stderr.splitlines() if f"no answer from {service}" in line]
+    assert f"at {dead}" in line
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4599" in line
+    assert done.stdout == ""

@@ -15,12 +15,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 import yaml
+from botocore.stub import Stubber
 from cfnlint.core import get_rules, run_checks
 from cfnlint.decode import decode
 from samcli.commands.validate.validate import _lint as sam_validate_lint
 
+from local_aws.connect.native import deploy_native_number_stack
 from phone_number_assignment.tags import LOGICAL_ID_TAG, STACK_TAG
 from tests.conftest import ACCOUNT, REGION, describe
 from tools import export
@@ -31,6 +34,8 @@ READS = {
     "DescribePhoneNumber",
     "ListFlowAssociations",
     "DescribeTrafficDistributionGroup",
+    "DescribeStackResources",
+    "DescribeStackResource",
 }
 
 
@@ -205,6 +210,49 @@ def test_export_declares_exactly_the_adoptable_numbers_on_an_instance_with_their
     assert export.READ_ONLY_NOTICE in stderr
     assert "skipped +15555550102: already assigned by L in stack" in stderr
     assert f"skipped +15555550103: it is claimed to {estate.tdg_arn}" in stderr
+
+
+def test_a_number_a_live_native_resource_holds_is_left_out_and_said_so(estate, aws_env):
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    _, held = deploy_native_number_stack(cloudformation, "native-live", estate.instance_a_arn, "+15555550110")
+    retained_stack, released = deploy_native_number_stack(
+        cloudformation, "native-retained", estate.instance_a_arn, "+15555550111", True
+    )
+    cloudformation.delete_stack(StackName=retained_stack)  # DeletionPolicy: Retain: the number stays claimed
+
+    status, template, stderr = run_export(estate.instance_a_arn, "--style", "resources")
+
+    assert status == 0, stderr
+    resources = expand(template)
+    # The provider would refuse the live native's number (deleting its stack would release it): left out.
+    assert "Number15555550110" not in resources
+    assert (
+        "skipped +15555550110: the provider would refuse it: Phone number +15555550110 is managed by "
+        "AWS::Connect::PhoneNumber NativeNumber of stack"
+    ) in stderr
+    # A native resource that no longer holds its number (DELETE_SKIPPED) does not stop the adoption.
+    assert resources["Number15555550111"]["Properties"]["PhoneNumberId"] == released.rsplit("/", 1)[-1]
+    assert held != released
+
+
+def test_a_number_cloudformation_cannot_be_asked_about_is_declared_and_said_so(estate, aws_env):
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    connect = boto3.client("connect", region_name=REGION, endpoint_url=aws_env.endpoint_url)
+    target = export.parse_target(estate.instance_a_arn)
+
+    with Stubber(cloudformation) as stub:
+        for _ in range(2):  # the two adoptable numbers
+            stub.add_client_error(
+                "describe_stack_resources", service_error_code="AccessDenied", http_status_code=403
+            )
+        exported = export.collect(connect, target, cloudformation=cloudformation)
+
+    # The operator's credentials could not ask; the provider's role may: nothing is left out on a guess.
+    assert [n.phone_number for n in exported.numbers] == ["+15555550100", "+15555550101"]
+    assert any(
+        "+15555550100: whether a native AWS::Connect::PhoneNumber holds it is unknown (AccessDenied" in note
+        for note in exported.notes
+    )
 
 
 def test_the_per_resource_style_writes_literal_ids_portable_arns_and_the_e164_number(estate):

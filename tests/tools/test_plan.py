@@ -390,6 +390,10 @@ def test_an_unpublished_flow_is_refused(estate, tmp_path):
     assert "CONTACT_FLOW/SAVED/ACTIVE" in entry["refusals"][0]["message"]
 
 
+def by_logical_id(report: dict) -> dict[str, dict]:
+    return {entry["logicalResourceId"]: entry for entry in report["numbers"]}
+
+
 def test_a_flow_of_another_instance_and_a_missing_target_are_refused(estate, tmp_path):
     missing = arn(f"instance/{uuid.uuid4()}")
     code, report, _ = plan_json(
@@ -401,15 +405,18 @@ def test_a_flow_of_another_instance_and_a_missing_target_are_refused(estate, tmp
         f"TargetArn={estate.b}",
     )
     assert code == plan.EXIT_FLAGGED
-    assert refusals(by_number(report)[estate.number(0)]) == ["flow-elsewhere"]
+    # The provider's parser refuses it before any call: the flow is not in the target instance.
+    [refusal] = by_logical_id(report)[f"Number{alnum(estate.ids[0])}"]["refusals"]
+    assert refusal["code"] == "invalid-properties"
+    assert f"names a flow in instance {estate.instance_a}, but TargetArn is instance" in refusal["message"]
 
+    template = estate.template(tmp_path)
+    text = template.read_text()
+    template.write_text(
+        text[: text.index("          ContactFlowArn:")] + text[text.index("          OnDelete:") :]
+    )
     code, report, _ = plan_json(
-        "--template",
-        str(estate.template(tmp_path)),
-        "--stack",
-        estate.stack,
-        "--param",
-        f"TargetArn={missing}",
+        "--template", str(template), "--stack", estate.stack, "--param", f"TargetArn={missing}"
     )
     assert code == plan.EXIT_FLAGGED
     entry = by_number(report)[estate.number(0)]
@@ -771,3 +778,99 @@ def test_make_plan_without_a_source_says_how_to_use_it(tools_venv):
     assert done.returncode == 2
     assert "usage: make plan STACK=<stack> CHANGE_SET=<change set>" in done.stderr
     assert done.stdout == ""
+
+
+# ---- the provider's own rules, before anything is read ---------------------------------------------------
+
+
+def test_every_reason_the_provider_would_give_is_reported_and_nothing_is_read(estate, env, tmp_path):
+    template = estate.template(tmp_path)
+    template.write_text(
+        template.read_text()
+        .replace("TargetArn: !Ref TargetArn", "TargetARN: !Ref TargetArn\n          Description: main line")
+        .replace("OnDelete: Retain", "OnDelete: Delete")
+    )
+    reads = len([c for c in env.control.calls() if c.get("operation") == "DescribePhoneNumber"])
+
+    code, report, err = plan_json("--template", str(template), "--stack", estate.stack)
+
+    assert code == plan.EXIT_FLAGGED, err
+    for entry in report["numbers"]:
+        assert entry["verdict"] == "refused"
+        assert set(refusals(entry)) == {"invalid-properties"}
+        said = " ".join(r["message"] for r in entry["refusals"])
+        assert "Unknown property 'TargetARN'. Did you mean TargetArn?" in said
+        assert "Unknown property 'Description'." in said
+        assert "Property TargetArn is required" in said  # not "an empty TargetArn"
+        assert "Property OnDelete must be Retain or Restore; got 'Delete'" in said
+    assert len([c for c in env.control.calls() if c.get("operation") == "DescribePhoneNumber"]) == reads
+
+
+def test_a_target_in_another_region_is_refused_as_the_provider_refuses_it(estate, tmp_path):
+    elsewhere = estate.b.replace(f":{REGION}:", ":eu-west-2:")
+
+    code, report, _ = plan_json(
+        "--template",
+        str(estate.template(tmp_path)),
+        "--stack",
+        estate.stack,
+        "--param",
+        f"TargetArn={elsewhere}",
+    )
+
+    assert code == plan.EXIT_FLAGGED
+    entry = report["numbers"][0]
+    assert "invalid-properties" in refusals(entry)
+    assert any(
+        f"must be in this provider's partition and Region (arn:aws:connect:{REGION}:...)" in r["message"]
+        for r in entry["refusals"]
+    )
+
+
+def test_a_parameter_outside_its_allowed_values_is_a_usage_error(estate, env, tmp_path):
+    calls = len(env.control.calls())
+
+    code, out, err = run_plan("--template", str(estate.template(tmp_path)), "--param", "Site=c")
+
+    assert code == plan.EXIT_USAGE
+    assert "parameter Site: PARAMS gives 'c', not one of its AllowedValues (a, b)" in err
+    assert out == ""
+    assert len(env.control.calls()) == calls
+
+
+def test_a_stack_that_does_not_exist_is_a_usage_error(estate, tmp_path):
+    code, out, err = run_plan("--template", str(estate.template(tmp_path)), "--stack", "nubmers")
+
+    assert code == plan.EXIT_USAGE
+    assert "STACK=nubmers: no such stack" in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("whose", ["this resource", "a stack CloudFormation no longer holds"])
+def test_a_number_being_put_back_is_refused_whoever_puts_it_back(estate, env, ddb, tmp_path, whose):
+    ddb.delete_item(
+        TableName="PhoneNumberAssignment-Ownership", Key={"PhoneNumberArn": {"S": estate.number(0)}}
+    )
+    if whose == "this resource":
+        owner, logical_id = estate.stack, f"Number{alnum(estate.ids[0])}"
+    else:
+        owner, logical_id = stack_arn("gone", region=REGION, account_id=ACCOUNT), "Line"
+    put_record(ddb, estate.number(0), owner, logical_id, "UNDOING", estate.a, estate.b)
+
+    code, report, _ = plan_json("--template", str(estate.template(tmp_path)), "--stack", estate.stack)
+
+    assert code == plan.EXIT_FLAGGED
+    entry = by_number(report)[estate.number(0)]
+    assert refusals(entry) == ["being-put-back"]
+    assert not any("the provider takes it" in note for note in entry["notes"])
+
+
+def test_a_property_that_resolves_to_no_value_is_absent_as_cloudformation_drops_it(estate, tmp_path):
+    template = estate.template(tmp_path)
+    template.write_text(
+        template.read_text().replace("OnDelete: Retain", "OnDelete: !If [OnB, Restore, !Ref AWS::NoValue]")
+    )
+
+    code, report, _ = plan_json("--template", str(template), "--stack", estate.stack)
+
+    assert code == plan.EXIT_CLEAN, json.dumps(report["numbers"][0]["refusals"])

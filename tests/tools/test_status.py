@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -615,7 +616,6 @@ def test_the_providers_shared_pace_items_are_not_numbers_records(estate, ddb):
     report = status_json()[0]
 
     assert key not in by_arn(report)
-    assert status.PACE_ID_PREFIX == pace.PACE_ID_PREFIX
 
 
 def test_native_stacks_get_the_same_cloudformation_check(estate):
@@ -972,34 +972,68 @@ def test_even_a_bug_ends_in_one_line_not_a_traceback(env, monkeypatch):
 # ---- the tool's own names, against the provider's --------------------------------------------------------
 
 
-def test_the_names_status_spells_itself_are_the_providers():
-    """tools/status.py runs with boto3 alone, so it spells these instead of importing records.py and stacks.py
-    (which bring Powertools): they must stay the provider's."""
-    from phone_number_assignment import records, stacks
+def test_status_uses_the_providers_rules_not_copies_of_them():
+    """One copy of the rules: the table, states, tags and "does CloudFormation still hold it" are the
+    provider's own objects (they import boto3 alone: tests/tools/test_environment.py)."""
+    from phone_number_assignment import records, stacks, tags
 
-    assert status.TABLE_NAME == records.OWNERSHIP_TABLE
+    assert status.TABLE_NAME is records.OWNERSHIP_TABLE
+    assert status.Owner is tags.Owner
     assert set(status.MARKERS) == {state.value for state in records.UNSETTLED}
-    assert (
-        records.State.PENDING.value,
-        records.State.MOVING.value,
-        records.State.ASSIGNED.value,
-        records.State.CANCELLED.value,
-    ) == (status.PENDING, status.MOVING, status.ASSIGNED, status.CANCELLED)
-    assert (records.State.UNDOING.value, records.State.RELEASED.value) == (status.UNDOING, status.RELEASED)
-    assert {state.value for state in records.State} == {
-        status.PENDING,
-        status.MOVING,
-        status.ASSIGNED,
-        status.CANCELLED,
-        status.UNDOING,
-        status.RELEASED,
-    }
-    assert status.NATIVE_RESOURCE_TYPE == stacks.NATIVE_RESOURCE_TYPE
-    assert status.RELEASED_BY_STACK == stacks.RELEASED_BY_STACK
-    assert (status.NATIVE_STACK_ID_TAG, status.NATIVE_LOGICAL_ID_TAG) == (
-        stacks.STACK_ID_TAG,
-        stacks.LOGICAL_ID_TAG,
+    assert status.stacks.still_holds is stacks.still_holds
+
+
+@pytest.mark.parametrize(
+    ("stack_status", "holds"),
+    [
+        # The update that replaced the resource can still roll back to the old number: the provider holds it.
+        ("UPDATE_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", True),
+        # Past the point of no return: the old number is let go.
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", False),
+    ],
+)
+def test_during_a_replacement_the_old_number_is_not_stale_until_the_update_commits(
+    env, ddb, stack_status, holds
+):
+    old, new, instance = (str(uuid.uuid4()) for _ in range(3))
+    old_arn, new_arn, instance_arn = (
+        arn(f"phone-number/{old}"),
+        arn(f"phone-number/{new}"),
+        arn(f"instance/{instance}"),
     )
+    stack_id = stack_arn("replacing", region=REGION, account_id=ACCOUNT)
+    env.control.play_stack(stack_id, stack_status=stack_status)
+    env.control.play_stack(
+        stack_id, logical_id="Line", resource_status="UPDATE_COMPLETE", physical_id=new_arn
+    )
+    env.control.seed(
+        {
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "instances": [{"id": instance, "alias": "replacing"}],
+            "phone_numbers": [
+                {
+                    "id": old,
+                    "phone_number": "+15555554001",
+                    "target": instance,
+                    "tags": owner_tags(stack_id, "Line", instance_arn),
+                },
+                {"id": new, "phone_number": "+15555554002", "target": instance},
+            ],
+        }
+    )
+    create_table(ddb)
+    put_record(ddb, old_arn, stack_id, "Line", "ASSIGNED", instance_arn, instance_arn)
+
+    entry = by_arn(status_json("--target", instance_arn)[0])[old_arn]
+
+    assert entry["cloudFormation"]["holds"] is holds
+    if holds:
+        assert entry["cloudFormation"]["detail"].startswith("holds (replacement not committed")
+        assert entry["flags"] == []  # no stale-owner, and no release command for a number still held
+    else:
+        assert codes(entry) == ["stale-owner"]
 
 
 # ---- drift: against what the owner declared, as the provider recorded it ---------------------------------
@@ -1011,6 +1045,7 @@ class Drift:
 
     def __init__(self, world, stack, connect, aws_env, clock) -> None:
         self.world, self.stack, self.connect, self.clock = world, stack, connect, clock
+        self.env = aws_env
         self.other_flow = str(uuid.uuid4())
         aws_env.control.seed(
             {
@@ -1081,6 +1116,15 @@ def test_a_number_moved_by_hand_is_not_on_its_declared_target(drift):
     assert world.instance_a_arn in flag["message"]
     assert f"--target-arn {world.instance_a_arn}" in flag["advice"]
     assert "make status: 1 flagged (exit status 3)." in err
+
+    # Followed literally, the advice puts the number back where it was declared and routed as declared (a
+    # move drops the number's flow): status is then clean.
+    move_back, route = re.findall(r"aws connect [^;]*?(?=; |$)", flag["advice"])
+    run_cli(drift.env, move_back)
+    drift.settle(world.number_arn)
+    run_cli(drift.env, route)
+    code, out, err = run_status("--format", "json")
+    assert code == status.EXIT_CLEAN, out
 
 
 @pytest.mark.parametrize("how", ["another flow", "no flow"])
@@ -1314,7 +1358,7 @@ def test_csv_has_one_row_per_number_with_full_arns_and_flag_codes(drift):
 
 
 @pytest.mark.timeout(600)  # the first run makes .venv-tools
-def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_venv):
+def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_venv, tmp_path):
     world = drift.world
     drift.assign("MainLine", world.number_arn)
     drift.connect.update_phone_number(PhoneNumberId=world.number_arn, TargetArn=world.instance_b_arn)
@@ -1333,3 +1377,14 @@ def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_ven
     assert "Error 3" in done.stderr
     [row] = list(csv.DictReader(io.StringIO(done.stdout)))
     assert row["flags"] == "not-on-declared-target"
+
+    # tools/run keeps the tool's own exit status, for a scheduler; from any directory.
+    kept = subprocess.run(  # noqa: S603 - our own script
+        [str(ROOT / "tools/run"), "status", "--number", world.phone_number, "--format", "csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert kept.returncode == status.EXIT_FLAGGED, kept.stderr
+    assert kept.stdout == done.stdout

@@ -444,3 +444,35 @@ class ServiceTimeoutMissing(CloudFormationLintRule):
                 )
             )
         return matches
+
+
+class RetainOnCreate(CloudFormationLintRule):
+    id = "WPNA110"
+    shortdesc = f"{TYPE}: DeletionPolicy: Retain keeps a failed creation's number moved"
+    description = (
+        "CloudFormation sends no Delete for a resource with DeletionPolicy: Retain, not even when the stack "
+        "operation that created it rolls back, so the number stays where that failed deployment moved it. "
+        "RetainExceptOnCreate retains the resource like Retain, except when its creation rolls back."
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html"
+    )
+    tags = UnknownProperty.tags
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches = []
+        for assignment in support.Analysis.of(cfn).assignments:
+            if assignment.resource.get("DeletionPolicy") != "Retain":
+                continue
+            matches.append(
+                RuleMatch(
+                    [*assignment.path, "DeletionPolicy"],
+                    f"{assignment.logical_id}: DeletionPolicy: Retain, so if the stack operation that "
+                    "creates it rolls back CloudFormation sends no Delete and the number stays where the "
+                    "failed deployment moved it. Use DeletionPolicy: RetainExceptOnCreate (the number goes "
+                    "back when its creation rolls back; retained otherwise, as for a hand-over), or leave "
+                    "DeletionPolicy out: OnDelete: Retain (the default) already keeps the number where it "
+                    "is on a deliberate deletion.",
+                )
+            )
+        return matches
