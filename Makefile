@@ -33,7 +33,7 @@ BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py) \
     drift_check/Makefile drift_check/requirements.txt tools/requirements.txt $(wildcard drift_check/*.py tools/*.py)
 
-.PHONY: help venv tools-venv test coverage lint format validate lint-template cfn-lint-minimum export status plan emulator emulator-stack demo invoke runtime build deploy publish publish-preflight acceptance bench lock clean
+.PHONY: help venv tools-venv test coverage lint format validate lint-template cfn-lint-minimum export status plan emulator emulator-stack demo invoke runtime build deploy publish publish-preflight acceptance bench simulate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -212,6 +212,10 @@ acceptance: $(STAMP) ## The acceptance scenario in a real AWS account (skipped, 
 
 bench: $(STAMP) ## Measure completion lag, throughput under quota, cold start and artifact size
 	$(BIN)/python -m benchmarks
+
+# SIMULATE_ARGS="--scenario cancelled-create --bound 3", or --replay "Schedule(...)" to run one schedule step by step.
+simulate: $(STAMP) ## Explore the interleavings of small stack operations in the deterministic simulation; prints schedules and violations
+	PYTHONPATH=provider $(BIN)/python -m local_aws.simulation $(SIMULATE_ARGS)
 
 lock: ## Re-resolve constraints.txt from requirements-dev.txt in a scratch venv
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv

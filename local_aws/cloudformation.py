@@ -42,7 +42,18 @@ DEFAULT_SERVICE_TOKEN = (
 # CloudFormation rejects a response document larger than this ("Response object is too long").
 MAX_RESPONSE_BYTES = 4096
 REQUEST_TYPES = ("Create", "Update", "Delete")
-BEHAVIOURS = ("accept", "refuse", "hang", "error")
+BEHAVIOURS = ("accept", "refuse", "hang", "error", "page", "reset")
+# What S3 answers a PUT with at these statuses (its error codes); "page" answers with no code at all.
+S3_ERRORS = {
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("SlowDown", "Please reduce your request rate."),
+}
+_PAGE_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Time-out",
+}
 CLOSE_GRACE_SECONDS = 2.0
 
 
@@ -249,7 +260,7 @@ class Attempt:
     headers: dict[str, str]
     raw_body: bytes
     body: dict[str, Any] | None
-    outcome: str  # "accepted", "error", "hung", "forbidden", "bad-request"
+    outcome: str  # "accepted", "error", "hung", "reset", "forbidden", "bad-request"
     status: int | None
     received_at: float
 
@@ -326,10 +337,12 @@ class ResponseReceiver:
 
     Use as a context manager. ``behaviour`` (thread-safe, settable at any time) decides what happens to
     the next requests: "accept" answers 200 and records the response, "error" answers S3's 500
-    InternalError, "hang" reads the request and never answers (the connection is dropped after
-    ``hang_seconds`` or when the receiver closes, whichever is first), "refuse" resets every connection
-    before TLS. ``set_behaviour(mode, times=n)`` applies a mode to the next n requests only, then
-    reverts to "accept" (e.g. two 500s then success).
+    InternalError (or, ``status=503``, its SlowDown), "page" a proxy's error page with no error code (502
+    unless ``status`` says 500, 503 or 504), "hang" reads the request and never answers (the connection is
+    dropped after ``hang_seconds`` or when the receiver closes, whichever is first), "reset" reads the
+    request and resets the connection without an answer, "refuse" resets every connection before TLS.
+    ``set_behaviour(mode, times=n)`` applies a mode to the next n requests only, then reverts to "accept"
+    (e.g. two 500s then success).
     """
 
     def __init__(
@@ -356,6 +369,7 @@ class ResponseReceiver:
         self.clock: Any = REAL_CLOCK
         self._behaviour = "accept"
         self._behaviour_times: int | None = None
+        self._behaviour_status: int | None = None
         self._attempts: list[Attempt] = []
         self._signatures: dict[str, set[str]] = {}
         self._connections: set[socket.socket] = set()
@@ -434,23 +448,29 @@ class ResponseReceiver:
     def behaviour(self, mode: str) -> None:
         self.set_behaviour(mode)
 
-    def set_behaviour(self, mode: str, *, times: int | None = None) -> None:
+    def set_behaviour(self, mode: str, *, times: int | None = None, status: int | None = None) -> None:
+        """``status``: of an "error" (S3's, 500 or 503; 500 by default) or a "page" (500, 502, 503 or 504;
+        502 by default)."""
         if mode not in BEHAVIOURS:
             raise ValueError(f"behaviour must be one of {BEHAVIOURS}, not {mode!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1")
+        allowed = {"error": tuple(S3_ERRORS), "page": tuple(_PAGE_REASONS)}.get(mode, ())
+        if status is not None and status not in allowed:
+            raise ValueError(f"a {mode!r} behaviour takes no status {status} (allowed: {allowed or 'none'})")
         with self._lock:
             self._behaviour = mode
             self._behaviour_times = times
+            self._behaviour_status = status or {"error": 500, "page": 502}.get(mode)
 
-    def _take_behaviour(self) -> str:
+    def _take_behaviour(self) -> tuple[str, int | None]:
         with self._lock:
-            mode = self._behaviour
+            mode, status = self._behaviour, self._behaviour_status
             if self._behaviour_times is not None:
                 self._behaviour_times -= 1
                 if self._behaviour_times <= 0:
                     self._behaviour, self._behaviour_times = "accept", None
-            return mode
+            return mode, status
 
     def url_for(
         self, stack_id: str, request_id: str, logical_id: str = "MainLine", signed_at: float | None = None
@@ -573,7 +593,7 @@ class ResponseReceiver:
                 raw = handler.rfile.read(int(length))
             except ValueError:
                 raw = b""
-        mode = self._take_behaviour()
+        mode, status = self._take_behaviour()
         body: dict[str, Any] | None = None
         with contextlib.suppress(ValueError):
             parsed = json.loads(raw.decode()) if raw else None
@@ -612,8 +632,24 @@ class ResponseReceiver:
             handler._s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
             return
         if mode == "error":
-            record("error", 500)
-            handler._s3_error(500, "InternalError", "We encountered an internal error. Please try again.")
+            assert status is not None
+            record("error", status)
+            handler._s3_error(status, *S3_ERRORS[status])
+            return
+        if mode == "page":
+            assert status is not None
+            record("error", status)
+            reason = _PAGE_REASONS[status]
+            page = f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+            page += f"<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
+            handler._reply(status, page.encode(), content_type="text/html")
+            return
+        if mode == "reset":
+            record("reset", None)
+            # Linger 0: closing the connection (which _serve_connection does next) resets it, unanswered.
+            with contextlib.suppress(OSError):
+                handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.close_connection = True
             return
         if mode == "hang":
             record("hung", None)

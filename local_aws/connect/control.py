@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import dynamodb, played_stacks
+from . import dynamodb, faults, played_stacks
 from .exceptions import ConnectError
 from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
@@ -38,6 +38,8 @@ CONTROL_METHODS = frozenset(
         "set_traffic_distribution_group_status",
         "inject_error",
         "inject_dynamodb_error",
+        "inject_fault",
+        "faults_met",
         "service_calls",
         "fail_next_move",
         "calls",
@@ -180,6 +182,30 @@ class LocalControl:
         """The next ``count`` DynamoDB ``operation`` calls (e.g. UpdateItem) answer ``code`` (None: they
         succeed), each after ``latency_seconds`` of the emulator's clock."""
         dynamodb.inject(operation, code, count=count, message=message, latency_seconds=latency_seconds)
+
+    def inject_fault(
+        self,
+        service: str,
+        operation: str,
+        fault: str,
+        *,
+        status: int | None = None,
+        count: int = 1,
+        served: bool = False,
+    ) -> None:
+        """The next ``count`` calls of ``operation`` of ``service`` (connect, dynamodb or cloudformation)
+        meet a transient fault instead of the service (local_aws/connect/faults.py): ``fault`` is an error
+        code (InternalFailure, ServiceUnavailable, RequestTimeout, RequestTimeoutException,
+        PriorRequestNotComplete; ``status`` overrides its own), "page" (a load balancer's page with no error
+        code, HTTP 502 unless ``status`` says 500, 503 or 504), or "connection-reset" (the connection is
+        dropped without an answer; ``served=True``: after the operation was served)."""
+        faults.inject(service, operation, fault, status=status, count=count, served=served)
+
+    def faults_met(self) -> list[dict[str, Any]]:
+        """Every injected transient fault a call met, in order: service, operation, fault (its code, the
+        page's status, or "connection-reset"), served."""
+        with EMULATOR_LOCK:
+            return [dict(met) for met in runtime.faults_met]
 
     def inject_cloudformation_error(
         self, action: str, code: str, *, count: int = 1, message: str | None = None
@@ -405,6 +431,29 @@ class HttpControl:
             message=message,
             latency_seconds=latency_seconds,
         )
+
+    def inject_fault(
+        self,
+        service: str,
+        operation: str,
+        fault: str,
+        *,
+        status: int | None = None,
+        count: int = 1,
+        served: bool = False,
+    ) -> None:
+        self._call(
+            "inject_fault",
+            service=service,
+            operation=operation,
+            fault=fault,
+            status=status,
+            count=count,
+            served=served,
+        )
+
+    def faults_met(self) -> list[dict[str, Any]]:
+        return self._call("faults_met")
 
     def inject_cloudformation_error(
         self, action: str, code: str, *, count: int = 1, message: str | None = None

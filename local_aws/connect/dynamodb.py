@@ -26,6 +26,7 @@ from typing import Any
 import moto.dynamodb.urls as moto_dynamodb_urls
 from botocore.loaders import Loader
 
+from . import faults
 from .runtime import EMULATOR_LOCK, runtime
 
 # One at a time: see the module docstring. Apart from the Connect emulator's lock, so that a slow
@@ -107,7 +108,9 @@ def _serialised(dispatch: Callable[..., Any]) -> Callable[..., Any]:
                 body = json.dumps({"__type": ERROR_PREFIX + fault.code, "message": fault.message})
                 return status_code_for(fault.code), {"Content-Type": "application/x-amz-json-1.0"}, body
         with DYNAMODB_LOCK:
-            return dispatch(request, full_url, headers)
+            return faults.serving(
+                "dynamodb", operation, request, lambda: dispatch(request, full_url, headers)
+            )
 
     serve.__wrapped__ = dispatch  # type: ignore[attr-defined]
     return serve

@@ -5,7 +5,8 @@ its Flask app for Connect, so extending that dict is enough for both modes. moto
 are re-pointed at the emulator's response class (a subclass of moto's), so they keep working while
 sharing the rate limits, faults and call log. ``native`` adds AWS::Connect::PhoneNumber to moto's
 CloudFormation, ``played_stacks`` the stacks the local CloudFormation stand-in plays, ``dynamodb`` one
-request at a time and its faults.
+request at a time and its faults, ``faults`` the transient faults of CloudFormation (and Connect's and
+DynamoDB's, taken in their own dispatch).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import moto.connect.urls as moto_connect_urls
 import moto.moto_api._internal.urls as moto_api_urls
 from moto.moto_api import state_manager
 
-from . import dynamodb, native, played_stacks, urls
+from . import dynamodb, faults, native, played_stacks, urls
 from .control import CONTROL_URL_PATHS
 from .models import TDG_STATE_MODEL
 from .responses import ConnectEmulatorResponse
@@ -38,4 +39,5 @@ def install() -> None:
         native.install()
         played_stacks.install()
         dynamodb.install()
+        faults.install()
         _installed = True

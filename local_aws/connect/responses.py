@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from moto.connect.responses import ConnectResponse
 from moto.core.exceptions import HTTPException
 
+from . import faults
 from .exceptions import ConnectError, InvalidParameterException
 from .identifiers import refuse_arns_where_ids_are_documented
 from .models import ConnectPhoneNumberBackend, page, phone_number_backends
@@ -62,24 +63,37 @@ class ConnectEmulatorResponse(ConnectResponse):
         if not operation:
             return super().call_action()
         started = runtime.now()
+        # A transient fault (faults.py) answers before the service does: a front end's answer, or none.
+        fault = faults.take("connect", operation)
         with EMULATOR_LOCK:
-            rejection = runtime.admit(operation) or refuse_arns_where_ids_are_documented(
-                operation, self._identifiers(operation)
-            )
-            if rejection is not None:
-                status, headers, body = self._error_response(rejection)
+            if fault is not None and not fault.served:
+                status, headers, body = (
+                    (0, {}, "") if fault.status is None else faults.answer("connect", fault, None)
+                )
             else:
-                status, headers, body = super().call_action()
+                status, headers, body = self._served(operation)
             error = None
-            if int(status) >= 400:
-                error = self._error_code(headers, body)
+            if fault is not None and fault.status is None:
+                status, error = 0, faults.CONNECTION_RESET  # logged as no answer at all
+            elif int(status) >= 400:
+                error = self._error_code(headers, body) or str(status)
             runtime.record_call(operation, started, _json_safe(self.params or {}), int(status), error)
             latency = runtime.latency_seconds
+        if fault is not None and fault.status is None:
+            return faults.answer("connect", fault, self.normalized_request)
         if latency:
             # A loaded service or a slow network: the answer takes this long, whatever it is (outside the
             # lock, so other callers are not held up).
             runtime.clock.sleep(latency)
         return status, headers, body
+
+    def _served(self, operation: str) -> tuple[int, dict[str, Any], Any]:
+        rejection = runtime.admit(operation) or refuse_arns_where_ids_are_documented(
+            operation, self._identifiers(operation)
+        )
+        if rejection is not None:
+            return self._error_response(rejection)
+        return super().call_action()
 
     def _identifiers(self, operation: str) -> dict[str, Any]:
         if operation not in MOTO_OWN_OPERATIONS:

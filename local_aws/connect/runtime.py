@@ -136,6 +136,9 @@ class EmulatorRuntime:
             # DynamoDB (local_aws.connect.dynamodb): faults by operation. Calls of the other services the
             # provider uses (DynamoDB, CloudFormation), counted by "service:Operation".
             self.dynamodb_faults: dict[str, deque[Any]] = {}
+            # Transient faults of any service (local_aws.connect.faults), by (service, operation).
+            self.transient_faults: dict[tuple[str, str], deque[Any]] = {}
+            self.faults_met: list[dict[str, Any]] = []
             self.service_calls: dict[str, int] = {}
             self.move_log: list[MoveRecord] = []
             self.settled_observers: list[Callable[[str], None]] = []

@@ -7,7 +7,11 @@ taxonomy in exactly one place, ``from_client_error``.
 
 from __future__ import annotations
 
+import http.client
+
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
 # Service messages and user values are cut to this, so a huge value cannot crowd our own sentence out of a
 # Reason (which the responder bounds as a whole, keeping its start).
@@ -151,20 +155,25 @@ class UnusableContactFlow(InvalidProperties):
     """ContactFlowArn names a flow a phone number cannot route to: found out before anything changes."""
 
 
-# Codes worth trying again after a pause (Connect's, then DynamoDB's); botocore's retry mode already retried
-# each call before the error reached us.
+# What is worth trying again after a pause is what botocore's standard retry mode retries: its checkers are
+# asked about each error (botocore/retries/standard.py), so the lists stay botocore's. Transient: HTTP 500,
+# 502, 503 and 504 whatever the body (a load balancer's error page has no error code), RequestTimeout,
+# RequestTimeoutException, PriorRequestNotComplete (with any status), and connection errors and timeouts.
+# Throttling: the throttling codes of every AWS service. tests/provider/test_errors.py pins what they answer
+# today, so that a botocore upgrade that changes it is seen.
+_TRANSIENT = TransientRetryableChecker()
+_THROTTLED = ThrottledRetryableChecker()
+# Codes retried beyond botocore's lists, each for a reason of its own. DynamoDB's write conflicts: botocore
+# retries ReplicatedWriteConflictException only through the operation's model (its "retryable" trait), which
+# this check is not given, and TransactionConflictException not at all, though another writer's transaction
+# ending is all it waits for. InternalServiceException (Connect's) and InternalServerError (DynamoDB's) are
+# modelled at 500 and so transient by status already; named so that the codes alone say so too.
 RETRYABLE_CODES = frozenset(
     {
-        "ThrottlingException",
-        "Throttling",  # CloudFormation's (a Query-protocol service)
-        "TooManyRequestsException",
         "InternalServiceException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
         "InternalServerError",
         "TransactionConflictException",
         "ReplicatedWriteConflictException",
-        "LimitExceededException",  # DynamoDB's: too many table operations at once (CreateTable)
     }
 )
 # Connect's refusals for a quota or limit reached ("The allowed limit for the resource has been exceeded",
@@ -190,8 +199,56 @@ def answer_of(error: ClientError) -> type[ConnectAnswer] | None:
 
 
 def is_retryable(error: ClientError, service: str = "") -> bool:
+    """Whether a pause may make the call succeed: a transient fault or throttling, never a quota reached
+    (botocore counts LimitExceededException as throttling; for Connect it is a quota, QUOTA_CODES)."""
     code = error_code(error)
-    return code in RETRYABLE_CODES and code not in QUOTA_CODES.get(service, ())
+    if code in QUOTA_CODES.get(service, ()):
+        return False
+    return code in RETRYABLE_CODES or is_throttling(error) or is_transient(error)
+
+
+def is_throttling(error: ClientError) -> bool:
+    """A throttled call, as botocore's standard mode tells one (ThrottledRetryableChecker)."""
+    return bool(_THROTTLED.is_retryable(_retry_context(error)))
+
+
+def is_transient(error: Exception) -> bool:
+    """A transient fault, as botocore's standard mode tells one (TransientRetryableChecker): a ClientError
+    with a transient status or code, or a connection error or timeout that got no answer at all."""
+    return bool(_TRANSIENT.is_retryable(_retry_context(error)))
+
+
+def is_transient_status(status: int) -> bool:
+    """An HTTP answer worth sending the request again for, whatever its body (the response PUT's)."""
+    return bool(_TRANSIENT.is_retryable(RetryContext(attempt_number=1, http_response=_response(status))))
+
+
+def _response(status: int) -> AWSResponse:
+    # The checkers read the status from botocore's HTTP response, which a ClientError no longer carries.
+    return AWSResponse("", status, {}, None)
+
+
+def _retry_context(error: Exception) -> RetryContext:
+    if not isinstance(error, ClientError):
+        return RetryContext(attempt_number=1, caught_exception=error)
+    status = http_status(error)
+    response = _response(status) if status else None
+    return RetryContext(attempt_number=1, parsed_response=error.response, http_response=response)
+
+
+def http_status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def fault_of(error: ClientError) -> str:
+    """The error as a Reason names it: its code and status, or, for an answer with no error code (botocore
+    then takes the status for the code), the status and what it means."""
+    code, status = error_code(error), http_status(error)
+    if code and code != str(status):
+        return f"{code} (HTTP {status})" if status else code
+    meaning = http.client.responses.get(status, "")
+    said = f"HTTP {status} {meaning}" if meaning else f"HTTP {status}"
+    return f"{said} with no error code (a load balancer's or proxy's page)"
 
 
 def error_code(error: ClientError) -> str:
@@ -247,10 +304,11 @@ def from_client_error(error: ClientError, *, subject: str, service: str = "conne
             f"Connect rejected the ClientToken {subject} as already used with other parameters "
             f"({message}); retry the stack operation."
         )
-    if code in RETRYABLE_CODES:
+    if is_throttling(error) or code in RETRYABLE_CODES or is_transient(error):
+        advice = " or raise the API quota" if is_throttling(error) else ""
         return ServiceUnavailable(
-            f"{SERVICE_NAMES.get(service, service)} kept answering {code} {subject} until the provider's "
-            "time budget ran out; retry the stack operation later or raise the API quota."
+            f"{SERVICE_NAMES.get(service, service)} kept answering {fault_of(error)} to {action} {subject} "
+            f"until the provider's time budget ran out; retry the stack operation later{advice}."
         )
     if code == IN_USE_CODE:
         return ServiceUnavailable(
@@ -286,11 +344,15 @@ def full_target_advice(message: str) -> str:
     return f"If the target holds as many phone numbers as its quota allows (a common cause of FAILED), {how}"
 
 
-def unreachable(error: Exception, *, subject: str, service: str = "connect") -> ProviderError:
-    """A call that never got an answer (connection refused, timed out) until the time budget ran out."""
+def unreachable(
+    error: Exception, *, subject: str, service: str = "connect", operation: str = ""
+) -> ProviderError:
+    """A call that never got an answer (connection refused or reset, timed out) until the time budget ran
+    out."""
+    call = f" with {service}:{operation}" if operation else ""
     return ServiceUnavailable(
-        f"Could not reach {SERVICE_NAMES.get(service, service)} {subject} until the provider's time budget "
-        f"ran out ({type(error).__name__}: {quote(str(error))}); retry the stack operation."
+        f"Could not reach {SERVICE_NAMES.get(service, service)} {subject}{call} until the provider's time "
+        f"budget ran out ({type(error).__name__}: {quote(str(error))}); retry the stack operation."
     )
 
 

@@ -6,8 +6,9 @@ does not give us, and this class adds:
 * exactly one response per invocation: the watchdog thread and the handler can both try to answer; the first
   wins, the other is dropped (crhelper would send both);
 * a bounded response PUT: crhelper retries a refused or hanging ResponseURL forever (5 tries, sleep, repeat),
-  which keeps the Lambda running to its timeout; here each attempt has a socket timeout and all attempts end
-  before the invocation does;
+  which keeps the Lambda running to its timeout; here each attempt has a socket timeout, a transient fault
+  (botocore's transient statuses, a connection refused or reset) is retried with a doubling backoff, and
+  all attempts end before the invocation does;
 * the ResponseURL never reaches a log: crhelper logs it at DEBUG; the sender here never logs it at all;
 * handlers return a lifecycle Outcome (physical ID and Data together), and are given to the constructor, so
   a responder lives for one invocation and no request's state can leak into the next;
@@ -26,6 +27,7 @@ import functools
 import http.client
 import json
 import os
+import random
 import ssl
 import threading
 import uuid
@@ -36,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 from crhelper import CfnResource
 from crhelper.resource_helper import FAILED
 
-from .errors import ProviderError, quote
+from .errors import ProviderError, is_transient_status, quote
 from .lifecycle import Outcome
 from .telemetry import logger
 from .waiting import SYSTEM_CLOCK, Clock
@@ -50,9 +52,13 @@ FailurePhysicalId = Callable[[dict[str, Any], Any], "str | None"]
 MAX_RESPONSE_BYTES = 4096
 # Long enough for our Reasons, which quote ARNs; short enough to read in the console's stack events.
 MAX_REASON_CHARS = 1000
-RESPONSE_ATTEMPTS = 3
 RESPONSE_ATTEMPT_TIMEOUT_SECONDS = 10.0
-RESPONSE_RETRY_PAUSE_SECONDS = 1.0
+# A PUT that meets a transient fault (errors.is_transient_status: 500, 502, 503, 504, as botocore's standard
+# mode; or a connection refused, reset or timed out) is sent again while the sending window lasts, after a
+# pause that starts at this and doubles up to the cap, each jittered down by up to half so that the
+# providers of one stack answering at once do not retry in step.
+RESPONSE_RETRY_PAUSE_SECONDS = 0.5
+RESPONSE_RETRY_PAUSE_CAP_SECONDS = 4.0
 # Stop sending this long before Lambda stops the invocation, so a send is never cut in half.
 RESPONSE_SAFETY_SECONDS = 0.5
 # crhelper arms its watchdog 0.5 s before Lambda's deadline, when the send window above has already closed;
@@ -216,7 +222,9 @@ class CloudFormationResponder(CfnResource):
         deadline = self._clock.monotonic() + self._sending_window()
         split = urlsplit(response_url)
         path = urlunsplit(("", "", split.path, split.query, ""))
-        for attempt in range(1, RESPONSE_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             timeout = min(RESPONSE_ATTEMPT_TIMEOUT_SECONDS, deadline - self._clock.monotonic())
             if timeout <= 0:
                 break
@@ -234,7 +242,7 @@ class CloudFormationResponder(CfnResource):
                     http_status = connection.getresponse().status
                 finally:
                     connection.close()
-                if http_status < 500:
+                if not is_transient_status(http_status):
                     logger.info(
                         "Response sent to CloudFormation",
                         extra={
@@ -248,12 +256,14 @@ class CloudFormationResponder(CfnResource):
             except (OSError, http.client.HTTPException) as error:
                 failure = type(error).__name__
             logger.warning("Sending the response failed", extra={"attempt": attempt, "failure": failure})
-            pause = min(RESPONSE_RETRY_PAUSE_SECONDS, deadline - self._clock.monotonic())
-            if attempt < RESPONSE_ATTEMPTS and pause > 0:
-                self._clock.sleep(pause)
+            pause = min(RESPONSE_RETRY_PAUSE_SECONDS * 2 ** (attempt - 1), RESPONSE_RETRY_PAUSE_CAP_SECONDS)
+            pause = min(pause * random.uniform(0.5, 1.0), deadline - self._clock.monotonic())
+            if pause <= 0:
+                break
+            self._clock.sleep(pause)
         logger.error(
             "Could not deliver the response to CloudFormation",
-            extra={"status": body.get("Status"), "reason": body.get("Reason")},
+            extra={"status": body.get("Status"), "reason": body.get("Reason"), "attempts": attempt},
         )
 
     def _sending_window(self) -> float:

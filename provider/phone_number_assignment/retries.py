@@ -1,12 +1,15 @@
-"""One AWS call, retried on throttling, internal and connection errors while the invocation's budget lasts.
+"""One AWS call, retried on throttling and transient faults while the invocation's budget lasts.
 
 The Connect calls (connect.py), the ownership record's DynamoDB calls (records.py) and the CloudFormation
-reads (stacks.py) share this loop: how
-long each pause is comes from waiting.Pacing, what an error means from errors.py. Throttling is paced as a
-quota shared with every other invocation (Pacing.throttle_delay); an internal or connection error, which is
-not, takes the short error backoff. A Connect call also waits for its turn on the account's shared pace
-(pace.SharedPace) when there is one: then a throttle is answered by the next turn, not by a pause guessed
-alone, unless the same call keeps being throttled at its turns (THROTTLES_BEFORE_PACING_ALONE).
+reads (stacks.py) share this loop: how long each pause is comes from waiting.Pacing, what an error means
+from errors.py, which asks botocore's standard retry mode (a 5xx answer, with or without an error code, a
+request timeout, a connection reset or timeout; the throttling codes). Throttling is paced as a quota
+shared with every other invocation (Pacing.throttle_delay); a transient fault, which is not, takes the short
+error backoff. A Connect call also waits for its turn on the account's shared pace (pace.SharedPace) when
+there is one, before every attempt, a retry after a fault included: then a throttle is answered by the next
+turn, not by a pause guessed alone, unless the same call keeps being throttled at its turns
+(THROTTLES_BEFORE_PACING_ALONE). Before each retry the caller's fence (before_retry) is checked, whatever
+the fault was.
 """
 
 from __future__ import annotations
@@ -18,10 +21,18 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import SERVICE_NAMES, ProviderError, error_code, from_client_error, is_retryable, unreachable
+from .errors import (
+    SERVICE_NAMES,
+    ProviderError,
+    error_code,
+    from_client_error,
+    is_retryable,
+    is_throttling,
+    is_transient,
+    unreachable,
+)
 from .pace import SharedPace, Turn
 from .waiting import Budget, Pacing
 
@@ -29,21 +40,6 @@ from .waiting import Budget, Pacing
 # telemetry.py hands these loggers Powertools' handler and format.
 logger = logging.getLogger(__name__)
 
-# Throttling answers: Connect's (ThrottlingException; TooManyRequestsException from the shared front end),
-# CloudFormation's (Throttling) and DynamoDB's. InternalServiceException and the other retryable answers
-# (errors.RETRYABLE_CODES) take the error backoff.
-THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-    }
-)
-# What botocore's standard mode retries without a response (its TransientRetryableChecker's exception
-# classes): connection failures and timeouts.
-TRANSIENT_ERRORS = (BotocoreConnectionError, HTTPClientError)
 # A call throttled this many times in a row at the turns the shared pace gave it also takes its own backoff
 # (waiting.Pacing.throttle_delay) before its next turn: the pace is wrong for now (other tools may be using
 # the quota), and the provider must not keep asking at it. Not at the second: a pace a little too fast is
@@ -93,7 +89,8 @@ def call(
                 raise handled from error
             if not is_retryable(error, service):
                 raise from_client_error(error, subject=subject, service=service) from error
-            if error_code(error) in THROTTLING_CODES and turn is not None and pace is not None:
+            throttled = is_throttling(error)
+            if throttled and turn is not None and pace is not None:
                 # The next turn is the pause; the pace learns the quota admits less than it thought.
                 pace.throttled(operation, turn)
                 pacing.note_throttled()
@@ -103,7 +100,7 @@ def call(
                     if throttled_at_turns >= THROTTLES_BEFORE_PACING_ALONE
                     else 0.0
                 )
-            elif error_code(error) in THROTTLING_CODES:
+            elif throttled:
                 delay = pacing.throttle_delay(operation)
             else:
                 errors += 1
@@ -111,12 +108,15 @@ def call(
             final = from_client_error(error, subject=subject, service=service)
             _pause_or_give_up(delay, budget, sleep, final, operation, service, error_code(error))
             continue
-        except TRANSIENT_ERRORS as error:
-            # botocore's own retries are off for Connect (clients.CONNECT_CLIENT_CONFIG): what its standard
-            # mode would have retried once, this loop retries within the budget.
+        except BotoCoreError as error:
+            if not is_transient(error):
+                raise
+            # No answer (a connection refused or reset, a timeout). botocore's own retries are off for
+            # Connect (clients.CONNECT_CLIENT_CONFIG): what its standard mode would have retried once, this
+            # loop retries within the budget.
             errors += 1
             delay = pacing.error_delay(errors)
-            final = unreachable(error, subject=subject, service=service)
+            final = unreachable(error, subject=subject, service=service, operation=operation)
             _pause_or_give_up(delay, budget, sleep, final, operation, service, type(error).__name__)
             continue
         pacing.succeeded(operation)

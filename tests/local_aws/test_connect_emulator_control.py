@@ -184,6 +184,87 @@ def _dynamodb(connect_emulator: Any) -> Any:
     return boto3.client("dynamodb", **kwargs)
 
 
+def _client(connect_emulator: Any, service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {"region_name": "us-east-1", "config": Config(retries={"total_max_attempts": 1})}
+    if connect_emulator.endpoint_url:
+        kwargs |= {
+            "endpoint_url": connect_emulator.endpoint_url,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+    return boto3.client(service, **kwargs)
+
+
+# One read of each service the provider calls, and what it answers when no fault is in the way.
+_READS = {
+    "connect": ("DescribePhoneNumber", {"PhoneNumberId": "11111111-1111-4111-8111-111111111111"}),
+    "dynamodb": ("GetItem", {"TableName": "T", "Key": {"K": {"S": "a"}}}),
+    "cloudformation": ("DescribeStacks", {"StackName": "no-such-stack"}),
+}
+
+
+# Each fault (fault, status) and what botocore makes of it: (code, status), or None for a dropped connection.
+_TRANSIENT_FAULTS = [
+    ("ServiceUnavailable", None, ("ServiceUnavailable", 503)),
+    ("InternalFailure", None, ("InternalFailure", 500)),
+    ("RequestTimeout", None, ("RequestTimeout", 400)),
+    ("PriorRequestNotComplete", 400, ("PriorRequestNotComplete", 400)),
+    ("page", 502, ("502", 502)),  # no code: botocore takes the status for it
+    ("page", 504, ("504", 504)),
+    ("connection-reset", None, None),
+]
+
+
+@pytest.mark.parametrize("service", sorted(_READS))
+def test_any_operation_of_any_service_can_meet_each_transient_fault(
+    connect_emulator: Any, service: str
+) -> None:
+    from botocore import xform_name
+    from botocore.exceptions import ConnectionClosedError
+
+    client = _client(connect_emulator, service)
+    operation, params = _READS[service]
+    call = getattr(client, xform_name(operation))
+    for fault, status, _ in _TRANSIENT_FAULTS:
+        connect_emulator.control.inject_fault(service, operation, fault, status=status)
+
+    for fault, _, expected in _TRANSIENT_FAULTS:
+        if expected is None:
+            with pytest.raises(ConnectionClosedError):
+                call(**params)
+        else:
+            with pytest.raises(ClientError) as excinfo:
+                call(**params)
+            assert error_of(excinfo) == expected, fault
+    # Each fault was for one call: the next reaches the service, which answers as it does (no such thing).
+    with pytest.raises(ClientError) as after:
+        call(**params)
+    assert error_of(after)[1] in (400, 404)
+    met = connect_emulator.control.faults_met()
+    assert [(m["service"], m["operation"]) for m in met] == [(service, operation)] * len(_TRANSIENT_FAULTS)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ({"service": "s3", "fault": "InternalFailure"}, "service must be one of"),
+        ({"fault": "AccessDeniedException"}, "fault must be one of"),
+        ({"fault": "page", "status": 404}, "a page with no error code is one of"),
+        ({"fault": "connection-reset", "status": 503}, "a dropped connection has no status"),
+        ({"fault": "page", "served": True}, "served=True is for a dropped connection"),
+        ({"fault": "InternalFailure", "count": 0}, "count must be at least 1"),
+    ],
+)
+def test_inject_fault_rejects_what_no_front_end_answers(connect_emulator: Any, bad: Any, match: str) -> None:
+    arguments = {"service": "connect", "operation": "UpdatePhoneNumber", **bad}
+    with pytest.raises(ValueError, match=match):
+        connect_emulator.control.inject_fault(**arguments)
+    assert connect_emulator.control.faults_met() == []
+
+
 def test_dynamodb_faults_answer_as_dynamodb_does_and_calls_are_counted(connect_emulator: Any) -> None:
     ddb = _dynamodb(connect_emulator)
     ddb.create_table(

@@ -87,11 +87,22 @@ def test_lost_answer_after_real_work_still_ends_in_time(stack, world, connect, h
     assert receiver.attempts(event["RequestId"])
 
 
-@pytest.mark.parametrize(("behaviour", "times"), [("refuse", 1), ("error", 2)])
+@pytest.mark.parametrize(
+    ("behaviour", "times", "status"),
+    [
+        ("refuse", 1, None),
+        ("error", 2, None),
+        ("error", 1, 503),  # S3's SlowDown
+        ("page", 1, 502),  # a proxy's page, no error code
+        ("page", 1, 504),
+        ("reset", 1, None),  # the request read, the connection reset unanswered
+        ("error", 5, 503),  # a brown-out: tried again while the sending window lasts, not a fixed few times
+    ],
+)
 def test_transient_response_url_faults_still_deliver_exactly_one_response(
-    behaviour, times, stack, world, handler, receiver
+    behaviour, times, status, stack, world, handler, receiver
 ):
-    receiver.set_behaviour(behaviour, times=times)
+    receiver.set_behaviour(behaviour, times=times, status=status)
 
     # Time for the retries (a pause of RESPONSE_RETRY_PAUSE_SECONDS after each fault) even on a loaded
     # machine: with the short TIMEOUT_SECONDS the sending window could close before the last one.
@@ -103,6 +114,10 @@ def test_transient_response_url_faults_still_deliver_exactly_one_response(
     body = one_response(receiver, event["RequestId"])
     assert body["Status"] == "SUCCESS"
     assert response_problems(event, body) == []
+    # Each fault met a PUT (a refused connection never reaches the handler), then one more was accepted.
+    outcomes = [attempt.outcome for attempt in receiver.attempts(event["RequestId"])]
+    assert outcomes[-1] == "accepted"
+    assert len(outcomes) == (1 if behaviour == "refuse" else times + 1)
 
 
 def _lambda_thread(invocation):
