@@ -101,6 +101,7 @@ class LocalCustomResourceStack:
         self.receiver = receiver
         self.stack_id = stack_arn(stack_name, region=region, account_id=account_id)
         self.region = region
+        self.account_id = account_id
         self.timeout_seconds = timeout_seconds
         self.resources: dict[str, Resource] = {}
         # The latest request sent for each logical ID: an answer to an older one is one CloudFormation no
@@ -276,7 +277,14 @@ class LocalCustomResourceStack:
         """Invoke the handler with ``event`` as Lambda would and collect its response."""
         timeout = timeout_seconds or self.timeout_seconds
         started = self.clock.monotonic()
-        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
+        invoke_handler(
+            self.handler,
+            event,
+            timeout_seconds=timeout,
+            region=self.region,
+            account_id=self.account_id,  # the function's own ARN: the provider's account
+            clock=self.clock,
+        )
         body = self.receiver.wait_for(event["RequestId"], timeout=5)
         seconds = self.clock.monotonic() - started
         bodies = self.receiver.responses(event["RequestId"])
