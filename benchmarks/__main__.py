@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure this already built function directory instead of running sam build",
     )
     parser.add_argument(
+        "--baseline-code-dir",
+        type=Path,
+        help="another built function directory (say an older revision's .aws-sam/build/ProviderFunction) "
+        "whose cold start is sampled in the same rounds: before and after in one run",
+    )
+    parser.add_argument(
         "--compiled",
         action="store_true",
         help="cold start with the package's bytecode precompiled (as if the zip shipped .pyc files)",
@@ -151,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
                 code_dir = coldstart.compiled_copy(code_dir, workdir / "compiled", python)
             # The build (provider/Makefile) ships bytecode; a --code-dir or fallback build may not.
             ships_bytecode = args.compiled or any(code_dir.glob("phone_number_assignment/__pycache__/*.pyc"))
-            cold = coldstart.measure(aws, code_dir, python, plan["cold_samples"], compiled=ships_bytecode)
+            cold = coldstart.measure(
+                aws,
+                code_dir,
+                python,
+                plan["cold_samples"],
+                compiled=ships_bytecode,
+                baseline_dir=args.baseline_code_dir,
+            )
             notes.extend(coldstart.notes(cold))
         for result in throughput_results:
             notes.extend(

@@ -274,13 +274,40 @@ def cold_start_rows(result: ColdStartResult) -> list[Row]:
         _cold_row(result, result.local),
         _cold_row(result, result.traced),
         Row(
-            "  X-Ray segments sent by the traced samples",
+            "  X-Ray segments the function itself sent (traced samples)",
             f"{result.xray_datagrams} UDP datagrams to the daemon address",
-            "> 0 (tracing still works)",
+            "0: Lambda records the traced invocation itself; the function carries no X-Ray SDK",
             "",
-            stats.verdict(result.xray_datagrams > 0),
+            stats.verdict(result.xray_datagrams == 0),
         ),
+        *baseline_rows(result),
     ]
+
+
+def baseline_rows(result: ColdStartResult) -> list[Row]:
+    """The --baseline-code-dir build, sampled in the same rounds, and what this build saves against it."""
+    if result.baseline_local is None or result.baseline_traced is None:
+        return []
+    rows = [_cold_row(result, result.baseline_local), _cold_row(result, result.baseline_traced)]
+    for ours, theirs in ((result.local, result.baseline_local), (result.traced, result.baseline_traced)):
+        rows.append(
+            Row(
+                f"  this build against the baseline, {ours.label}",
+                f"{ours.median - theirs.median:+.0f} ms median ({ours.median:.0f} vs {theirs.median:.0f}); "
+                f"import {stats.median(ours.imports) - stats.median(theirs.imports):+.0f} ms",
+                "",
+                "",
+            )
+        )
+    rows.append(
+        Row(
+            "  X-Ray segments the baseline sent (traced samples)",
+            f"{result.baseline_xray_datagrams} UDP datagrams",
+            "",
+            "",
+        )
+    )
+    return rows
 
 
 def artifact_rows(artifact: Artifact, top: int = 8) -> list[Row]:
@@ -305,8 +332,8 @@ def artifact_rows(artifact: Artifact, top: int = 8) -> list[Row]:
         Row(
             "  cost of shipping boto3 (boto3 + s3transfer)",
             f"{extra_unpacked / MB:.2f} MB unpacked, {extra_zipped / MB:.2f} MB zipped",
-            f"botocore ({botocore_unpacked / MB:.1f} MB / {botocore_zipped / MB:.1f} MB) ships with "
-            "aws-xray-sdk regardless",
+            f"with botocore ({botocore_unpacked / MB:.1f} MB / {botocore_zipped / MB:.1f} MB): the pinned "
+            "pair instead of the runtime's",
             "",
         )
     )

@@ -107,6 +107,7 @@ class LocalCustomResourceStack:
         self.receiver = receiver
         self.stack_id = stack_arn(stack_name, region=region, account_id=account_id)
         self.region = region
+        self.account_id = account_id
         self.timeout_seconds = timeout_seconds
         self.resources: dict[str, Resource] = {}
         # The latest request sent for each logical ID: an answer to an older one is one CloudFormation no
@@ -291,7 +292,14 @@ class LocalCustomResourceStack:
         function's whole timeout, after CONTINUATION_DELAY_SECONDS, until one of them answers."""
         timeout = timeout_seconds or self.timeout_seconds
         started = self.clock.monotonic()
-        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
+        invoke_handler(
+            self.handler,
+            event,
+            timeout_seconds=timeout,
+            region=self.region,
+            account_id=self.account_id,  # the function's own ARN: the provider's account
+            clock=self.clock,
+        )
         self.invocations = 1
         while self.lambda_queue is not None:
             queued = self.lambda_queue.take_invocations(event["RequestId"])
@@ -305,6 +313,7 @@ class LocalCustomResourceStack:
                     invocation["payload"],
                     timeout_seconds=timeout,
                     region=self.region,
+                    account_id=self.account_id,
                     clock=self.clock,
                 )
         body = self.receiver.wait_for(event["RequestId"], timeout=5)

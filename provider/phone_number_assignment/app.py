@@ -36,7 +36,7 @@ from .properties import Scope
 from .records import OWNERSHIP_TABLE, OwnershipRecords, request_key
 from .responder import CloudFormationResponder
 from .stack_reads import CloudFormationReads
-from .telemetry import logger, metrics, tracer
+from .telemetry import logger, metrics
 from .waiting import SYSTEM_CLOCK, Budget, Clock, OutOfInvocation
 
 # The provider starts its answer at least this long before Lambda or CloudFormation would give up on it (the
@@ -335,7 +335,6 @@ def make_handler(clock: Clock = SYSTEM_CLOCK) -> Any:
 
     @logger.inject_lambda_context(log_event=False, clear_state=True)
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> None:
         # One per request, so every invocation publishes a metric (and Powertools never warns of none).
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)

@@ -361,6 +361,16 @@ class SharedPace:
         self.stats.failures += 1
         self._unavailable_until = self._monotonic() + UNAVAILABLE_SECONDS
         code = _code(error) if isinstance(error, ClientError) else type(error).__name__
+        if code == "ResourceNotFoundException":
+            # The first request in an account and Region: the table is created when the first owner is
+            # recorded. Said plainly, without the Connect operation or the error code beside it, which would
+            # read as a number that does not exist.
+            logger.info(
+                f"Shared pace not in use yet: the ownership table {self._table} does not exist until the "
+                "provider records its first owner in this account and Region; pacing alone meanwhile",
+                extra={"table": self._table, "retry_in": UNAVAILABLE_SECONDS},
+            )
+            return
         logger.info(
             "Shared pace unavailable: pacing alone",
             extra={"operation": operation, "error_code": code, "retry_in": UNAVAILABLE_SECONDS},
