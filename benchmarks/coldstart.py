@@ -100,6 +100,7 @@ def lambda_environment(code_dir: Path, aws: LocalAws, *, traced_to: str | None) 
         "AWS_ENDPOINT_URL_CONNECT": aws.emulator.endpoint_url,
         "AWS_ENDPOINT_URL_DYNAMODB": aws.emulator.endpoint_url,
         "AWS_ENDPOINT_URL_CLOUDFORMATION": aws.emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_LAMBDA": aws.emulator.endpoint_url,
         "SSL_CERT_FILE": aws.trust_bundle,
     }
     if traced_to:

@@ -18,6 +18,7 @@ from .throughput import (
     DESCRIBES_ALLOWANCE,
     DESCRIBES_PER_SECOND_TARGET,
     FLOOR_DESCRIBES_PER_ASSIGNMENT,
+    FLOOR_TARGET_RATIO,
     LAG_TARGET_SECONDS,
     THROTTLED_SHARE_TARGET,
     LagResult,
@@ -122,6 +123,38 @@ def _throughput_headline(r: ThroughputResult) -> Row:
         "" if target is None else f"<= {target:g}x floor",
         "" if r.floor_met is None else stats.verdict(r.floor_met),
     )
+
+
+def beyond_invocation_rows(results: Sequence[ThroughputResult], allowance: float) -> list[Row]:
+    """Section 5: N numbers whose floor is longer than one invocation's budget (the function's timeout
+    shrunk). Targets: 0 FAILED, makespan <= 1.3x the floor + one hand-over, throttled <= 0.5 x accepted."""
+    rows = []
+    for r in results:
+        target = FLOOR_TARGET_RATIO * r.floor + allowance
+        rows.append(
+            Row(
+                f"makespan, N={r.resources}, timeout {r.timeout_seconds:g} s",
+                f"{r.makespan:.1f} s = {r.floor_ratio:.2f}x floor",
+                f"floor {r.floor:.1f} s; {r.continuations} hand-overs",
+                f"<= {FLOOR_TARGET_RATIO:g}x floor + {allowance:g} s = {target:.1f} s",
+                # A run with failures ends early: its makespan says nothing about the pace.
+                stats.verdict(r.failed == 0 and r.makespan <= target),
+            )
+        )
+        rows.append(
+            Row("  FAILED", f"{r.failed} of {r.resources}", "0", "0 FAILED", stats.verdict(r.failed == 0))
+        )
+        ratio = r.throttled / r.accepted if r.accepted else float("inf")
+        rows.append(
+            Row(
+                "  throttled / accepted (all operations)",
+                f"{r.throttled} / {r.accepted} = {ratio:.2f}",
+                "0 throttled",
+                f"throttled <= {THROTTLED_SHARE_TARGET:g} x accepted",
+                stats.verdict(r.throttling_met),
+            )
+        )
+    return rows
 
 
 def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:

@@ -83,6 +83,10 @@ def role_statements(
     conditions = _conditions(translated, parameters or {})
     statements = []
     for logical_id, resource in translated["Resources"].items():
+        if resource["Type"] == "AWS::IAM::RolePolicy" and resource["Properties"]["RoleName"] == {"Ref": role}:
+            # The role's inline policy declared apart from the function (its own ARN: continuation.py).
+            listed = resource["Properties"]["PolicyDocument"]["Statement"]
+            statements.extend(listed if isinstance(listed, list) else [listed])
         # Policies attached some other way would escape every check here.
         assert resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"), resource
         if resource["Type"] != "AWS::IAM::Role" or logical_id != role:
@@ -155,10 +159,24 @@ def _chosen(statement: Any, conditions: Mapping[str, bool]) -> Any:
     return statement
 
 
+# The provider function's own ARN (Fn::GetAtt ProviderFunction.Arn), as CloudFormation names it: in the
+# deploying account, Region and partition.
+FUNCTION_ARN = (
+    f"arn:{PSEUDO['AWS::Partition']}:lambda:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:function:"
+    "consumer-ProviderFunction-1A2B3C4D5E6F"
+)
+
+
 def resolve(value: Any, pseudo: Mapping[str, str] = PSEUDO) -> Any:
-    """Fn::Sub with pseudo parameters only, everywhere in a statement; any other intrinsic is an error.
+    """Fn::Sub with pseudo parameters only, everywhere in a statement, and the function's own ARN; any other
+    intrinsic is an error.
 
     Hand-rolled because cfn-lint and samtranslator do not expose a resolver; three names need no more."""
+    if isinstance(value, dict) and value.get("Fn::GetAtt") in (
+        ["ProviderFunction", "Arn"],
+        "ProviderFunction.Arn",
+    ):
+        return FUNCTION_ARN
     if isinstance(value, dict):
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
 
