@@ -83,12 +83,26 @@ def role_statements(
     conditions = _conditions(translated, parameters or {})
     statements = []
     for logical_id, resource in translated["Resources"].items():
-        if resource["Type"] == "AWS::IAM::RolePolicy" and resource["Properties"]["RoleName"] == {"Ref": role}:
-            # The role's inline policy declared apart from the function (its own ARN: continuation.py).
-            listed = resource["Properties"]["PolicyDocument"]["Statement"]
-            statements.extend(listed if isinstance(listed, list) else [listed])
-        # Policies attached some other way would escape every check here.
-        assert resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"), resource
+        attached_to = resource["Properties"].get("Roles") if resource["Type"] == "AWS::IAM::Policy" else None
+        if (
+            attached_to
+            and all(set(ref) == {"Ref"} for ref in attached_to)
+            and not (set(resource["Properties"]) & {"Users", "Groups"})
+        ):
+            # A role's inline policy declared apart from its function (the provider's own ARN:
+            # continuation.py). AWS::IAM::Policy, not RolePolicy: the Serverless Application Repository
+            # lists only the former. Counted in the review of each role it is attached to.
+            if {"Ref": role} in attached_to:
+                listed = resource["Properties"]["PolicyDocument"]["Statement"]
+                statements.extend(listed if isinstance(listed, list) else [listed])
+            continue
+        # Policies attached some other way (to other roles, to users or groups, managed) would escape every
+        # check here.
+        assert resource["Type"] not in (
+            "AWS::IAM::Policy",
+            "AWS::IAM::RolePolicy",
+            "AWS::IAM::ManagedPolicy",
+        ), resource
         if resource["Type"] != "AWS::IAM::Role" or logical_id != role:
             continue
         if not conditions.get(resource.get("Condition", ""), True):
