@@ -33,7 +33,7 @@ BUILD_INPUTS := template.yaml provider/Makefile provider/requirements.txt \
     $(wildcard provider/phone_number_assignment/*.py) \
     drift_check/Makefile drift_check/requirements.txt tools/requirements.txt $(wildcard drift_check/*.py tools/*.py)
 
-.PHONY: help venv tools-venv test coverage lint format validate lint-template export status plan emulator demo invoke runtime build deploy publish publish-preflight acceptance bench simulate lock clean
+.PHONY: help venv tools-venv test coverage lint format validate lint-template cfn-lint-minimum export status plan emulator emulator-stack demo invoke runtime build deploy publish publish-preflight acceptance bench simulate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -103,6 +103,22 @@ lint-template: $(STAMP) ## cfn-lint TEMPLATE=path with the Custom::PhoneNumberAs
 	@test -n "$(TEMPLATE)" || { echo "usage: make lint-template TEMPLATE=path/to/template.yaml [LINT_ARGS='--regions eu-west-2']"; exit 2; }
 	$(RULES_ON_PATH) $(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) $(LINT_ARGS) -- $(TEMPLATE)
 
+# The oldest cfn-lint the rules package declares (cfn-lint-rules/pyproject.toml's "cfn-lint>=X"), tested: a scratch
+# venv with that cfn-lint, the rules package and pytest only, then the rules' tests (tests/cfn_lint_rules/test_rules.py,
+# without the suite's conftest, which needs the whole dev environment). A fresh pip install each time, so not part
+# of make test; run it when the rules use more of cfn-lint's API, and raise the declared minimum if it fails.
+CFN_LINT_MINIMUM = $(shell sed -n 's/^dependencies = \["cfn-lint>=\([0-9.]*\),.*/\1/p' cfn-lint-rules/pyproject.toml)
+CFN_LINT_MINIMUM_VENV := .aws-sam/cfn-lint-minimum
+cfn-lint-minimum: ## Run the cfn-lint rules' tests against the oldest cfn-lint cfn-lint-rules/pyproject.toml declares (slow: a scratch venv)
+	@test -n "$(CFN_LINT_MINIMUM)" || { echo "no cfn-lint>=X in cfn-lint-rules/pyproject.toml's dependencies"; exit 1; }
+	rm -rf $(CFN_LINT_MINIMUM_VENV) && $(PYTHON) -m venv $(CFN_LINT_MINIMUM_VENV)
+	$(CFN_LINT_MINIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  "cfn-lint==$(CFN_LINT_MINIMUM)" "$$(grep '^pytest==' requirements-dev.txt)" "$$(grep '^botocore==' constraints.txt)"
+	$(CFN_LINT_MINIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ./cfn-lint-rules
+	$(CFN_LINT_MINIMUM_VENV)/bin/python -c 'import importlib.metadata as m; print("cfn-lint", m.version("cfn-lint"))'
+	$(CFN_LINT_MINIMUM_VENV)/bin/python -m pytest tests/cfn_lint_rules/test_rules.py --noconftest -q \
+	  -o addopts="-p no:cacheprovider"
+
 # stdout carries only the template (`make export TARGET=... > estate.yaml`): the venv's bootstrap goes to stderr.
 export: ## Print a template adopting the numbers on TARGET (instance or TDG ARN; read-only; PREFIX=+1206 filters; STYLE=resources: one resource per number)
 	@$(MAKE) --no-print-directory -s tools-venv >&2
@@ -128,6 +144,18 @@ plan: ## Preview a deployment per number (CHANGE_SET=name STACK=stack, or TEMPLA
 
 emulator: $(STAMP) ## Serve the Connect emulator on 127.0.0.1:$(PORT), seeded with WORLD (samples/world.json; WORLD= for none)
 	$(BIN)/python -m local_aws.connect.server --host $(HOST) --port $(PORT) $(if $(WORLD),--seed $(WORLD))
+
+# A stack on a running `make emulator` (another terminal, same PORT): TEMPLATE's Custom::PhoneNumberAssignment
+# resources deployed through the provider's handler, CloudFormation played as in the tests, so that make status,
+# make plan and drift can be tried without an account. samples/stack.yaml (the default) gets the seeded world's
+# number +15555550100 and instance contact-center-secondary unless PARAMS says otherwise.
+SAMPLE_STACK_PARAMS := PhoneNumberId=e6b2a8d4-3c1f-4e9a-b7d0-2a5c8f1e6d93 \
+    TargetArn=arn:aws:connect:us-east-1:012345678912:instance/8e4f2d6a-1b9c-4f7e-a3d5-c02e7b91f846
+EMULATOR_TEMPLATE = $(or $(TEMPLATE),samples/stack.yaml)
+emulator-stack: $(STAMP) ## Deploy TEMPLATE (samples/stack.yaml) as STACK (emulator-stack) on a running make emulator; PARAMS="K=V ...", DELETE=1
+	$(BIN)/python -m local_aws.emulator_stack --endpoint-url http://$(HOST):$(PORT) --template $(EMULATOR_TEMPLATE) \
+	  --stack $(or $(STACK),emulator-stack) $(if $(DELETE),--delete) \
+	  $(foreach p,$(if $(filter samples/stack.yaml,$(EMULATOR_TEMPLATE)),$(SAMPLE_STACK_PARAMS)) $(PARAMS),--param $(p))
 
 demo: $(STAMP) ## Run the whole CloudFormation lifecycle against the embedded emulator (in-process, for speed)
 	$(BIN)/python -m local_aws.demo

@@ -11,7 +11,10 @@ Sections (each figure is printed beside the ideal it is compared to, measured in
    assignment, throttled against accepted calls, FAILED count; calls per assignment by operation;
 3. cold start: importing the handler and serving a first Create in a fresh interpreter, against
    ``import boto3`` plus one Connect client;
-4. artifact size: what ``sam build`` packages.
+4. artifact size: what ``sam build`` packages;
+5. past one invocation: N assignments whose floor is longer than one invocation, with the function's
+   timeout shrunk (``--beyond-timeout``, default 40 s; ``--beyond-sizes``, default 60) so that the run
+   stands for about 1,700 numbers against the real 900 s; ``--continuations off`` shows the cliff before.
 
 The full run spends most of its time in section 2, and that time is the quotas': the six runs' floors
 add up to about 390 s. ``--profiles busy --sizes 50 --only throughput`` runs one of them.
@@ -33,7 +36,7 @@ from .throughput import PROFILES
 
 FULL = {"lag_moves": 5, "durations": (2.0, 5.0, 20.0), "sizes": (20, 50, 100), "cold_samples": 5}
 QUICK = {"lag_moves": 3, "durations": (2.0, 5.0, 20.0), "sizes": (20,), "cold_samples": 3}
-SECTIONS = ("lag", "throughput", "coldstart", "artifact")
+SECTIONS = ("lag", "throughput", "coldstart", "artifact", "beyond")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +53,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated quota profiles for throughput ({', '.join(PROFILES)}; default: all)",
     )
     parser.add_argument(
+        "--beyond-sizes", help="comma-separated N for the past-one-invocation section (default: 60)"
+    )
+    parser.add_argument(
+        "--beyond-timeout",
+        type=float,
+        default=throughput.BEYOND_TIMEOUT_SECONDS,
+        help="the function's timeout in the past-one-invocation section (seconds)",
+    )
+    parser.add_argument(
+        "--continuations",
+        choices=("on", "off"),
+        default="on",
+        help="past one invocation: off runs it as before continuations (the cliff)",
+    )
+    parser.add_argument(
         "--cold-samples", type=int, help="cold-start rounds (each: floor + 2 handler samples)"
     )
     parser.add_argument(
@@ -63,6 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--code-dir",
         type=Path,
         help="measure this already built function directory instead of running sam build",
+    )
+    parser.add_argument(
+        "--baseline-code-dir",
+        type=Path,
+        help="another built function directory (say an older revision's .aws-sam/build/ProviderFunction) "
+        "whose cold start is sampled in the same rounds: before and after in one run",
     )
     parser.add_argument(
         "--compiled",
@@ -99,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = report.header("quick" if args.quick else "full", child_python)
     notes: list[str] = []
     lag_results, throughput_results, cold, built = [], [], None, None
+    beyond_results: list = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch, harness.local_aws() as aws:
         workdir = Path(scratch)
         if sections & {"artifact", "coldstart"}:
@@ -107,8 +132,18 @@ def main(argv: list[str] | None = None) -> int:
                 if args.code_dir
                 else artifact.build(workdir, child_python)
             )
-        if sections & {"lag", "throughput"}:
+        if sections & {"lag", "throughput", "beyond"}:
             handler = harness.provider_handler()
+            if "beyond" in sections:
+                beyond_results = throughput.run_beyond_invocation(
+                    aws,
+                    handler,
+                    tuple(int(n) for n in args.beyond_sizes.split(","))
+                    if args.beyond_sizes
+                    else throughput.BEYOND_SIZES,
+                    args.beyond_timeout,
+                    continuations=args.continuations == "on",
+                )
             if "lag" in sections:
                 lag_results = throughput.run_lags(aws, handler, plan["durations"], plan["lag_moves"])
             if "throughput" in sections:
@@ -122,13 +157,22 @@ def main(argv: list[str] | None = None) -> int:
                 code_dir = coldstart.compiled_copy(code_dir, workdir / "compiled", python)
             # The build (provider/Makefile) ships bytecode; a --code-dir or fallback build may not.
             ships_bytecode = args.compiled or any(code_dir.glob("phone_number_assignment/__pycache__/*.pyc"))
-            cold = coldstart.measure(aws, code_dir, python, plan["cold_samples"], compiled=ships_bytecode)
+            cold = coldstart.measure(
+                aws,
+                code_dir,
+                python,
+                plan["cold_samples"],
+                compiled=ships_bytecode,
+                baseline_dir=args.baseline_code_dir,
+            )
             notes.extend(coldstart.notes(cold))
         for result in throughput_results:
             notes.extend(
                 f"note: {result.profile.name} N={result.resources}: {failure}"
                 for failure in result.failures[:5]
             )
+        for result in beyond_results:
+            notes.extend(f"note: past one invocation N={result.resources}: {f}" for f in result.failures[:5])
         for result in lag_results:
             notes.extend(f"note: lag {result.summary.move_seconds:g} s: {f}" for f in result.failures[:5])
 
@@ -147,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             report.cold_start_rows(cold) if cold else [],
         ),
         ("4. Artifact size", report.artifact_rows(built) if built and "artifact" in sections else []),
+        (
+            f"5. Past one invocation (function timeout {args.beyond_timeout:g} s, continuations "
+            f"{args.continuations}; {throughput.DOCUMENTED.description}; "
+            f"{throughput.THROUGHPUT_MOVE_SECONDS:g} s moves)",
+            report.beyond_invocation_rows(beyond_results, throughput.continuation_allowance()),
+        ),
     ]
     if throughput_results:
         notes.append(
@@ -157,13 +207,13 @@ def main(argv: list[str] | None = None) -> int:
             "least time the calls the emulator admitted need, max over operations of (admitted - burst) / "
             "rate (+ one move after the last UpdatePhoneNumber): it compares the provider with its own calls."
         )
-    if sections & {"lag", "throughput"} and args.invocations == "processes":
+    if sections & {"lag", "throughput", "beyond"} and args.invocations == "processes":
         notes.append(
             "note: each invocation runs the handler in a process of its own, as Lambda runs each concurrent "
             "request in an execution environment of its own (processes started, clients created and warmed "
             "before the clock starts); the emulator runs in a process of its own."
         )
-    elif sections & {"lag", "throughput"}:
+    elif sections & {"lag", "throughput", "beyond"}:
         notes.append(
             "note: --invocations threads: the handler runs in this process, one thread and one Connect and "
             "pace client per invocation (one container each in Lambda; clients created and warmed before "

@@ -15,7 +15,9 @@ from .harness import PROVIDER_DIR, REPO, progress
 
 FUNCTION = "ProviderFunction"
 # Why each shipped package is there (provider/requirements.txt pins them all).
-BOTO3_ONLY = ("boto3", "s3transfer")  # shipped only because boto3 is; botocore comes with aws-xray-sdk anyway
+# Shipped (with botocore) so that the function runs on the pinned pair the tests ran against, not the
+# runtime's.
+BOTO3_ONLY = ("boto3", "s3transfer")
 
 
 @dataclass

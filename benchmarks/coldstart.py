@@ -100,6 +100,7 @@ def lambda_environment(code_dir: Path, aws: LocalAws, *, traced_to: str | None) 
         "AWS_ENDPOINT_URL_CONNECT": aws.emulator.endpoint_url,
         "AWS_ENDPOINT_URL_DYNAMODB": aws.emulator.endpoint_url,
         "AWS_ENDPOINT_URL_CLOUDFORMATION": aws.emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_LAMBDA": aws.emulator.endpoint_url,
         "SSL_CERT_FILE": aws.trust_bundle,
     }
     if traced_to:
@@ -153,6 +154,10 @@ class ColdStartResult:
     traced: Samples
     xray_datagrams: int
     compiled: bool
+    # Another build (--baseline-code-dir), sampled in the same rounds: before and after in one run.
+    baseline_local: Samples | None = None
+    baseline_traced: Samples | None = None
+    baseline_xray_datagrams: int = 0
 
     @property
     def init_floor(self) -> float:
@@ -194,8 +199,17 @@ def _run_child(python: str, job: Mapping[str, Any], env: Mapping[str, str], work
         return json.load(f)
 
 
-def measure(aws: LocalAws, code_dir: Path, python: str, samples: int, *, compiled: bool) -> ColdStartResult:
-    """``samples`` interleaved rounds of: floor, handler without X-Ray, handler with Tracing: Active.
+def measure(
+    aws: LocalAws,
+    code_dir: Path,
+    python: str,
+    samples: int,
+    *,
+    compiled: bool,
+    baseline_dir: Path | None = None,
+) -> ColdStartResult:
+    """``samples`` interleaved rounds of: floor, handler without X-Ray, handler with Tracing: Active (and,
+    with ``baseline_dir``, the same two for that build, in the same round).
 
     Each sample serves its own Create on a fresh number, and the receiver must have its SUCCESS.
     """
@@ -214,6 +228,13 @@ def measure(aws: LocalAws, code_dir: Path, python: str, samples: int, *, compile
         xray_datagrams=0,
         compiled=compiled,
     )
+    builds: list[tuple[Path, Samples, Samples, XRaySink]] = [(code_dir, result.local, result.traced, sink)]
+    baseline_sink = None
+    if baseline_dir is not None:
+        result.baseline_local = Samples(f"baseline {baseline_dir}, no X-Ray daemon")
+        result.baseline_traced = Samples(f"baseline {baseline_dir}, Tracing: Active")
+        baseline_sink = XRaySink()
+        builds.append((baseline_dir, result.baseline_local, result.baseline_traced, baseline_sink))
     base = {"code_dir": str(code_dir), "region": REGION}
 
     def create_event() -> tuple[Any, dict[str, Any]]:
@@ -250,10 +271,19 @@ def measure(aws: LocalAws, code_dir: Path, python: str, samples: int, *, compile
                 result.floor.imports.append(floor["floor_ms"])
                 result.floor.requests.append(floor["calls_ms"])
                 result.floor.totals.append(floor["floor_ms"] + floor["calls_ms"])
-                for samples_of, traced_to in ((result.local, None), (result.traced, sink.address)):
+                handler_samples = [
+                    (build_dir, samples_of, traced_to)
+                    for build_dir, local, traced, build_sink in builds
+                    for samples_of, traced_to in ((local, None), (traced, build_sink.address))
+                ]
+                # Each round starts with another kind of sample: none always runs first (or last) in a round.
+                shift = round_number % len(handler_samples)
+                handler_samples = handler_samples[shift:] + handler_samples[:shift]
+                for build_dir, samples_of, traced_to in handler_samples:
                     _, event = create_event()
                     job = {
                         **base,
+                        "code_dir": str(build_dir),
                         "mode": "handler",
                         "event": event,
                         "lambda_context_file": str(LAMBDA_CONTEXT_FILE),
@@ -261,7 +291,7 @@ def measure(aws: LocalAws, code_dir: Path, python: str, samples: int, *, compile
                         "memory_mb": MEMORY_MB,
                         "function_name": FUNCTION_NAME,
                     }
-                    env = lambda_environment(code_dir, aws, traced_to=traced_to)
+                    env = lambda_environment(build_dir, aws, traced_to=traced_to)
                     sample = _run_child(python, job, env, workdir)
                     answered(event)
                     samples_of.totals.append(sample["total_ms"])
@@ -273,7 +303,10 @@ def measure(aws: LocalAws, code_dir: Path, python: str, samples: int, *, compile
                     )
     finally:
         sink.close()
+        if baseline_sink is not None:
+            baseline_sink.close()
     result.xray_datagrams = sink.datagrams
+    result.baseline_xray_datagrams = baseline_sink.datagrams if baseline_sink is not None else 0
     return result
 
 
@@ -287,5 +320,6 @@ def compiled_copy(code_dir: Path, destination: Path, python: str) -> Path:
 def notes(result: ColdStartResult) -> list[str]:
     return [
         f"note: cold start: {samples.label}: {', '.join(sorted(samples.notes))}"
-        for samples in (result.local, result.traced)
+        for samples in (result.local, result.traced, result.baseline_local, result.baseline_traced)
+        if samples is not None
     ]

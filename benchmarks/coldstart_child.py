@@ -125,7 +125,8 @@ def handler(job: dict) -> dict:
         "slept_ms": slept[0] * 1000,
         "total_ms": (imported - started + returned - called - slept[0]) * 1000,
         "xray_loaded": "aws_xray_sdk.core" in sys.modules,
-        "tracer_provider": type(app.tracer.provider).__name__,
+        # Builds before the Tracer was dropped had one (a --baseline-code-dir may be such a build).
+        "tracer_provider": type(app.tracer.provider).__name__ if hasattr(app, "tracer") else "none",
     }
 
 

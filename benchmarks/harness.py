@@ -189,6 +189,8 @@ def local_aws() -> Iterator[LocalAws]:
                     # and the stack lookups (CloudFormation) stay on this machine too.
                     "AWS_ENDPOINT_URL_DYNAMODB": emulator.endpoint_url,
                     "AWS_ENDPOINT_URL_CLOUDFORMATION": emulator.endpoint_url,
+                    # ... and Lambda's asynchronous Invoke (a request continued in the next invocation).
+                    "AWS_ENDPOINT_URL_LAMBDA": emulator.endpoint_url,
                     "AWS_ACCESS_KEY_ID": "testing",
                     "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_REGION": REGION,
@@ -336,18 +338,18 @@ def _container_main(conn: Any) -> None:
     clients.pace_client(REGION)
     clients.dynamodb_client(REGION)
     conn.send("ready")
-    request = conn.recv()
-    if request is None:
-        return
-    event, timeout_seconds = request
-    context = LambdaContext(timeout_seconds=timeout_seconds, region=REGION, memory_limit_in_mb=512)
-    try:
-        app.handler(event, context)
-    except BaseException as error:  # noqa: BLE001 - reported to the caller as Lambda would report it
-        conn.send(f"{type(error).__name__}: {error}")
-    else:
-        conn.send(None)
-    sys.stdout.flush()
+    # Warm, it serves the next invocation too (a request continued in the next invocation: Lambda reuses
+    # a free execution environment).
+    while (request := conn.recv()) is not None:
+        event, timeout_seconds = request
+        context = LambdaContext(timeout_seconds=timeout_seconds, region=REGION, memory_limit_in_mb=512)
+        try:
+            app.handler(event, context)
+        except BaseException as error:  # noqa: BLE001 - reported to the caller as Lambda would report it
+            conn.send(f"{type(error).__name__}: {error}")
+        else:
+            conn.send(None)
+        sys.stdout.flush()
 
 
 class Containers:
@@ -382,6 +384,8 @@ class Containers:
             pipe = self._free.pop()
         pipe.send((event, context.get_remaining_time_in_millis() / 1000))
         error = pipe.recv()
+        with self._lock:
+            self._free.append(pipe)
         if error is not None:
             raise RuntimeError(error)
 
@@ -432,6 +436,7 @@ def assign_concurrently(
     stack_name: str,
     arrange: Callable[[], None] = lambda: None,
     before_each: Callable[[int], None] = lambda index: None,
+    timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS,
 ) -> tuple[float, list[Assignment]]:
     """Create one assignment per number of ``world`` in one stack, all at once as CloudFormation does.
 
@@ -449,7 +454,9 @@ def assign_concurrently(
         containers.handler if containers else handler,
         aws.receiver,
         stack_name=stack_name,
-        timeout_seconds=LAMBDA_TIMEOUT_SECONDS,
+        timeout_seconds=timeout_seconds,
+        # A request handed to the next invocation (the function invoking itself) runs as Lambda runs it.
+        lambda_queue=aws.control,
     )
 
     def create(index: int, number_arn: str) -> Assignment:

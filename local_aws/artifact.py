@@ -3,10 +3,12 @@
     python -m local_aws.artifact [--arch x86_64|arm64] [.aws-sam/build/ProviderFunction]
 
 Running the function proves the pure-Python part of the package (a missing module, a file left out), but
-not the compiled part on a machine without the runtime's Python: a CPython 3.13 extension does not load in
-3.11, and wrapt (the one compiled dependency) then falls back to pure Python, so a wheel for the wrong
-platform would go unnoticed. So the wheels are checked by their tags, with ``packaging`` (pip's own tag
-logic), against the tags Lambda's interpreter accepts; ``make build`` runs this after every build.
+not a compiled part on a machine without the runtime's Python: a CPython 3.13 extension does not load in
+3.11, and a package with a pure-Python fallback would fall back silently, so a wheel for the wrong platform
+would go unnoticed. The package is pure Python today (its one compiled dependency, wrapt, left with the
+X-Ray SDK), and a dependency that brings one back is caught here: the wheels are checked by their tags, with
+``packaging`` (pip's own tag logic), against the tags Lambda's interpreter accepts; ``make build`` runs this
+after every build.
 """
 
 from __future__ import annotations

@@ -750,6 +750,7 @@ def invoke_handler(
     function_name: str = "ProviderFunction",
     memory_limit_in_mb: int = 512,
     region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
     clock: Callable[[], float] | None = None,
 ) -> Invocation:
     """Call ``handler`` the way Lambda does: a JSON-decoded copy of the event, a counting-down context.
@@ -767,6 +768,7 @@ def invoke_handler(
         timeout_seconds=timeout_seconds,
         memory_limit_in_mb=memory_limit_in_mb,
         region=region,
+        account_id=account_id,
         clock=clock,
     )
     deadline = clock() + timeout_seconds

@@ -89,7 +89,7 @@ def main() -> int:
 
 def _point_boto3_at(endpoint_url: str) -> None:
     # moto serves DynamoDB (the ownership records) and CloudFormation on the emulator's port too.
-    for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION"):
+    for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION", "LAMBDA"):
         os.environ[f"AWS_ENDPOINT_URL_{service}"] = endpoint_url
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")

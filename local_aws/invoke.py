@@ -499,7 +499,9 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
         home = stack.enter_context(tempfile.TemporaryDirectory(prefix="local-invoke-home-"))
         resolved = resolve_environment(function, env_values, aws_creds=aws_creds)
         # The emulator (moto) serves DynamoDB (the ownership records) and CloudFormation on the same port.
-        for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION"):
+        # ... and Lambda's asynchronous Invoke, by which a request continues in the next invocation (queued
+        # there, and run below as Lambda would run it).
+        for service in ("CONNECT", "DYNAMODB", "CLOUDFORMATION", "LAMBDA"):
             resolved[f"AWS_ENDPOINT_URL_{service}"] = endpoint
         resolved["SSL_CERT_FILE"] = receiver.trust_bundle()
         env = sandbox_environment(function, resolved, home)
@@ -508,9 +510,11 @@ def run_docker_free(args: argparse.Namespace, out: TextIO) -> int:
         except lambda_runtime_module.RuntimeSetupError as exc:
             raise InvokeError(str(exc)) from exc
 
+        from local_aws.connect.control import HttpControl  # moto: imported only when the emulator is used
+
         failures = 0
         for (path, event), expected in zip(events, args.expect, strict=True):
-            failures += _invoke_one(out, runtime, receiver, path, event, expected)
+            failures += _invoke_one(out, runtime, receiver, path, event, expected, HttpControl(endpoint))
         return 1 if failures else 0
 
 
@@ -531,6 +535,7 @@ def _invoke_one(
     path: str,
     event: dict[str, Any],
     expected: str,
+    control: Any = None,
 ) -> int:
     original_url = str(event.get("ResponseURL", ""))
     request_id = str(event.get("RequestId", ""))
@@ -553,6 +558,13 @@ def _invoke_one(
     out.write("--- end of runtime output ---\n" + describe_invocation(invocation) + "\n")
     if not request_id:
         return 0 if invocation.ok else 1
+    # The request handed to a later invocation (an asynchronous Invoke the emulator queued): run it as
+    # Lambda runs an asynchronous event, until none is left.
+    while control is not None and (queued := control.take_invocations(request_id)):
+        for continued in queued:
+            out.write("--- continuation: the function invoked itself asynchronously ---\n")
+            invocation = runtime.invoke(continued["payload"])
+            out.write(describe_invocation(invocation) + "\n")
 
     try:
         first = receiver.wait_for(request_id, timeout=RESPONSE_GRACE_SECONDS)

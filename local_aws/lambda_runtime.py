@@ -179,8 +179,8 @@ class ChosenPython:
             return ""
         return (
             f"Note: no Python 3.13 found (RUNTIME_PYTHON, PATH, pyenv), so the artifact, built for Lambda's "
-            f"python3.13, runs on {self.label}: its cp313 compiled wheels do not load there (wrapt falls "
-            "back to pure Python) and its 3.13 bytecode is not used."
+            f"python3.13, runs on {self.label}: a cp313 compiled wheel would not load there (the package "
+            "ships none today) and its 3.13 bytecode is not used."
         )
 
 

@@ -22,6 +22,11 @@ from local_aws.cloudformation import (
     stack_arn,
 )
 
+# How long after the hand-over Lambda starts the next invocation: an asynchronous event typically starts
+# within a fraction of a second (measured in AWS: docs/performance.md, "Past one invocation"); the
+# stand-in takes this, on its clock.
+CONTINUATION_DELAY_SECONDS = 0.5
+
 
 @dataclass(frozen=True)
 class Response:
@@ -95,18 +100,25 @@ class LocalCustomResourceStack:
         stack_status: str = "CREATE_IN_PROGRESS",
         clock: Any = REAL_CLOCK,
         parent: LocalCustomResourceStack | None = None,
+        lambda_queue: Any = None,
     ) -> None:
         self.handler = handler
         self.clock = clock
         self.receiver = receiver
         self.stack_id = stack_arn(stack_name, region=region, account_id=account_id)
         self.region = region
+        self.account_id = account_id
         self.timeout_seconds = timeout_seconds
         self.resources: dict[str, Resource] = {}
         # The latest request sent for each logical ID: an answer to an older one is one CloudFormation no
         # longer waits for (a cancelled Create or Update), and changes nothing it records.
         self._latest: dict[str, str] = {}
         self.control = control
+        # Where Lambda's asynchronous invocations wait to run (the emulator's control: take_invocations):
+        # ``control``'s unless given apart (the benchmark plays no stack statuses, but continues requests).
+        self.lambda_queue = lambda_queue if lambda_queue is not None else control
+        # Invocations the last request took: 1, plus one per continuation (deliver).
+        self.invocations = 0
         self.parent = parent
         if control is not None and parent is not None:
             control.play_stack(self.stack_id, stack_status=stack_status, parent_id=parent.stack_id)
@@ -273,10 +285,37 @@ class LocalCustomResourceStack:
         )
 
     def deliver(self, event: dict[str, Any], *, timeout_seconds: float | None = None) -> Response:
-        """Invoke the handler with ``event`` as Lambda would and collect its response."""
+        """Invoke the handler with ``event`` as Lambda would and collect its response.
+
+        A request the handler hands to a later invocation of itself (Lambda's asynchronous Invoke, queued by
+        the emulator: local_aws/connect/lambda_async.py) is run as Lambda runs it: a new invocation with the
+        function's whole timeout, after CONTINUATION_DELAY_SECONDS, until one of them answers."""
         timeout = timeout_seconds or self.timeout_seconds
         started = self.clock.monotonic()
-        invoke_handler(self.handler, event, timeout_seconds=timeout, region=self.region, clock=self.clock)
+        invoke_handler(
+            self.handler,
+            event,
+            timeout_seconds=timeout,
+            region=self.region,
+            account_id=self.account_id,  # the function's own ARN: the provider's account
+            clock=self.clock,
+        )
+        self.invocations = 1
+        while self.lambda_queue is not None:
+            queued = self.lambda_queue.take_invocations(event["RequestId"])
+            if not queued:
+                break
+            for invocation in queued:
+                self.clock.sleep(CONTINUATION_DELAY_SECONDS)
+                self.invocations += 1
+                invoke_handler(
+                    self.handler,
+                    invocation["payload"],
+                    timeout_seconds=timeout,
+                    region=self.region,
+                    account_id=self.account_id,
+                    clock=self.clock,
+                )
         body = self.receiver.wait_for(event["RequestId"], timeout=5)
         seconds = self.clock.monotonic() - started
         bodies = self.receiver.responses(event["RequestId"])

@@ -115,6 +115,8 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", emulator.endpoint_url)
     # ... and DynamoDB, where the provider keeps its ownership records.
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", emulator.endpoint_url)
+    # ... and Lambda's asynchronous Invoke, which continues a request in the next invocation.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", emulator.endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
@@ -125,6 +127,7 @@ def aws_env(emulator, monkeypatch):
     clients.cloudformation_client.cache_clear()
     clients.dynamodb_client.cache_clear()
     clients.pace_client.cache_clear()
+    clients.lambda_client.cache_clear()
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
@@ -132,6 +135,7 @@ def aws_env(emulator, monkeypatch):
     clients.cloudformation_client.cache_clear()
     clients.dynamodb_client.cache_clear()
     clients.pace_client.cache_clear()
+    clients.lambda_client.cache_clear()
     emulator.control.reset()
 
 

@@ -6,9 +6,13 @@ Node or the CDK: the Python snippet is parsed, the TypeScript one read)."""
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -164,6 +168,77 @@ def test_the_cdk_python_snippet_parses_and_passes_exactly_the_providers_properti
     }
     assert asked
     assert asked <= set(schema.RETURN_ATTRIBUTES)
+
+
+def synthesized_from_the_python_snippet() -> dict:
+    """The template `cdk synth` would write for the Python snippet: its flow and its CustomResource, with the
+    snippet's own values (the instance ARN, the number, the flow's attribute, the timeout)."""
+    tree = ast.parse(cdk_snippet("python"))
+    [instance_arn] = [
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "instance_arn"
+    ]
+    [call] = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "CustomResource"
+    ]
+    keywords = {keyword.arg: keyword.value for keyword in call.keywords}
+
+    def value(node: ast.expr):
+        if isinstance(node, ast.Name) and node.id == "instance_arn":
+            return instance_arn
+        if isinstance(node, ast.Attribute) and node.attr == "attr_contact_flow_arn":
+            return {"Fn::GetAtt": ["MainMenu", "ContactFlowArn"]}
+        return ast.literal_eval(node)
+
+    properties = {
+        ast.literal_eval(k): value(v)
+        for k, v in zip(keywords["properties"].keys, keywords["properties"].values, strict=True)
+    }
+    [seconds] = keywords["service_timeout"].args
+    return {
+        "Resources": {
+            "MainMenu": {
+                "Type": "AWS::Connect::ContactFlow",
+                "Properties": {"InstanceArn": instance_arn, "Name": "Main menu", "Type": "CONTACT_FLOW",
+                               "Content": "{}"},
+            },
+            "MainLine": {
+                "Type": ast.literal_eval(keywords["resource_type"]),
+                "Properties": {
+                    "ServiceToken": {"Fn::ImportValue": "phone-number-assignment-ServiceToken"},
+                    "ServiceTimeout": str(ast.literal_eval(seconds)),
+                    **properties,
+                },
+                "UpdateReplacePolicy": "Delete",
+                "DeletionPolicy": "Delete",
+            },
+        },
+        "Outputs": {"MainLineNumber": {"Value": {"Fn::GetAtt": ["MainLine", "PhoneNumber"]}}},
+    }  # fmt: skip
+
+
+def test_the_cdk_lint_command_passes_the_template_the_snippet_synthesizes(tmp_path):
+    [command] = re.findall(r"`(cfn-lint -a [^`]*)`", CDK.read_text())
+    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out" / "ContactCenterNumbers.template.json").write_text(
+        json.dumps(synthesized_from_the_python_snippet())
+    )
+    argv = shlex.split(command)
+    # The shell's glob, as a reader's shell expands it in the CDK app's directory.
+    argv = [str(match) for word in argv for match in (sorted(tmp_path.glob(word)) if "*" in word else [word])]
+    linted = subprocess.run(  # noqa: S603 - the documented command
+        [str(Path(sys.executable).parent / argv[0]), *argv[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "cfn-lint-rules" / "src")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_the_cdk_typescript_snippet_passes_exactly_the_providers_properties():

@@ -36,22 +36,31 @@ def minimum_python() -> str:
     return match[1]
 
 
+def pins_of(name: str) -> dict[str, tuple[str, str]]:
+    """Every `name==version` line of one pin file: canonical name -> (version, where)."""
+    found: dict[str, tuple[str, str]] = {}
+    for number, line in enumerate((ROOT / name).read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement = Requirement(line)
+        [specifier] = requirement.specifier
+        assert specifier.operator == "==", f"{name}:{number}: {line!r} is not pinned with =="
+        found[canonicalize_name(requirement.name)] = (specifier.version, f"{name}:{number}")
+    return found
+
+
 def pins() -> dict[str, tuple[str, str]]:
     """Every `name==version` line of the pin files: canonical name -> (version, where)."""
     found: dict[str, tuple[str, str]] = {}
     for name in PIN_FILES:
-        for number, line in enumerate((ROOT / name).read_text().splitlines(), start=1):
-            line = line.split("#", 1)[0].strip()
-            if not line or line.startswith("-"):
-                continue
-            requirement = Requirement(line)
-            [specifier] = requirement.specifier
-            assert specifier.operator == "==", f"{name}:{number}: {line!r} is not pinned with =="
-            found[canonicalize_name(requirement.name)] = (specifier.version, f"{name}:{number}")
+        found.update(pins_of(name))
     return found
 
 
 PINS = pins()
+# Where boto3 is pinned: the Lambda package, the dev lock, and make status/export/plan's own environment.
+BOTO_PIN_FILES = ("provider/requirements.txt", "constraints.txt", "tools/requirements.txt")
 
 
 def test_the_pin_files_pin_the_whole_environment():
@@ -78,6 +87,35 @@ def test_every_pinned_package_admits_the_oldest_python_promised(name):
         f">={oldest}: pin a release that admits {oldest} (`pip download --no-deps --python-version {oldest} "
         f"--only-binary=:all: {name}` finds the newest), or raise requires-python (and README) to the real "
         "minimum"
+    )
+
+
+def test_the_pin_files_agree_on_every_package_they_share():
+    versions: dict[str, set[tuple[str, str]]] = {}
+    for name in (*PIN_FILES, "tools/requirements.txt"):
+        for package, (version, where) in pins_of(name).items():
+            versions.setdefault(package, set()).add((version, where))
+    disagreeing = {p: sorted(v) for p, v in versions.items() if len({version for version, _ in v}) > 1}
+    assert disagreeing == {}
+
+
+@pytest.mark.parametrize("pin_file", BOTO_PIN_FILES)
+def test_boto3_and_botocore_are_pinned_as_a_matched_pair(pin_file):
+    """botocore exactly at the version the pinned boto3 release requires from (boto3 X requires
+    botocore>=X',<next minor: the release they were made together), as its installed metadata says."""
+    pinned = pins_of(pin_file)
+    boto3_version, where = pinned["boto3"]
+    botocore_version, _ = pinned["botocore"]
+    assert importlib.metadata.version("boto3") == boto3_version, "the environment is stale (make venv)"
+    [wanted] = [
+        requirement
+        for requirement in map(Requirement, importlib.metadata.requires("boto3") or [])
+        if canonicalize_name(requirement.name) == "botocore" and requirement.marker is None
+    ]
+    [lowest] = [specifier.version for specifier in wanted.specifier if specifier.operator == ">="]
+    assert botocore_version == lowest, (
+        f"{where}: boto3=={boto3_version} requires {wanted}: pin botocore=={lowest}, the botocore of that "
+        "boto3 release (or pin the boto3 release that requires botocore>={botocore_version})"
     )
 
 

@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from local_aws import template_render
 from tests.conftest import ACCOUNT, REGION, describe
 
 ROOT = Path(__file__).resolve().parents[1]
-PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-NO_VALUE = object()
 
 
 def load(name: str) -> dict[str, Any]:
@@ -31,91 +30,8 @@ def load(name: str) -> dict[str, Any]:
 
 
 def render(template: Mapping[str, Any], **values: str) -> dict[str, dict[str, Any]]:
-    """Each resource's properties as the provider receives them (ServiceToken left out), for these parameter
-    values. As the Template Reference documents them: Fn::ForEach (the identifier replaces ``${x}`` and, with
-    non-alphanumerics dropped, ``&{x}`` in the output key, and Ref x in the fragment), Conditions (Fn::Equals,
-    Fn::Not, Fn::And, Fn::Or, Condition), Fn::If, Ref (parameters, pseudo parameters, AWS::NoValue),
-    Fn::FindInMap (keys may be Ref or Fn::FindInMap), Fn::Sub of a string."""
-    parameters = {}
-    for name, spec in template["Parameters"].items():
-        value = values.pop(name, spec.get("Default"))
-        assert value is not None, f"parameter {name} has no default: give it"
-        assert "AllowedValues" not in spec or value in spec["AllowedValues"], (name, value)
-        assert re.fullmatch(spec.get("AllowedPattern", ".*"), value), (name, value)
-        parameters[name] = value
-    assert not values, f"no such parameters: {values}"
-    mappings = template.get("Mappings", {})
-
-    def condition(node: Any) -> bool:
-        [(function, argument)] = node.items()
-        if function == "Fn::Equals":
-            left, right = (resolve(part, {}) for part in argument)
-            return left == right
-        if function == "Fn::Not":
-            return not condition(argument[0])
-        if function == "Fn::And":
-            return all(condition(part) for part in argument)
-        if function == "Fn::Or":
-            return any(condition(part) for part in argument)
-        if function == "Condition":
-            return conditions[argument]
-        raise AssertionError(f"unexpected condition function {function}")
-
-    def resolve(node: Any, scope: dict[str, str]) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            [(function, argument)] = node.items()
-            if function == "Ref":
-                if argument == "AWS::NoValue":
-                    return NO_VALUE
-                return {**PSEUDO_PARAMETERS, **parameters, **scope}[argument]
-            if function == "Fn::If":
-                name, when_true, when_false = argument
-                return resolve(when_true if conditions[name] else when_false, scope)
-            if function == "Fn::FindInMap":
-                mapping, first, second = (resolve(part, scope) for part in argument)
-                return mappings[mapping][first][second]
-            if function == "Fn::Sub":
-                assert isinstance(argument, str)
-                text = argument
-                for name, value in {**PSEUDO_PARAMETERS, **parameters, **scope}.items():
-                    text = text.replace("${" + name + "}", value)
-                return text
-            if function == "Fn::ImportValue":
-                return ("import", resolve(argument, scope))
-        if isinstance(node, dict):
-            resolved = {key: resolve(value, scope) for key, value in node.items()}
-            return {key: value for key, value in resolved.items() if value is not NO_VALUE}
-        if isinstance(node, list):
-            return [resolve(value, scope) for value in node]
-        return node
-
-    conditions: dict[str, bool] = {}
-    for name, node in template.get("Conditions", {}).items():
-        conditions[name] = condition(node)
-
-    fragments: list[tuple[str, Any, dict[str, str]]] = []
-    for key, node in template["Resources"].items():
-        if not key.startswith("Fn::ForEach::"):
-            fragments.append((key, node, {}))
-            continue
-        identifier, collection, fragment = node
-        for item in resolve(collection, {}):
-            for output_key, resource in fragment.items():
-                logical_id = output_key.replace("${" + identifier + "}", item).replace(
-                    "&{" + identifier + "}", re.sub(r"[^A-Za-z0-9]", "", item)
-                )
-                fragments.append((logical_id, resource, {identifier: item}))
-
-    resources: dict[str, dict[str, Any]] = {}
-    for logical_id, resource, scope in fragments:
-        assert logical_id not in resources, f"{logical_id} declared twice"
-        if "Condition" in resource and not conditions[resource["Condition"]]:
-            continue
-        assert resource["Type"] == "Custom::PhoneNumberAssignment"
-        properties = resolve(resource["Properties"], scope)
-        assert properties.pop("ServiceToken")[0] == "import"
-        resources[logical_id] = properties
-    return resources
+    """Each resource's properties as the provider receives them, in the suite's account and Region."""
+    return template_render.render(template, region=REGION, account=ACCOUNT, **values)
 
 
 def apply(stack, rendered: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
@@ -329,3 +245,9 @@ def test_a_failover_that_stops_half_way_finishes_when_the_same_update_is_run_aga
     assert set(again) == set(failed)
     assert all(response.ok for response in again.values()), [r.reason for r in again.values()]
     assert_all_on(connect, STANDBY, STANDBY_FLOW)
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in (ROOT / "samples").glob("*.yaml")))
+def test_the_emulator_stacks_template_reader_reads_every_sample_as_cfn_lint_does(name):
+    # make emulator-stack reads templates with PyYAML (local_aws.template_render.load), cfn-lint with its own.
+    assert template_render.load(ROOT / "samples" / name) == load(name)

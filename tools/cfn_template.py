@@ -121,6 +121,13 @@ def _short_tag(loader: _TemplateLoader, suffix: str, node: Any) -> dict[str, Any
 
 
 _TemplateLoader.add_multi_constructor("!", _short_tag)
+# Mappings through this loader's own construct_mapping (duplicate keys refused), whatever another library
+# registers on yaml.SafeLoader in the same process: SAM CLI replaces SafeLoader's mapping constructor with
+# one that never calls construct_mapping (samcli/yamlhelper.py), and a subclass inherits that unless it has
+# its own.
+_TemplateLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, yaml.SafeLoader.construct_yaml_map
+)
 
 
 class Unresolvable(Exception):

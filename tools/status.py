@@ -60,7 +60,7 @@ from botocore.utils import ArnParser, InvalidArnException
 # still hold this stack resource", replacement-not-committed rule included.
 from phone_number_assignment import pace, schema, stacks
 from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
-from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_resource_key
+from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_request_key, is_resource_key
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
 from tools.targets import NumberState, Target, UsageError, parse_target
@@ -534,8 +534,10 @@ def read_records(client: Any, status: Status) -> dict[str, dict[str, Any]]:
             for item in page.get("Items", []):
                 record = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
                 key = str(record.get("PhoneNumberArn", ""))
-                if pace.is_pace_key(key) or is_resource_key(key):
-                    continue  # the shared pace's items and the resources' stamps, not a number's record
+                if pace.is_pace_key(key) or is_resource_key(key) or is_request_key(key):
+                    # The shared pace's items, the resources' stamps and the answer markers of continued
+                    # requests (continuation.py): not a number's record.
+                    continue
                 records[key.lower()] = record
     except ClientError as error:
         code = _error_code(error)

@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from . import dynamodb, faults, played_stacks
+from . import dynamodb, faults, lambda_async, played_stacks
 from .exceptions import ConnectError
 from .models import TDG_RESOURCE, parse_arn, phone_number_backends, validate_tdg_status
 from .runtime import EMULATOR_LOCK, runtime
@@ -49,6 +49,8 @@ CONTROL_METHODS = frozenset(
         "play_stack",
         "inject_cloudformation_error",
         "set_phone_number_quota",
+        "take_invocations",
+        "refuse_invocations",
     }
 )
 
@@ -233,6 +235,18 @@ class LocalControl:
     def reset(self) -> None:
         runtime.reset()
         played_stacks.forget_injections()
+        lambda_async.reset()
+
+    def take_invocations(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        """Lambda's asynchronous invocations queued since (lambda_async.py), taken off the queue: each
+        {"function": name or ARN, "payload": the event}."""
+        return lambda_async.take(request_id)
+
+    def refuse_invocations(
+        self, count: int, code: str = "TooManyRequestsException", status: int = 429
+    ) -> None:
+        """Lambda refuses the next ``count`` invocations (lambda_async.refuse)."""
+        lambda_async.refuse(count, code, status)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return seed_world(world)
@@ -477,6 +491,14 @@ class HttpControl:
 
     def reset(self) -> None:
         self._call("reset")
+
+    def take_invocations(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        return self._call("take_invocations", request_id=request_id)
+
+    def refuse_invocations(
+        self, count: int, code: str = "TooManyRequestsException", status: int = 429
+    ) -> None:
+        self._call("refuse_invocations", count=count, code=code, status=status)
 
     def seed(self, world: dict[str, Any]) -> dict[str, Any]:
         return self._call("seed", world=world)

@@ -6,7 +6,8 @@ are re-pointed at the emulator's response class (a subclass of moto's), so they 
 sharing the rate limits, faults and call log. ``native`` adds AWS::Connect::PhoneNumber to moto's
 CloudFormation, ``played_stacks`` the stacks the local CloudFormation stand-in plays, ``dynamodb`` one
 request at a time and its faults, ``faults`` the transient faults of CloudFormation (and Connect's and
-DynamoDB's, taken in their own dispatch).
+DynamoDB's, taken in their own dispatch), ``lambda_async`` Lambda's asynchronous Invoke (queued for the
+stand-in).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import moto.connect.urls as moto_connect_urls
 import moto.moto_api._internal.urls as moto_api_urls
 from moto.moto_api import state_manager
 
-from . import dynamodb, faults, native, played_stacks, urls
+from . import dynamodb, faults, lambda_async, native, played_stacks, urls
 from .control import CONTROL_URL_PATHS
 from .models import TDG_STATE_MODEL
 from .responses import ConnectEmulatorResponse
@@ -40,4 +41,5 @@ def install() -> None:
         played_stacks.install()
         dynamodb.install()
         faults.install()
+        lambda_async.install()
         _installed = True

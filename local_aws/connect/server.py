@@ -3,8 +3,9 @@
 Foreground:  python -m local_aws.connect.server --port 4599 [--host 127.0.0.1] [--seed world.json]
 Embedded:    with start_emulator() as emulator: boto3.client("connect", endpoint_url=emulator.endpoint_url)
 
-Any boto3 client reaches it through ``AWS_ENDPOINT_URL_CONNECT`` (or ``endpoint_url=``) with dummy
-credentials; the account is moto's default 123456789012 and the Region is the client's.
+Any boto3 client reaches it through ``AWS_ENDPOINT_URL`` (every service: Connect, DynamoDB, CloudFormation),
+``AWS_ENDPOINT_URL_CONNECT`` (Connect alone) or ``endpoint_url=``, with dummy credentials; the account is
+moto's default 123456789012 (or the seeded world's) and the Region is the client's.
 """
 
 from __future__ import annotations
@@ -145,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     arns: dict[str, Any] | None = None
+    region = "us-east-1"
     if args.seed:
         world = json.loads(args.seed.read_text())
+        region = world.get("region", region)
         if world.get("account_id"):
             # moto files a request under the account its access key belongs to (the default one for any
             # unknown key): serve every request as the seeded world's account, so any dummy key sees it.
@@ -171,10 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     print(f"Amazon Connect emulator listening on {emulator.endpoint_url}")
-    print(f"  export AWS_ENDPOINT_URL_CONNECT={emulator.endpoint_url}")
-    # The tools read DynamoDB and CloudFormation too, which the emulator also serves: Connect's variable alone
-    # would send those to AWS.
-    print(f"  For make status, plan and export: export AWS_ENDPOINT_URL={emulator.endpoint_url}")
+    # AWS_ENDPOINT_URL, not AWS_ENDPOINT_URL_CONNECT: the tools also read DynamoDB (the ownership records) and
+    # CloudFormation, which this port serves too; a Connect-only variable sends those to AWS itself.
+    print(
+        "  Point every AWS tool at it (Connect, DynamoDB, CloudFormation: make status/plan/export, aws CLI):"
+    )
+    print(
+        f"  export AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
+        f"AWS_DEFAULT_REGION={region}"
+    )
     print("  Credentials are not checked: any dummy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY will do.")
     if os.environ.get("MOTO_ACCOUNT_ID"):
         print(f"  Every request is served as account {os.environ['MOTO_ACCOUNT_ID']} (MOTO_ACCOUNT_ID).")

@@ -7,6 +7,7 @@ CloudFormation exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
@@ -19,23 +20,24 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from botocore.utils import ArnParser, InvalidArnException
 
-from . import lifecycle
+from . import continuation, lifecycle
 from .clients import (
     CALL_WORST_CASE_SECONDS,
     cloudformation_client,
     connect_client,
     dynamodb_client,
+    lambda_client,
     pace_client,
 )
 from .connect import PhoneNumbers
 from .errors import TooLittleTime
 from .pace import SharedPace
 from .properties import Scope
-from .records import OWNERSHIP_TABLE, OwnershipRecords
+from .records import OWNERSHIP_TABLE, OwnershipRecords, request_key
 from .responder import CloudFormationResponder
 from .stack_reads import CloudFormationReads
-from .telemetry import logger, metrics, tracer
-from .waiting import SYSTEM_CLOCK, Budget, Clock
+from .telemetry import logger, metrics
+from .waiting import SYSTEM_CLOCK, Budget, Clock, OutOfInvocation
 
 # The provider starts its answer at least this long before Lambda or CloudFormation would give up on it (the
 # watchdog, responder.WATCHDOG_LEAD_SECONDS, fires later than that). Before it, a reserve for one Connect call
@@ -134,7 +136,39 @@ def requested_at(response_url: Any) -> float | None:
     return None
 
 
-def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> lifecycle.Outcome:
+# CONTINUATIONS=Off in the function's environment: a request ends with its invocation, as before
+# continuation.py (its work that does not fit answers FAILED).
+CONTINUATIONS_ENV = "CONTINUATIONS"
+
+
+class _Invocation:
+    """What one invocation knows about its request's continuations (continuation.py)."""
+
+    def __init__(self, continuations: continuation.Continuations | None, *, handed_over: bool) -> None:
+        self.continuations = continuations
+        # The request has been (or is being) handed over: its answer is claimed first, to stay one.
+        self.handed_over = handed_over
+
+
+def _continuations(event: Any, context: Any, clock: Clock) -> continuation.Continuations | None:
+    if os.environ.get(CONTINUATIONS_ENV, "On") == "Off" or not isinstance(event, dict):
+        return None
+    ids = [event.get(key) for key in ("StackId", "LogicalResourceId", "RequestId")]
+    if not all(isinstance(value, str) and value for value in ids):
+        return None  # malformed: the responder answers it
+    scope = _scope(context)
+    return continuation.Continuations(
+        lambda: lambda_client(scope.region),
+        dynamodb_client(scope.region),
+        OWNERSHIP_TABLE,
+        key=request_key(scope.partition, scope.region, scope.account, *ids),
+        wall_clock=clock.time,
+    )
+
+
+def _run(
+    operation: Any, clock: Clock, invocation: _Invocation, event: dict[str, Any], context: Any
+) -> lifecycle.Outcome:
     request = _request(event, context, clock)
     timeout = service_timeout(request.properties)
     if not request.signed and request.request_type != "Delete":
@@ -154,11 +188,31 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
             "the resource's ServiceTimeout (or the provider function's Timeout) and retry."
         )
     region = request.scope.region
-    budget = Budget(seconds, clock=clock.monotonic)
+    # How long CloudFormation still waits (less the same reserve): where a request handed over to later
+    # invocations must end. Unknown for an unsigned Delete, which never continues.
+    until_deadline = (
+        (request.requested_at + (timeout or DEFAULT_SERVICE_TIMEOUT_SECONDS) - clock.time())
+        - RESPONSE_RESERVE_SECONDS
+        if request.signed
+        else None
+    )
+    budget = Budget(
+        seconds,
+        clock=clock.monotonic,
+        request_seconds=until_deadline,
+        service_timeout=timeout or DEFAULT_SERVICE_TIMEOUT_SECONDS,
+        continuable=invocation.continuations is not None,
+    )
     timing = {"sleep": clock.sleep, "clock": clock.monotonic}
     pace = shared_pace(request.scope, clock)
+    held = continuation.held_turn(event)
+    if pace is not None and held is not None:
+        pace.hold(held)
+    numbers = PhoneNumbers(connect_client(region), budget, pace=pace, **timing)
+    # A move an earlier invocation of this request started: one this request must put right if overtaken.
+    numbers.moves_started |= continuation.moves_started(event)
     services = lifecycle.Services(
-        numbers=PhoneNumbers(connect_client(region), budget, pace=pace, **timing),
+        numbers=numbers,
         records=OwnershipRecords(
             dynamodb_client(region),
             budget,
@@ -170,6 +224,17 @@ def _run(operation: Any, clock: Clock, event: dict[str, Any], context: Any) -> l
     )
     try:
         return operation(request, services)
+    except OutOfInvocation as out:
+        if invocation.continuations is None:
+            raise  # budgets only hand over when continuations exist; never reached
+        invocation.handed_over = True
+        logger.info("Out of invocation time, not of CloudFormation's", extra={"waiting_for": out.why})
+        metrics.add_metric(name="Continuations", unit=MetricUnit.Count, value=1)
+        # ContinuationFailed (a ProviderError) if Lambda does not take it: then this invocation answers.
+        invocation.continuations.hand_over(
+            context.invoked_function_arn, continuation.next_event(event, out, numbers.moves_started)
+        )
+        raise
     finally:
         if pace is not None:
             _log_pace(pace)
@@ -239,6 +304,27 @@ def failure_physical_id(event: dict[str, Any], context: Any) -> str | None:
         return None
 
 
+class _OnceResponder(CloudFormationResponder):
+    """The responder of a request that has been handed over: it answers only if no other invocation of the
+    request has (continuation.Continuations.claim_answer); a request never handed over answers as before."""
+
+    def __init__(self, invocation: _Invocation, **options: Any) -> None:
+        super().__init__(**options)
+        self._invocation = invocation
+
+    def _send(self, status: str | None = None, reason: str = "") -> None:
+        continuations = self._invocation.continuations
+        claimed = (
+            not self._invocation.handed_over
+            or continuations is None
+            or continuations.claim_answer(status or self.Status)
+        )
+        if not claimed:
+            logger.warning("Another invocation of this request answered it; not answering again")
+            return
+        super()._send(status, reason)
+
+
 def make_handler(clock: Clock = SYSTEM_CLOCK) -> Any:
     """The Lambda handler, reading time and waiting through ``clock``.
 
@@ -249,7 +335,6 @@ def make_handler(clock: Clock = SYSTEM_CLOCK) -> Any:
 
     @logger.inject_lambda_context(log_event=False, clear_state=True)
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> None:
         # One per request, so every invocation publishes a metric (and Powertools never warns of none).
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
@@ -262,15 +347,27 @@ def make_handler(clock: Clock = SYSTEM_CLOCK) -> Any:
                 physical_resource_id=event.get("PhysicalResourceId"),
                 **_subject_keys(event),
             )
+        continuations = _continuations(event, context, clock)
+        hop = continuation.hop(event) if isinstance(event, dict) else 0
+        if hop:
+            logger.append_keys(continuation_hop=hop)
+            if continuations is not None and continuations.answered():
+                # A duplicate delivery, or a retry of a continuation that answered: the request is over.
+                logger.info("Request already answered; this continuation does nothing")
+                return
+        invocation = _Invocation(continuations, handed_over=hop > 0)
         # A responder per invocation: crhelper keeps the request's state on the instance, and nothing of one
         # request may leak into the next one a warm container serves.
-        CloudFormationResponder(
-            create=functools.partial(_run, lifecycle.create, clock),
-            update=functools.partial(_run, lifecycle.update, clock),
-            delete=functools.partial(_run, lifecycle.delete, clock),
-            failure_physical_id=failure_physical_id,
-            clock=clock,
-        )(event, context)
+        # OutOfInvocation: handed over, the next invocation answers (crhelper cancelled its watchdog).
+        with contextlib.suppress(OutOfInvocation):
+            _OnceResponder(
+                invocation,
+                create=functools.partial(_run, lifecycle.create, clock, invocation),
+                update=functools.partial(_run, lifecycle.update, clock, invocation),
+                delete=functools.partial(_run, lifecycle.delete, clock, invocation),
+                failure_physical_id=failure_physical_id,
+                clock=clock,
+            )(event, context)
 
     return handler
 

@@ -1,7 +1,8 @@
 """Where the provider's AWS clients are created: nowhere else.
 
-botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL_DYNAMODB and
-AWS_ENDPOINT_URL_CLOUDFORMATION (or AWS_ENDPOINT_URL) point the same code at the local emulator; tests can
+botocore resolves the endpoint itself, so AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL_DYNAMODB,
+AWS_ENDPOINT_URL_CLOUDFORMATION and AWS_ENDPOINT_URL_LAMBDA (or AWS_ENDPOINT_URL) point the same code at
+the local emulator; tests can
 also pass their own clients to the lifecycle.
 """
 
@@ -93,3 +94,10 @@ def dynamodb_client(region: str | None = None) -> Any:
 def pace_client(region: str | None = None) -> Any:
     """The shared pace's DynamoDB client (pace.py): the ownership table, with PACE_CLIENT_CONFIG."""
     return _session().client("dynamodb", region_name=region, config=PACE_CLIENT_CONFIG)
+
+
+@functools.cache
+def lambda_client(region: str | None = None) -> Any:
+    """Hands a request that outlives its invocation to the next one (continuation.py): an asynchronous
+    Invoke of this function. Created on first use: most requests never need it."""
+    return _session().client("lambda", region_name=region, config=CLIENT_CONFIG)

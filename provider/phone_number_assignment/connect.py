@@ -300,6 +300,7 @@ class PhoneNumbers(retries.BudgetedClient):
         target does not exist (or, for a traffic distribution group, is not ACTIVE). ``fence`` runs before
         each retry of a throttled call, and stops the move by raising."""
         if self.budget.remaining() < MIN_SECONDS_TO_START_A_MOVE:
+            self.budget.hand_over(f"starting the move of {state.label}")
             # A move started now could not be seen through: the answer would be FAILED with a move in flight,
             # which only leaves the rollback more to undo.
             raise TooLittleTime(
@@ -341,6 +342,7 @@ class PhoneNumbers(retries.BudgetedClient):
         state = before
         while True:
             if state.status == FAILED and self.budget.remaining() <= 0:
+                self.budget.hand_over(f"the outcome of the move of {before.label}")
                 # Only an unproven FAILED gets here (a proven one was raised below).
                 raise MoveOutcomeNotSeen(
                     f"Connect accepted the move of {before.label} to {target_arn}, but until the time "
@@ -432,6 +434,7 @@ class PhoneNumbers(retries.BudgetedClient):
     def _pause(self, delay: float, state: PhoneNumberState, *, waiting_for: str) -> None:
         remaining = self.budget.remaining()
         if remaining <= 0:
+            self.budget.hand_over(f"{waiting_for} ({state.label})")
             raise MoveStillInProgress(
                 f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}: {state.label} is "
                 f"still {state.status or 'changing'} on {state.target_arn or 'an unknown target'}. Connect "

@@ -90,6 +90,10 @@ class TooLittleTime(ProviderError):
     """Lambda's timeout or the resource's ServiceTimeout leaves no time to do the work within."""
 
 
+class DeadlineOutOfReach(TooLittleTime):
+    """The quota's queue reaches past CloudFormation's deadline: no invocation can take the turn in time."""
+
+
 class InternalError(ProviderError):
     """A bug: an exception the provider did not expect. The Reason points at the logs."""
 

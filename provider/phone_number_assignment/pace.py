@@ -39,10 +39,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .waiting import HeldTurn
+
 # Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
 # telemetry.py hands these loggers Powertools' handler and format.
 logger = logging.getLogger(__name__)
-
 
 # Connect's default for the phone-number operations (Amazon Connect service quotas, "API throttling
 # quotas": 2 requests per second, burst 5 for most operations) less HEADROOM: the pace the first throttle
@@ -73,9 +74,12 @@ PROBE_AFTER_SECONDS = 300.0
 # Bounds of the learned interval: a hundred times the default quota at most, a tenth of it at least.
 MIN_INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS / 100
 MAX_INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS * 10
-# No queue is longer than an invocation (Lambda's 15 minutes): a turn further ahead comes from a writer
-# whose clock was wrong, or a damaged item, and the schedule starts afresh rather than hold every call back.
-MAX_TURN_AHEAD_SECONDS = 900.0
+# No queue is longer than CloudFormation waits for a request (ServiceTimeout, at most an hour): a request
+# continues past its invocation (continuation.py), so a queue can be longer than Lambda's 15 minutes, but a
+# turn further ahead than the hour comes from a writer whose clock was wrong, or a damaged item, and the
+# schedule starts afresh rather than hold every call back. (At 900 s, the invocation's length, a queue of
+# 1,000 numbers at the default quota restarted the schedule and throttled everyone.)
+MAX_TURN_AHEAD_SECONDS = 3600.0
 # Two turns of one operation in a row that found the pace open are trusted for this long by the same
 # invocation: its next calls of that operation (a move's polls, once a second) go without a write. A pace
 # closed meanwhile costs at most one throttled call, which ends the trust. Each write costs latency on the
@@ -121,6 +125,8 @@ class Turn:
 
     wait: float
     interval: float
+    # When the turn comes (epoch seconds): a turn that does not fit this invocation is handed to the next.
+    at: float = field(default=0.0, compare=False)
 
 
 class SharedPace:
@@ -152,13 +158,24 @@ class SharedPace:
         # operation -> (turns in a row that found its pace open, when the last of them did)
         self._open: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self._held: dict[str, HeldTurn] = {}
         self.stats = PaceStats()
+
+    def hold(self, turn: HeldTurn) -> None:
+        """A turn an earlier invocation of this request reserved and handed over: the next call of its
+        operation takes it, instead of reserving another at the back of the queue (which, hop after hop,
+        would only lengthen the queue and leave the given turns unused)."""
+        self._held[turn.operation] = turn
 
     def available(self) -> bool:
         return self._unavailable_until is None or self._monotonic() >= self._unavailable_until
 
     def turn(self, operation: str) -> Turn | None:
         """Reserve the next turn of ``operation``; None if the shared item cannot be used (pace alone)."""
+        held = self._held.pop(operation, None)
+        if held is not None:
+            self.stats.turns += 1
+            return Turn(max(0.0, held.at - self._clock()), held.interval, held.at)
         if not self.available():
             return None
         open_turns, open_at = self._open.get(operation, (0, 0.0))
@@ -250,7 +267,7 @@ class SharedPace:
                         self._start_afresh(operation, old, now)
                         return Turn(0.0, interval)
                     self._busy[operation] = True
-                    turn = Turn(max(0.0, at - now), interval)
+                    turn = Turn(max(0.0, at - now), interval, at)
                     if turn.wait > 0:
                         self._maybe_speed_up(operation, old, now)
                     return turn
@@ -265,7 +282,7 @@ class SharedPace:
                     returns="ALL_OLD",
                 )
                 self._busy[operation] = False
-                return Turn(0.0, _number(old.get("Interval")))
+                return Turn(0.0, _number(old.get("Interval")), now)
             except ClientError as error:
                 if _code(error) != "ConditionalCheckFailedException":
                     raise
@@ -344,6 +361,16 @@ class SharedPace:
         self.stats.failures += 1
         self._unavailable_until = self._monotonic() + UNAVAILABLE_SECONDS
         code = _code(error) if isinstance(error, ClientError) else type(error).__name__
+        if code == "ResourceNotFoundException":
+            # The first request in an account and Region: the table is created when the first owner is
+            # recorded. Said plainly, without the Connect operation or the error code beside it, which would
+            # read as a number that does not exist.
+            logger.info(
+                f"Shared pace not in use yet: the ownership table {self._table} does not exist until the "
+                "provider records its first owner in this account and Region; pacing alone meanwhile",
+                extra={"table": self._table, "retry_in": UNAVAILABLE_SECONDS},
+            )
+            return
         logger.info(
             "Shared pace unavailable: pacing alone",
             extra={"operation": operation, "error_code": code, "retry_in": UNAVAILABLE_SECONDS},

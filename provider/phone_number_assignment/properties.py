@@ -26,6 +26,7 @@ from .schema import (
     OPTIONAL,
     PHONE_NUMBER_RESOURCE,
     REQUIRED,
+    SERVICE_TIMEOUT,
     TRAFFIC_DISTRIBUTION_GROUP_RESOURCE,
     UUID_PATTERN,
 )
@@ -78,7 +79,10 @@ class AssignmentProperties:
 
 
 ALLOWED = frozenset((*REQUIRED, *OPTIONAL, *CLOUDFORMATION_PROPERTIES))
-ALLOWED_LIST = ", ".join((*REQUIRED, *OPTIONAL))
+# What a declaration may set: ServiceTimeout too (CloudFormation's own, but written among the properties);
+# not ServiceToken, which CloudFormation requires before the provider sees anything.
+DECLARABLE = (*REQUIRED, *OPTIONAL, SERVICE_TIMEOUT)
+ALLOWED_LIST = ", ".join(DECLARABLE)
 
 
 def parse_properties(properties: Any, scope: Scope) -> AssignmentProperties:
@@ -138,7 +142,7 @@ def phone_number_arn_of(value: str, scope: Scope) -> str | None:
 
 
 def _unknown(name: Any) -> str:
-    hint = difflib.get_close_matches(str(name), ALLOWED - set(CLOUDFORMATION_PROPERTIES), n=1, cutoff=0.6)
+    hint = difflib.get_close_matches(str(name), DECLARABLE, n=1, cutoff=0.6)
     suggestion = f" Did you mean {hint[0]}?" if hint else ""
     return f"Unknown property {quote(name, 60)}.{suggestion} Allowed properties: {ALLOWED_LIST}."
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,6 +49,25 @@ logger = logging.getLogger(__name__)
 
 OWNERSHIP_TABLE = "PhoneNumberAssignment-Ownership"
 KEY = "PhoneNumberArn"
+# The answer marker of a request continued in a later invocation (continuation.py) is an item of this
+# table too, keyed by a phone-number ARN no number has (phone-number/request-<id>): kept here, with the
+# table's other keys, so that make status can leave it out without importing what makes the calls.
+REQUEST_ID_PREFIX = "request-"
+_REQUEST_NAMESPACE = uuid.UUID("0f7e2d8c-3b6a-4f1e-9c5d-2a8b7e6f4d31")
+
+
+def request_key(
+    partition: str, region: str, account: str, stack_id: str, logical_id: str, request_id: str
+) -> str:
+    """The marker item of one CloudFormation request: a phone-number ARN of this account no number has."""
+    name = str(uuid.uuid5(_REQUEST_NAMESPACE, "\n".join((stack_id, logical_id, request_id))))
+    return f"arn:{partition}:connect:{region}:{account}:phone-number/{REQUEST_ID_PREFIX}{name}"
+
+
+def is_request_key(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(REQUEST_ID_PREFIX)
+
+
 # How often to look at a table being created (it takes seconds, once per account and Region).
 TABLE_POLL_SECONDS = 1.0
 
@@ -437,6 +457,7 @@ class OwnershipRecords(retries.BudgetedClient):
     def _pause(self, delay: float, waiting_for: str) -> None:
         remaining = self.budget.remaining()
         if remaining <= delay:
+            self.budget.hand_over(waiting_for)
             raise ProviderError(
                 f"Gave up after {self.budget.seconds:.0f} s waiting for {waiting_for}; nothing was "
                 "assigned. Retry the stack operation."

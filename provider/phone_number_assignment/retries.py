@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import (
     SERVICE_NAMES,
+    DeadlineOutOfReach,
     ProviderError,
     error_code,
     from_client_error,
@@ -34,7 +35,7 @@ from .errors import (
     unreachable,
 )
 from .pace import SharedPace, Turn
-from .waiting import Budget, Pacing
+from .waiting import Budget, HeldTurn, Pacing
 
 # Standard logging, not Powertools: the tools import this module with boto3 alone; in the Lambda,
 # telemetry.py hands these loggers Powertools' handler and format.
@@ -136,8 +137,18 @@ def _wait_for_turn(
     turn = pace.turn(operation)
     if turn is None or turn.wait <= 0:
         return turn
+    out_of_reach = budget.turn_out_of_reach(operation, turn.wait, turn.interval)
+    if out_of_reach is not None:
+        raise DeadlineOutOfReach(out_of_reach)
     if turn.wait >= budget.remaining():
-        # No time for the turn: the call goes now, as it would alone, and its own backoff decides.
+        if budget.continues():
+            # The turn is taken in the next invocation, never spent on a call outside the pace: wait here
+            # while this invocation lasts (fenced like any long wait), then hand the turn over.
+            sleep(budget.remaining())
+            if before_retry is not None:
+                before_retry()
+            budget.hand_over(f"its {operation} turn", HeldTurn(operation, turn.at, turn.interval))
+        # No time for the turn and no later invocation: the call goes now, as it would alone.
         return None
     sleep(turn.wait)
     if turn.wait >= TURN_FENCE_SECONDS and before_retry is not None:
@@ -157,6 +168,7 @@ def _pause_or_give_up(
     # A call started within the budget ends within the reserve kept after it (app.budget_seconds): the only
     # question is whether the pause itself still fits.
     if delay >= budget.remaining():
+        budget.hand_over(f"a pause of {delay:.1f} s after {code} from {operation}")
         raise final
     logger.info(
         f"{SERVICE_NAMES.get(service, service)} call will be retried",

@@ -289,7 +289,9 @@ def on_delete(facts: DeleteFacts) -> Action | Ask:
                 return Ask.PREDECESSOR_HOLDS
             if facts.predecessor_holds:
                 return Action.HAND_BACK
-        if facts.cancelling or record.state in (State.PENDING, State.MOVING):
+        # UNDOING: a put-back this resource's Delete started and did not finish (it continues in a later
+        # invocation, or its invocation died): it goes on putting back, whatever OnDelete says.
+        if facts.cancelling or record.state in (State.PENDING, State.MOVING, State.UNDOING):
             return Action.PUT_BACK
         return _puts_back(facts, Action.PUT_BACK, Action.LET_GO)
     if record.predecessor is not None and record.predecessor.owner == owner:

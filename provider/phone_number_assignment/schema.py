@@ -18,7 +18,8 @@ REQUIRED = ("PhoneNumberId", "TargetArn")
 OPTIONAL = ("OnDelete", "ContactFlowArn")
 # CloudFormation puts ServiceToken (and ServiceTimeout, when the template sets it) among the properties.
 SERVICE_TOKEN = "ServiceToken"  # noqa: S105 - a property name, not a secret
-CLOUDFORMATION_PROPERTIES = (SERVICE_TOKEN, "ServiceTimeout")
+SERVICE_TIMEOUT = "ServiceTimeout"
+CLOUDFORMATION_PROPERTIES = (SERVICE_TOKEN, SERVICE_TIMEOUT)
 
 DESCRIPTIONS = {
     "PhoneNumberId": "the phone number's ID or its full phone-number ARN",

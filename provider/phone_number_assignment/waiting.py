@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Poll schedule while a move runs. The first look comes after one second because the service keeps showing
 # the old state for a moment after UpdatePhoneNumber (the emulator's stale window stands for that lag); then
@@ -114,16 +114,115 @@ def _throttle_step(level: int) -> float:
     return min(THROTTLE_CAP_SECONDS, THROTTLE_FIRST_SECONDS * THROTTLE_GROWTH ** (level - 1))
 
 
-class Budget:
-    """The time this invocation may spend on Connect before it must answer CloudFormation."""
+# A request is only continued in another invocation if CloudFormation waits at least this much longer than
+# this invocation can: time for the continuation to start (Lambda's asynchronous queue: typically well under
+# a second), read its record and make a call or two. Less than that, and the hand-over costs more than it
+# buys: the request ends here as it did before continuations.
+MIN_CONTINUATION_SECONDS = 10.0
+# The first turn of a request is checked against CloudFormation's deadline with this factor: a number needs
+# at least two DescribePhoneNumber turns (read it; see it CLAIMED), and the second queues behind everyone who
+# asked after the first, so a number whose first turn is T seconds away finishes no sooner than 2T.
+TURNS_PER_NUMBER = 2
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+
+class HeldTurn(NamedTuple):
+    """A turn on the shared pace this request reserved but could not take in its invocation: the
+    continuation takes it (at ``at``, epoch seconds) instead of queueing again at the back."""
+
+    operation: str
+    at: float
+    interval: float
+
+
+class OutOfInvocation(BaseException):
+    """This invocation's time is up, CloudFormation's is not: the request continues in the next invocation.
+
+    A BaseException on purpose: nothing between the wait that raises it and app.py, which starts the
+    continuation, may treat it as a failure (undo what the request did, turn it into a Reason). The request
+    stops where it stands, as a Lambda timeout would stop it, and its continuation re-runs it from the top
+    with the same stamp, fences and ClientToken: every step converges from wherever it finds the number.
+    """
+
+    def __init__(self, why: str, held_turn: HeldTurn | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.held_turn = held_turn
+
+
+class Budget:
+    """The time this invocation may spend on Connect before it must answer CloudFormation.
+
+    ``request_seconds``: how long CloudFormation still waits for this request (less the same reserve), when
+    known; ``continues`` says whether the request may go on in another invocation after this one.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        request_seconds: float | None = None,
+        service_timeout: float | None = None,
+        continuable: bool = False,
+    ) -> None:
         self._clock = clock
         self._deadline = clock() + seconds
         self.seconds = seconds
+        self._request_deadline = None if request_seconds is None else clock() + request_seconds
+        self.service_timeout = service_timeout
+        self.continuable = continuable
+        self._first_turn = True
 
     def remaining(self) -> float:
         return max(0.0, self._deadline - self._clock())
+
+    def request_remaining(self) -> float | None:
+        """Seconds until CloudFormation's deadline (less the reserve); None if unknown."""
+        if self._request_deadline is None:
+            return None
+        return max(0.0, self._request_deadline - self._clock())
+
+    def continues(self) -> bool:
+        """Whether the request can go on in a later invocation once this one's budget is spent."""
+        return (
+            self.continuable
+            and self._request_deadline is not None
+            and self._request_deadline - self._deadline >= MIN_CONTINUATION_SECONDS
+        )
+
+    def hand_over(self, why: str, held_turn: HeldTurn | None = None) -> None:
+        """Raise OutOfInvocation if the request can continue elsewhere; return (the caller fails) if not."""
+        if self.continues():
+            raise OutOfInvocation(why, held_turn)
+
+    def turn_out_of_reach(self, operation: str, wait: float, interval: float) -> str | None:
+        """Why a turn ``wait`` seconds away leaves the request no way to finish before CloudFormation's
+        deadline, whatever the number of invocations (the caller fails now, clearly, rather than after the
+        hour); None if it may. The request's first turn also counts the second Describe every number needs."""
+        first, self._first_turn = self._first_turn, False
+        left = self.request_remaining()
+        if left is None:
+            return None
+        needed = wait * TURNS_PER_NUMBER if first else wait
+        if needed < left:
+            return None
+        rate = 1 / interval if interval > 0 else 0.0
+        timeout = self.service_timeout
+        fit = ""
+        if rate and timeout:
+            numbers = int(timeout * rate / TURNS_PER_NUMBER)
+            fit = (
+                f" At this pace about {numbers} numbers fit in one stack operation ({timeout:.0f} s x "
+                f"{rate:.2f} calls/s / {TURNS_PER_NUMBER} {operation} calls per number)."
+            )
+        return (
+            f"Connect's {operation} quota cannot serve this request before CloudFormation's deadline: at the "
+            f"pace the account's calls get now ({rate:.2f} requests/s), this request's turn comes in "
+            f"{wait:.0f} s and the number needs about {needed:.0f} s, but CloudFormation waits only "
+            f"{left:.0f} s more.{fit} Nothing was changed. Raise the {operation} quota (Service Quotas), "
+            "raise the resource's ServiceTimeout (at most 3600 s), or split the operation into stacks "
+            "deployed one after another."
+        )
 
 
 class Pacing:

@@ -32,6 +32,8 @@ def test_the_template_resources_bring_their_handler_permissions():
     assert types == {
         "AWS::Lambda::Function",
         "AWS::IAM::Role",
+        # The provider's permission to invoke itself (a continuation), a policy apart from its role.
+        "AWS::IAM::Policy",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::Logs::LogGroup",
         # The failed-requests queue and the alarms; the drift check's schedule and the dashboard, which a
@@ -53,6 +55,8 @@ def test_the_template_resources_bring_their_handler_permissions():
         "iam:CreateRole",
         "iam:PassRole",
         "iam:TagRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
         "logs:CreateLogGroup",
         "logs:PutRetentionPolicy",
         "logs:TagResource",

@@ -12,6 +12,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 from tests.cfn_lint_rules.test_rules import ALL_RULE_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +95,23 @@ def test_both_readmes_table_every_rule_and_no_old_id():
     for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         # The IDs the rules had before they were a package (E9101-E9108) collide with other rule packs.
         assert not re.search(r"\bE91\d\d\b", doc.read_text()), doc
+
+
+def test_the_oldest_cfn_lint_declared_is_the_one_the_readme_states_and_make_cfn_lint_minimum_tests():
+    """`make cfn-lint-minimum` (a scratch venv: too slow for make test) runs the rules' tests on exactly the
+    declared minimum; this keeps the declaration, the README and that target on one version."""
+    dependencies = tomllib.loads((PACKAGE / "pyproject.toml").read_text())["project"]["dependencies"]
+    [cfn_lint] = [Requirement(d) for d in dependencies if Requirement(d).name == "cfn-lint"]
+    [minimum] = [specifier.version for specifier in cfn_lint.specifier if specifier.operator == ">="]
+    assert f"cfn-lint {minimum} or later 1.x" in (PACKAGE / "README.md").read_text()
+    planned = subprocess.run(
+        ["make", "-n", "--no-print-directory", "cfn-lint-minimum"],  # noqa: S607 - our own Makefile
+        cwd=ROOT,
+        env={**os.environ, "MAKEFLAGS": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f'"cfn-lint=={minimum}"' in planned.stdout
+    assert "tests/cfn_lint_rules/test_rules.py" in planned.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -447,7 +448,35 @@ def test_server_command_serves_until_sigterm(tmp_path: Path) -> None:
         first_line = process.stdout.readline()
         endpoint = first_line.rsplit(" ", 1)[-1].strip()
         assert endpoint.startswith("http://127.0.0.1:")
-        assert f"export AWS_ENDPOINT_URL_CONNECT={endpoint}" in process.stdout.readline()
+        banner = []
+        while not banner or not banner[-1].startswith("Press Ctrl-C"):
+            banner.append(process.stdout.readline())
+        # The banner's one line points every tool at the emulator: followed as printed (a fresh environment
+        # with nothing else), Connect, DynamoDB and CloudFormation all answer from it.
+        [export] = [line.strip() for line in banner if line.strip().startswith("export ")]
+        suggested = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+        assert suggested["AWS_ENDPOINT_URL"] == endpoint
+        # README's "Try it without an AWS account" gives the same line for make emulator's port.
+        readme = (REPO_ROOT / "README.md").read_text()
+        assert export.replace(endpoint, "http://127.0.0.1:4599") in readme
+        followed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import boto3\n"
+                "listed = boto3.client('connect').list_instances()['InstanceSummaryList']\n"
+                "print(sorted(i['Id'] for i in listed))\n"
+                "print(boto3.client('dynamodb').list_tables()['TableNames'])\n"
+                "print(boto3.client('cloudformation').list_stacks()['StackSummaries'])\n",
+            ],
+            env={"PATH": os.environ["PATH"], "AWS_CONFIG_FILE": os.devnull, **suggested},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert followed.returncode == 0, followed.stderr
+        assert followed.stdout.splitlines() == [str(sorted([INSTANCE_A, INSTANCE_B])), "[]", "[]"]
 
         import boto3
 

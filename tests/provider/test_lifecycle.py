@@ -181,10 +181,13 @@ def test_access_denied_names_the_missing_permission(stack, world, aws_env):
 
 
 def test_running_out_of_time_reports_the_move_still_in_progress(stack, world, aws_env):
+    # Out of CloudFormation's time (ServiceTimeout), not only of an invocation's: the request continued in
+    # later invocations (continuation.py) until no continuation had time left, and the last one answers.
     aws_env.control.configure(move_seconds=60)
 
-    response = stack.create("MainLine", assign(world), timeout_seconds=24)
+    response = stack.create("MainLine", assign(world, ServiceTimeout="45"), timeout_seconds=24)
 
+    assert stack.invocations > 1
     assert response.status == "FAILED"
     assert "still IN_PROGRESS" in response.reason
     assert "timed out" not in response.reason  # ours, not crhelper's watchdog
@@ -347,9 +350,12 @@ def test_delete_with_restore_moves_the_number_back_and_removes_the_tags(stack, w
 
 
 def test_rollback_delete_after_a_failed_move_restores_the_number(stack, world, connect, aws_env):
-    # Longer than the Create's 6 s of budget, short enough for the Delete to wait out.
+    # Longer than the Create's 6 s of budget, short enough for the Delete to wait out; CloudFormation waits
+    # too little longer (ServiceTimeout) for the Create to continue in another invocation.
     aws_env.control.configure(move_seconds=8)
-    failed = stack.create("MainLine", assign(world, OnDelete="Restore"), timeout_seconds=24)
+    failed = stack.create(
+        "MainLine", assign(world, OnDelete="Restore", ServiceTimeout="30"), timeout_seconds=24
+    )
     assert failed.status == "FAILED"
     assert failed.physical_id == world.number_arn
     aws_env.control.configure(move_seconds=0.6)

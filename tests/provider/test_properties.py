@@ -57,6 +57,28 @@ def test_misspelt_property_is_named_with_a_suggestion():
     assert "Did you mean TargetArn?" in reason
 
 
+def test_the_allowed_list_names_service_timeout_and_a_misspelt_one_is_suggested():
+    reason = reason_of(props(Priority="high"))
+    assert reason.endswith(
+        "Allowed properties: PhoneNumberId, TargetArn, OnDelete, ContactFlowArn, ServiceTimeout."
+    )
+    assert "Did you mean ServiceTimeout?" in reason_of(props(ServiceTimout="960"))
+
+
+def test_an_unknown_property_fails_through_the_handler_listing_service_timeout(stack, world, connect):
+    before = connect.describe_phone_number(PhoneNumberId=world.number_id)["ClaimedPhoneNumberSummary"]
+    properties = {"PhoneNumberId": world.number_id, "TargetArn": world.instance_b_arn, "Priority": "high"}
+
+    response = stack.create("MainLine", {**properties, "ServiceTimeout": "960"})
+
+    assert not response.ok
+    assert "Allowed properties: PhoneNumberId, TargetArn, OnDelete, ContactFlowArn, ServiceTimeout." in (
+        response.reason
+    )
+    after = connect.describe_phone_number(PhoneNumberId=world.number_id)["ClaimedPhoneNumberSummary"]
+    assert after["TargetArn"] == before["TargetArn"]
+
+
 @pytest.mark.parametrize("missing", ["PhoneNumberId", "TargetArn"])
 def test_required_properties(missing):
     reason = reason_of(props(**{missing: None}))

@@ -271,6 +271,24 @@ def test_a_missing_table_leaves_the_invocation_pacing_alone(aws_env):
     assert shared_pace(Clock()).turn(DESCRIBE) is None
 
 
+def test_the_first_request_in_an_account_says_the_table_is_not_there_yet_not_that_something_is_missing(
+    stack, world
+):
+    # No ownership table yet: the pace's first turn (before the DescribePhoneNumber) finds none.
+    with captured_logs() as logs:
+        response = stack.create("MainLine", props(world))
+
+    assert response.ok, response.reason
+    text = logs.text()
+    assert (
+        f"Shared pace not in use yet: the ownership table {OWNERSHIP_TABLE} does not exist until the "
+        "provider records its first owner in this account and Region; pacing alone meanwhile"
+    ) in text
+    # Nothing that reads as a number Connect does not know.
+    assert "ResourceNotFoundException" not in text
+    assert "Shared pace unavailable" not in text
+
+
 @pytest.mark.real_time
 def test_a_store_slower_than_the_pace_timeout_is_given_up_on(table):
     # The emulator answers after longer than the pace client's read timeout (clients.PACE_CLIENT_CONFIG).

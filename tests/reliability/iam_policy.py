@@ -83,8 +83,26 @@ def role_statements(
     conditions = _conditions(translated, parameters or {})
     statements = []
     for logical_id, resource in translated["Resources"].items():
-        # Policies attached some other way would escape every check here.
-        assert resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"), resource
+        attached_to = resource["Properties"].get("Roles") if resource["Type"] == "AWS::IAM::Policy" else None
+        if (
+            attached_to
+            and all(set(ref) == {"Ref"} for ref in attached_to)
+            and not (set(resource["Properties"]) & {"Users", "Groups"})
+        ):
+            # A role's inline policy declared apart from its function (the provider's own ARN:
+            # continuation.py). AWS::IAM::Policy, not RolePolicy: the Serverless Application Repository
+            # lists only the former. Counted in the review of each role it is attached to.
+            if {"Ref": role} in attached_to:
+                listed = resource["Properties"]["PolicyDocument"]["Statement"]
+                statements.extend(listed if isinstance(listed, list) else [listed])
+            continue
+        # Policies attached some other way (to other roles, to users or groups, managed) would escape every
+        # check here.
+        assert resource["Type"] not in (
+            "AWS::IAM::Policy",
+            "AWS::IAM::RolePolicy",
+            "AWS::IAM::ManagedPolicy",
+        ), resource
         if resource["Type"] != "AWS::IAM::Role" or logical_id != role:
             continue
         if not conditions.get(resource.get("Condition", ""), True):
@@ -155,10 +173,24 @@ def _chosen(statement: Any, conditions: Mapping[str, bool]) -> Any:
     return statement
 
 
+# The provider function's own ARN (Fn::GetAtt ProviderFunction.Arn), as CloudFormation names it: in the
+# deploying account, Region and partition.
+FUNCTION_ARN = (
+    f"arn:{PSEUDO['AWS::Partition']}:lambda:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:function:"
+    "consumer-ProviderFunction-1A2B3C4D5E6F"
+)
+
+
 def resolve(value: Any, pseudo: Mapping[str, str] = PSEUDO) -> Any:
-    """Fn::Sub with pseudo parameters only, everywhere in a statement; any other intrinsic is an error.
+    """Fn::Sub with pseudo parameters only, everywhere in a statement, and the function's own ARN; any other
+    intrinsic is an error.
 
     Hand-rolled because cfn-lint and samtranslator do not expose a resolver; three names need no more."""
+    if isinstance(value, dict) and value.get("Fn::GetAtt") in (
+        ["ProviderFunction", "Arn"],
+        "ProviderFunction.Arn",
+    ):
+        return FUNCTION_ARN
     if isinstance(value, dict):
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
 

@@ -235,7 +235,8 @@ def test_failed_move_reports_connects_message_and_rollback_restores(stack, world
 def test_move_outlasting_the_invocation_fails_before_the_watchdog(stack, world, connect, aws_env, receiver):
     aws_env.control.configure(move_seconds=300)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=24)
+    # Out of CloudFormation's time too (ServiceTimeout): no later invocation to continue in.
+    response = stack.create("MainLine", props(world, ServiceTimeout="30"), timeout_seconds=24)
 
     assert response.status == "FAILED"
     assert "still IN_PROGRESS" in response.reason
@@ -409,7 +410,10 @@ def test_a_transient_fault_that_outlasts_the_budget_fails_naming_the_call_and_th
 ):
     aws_env.control.inject_fault(service, operation, fault, status=status, count=10_000)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=SHORT_TIMEOUT_SECONDS)
+    # CloudFormation waits too little longer (ServiceTimeout) for a later invocation to try again.
+    response = stack.create(
+        "MainLine", props(world, ServiceTimeout="30"), timeout_seconds=SHORT_TIMEOUT_SECONDS
+    )
 
     assert (response.status, response.count) == ("FAILED", 1)
     assert named in response.reason

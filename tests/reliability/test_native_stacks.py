@@ -60,8 +60,11 @@ def test_a_number_whose_holder_cannot_be_asked_is_refused(monkeypatch, stack, wo
     clients.cloudformation_client.cache_clear()
     since = len(aws_env.control.calls())
 
-    # Retried until the budget runs out; botocore's own retry pauses in real time: a short budget.
-    response = stack.create("MainLine", props(world, PhoneNumberId=number_id), timeout_seconds=25)
+    # Retried until the budget runs out; botocore's own retry pauses in real time: a short budget, and a
+    # ServiceTimeout that leaves no later invocation to continue in (CloudFormation's time is out too).
+    response = stack.create(
+        "MainLine", props(world, PhoneNumberId=number_id, ServiceTimeout="40"), timeout_seconds=25
+    )
 
     assert response.status == "FAILED"
     assert "could not ask CloudFormation which stack holds" in response.reason

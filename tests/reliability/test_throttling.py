@@ -65,7 +65,8 @@ def test_internal_error_bursts_are_ridden_out(stack, world, connect, aws_env):
 def test_throttling_that_outlasts_the_budget_fails_and_rolls_back_cleanly(stack, world, connect, aws_env):
     aws_env.control.inject_error("UpdatePhoneNumber", "ThrottlingException", count=10_000)
 
-    response = stack.create("MainLine", props(world), timeout_seconds=24)
+    # CloudFormation waits too little longer (ServiceTimeout) for a later invocation to try again.
+    response = stack.create("MainLine", props(world, ServiceTimeout="30"), timeout_seconds=24)
 
     assert (response.status, response.count) == ("FAILED", 1)
     assert "ThrottlingException" in response.reason

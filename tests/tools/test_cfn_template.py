@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from cfnlint.decode import decode_str
 
 from tools import cfn_template
@@ -194,3 +195,16 @@ Resources:
 """
     with pytest.raises(TemplateError, match="its collection cannot be resolved"):
         resolve(text)
+
+
+def test_duplicate_keys_are_refused_whatever_another_library_registers_on_safeloader(monkeypatch):
+    # SAM CLI (samcli/yamlhelper.py), loaded in the same process by the test suite, swaps SafeLoader's mapping
+    # constructor for one that never calls construct_mapping: the reader must not inherit it.
+    def plain_mapping(loader, node):
+        return {loader.construct_object(key): loader.construct_object(value) for key, value in node.value}
+
+    constructors = {**yaml.SafeLoader.yaml_constructors, "tag:yaml.org,2002:map": plain_mapping}
+    monkeypatch.setattr(yaml.SafeLoader, "yaml_constructors", constructors)
+
+    with pytest.raises(TemplateError, match="duplicate key"):
+        load("A: 1\nA: 2\n")

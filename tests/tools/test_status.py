@@ -1388,3 +1388,19 @@ def test_make_status_number_csv_and_an_exit_status_make_reports(drift, tools_ven
     )
     assert kept.returncode == status.EXIT_FLAGGED, kept.stderr
     assert kept.stdout == done.stdout
+
+
+def test_the_answer_markers_of_continued_requests_are_not_numbers_records(estate, ddb):
+    # A request continued in a later invocation leaves its answer marker in the same table (continuation.py).
+    from phone_number_assignment import records
+
+    key = records.request_key("aws", REGION, ACCOUNT, "arn:stack", "MainLine", "request-1")
+    ddb.put_item(
+        TableName=TABLE,
+        Item={"PhoneNumberArn": {"S": key}, "AnsweredAt": {"N": "1"}, "AnswerStatus": {"S": "SUCCESS"}},
+    )
+
+    report = status_json()[0]
+
+    assert key not in by_arn(report)
+    assert records.is_request_key(key)

@@ -28,7 +28,8 @@ from . import schema
 
 ARN_PROPERTIES = ("PhoneNumberId", "TargetArn", "ContactFlowArn")
 ALLOWED = frozenset((*schema.REQUIRED, *schema.OPTIONAL, *schema.CLOUDFORMATION_PROPERTIES))
-DECLARED = (*schema.REQUIRED, *schema.OPTIONAL)
+# What a declaration may set, as the provider lists it: ServiceTimeout too (ServiceToken is checked apart).
+DECLARED = (*schema.REQUIRED, *schema.OPTIONAL, schema.SERVICE_TIMEOUT)
 
 # Placeholders for pseudo parameters: no colon (they sit inside ARNs) and nothing a real ARN contains.
 PARTITION = "\u27e6AWS.Partition\u27e7"

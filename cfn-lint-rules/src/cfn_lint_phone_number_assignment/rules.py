@@ -338,9 +338,9 @@ class DuplicateNumber(CloudFormationLintRule):
     id = "EPNA107"
     shortdesc = f"{TYPE}: one phone number declared by two resources"
     description = (
-        "Two resources of one stack that declare the same number both succeed, and the number ends wherever "
-        "the last move put it. Same literal, same parameter, or the ID and the ARN of one number; "
-        "Fn::ForEach expansions included."
+        "Two resources of one stack that declare the same number: the provider lets one of them take it and "
+        "fails the other, so the stack operation fails and rolls back. Same literal, same parameter, or the "
+        "ID and the ARN of one number; Fn::ForEach expansions included."
     )
     tags = UnknownProperty.tags
 
@@ -364,9 +364,10 @@ class DuplicateNumber(CloudFormationLintRule):
                 matches.append(
                     RuleMatch(
                         [*assignment.properties_path, "PhoneNumberId"],
-                        f"{assignment.logical_id} declares the same {how} as {earlier[0].logical_id}: both "
-                        "would succeed and the number would end wherever the last move put it. Declare each "
-                        "number once (to rename a resource, change its logical ID in a single update).",
+                        f"{assignment.logical_id} declares the same {how} as {earlier[0].logical_id}: the "
+                        "provider lets one of them take it and fails the other ('already declared by ... in "
+                        "this stack'), so the stack operation would fail and roll back. Declare each number "
+                        "once (to rename a resource, change its logical ID in a single update).",
                     )
                 )
             seen.setdefault(key, []).append(assignment)
