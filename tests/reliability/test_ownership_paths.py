@@ -344,8 +344,11 @@ def test_an_owner_cloudformation_cannot_be_asked_about_is_never_taken(
     since = len(aws_env.control.calls())
 
     # The unreachable endpoint is retried until the budget runs out; botocore's own retry pauses in real
-    # time, so a short budget (timeout - app.RESPONSE_RESERVE_SECONDS) keeps the test quick.
-    refused = stack.create("MainLine", props(world, TargetArn=world.tdg_arn), timeout_seconds=25)
+    # time, so a short budget (timeout - app.RESPONSE_RESERVE_SECONDS) keeps the test quick, and a
+    # ServiceTimeout that leaves no later invocation to continue in (CloudFormation's time is out too).
+    refused = stack.create(
+        "MainLine", props(world, TargetArn=world.tdg_arn, ServiceTimeout="40"), timeout_seconds=25
+    )
 
     assert refused.status == "FAILED"
     assert old.stack_id in refused.reason
