@@ -1,10 +1,12 @@
 """``python -m local_aws.simulation`` (``make simulate``): explore every scenario, print what was found.
 
 Each scenario is explored exhaustively up to ``--bound`` deviations from its default schedule (without
-faults), then along ``--walks`` seeded random walks with faults (throttling, 5xx, a slow call, an invocation
-dying) at any call. Prints one line per scenario and exploration, each failing schedule once per distinct
-set of violations (with its replayable ``Schedule``), and the totals. Exit status 0 whatever was found (the
-known violations are recorded as expected failures in tests/simulation/), 2 if the simulation itself broke.
+faults), then along ``--walks`` seeded random walks with faults (throttling; the transient faults the
+provider retries, a 503 with its code, a 502 page with none, a connection reset before and after the call
+was served; a slow call; an invocation dying) at any call of Connect, DynamoDB or CloudFormation. Prints one
+line per scenario and exploration, each failing schedule once per distinct set of violations (with its
+replayable ``Schedule``), and the totals. Exit status 0 whatever was found (the known violations are
+recorded as expected failures in tests/simulation/), 2 if the simulation itself broke.
 
 Replay one schedule: ``python -m local_aws.simulation --replay "Schedule('cancelled-create', ((0, 'cfn: a
 sibling resource fails'),))"`` prints its violations and every step it took.

@@ -221,9 +221,15 @@ class Simulation:
         faults: tuple[str, ...] = (),
         budget: int | None = None,
         seconds: float | None = None,
+        part: tuple[int, int] = (0, 1),
     ) -> Exploration:
         """Every schedule of ``scenario`` with at most ``bound`` deviations (or as many as ``budget`` runs or
-        ``seconds`` allow: the exploration then says it was cut short)."""
+        ``seconds`` allow: the exploration then says it was cut short).
+
+        ``part`` (k, n) explores the k-th of n disjoint shares: the default schedule, then only the
+        schedules whose first deviation is the k-th, (k+n)-th, ... of the default's (so the n parts
+        together explore every schedule once, the default n times, and can run on n workers)."""
+        share, shares = part
         exploration = Exploration(scenario)
         started = time.monotonic()
         pending: list[tuple[tuple[int, str], ...]] = [()]
@@ -242,9 +248,14 @@ class Simulation:
                 continue
             last = deviations[-1][0] if deviations else -1
             # Branch only after the last deviation: each schedule is reached once, by its deviations in order.
+            first = 0
             for index in range(len(scheduler_choices) - 1, last, -1):
                 options = scheduler_choices[index]
                 for option in options[1:]:
+                    if not deviations:
+                        first += 1
+                        if first % shares != share:
+                            continue
                     pending.append((*deviations, (index, option.label)))
         return exploration
 

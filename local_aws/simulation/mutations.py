@@ -37,20 +37,42 @@ MUTATIONS = {
     for m in (
         _always_false(
             "newer-than-never",
-            "ownership.newer_than always False: no request is ever taken as overtaken before it writes",
-            "ownership.py",
+            "rule.newer_than always False: no request is taken as overtaken by the number's record before it "
+            "writes",
+            "rule.py",
             "def newer_than(record: Record, requester: Requester) -> bool:",
         ),
         _always_false(
             "fenced-out-never",
-            "ownership.fenced_out always False: the fence between a request's steps never stops it",
-            "ownership.py",
+            "rule.fenced_out always False: the number's record never stops a request between its steps",
+            "rule.py",
             "def fenced_out(record: Record, requester: Requester) -> bool:",
+        ),
+        _always_false(
+            "stamp-is-newer-never",
+            "rule.stamp_is_newer always False: no resource's stamp is ever a newer request's",
+            "rule.py",
+            "def stamp_is_newer(stamp: ResourceStamp, requester: Requester) -> bool:",
+        ),
+        Mutation(
+            "stamp-resource-always-acts",
+            "ownership.stamp_resource: a newer request's stamp on the resource does not stop a request "
+            "before it starts (it goes on without stamping)",
+            "ownership.py",
+            "            return stored, action is Action.BUILD_ON\n",
+            "            return stored, True\n",
+        ),
+        _always_false(
+            "confirm-stamp-never",
+            "ownership.confirm_stamp does nothing: no fence reads the resource's stamp",
+            "ownership.py",
+            "def confirm_stamp(records: OwnershipRecords, number: PhoneNumberState, requester: Requester)"
+            " -> None:",
         ),
         Mutation(
             "no-fence-before-move",
-            "lifecycle._move: no look at the record right before UpdatePhoneNumber (nor before its retries)",
-            "lifecycle.py",
+            "moves.move: no look at the record right before UpdatePhoneNumber (nor before its retries)",
+            "moves.py",
             "            else:\n"
             "                record = ownership.current(records, state, record, requester)\n"
             "        try:\n            numbers.start_move(state, target_arn, token, fence=fence)",
@@ -72,18 +94,35 @@ MUTATIONS = {
             "def rolling_back(stack_id: str, cloudformation: Callable[[], Any]) -> bool:",
         ),
         Mutation(
+            "no-ancestor-walk",
+            "stacks.rolling_back reads only the stack itself: no walk up its ParentIds, no look at its "
+            "events",
+            "stacks.py",
+            "        for ancestor in _lineage(stack_id, cloudformation, first=stack, stop=_undoing):\n",
+            "        for ancestor in ():\n",
+        ),
+        Mutation(
             "no-undoing-stamp",
-            "lifecycle._put_back: the record is not stamped UNDOING before the number is put back",
-            "lifecycle.py",
+            "give_back.put_back: the record is not stamped UNDOING before the number is put back",
+            "give_back.py",
             "    record = ownership.advance(records, state, record, requester, state=State.UNDOING)\n",
             "",
         ),
         Mutation(
-            "no-cancelling-stamp",
-            "lifecycle.delete: a Delete cancelling a Create that took nothing yet writes no RELEASED stamp",
-            "lifecycle.py",
-            "                if not ownership.write_over(records, record, stamped):",
-            "                if False:",
+            "wait-out-lag-never",
+            "rule.before_converging always Converge: a Create or Update trusts Describe's lagging view of a "
+            "move an earlier request of the resource started",
+            "rule.py",
+            "    if not shown_arrived:\n        return Action.CONVERGE\n",
+            "    return Action.CONVERGE\n",
+        ),
+        Mutation(
+            "follows-own-properties",
+            "rule.declared_before always the stamp's properties: a rollback stamping second in its Update's "
+            "second follows the cancelled Update",
+            "rule.py",
+            "    return stored.follows if pair and not requester.is_delete else stored.properties\n",
+            "    return stored.properties\n",
         ),
     )
 }

@@ -76,7 +76,10 @@ def roll_back_create(
     world: World, stack: Stack, sent: dict[str, Request], *, on_failure: str = "ROLLBACK"
 ) -> None:
     if on_failure == "DELETE":
+        # As CloudFormation records it (and stacks.rolling_back reads it): the stack's own CREATE_FAILED,
+        # then its deletion (local_aws.stack's fail_creation plays the same).
         stack.deleted_by_failure = True
+        stack.set_status("CREATE_FAILED")
         stack.set_status("DELETE_IN_PROGRESS")
     else:
         stack.set_status("ROLLBACK_IN_PROGRESS")

@@ -11,7 +11,8 @@ Time is faithful: an AWS call takes no virtual time, a sleeping actor is ready o
 its wake-up time, and the clock moves to the next wake-up only when no actor is ready to call now. An actor
 ready now is *urgent* (a call in flight cannot wait for time to pass); CloudFormation's "at any time" points
 are *patient*: they may run between any two calls, or be put off while time passes. Latency, throttling,
-5xx answers and an invocation dying are choices too (``Option.fault``), made at a call.
+transient faults (5xx with and without a code, connection resets) and an invocation dying are choices too
+(``Option.fault``), made at a call.
 
 Which choice is taken is a ``Strategy``'s business (explore.py): the default schedule, a replay of a recorded
 one, a bounded exhaustive search or a seeded random walk.
@@ -170,11 +171,15 @@ class Strategy:
         return 0
 
 
-# The services whose faults the emulator can answer with (CloudFormation's reads only die with the caller).
-FAULTY_SERVICES = ("connect", "dynamodb")
-# Faults a call can meet, as the step's bracketed suffix: which service's error each is, the emulator applies
-# (explore.py's World.apply_fault).
-FAULTS = ("throttled", "5xx", "slow", "dies")
+# The services whose faults the emulator can answer with: every service the provider calls.
+FAULTY_SERVICES = ("connect", "dynamodb", "cloudformation")
+# Faults a call can meet, as the step's bracketed suffix (world.py's World.apply_fault has the emulator answer
+# the one call so): throttled (the service's throttling error), the transient faults botocore's standard mode
+# retries and the provider retries with it (local_aws/connect/faults.py: a 503 ServiceUnavailable with its
+# code, a load balancer's 502 page with no code, a connection reset before the call is served and one after
+# it was served, its answer lost), a call slower than Describe's lag, and the invocation dying at the call.
+TRANSIENT_FAULTS = ("5xx", "5xx-page", "reset", "reset-after-serving")
+FAULTS = ("throttled", *TRANSIENT_FAULTS, "slow", "dies")
 
 
 class Scheduler:

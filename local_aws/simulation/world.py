@@ -273,6 +273,15 @@ class Stack:
             self.resources[logical_id] = Resource(answer["PhysicalResourceId"], properties)
 
 
+# scheduler.TRANSIENT_FAULTS -> inject_fault's (fault, status, served).
+_TRANSIENT: dict[str, tuple[str, int | None, bool]] = {
+    "5xx": ("ServiceUnavailable", None, False),
+    "5xx-page": ("page", 502, False),
+    "reset": ("connection-reset", None, False),
+    "reset-after-serving": ("connection-reset", None, True),
+}
+
+
 def _play_stack_parameters(control: Any) -> set[str]:
     import inspect
 
@@ -443,16 +452,21 @@ class World:
 
     def apply_fault(self, actor: Actor, step: str, fault: str) -> None:
         """Make the emulator answer the call ``step`` ("service:Operation") with ``fault``: only this call,
-        because nothing else runs until it is made."""
+        because nothing else runs until it is made. Throttling is each service's own error; the transient
+        faults go through the emulator's ``inject_fault`` (local_aws/connect/faults.py), as AWS's front ends
+        answer them, so the faults explored are the ones the provider retries (errors.is_transient)."""
         service, operation = step.split(":", 1)
         if fault == "slow":
             return
-        if service == "connect":
-            code = "ThrottlingException" if fault == "throttled" else "InternalServiceException"
-            self.control.inject_error(operation, code)
+        if fault in _TRANSIENT:
+            name, status, served = _TRANSIENT[fault]
+            self.control.inject_fault(service, operation, name, status=status, served=served)
+        elif service == "connect":
+            self.control.inject_error(operation, "ThrottlingException")
         elif service == "dynamodb":
-            code = "ThrottlingException" if fault == "throttled" else "InternalServerError"
-            self.control.inject_dynamodb_error(operation, code)
+            self.control.inject_dynamodb_error(operation, "ThrottlingException")
+        elif service == "cloudformation":
+            self.control.inject_cloudformation_error(operation, "Throttling")
 
     # ---- Delete bookkeeping for the oracle ----------------------------------------------------------
 

@@ -99,7 +99,9 @@ def update(request: Request, services: Services) -> Outcome:
         logger.info(
             "Phone number changed: replacement", extra={"new_phone_number": properties.phone_number_arn}
         )
-    outcome = _guarded(functools.partial(_assign, stamped=True), request, services, properties)
+    outcome = _guarded(
+        functools.partial(_assign, stamped=True, overtaken=replaced), request, services, properties
+    )
     _abandon_failed_replacement(request, services, properties, replaced.request_id if replaced else "")
     return outcome
 
@@ -190,10 +192,16 @@ def _guarded(
 
 
 def _assign(
-    request: Request, services: Services, properties: AssignmentProperties, *, stamped: bool = False
+    request: Request,
+    services: Services,
+    properties: AssignmentProperties,
+    *,
+    stamped: bool = False,
+    overtaken: ResourceStamp | None = None,
 ) -> Outcome:
     """Converge on the declaration. The resource is stamped (unless ``stamped`` already: an Update stamps
-    before it looks at a replaced number) after the reads and before the first write."""
+    before it looks at a replaced number; ``overtaken`` is the stamp it replaced) after the reads and before
+    the first write."""
     numbers, records = services.numbers, services.records
     requester = request.requester
     owner = requester.owner
@@ -208,7 +216,7 @@ def _assign(
     if not tags.owns(state.tags, owner):
         stacks.refuse_if_managed_elsewhere(state, owner.stack_id, services.cloudformation)
     if not stamped:
-        _stamp(request, services, properties)
+        overtaken = _stamp(request, services, properties)
     target_arn = properties.target.arn
     flow_arn = properties.contact_flow.arn if properties.contact_flow else ""
     record, state = ownership.acquire(
@@ -220,6 +228,11 @@ def _assign(
         settle=numbers.settle,
         routed_flow=numbers.routed_flow,
     )
+    shown_arrived = state.is_claimed_on(target_arn)
+    action = rule.before_converging(record, requester, overtaken, shown_arrived=shown_arrived)
+    if action is rule.Action.WAIT_OUT_LAG:
+        logger.info("A move of an earlier request may not show yet; reading the number again after the lag")
+        state = numbers.settle(numbers.describe_after_lag(state))
     try:
         try:
             state, record = move(request, services, state, target_arn, record)

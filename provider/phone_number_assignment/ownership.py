@@ -44,6 +44,7 @@ from .rule import (
     Ask,
     Requester,
     TakeFacts,
+    declared_before,
     fenced_out,
     on_stamp,
     on_take,
@@ -70,7 +71,7 @@ def stamp_resource(records: OwnershipRecords, requester: Requester) -> tuple[Res
             requester.requested_at,
             properties=requester.properties,
             old_properties=requester.old_properties,
-            follows=stored.properties if stored is not None else "",
+            follows=declared_before(stored, requester),
             replaced_request_id=stored.request_id if stored is not None else "",
         )
         if records.write_stamp(stored, stamp):

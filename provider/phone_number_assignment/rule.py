@@ -38,6 +38,8 @@ class Action(enum.StrEnum):
     REFUSE_DUPLICATE = "RefuseDuplicate"  # another resource of this stack declares it: no change
     WAIT_FOR_UNDO = "WaitForUndo"  # this resource's Delete is putting it back: no change, retry later
     TABLE_LOST = "TableLost"  # tags name an owner but the table is gone: no change
+    WAIT_OUT_LAG = "WaitOutLag"  # an earlier request's move may not show yet: read again after the lag
+    CONVERGE = "Converge"  # the number is where Describe shows it: converge from there
     # Any request
     STAMP = "Stamp"  # write this request's stamp on its resource (over an older one), then go on
     STOP = "Stop"  # overtaken by a newer request of this resource: no change (a Delete answers SUCCESS)
@@ -133,12 +135,29 @@ def stamp_is_newer(stamp: ResourceStamp, requester: Requester) -> bool:
         return stamp.requested_at > requester.requested_at
     if requester.is_delete or stamp.request_type == "Delete":
         return stamp.request_type == "Delete" and not requester.is_delete
-    reverse = (
+    return rolls_back(requester, stamp) and bool(stamp.follows) and stamp.properties == stamp.follows
+
+
+def rolls_back(request: Requester | ResourceStamp, stamp: ResourceStamp | Requester) -> bool:
+    """Whether ``request`` declares again what ``stamp``'s request replaced: each one's ResourceProperties
+    are the other's OldResourceProperties (an Update and its rollback)."""
+    return (
         bool(stamp.properties)
-        and stamp.old_properties == requester.properties
-        and stamp.properties == requester.old_properties
+        and stamp.old_properties == request.properties
+        and stamp.properties == request.old_properties
     )
-    return reverse and bool(stamp.follows) and stamp.properties == stamp.follows
+
+
+def declared_before(stored: ResourceStamp | None, requester: Requester) -> str:
+    """What the resource declared before ``requester``: the stamp's ``follows`` when ``requester`` stamps
+    over ``stored``. Usually ``stored``'s properties. Over the other half of an Update-and-rollback pair
+    signed in the same second, what that one followed (the declaration before the pair): the rollback that
+    stamps second then says so as the one that stamps first does, so the cancelled Update, delivered again
+    later, still finds the rollback newer (``stamp_is_newer``)."""
+    if stored is None:
+        return ""
+    pair = stored.requested_at == requester.requested_at and rolls_back(requester, stored)
+    return stored.follows if pair and not requester.is_delete else stored.properties
 
 
 def on_stamp(stamp: ResourceStamp | None, requester: Requester) -> Action:
@@ -214,6 +233,25 @@ def on_take(facts: TakeFacts) -> Action | Ask:
     if taking_back and facts.stack_rolling_back:
         return Action.TAKE_BACK
     return Action.REFUSE_DUPLICATE
+
+
+def before_converging(
+    record: Record, requester: Requester, overtaken: ResourceStamp | None, *, shown_arrived: bool
+) -> Action:
+    """A Create or Update holding ``record`` before it converges, the number shown already on the declared
+    target (``shown_arrived``). Right after UpdatePhoneNumber, Describe still shows the number where it was:
+    an earlier request of this resource may have had a move accepted that it never saw through, and the
+    number may be leaving. Associating a flow now would meet a number IN_PROGRESS (a rollback Update answering
+    FAILED), and counting it as arrived would leave it where that move lands. Such a move may be in flight
+    when the record is ``MOVING`` (a Create or replacement that did not finish), or when this request rolls
+    back the one whose stamp it replaced (``overtaken``: an Update CloudFormation cancelled, which keeps the
+    record's state and moves the number). Then the number is read again once the lag has passed, as a Delete
+    does, and the request converges from where it settles."""
+    if not shown_arrived:
+        return Action.CONVERGE
+    if record.state is State.MOVING or (overtaken is not None and rolls_back(requester, overtaken)):
+        return Action.WAIT_OUT_LAG
+    return Action.CONVERGE
 
 
 # ---- Delete ------------------------------------------------------------------------------------------------

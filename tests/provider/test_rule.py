@@ -96,6 +96,14 @@ ROWS = {
         record(STRANGER), recorded=False, table_missing=True
     ),
     ("Create / Update", "this resource's `UNDOING`"): lambda: take(record(state=State.UNDOING)),
+    (
+        "Create / Update holding the number, Describe showing it already on the declared target",
+        "this resource's `MOVING`, or the request whose stamp it replaced is the Update it rolls back (a "
+        "cancelled Update keeps the record's state while it moves the number)",
+    ): lambda: rule.before_converging(record(state=State.MOVING), me("Update"), None, shown_arrived=True),
+    ("Create / Update holding the number", "any other, or the number shown elsewhere"): lambda: (
+        rule.before_converging(record(state=State.MOVING), me("Update"), None, shown_arrived=False)
+    ),
     ("Create / Update", "another resource's `UNDOING`"): lambda: take(record(STRANGER, State.UNDOING)),
     (
         "Create / Update",
@@ -280,6 +288,40 @@ def test_the_fence_on_the_resource_is_any_other_stamp():
     assert not rule.stamped_since(stamp(request_id="this"), me())
     assert not rule.stamped_since(None, me())
     assert not rule.stamped_since(stamp(), dataclasses.replace(me(), resource_key=""))
+
+
+def test_a_request_waits_out_describes_lag_only_where_a_move_of_another_may_be_in_flight():
+    rollback = me("Update", properties="before", old_properties="cancelled")
+    cancelled = stamp(at=NOW, request_id="cancelled", properties="cancelled", old_properties="before")
+    assigned = record(state=State.ASSIGNED)
+    # The rollback of the Update whose stamp it replaced: that Update may have moved the number.
+    assert rule.before_converging(assigned, rollback, cancelled, shown_arrived=True) is Action.WAIT_OUT_LAG
+    # An Update after one that was not rolled back, or after none: the number is where Describe says.
+    later = stamp(at=NOW - 60, request_id="earlier", properties="earlier", old_properties="before")
+    assert rule.before_converging(assigned, rollback, later, shown_arrived=True) is Action.CONVERGE
+    assert rule.before_converging(assigned, rollback, None, shown_arrived=True) is Action.CONVERGE
+    # Shown elsewhere: the move is started and waited for anyway.
+    assert rule.before_converging(assigned, rollback, cancelled, shown_arrived=False) is Action.CONVERGE
+    for unsettled in (State.PENDING, State.ASSIGNED):
+        assert rule.before_converging(record(state=unsettled), me(), None, shown_arrived=True) is (
+            Action.CONVERGE
+        )
+
+
+def test_a_rollback_stamping_second_in_its_second_follows_what_the_pair_followed():
+    cancelled = stamp(request_id="cancelled", properties="moved", old_properties="before", follows="before")
+    rollback = me("Update", request_id="rollback", properties="before", old_properties="moved")
+    # Over the cancelled half of the pair, the rollback follows the declaration before the pair ...
+    assert rule.declared_before(cancelled, rollback) == "before"
+    newer = stamp(request_id="rollback", properties="before", old_properties="moved", follows="before")
+    # ... so the cancelled Update delivered again finds the rollback newer, as if it had stamped first.
+    again = me("Update", request_id="cancelled", properties="moved", old_properties="before")
+    assert rule.on_stamp(newer, again) is Action.STOP
+    # Any other stamp is followed by its own properties: a later second, or not a pair.
+    assert rule.declared_before(dataclasses.replace(cancelled, requested_at=NOW - 1), rollback) == "moved"
+    other = me("Update", request_id="other", properties="else", old_properties="moved")
+    assert rule.declared_before(cancelled, other) == "moved"
+    assert rule.declared_before(None, rollback) == ""
 
 
 def test_the_core_imports_no_powertools_and_no_clients():

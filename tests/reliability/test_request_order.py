@@ -484,6 +484,26 @@ def test_a_rollback_update_that_stamps_last_in_the_same_second_wins(
     assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
 
 
+def test_a_cancelled_update_delivered_again_after_its_same_second_rollback_stamped_last_changes_nothing(
+    stack, world, connect, aws_env, receiver, clock
+):
+    # Found by the simulation (a walk with faults): the cancelled Update's invocation dies, its rollback
+    # (same second, stamping second) succeeds, and Lambda delivers the cancelled Update again.
+    cancelled, rollback = _update_and_its_rollback_in_one_second(stack, world, receiver, clock)
+    stack.deliver(cancelled)
+    stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    assert stack.deliver(rollback).ok
+    _on(connect, world, world.instance_b_arn)
+    clock.advance(60)
+    moves_before = len(aws_env.control.moves())
+
+    stack.deliver(cancelled)
+
+    assert len(aws_env.control.moves()) == moves_before
+    _on(connect, world, world.instance_b_arn)
+    assert ownership_record(aws_env.endpoint_url, world.number_arn)["RequestId"] == rollback["RequestId"]
+
+
 def test_a_cancelled_replacement_that_succeeded_before_its_rollback_gives_the_new_number_back(
     stack, world, connect, aws_env, receiver, clock
 ):

@@ -15,14 +15,17 @@ from local_aws.simulation.scheduler import FAULTS
 
 SIBLING_FAILS = "cfn: a sibling resource fails"
 
-# (scenario, deviations explored exhaustively): the scenarios today's code passes, at the bound that keeps
-# this file within its share of `make test`.
-BOUNDED = [("cancelled-create", 1)]
+# (scenario, deviations explored exhaustively, parts): the scenarios today's code passes, at the bound that
+# keeps this file within its share of `make test`; each in parts that xdist's workers run side by side.
+BOUNDED = [("cancelled-create", 1, 3)]
+SHARES = [(scenario, bound, (k, parts)) for scenario, bound, parts in BOUNDED for k in range(parts)]
 
 
-@pytest.mark.parametrize(("scenario", "bound"), BOUNDED, ids=[s for s, _ in BOUNDED])
-def test_every_schedule_up_to_the_bound_holds_the_invariants(simulation, scenario, bound):
-    exploration = simulation.exhaustive(scenario, bound)
+@pytest.mark.parametrize(
+    ("scenario", "bound", "part"), SHARES, ids=[f"{s}-{k + 1}-of-{n}" for s, _, (k, n) in SHARES]
+)
+def test_every_schedule_up_to_the_bound_holds_the_invariants(simulation, scenario, bound, part):
+    exploration = simulation.exhaustive(scenario, bound, part=part)
     assert exploration.complete
     # More than the default schedule: the scenario has choices worth exploring.
     assert exploration.runs > 1
@@ -91,34 +94,37 @@ def test_a_rule_removed_is_reported(simulation, monkeypatch, module, rule, sched
 KNOWN = [
     # Fixed (issue 31, point 2: stacks.rolling_back walks the ancestors); kept as a regression schedule.
     pytest.param(Schedule("nested-stack-rolled-back"), id="nested-stack-deleted-by-its-parents-rollback"),
-    pytest.param(
-        Schedule("deleted-after-failed-create"),
-        id="stack-deleted-after-its-failed-create",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 31, point 2: OnFailure=DELETE deletes the stack (DELETE_IN_PROGRESS) instead of "
-            "rolling back; the Delete is taken for a deliberate one and Retain keeps N1 moved",
-        ),
-    ),
+    # Fixed: the simulation's stack records CREATE_FAILED before DELETE_IN_PROGRESS, as CloudFormation does
+    # (and stacks.rolling_back reads); kept as a regression schedule.
+    pytest.param(Schedule("deleted-after-failed-create"), id="stack-deleted-after-its-failed-create"),
     pytest.param(
         Schedule("replacement-rolled-back", ((15, SIBLING_FAILS),)),
         # Fixed (issue 31, point 1: the rollback Update gives back what the Update it rolls back took).
         id="cancelled-replacement-that-succeeds-before-its-rollback-update",
     ),
+    # Fixed (rule.before_converging: the rollback Update waits out Describe's lag before it associates).
     pytest.param(
         Schedule("update-rolled-back", ((2, SIBLING_FAILS),)),
         id="rollback-update-while-describe-lags-the-cancelled-move",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the rollback Update comes right after the cancelled Update's UpdatePhoneNumber: Describe "
-            "still shows N1 on B, so it associates the flow at once, Connect refuses (IN_PROGRESS), and "
-            "the rollback answers FAILED: UPDATE_ROLLBACK_FAILED (a Delete waits out the lag, Update not)",
-        ),
     ),
     pytest.param(
         Schedule("cancelled-create-after-handover", ((0, SIBLING_FAILS), (1, "Delete S.A#1: start"))),
         # Fixed (issue 31, point 1: the resource's stamp).
         id="cancelling-delete-first-on-a-number-another-stack-released",
+    ),
+    # Found by a walk with faults; fixed (rule.declared_before): the cancelled Update dies, its rollback of
+    # the same second stamps second, and Lambda delivers the cancelled Update again a minute later.
+    pytest.param(
+        Schedule(
+            "update-rolled-back",
+            (
+                (4, SIBLING_FAILS),
+                (9, "Update S.A#1: dynamodb:GetItem [dies]"),
+                (32, "Update S.A#2: connect:UpdatePhoneNumber [slow]"),
+            ),
+            faults=FAULTS,
+        ),
+        id="cancelled-update-delivered-again-after-its-same-second-rollback",
     ),
     pytest.param(
         Schedule("update-rolled-back", ((0, SIBLING_FAILS), (1, "Update (2) S.A#1: start"))),
