@@ -13,6 +13,10 @@ from botocore.exceptions import (
 )
 
 from phone_number_assignment.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    ProviderError,
+    ServiceUnavailable,
     from_client_error,
     full_target_advice,
     is_retryable,
@@ -155,3 +159,36 @@ def test_a_transient_fault_past_the_budget_names_the_call_and_the_fault(code, st
     assert said in reason
     assert "time budget ran out" in reason
     assert "raise the API quota" not in reason  # not a throttle: no quota to raise
+
+
+def _reason_for(code: str, status: int = 400) -> ProviderError:
+    return from_client_error(client_error(code, status), subject="moving +15555550100", service="connect")
+
+
+def test_a_missing_resource_is_an_invalid_request_quoting_connect():
+    error = _reason_for("ResourceNotFoundException", 404)
+
+    assert type(error) is InvalidRequest
+    assert error.reason.startswith("Not found moving +15555550100: Connect said")
+
+
+def test_a_reused_client_token_asks_for_a_retry_of_the_stack_operation():
+    error = _reason_for("IdempotencyException")
+
+    assert type(error) is IdempotencyConflict
+    assert "ClientToken moving +15555550100 as already used with other parameters" in error.reason
+    assert error.reason.endswith("retry the stack operation.")
+
+
+def test_a_number_busy_past_the_budget_is_unavailable_and_says_to_wait_for_the_other_operation():
+    error = _reason_for("ResourceInUseException", 409)
+
+    assert type(error) is ServiceUnavailable
+    assert "stayed busy with another operation moving +15555550100" in error.reason
+
+
+def test_an_unknown_error_is_a_plain_provider_error_naming_its_code():
+    error = _reason_for("SomethingNewException", 400)
+
+    assert type(error) is ProviderError
+    assert error.reason.startswith("Connect failed moving +15555550100: SomethingNewException")
