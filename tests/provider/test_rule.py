@@ -344,3 +344,31 @@ def test_edges_between_rows():
     assert rule.after_failure(record(state=State.MOVING, at=NOW, request_id="this"), me(), moved=True) is (
         Action.NOTHING
     )
+
+
+def test_a_rollback_update_gives_back_only_what_the_rolled_back_request_took():
+    update = me("Update")
+    # A settled record of an earlier, successful request is not the rolled-back replacement's.
+    assert rule.on_rollback_update(record(state=State.ASSIGNED), update, rolled_back="") is Action.NOTHING
+    # A newer request of the resource has acted on it since: this rollback stops.
+    newer = record(state=State.PENDING, at=NOW + 1, request_id="newer")
+    assert rule.on_rollback_update(newer, update, rolled_back="") is Action.STOP
+    # A rename's number goes back to the old logical ID only while CloudFormation says it still holds it.
+    assert rule.on_rollback_update(rename_of_me, update, rolled_back="") is Ask.PREDECESSOR_HOLDS
+    assert (
+        rule.on_rollback_update(rename_of_me, update, rolled_back="", predecessor_holds=True)
+        is Action.HAND_BACK
+    )
+    assert (
+        rule.on_rollback_update(rename_of_me, update, rolled_back="", predecessor_holds=False)
+        is Action.PUT_BACK
+    )
+
+
+def test_a_request_is_never_newer_than_itself_and_a_delete_of_a_rename_not_held_puts_back():
+    # The stamp a request wrote itself (a continuation, a retry of a fence) never fences that request out.
+    assert rule.stamp_is_newer(stamp(at=NOW + 5, request_id="this"), me()) is False
+    # The old logical ID no longer declares the number: the Delete undoes the unsettled rename itself.
+    assert rule.on_delete(DeleteFacts(me("Delete"), rename_of_me, exists=True, predecessor_holds=False)) is (
+        Action.PUT_BACK
+    )
