@@ -22,6 +22,7 @@ Runs on the developer's machine, never in the Lambda: it lives outside provider/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -184,8 +185,23 @@ class _NotedReads:
     def list_stack_resource_pages(self, **params: Any) -> Iterator[dict[str, Any]]:
         """The paged read the provider's stacks module asks for, with botocore's own paginator: for a
         stack whose DescribeStackResources answer stops at 100 resources."""
-        try:
+        with self._noting():
             yield from self._client.get_paginator("list_stack_resources").paginate(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+
+        def noted(**params: Any) -> Any:
+            with self._noting():
+                return call(**params)
+
+        return noted
+
+    @contextlib.contextmanager
+    def _noting(self) -> Iterator[None]:
+        """Note a read that failed, and let it go on failing."""
+        try:
+            yield
         except ClientError as error:
             if not says_stack_or_resource_missing(error):
                 self.failure = error_code(error)
@@ -193,22 +209,6 @@ class _NotedReads:
         except BotoCoreError as error:
             self.failure = type(error).__name__
             raise
-
-    def __getattr__(self, name: str) -> Any:
-        call = getattr(self._client, name)
-
-        def noted(**params: Any) -> Any:
-            try:
-                return call(**params)
-            except ClientError as error:
-                if not says_stack_or_resource_missing(error):
-                    self.failure = error_code(error)
-                raise
-            except BotoCoreError as error:
-                self.failure = type(error).__name__
-                raise
-
-        return noted
 
 
 def _flows(client: Any, target: Target, export: Export) -> dict[str, str]:
