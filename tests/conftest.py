@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.retries import standard as retries_standard
 
 from local_aws.clock import REAL_CLOCK, VirtualClock
 from local_aws.cloudformation import ResponseReceiver, trusting
@@ -105,6 +107,17 @@ def quick_waits(monkeypatch):
     monkeypatch.setattr(waiting, "THROTTLE_CAP_SECONDS", TEST_THROTTLE_CAP_SECONDS)
 
 
+@pytest.fixture(autouse=True)
+def _provider_clients_of_their_own(request):
+    """A test without ``aws_env`` neither gets nor leaves the provider's clients kept for the emulator."""
+    if "aws_env" in request.fixturenames:
+        yield
+        return
+    _provider_clients.forget_any()
+    yield
+    _provider_clients.forget_any()
+
+
 @pytest.fixture
 def aws_env(emulator, monkeypatch):
     """Point every boto3 client of this process (the provider's included) at the emulator."""
@@ -123,20 +136,80 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    clients.connect_client.cache_clear()
-    clients.cloudformation_client.cache_clear()
-    clients.dynamodb_client.cache_clear()
-    clients.pace_client.cache_clear()
-    clients.lambda_client.cache_clear()
+    environment = _aws_environment()
+    if environment != _provider_clients.environment:
+        _provider_clients.forget()
+        _provider_clients.environment = environment
+    _provider_clients.watch(clients)
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
-    clients.connect_client.cache_clear()
-    clients.cloudformation_client.cache_clear()
-    clients.dynamodb_client.cache_clear()
-    clients.pace_client.cache_clear()
-    clients.lambda_client.cache_clear()
+    if _provider_clients.failed_attempt or _aws_environment() != environment:
+        _provider_clients.forget()
     emulator.control.reset()
+
+
+def _aws_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("AWS_")}
+
+
+class _ProviderClients:
+    """The provider's clients (clients.py caches one per Region), kept from one test to the next of a worker.
+
+    Making them is a fifth of the CPU of a typical test through the handler (about 10 ms each, four or five
+    per test), so they are made again only when something a test did could show in the next one: the
+    environment they were made from (AWS_*: endpoints, Region, credentials) changed, or one of their attempts
+    was one botocore's standard retry mode retries (throttling, a 5xx, no answer). That mode keeps a retry
+    quota per client which only such an attempt draws on, so a client none of whose attempts could be retried
+    is the same as a new one. A test may still clear or make clients itself (test_native_stacks counts them).
+    """
+
+    def __init__(self) -> None:
+        self.environment: dict[str, str] | None = None
+        self.failed_attempt = False
+        self._watched = False
+
+    def forget(self) -> None:
+        from phone_number_assignment import clients
+
+        for factory in self._factories(clients):
+            factory.cache_clear()
+        self.failed_attempt = False
+
+    def forget_any(self) -> None:
+        from phone_number_assignment import clients
+
+        if any(factory.cache_info().currsize for factory in self._factories(clients)):
+            self.forget()
+            self.environment = None
+
+    @staticmethod
+    def _factories(clients):
+        return (
+            clients.connect_client,
+            clients.cloudformation_client,
+            clients.dynamodb_client,
+            clients.pace_client,
+            clients.lambda_client,
+        )
+
+    def watch(self, clients) -> None:
+        # needs-retry is emitted after every attempt of every call, retried or not; a handler on the session
+        # is copied into every client made from it.
+        if not self._watched:
+            clients._session().events.register("needs-retry", self._attempted)
+            self._watched = True
+
+    def _attempted(self, **attempt) -> None:
+        # botocore's own judgement of the attempt (whatever the client's attempts left): an attempt it would
+        # retry is one that can draw on the retry quota.
+        if _RETRYABLE.is_retryable(_RETRY_EVENTS.create_retry_context(**attempt)):
+            self.failed_attempt = True
+
+
+_RETRY_EVENTS = retries_standard.RetryEventAdapter()
+_RETRYABLE = retries_standard.StandardRetryConditions(max_attempts=sys.maxsize)
+_provider_clients = _ProviderClients()
 
 
 @pytest.fixture(scope="session")
