@@ -107,15 +107,13 @@ def quick_waits(monkeypatch):
     monkeypatch.setattr(waiting, "THROTTLE_CAP_SECONDS", TEST_THROTTLE_CAP_SECONDS)
 
 
-@pytest.fixture(autouse=True)
-def _provider_clients_of_their_own(request):
-    """A test without ``aws_env`` neither gets nor leaves the provider's clients kept for the emulator."""
-    if "aws_env" in request.fixturenames:
-        yield
-        return
-    _provider_clients.forget_any()
-    yield
-    _provider_clients.forget_any()
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test, those of a wider scope too (the simulation's session makes and hooks
+    # clients of its own): a test without aws_env neither gets the clients kept for the emulator nor, as it
+    # could before they were kept, finds them made by an earlier test.
+    if "aws_env" not in item.fixturenames:
+        _provider_clients.forget_kept()
 
 
 @pytest.fixture
@@ -137,15 +135,12 @@ def aws_env(emulator, monkeypatch):
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     environment = _aws_environment()
-    if environment != _provider_clients.environment:
-        _provider_clients.forget()
-        _provider_clients.environment = environment
+    _provider_clients.take(environment)
     _provider_clients.watch(clients)
     reset_emulator(emulator)
     emulator.control.configure(move_seconds=MOVE_SECONDS, stale_seconds=STALE_SECONDS)
     yield emulator
-    if _provider_clients.failed_attempt or _aws_environment() != environment:
-        _provider_clients.forget()
+    _provider_clients.keep_unless_changed(environment)
     emulator.control.reset()
 
 
@@ -165,23 +160,35 @@ class _ProviderClients:
     """
 
     def __init__(self) -> None:
+        # The environment the cached clients were made from, while they are kept between tests; else None.
         self.environment: dict[str, str] | None = None
         self.failed_attempt = False
         self._watched = False
+
+    def take(self, environment: dict[str, str]) -> None:
+        """At a test's start: the clients kept for this environment, or none (made afresh on first use)."""
+        if environment != self.environment:
+            self.forget()
+        self.environment = None
+        self.failed_attempt = False
+
+    def keep_unless_changed(self, environment: dict[str, str]) -> None:
+        """At a test's end: keep its clients for the next test, unless it left a reason not to."""
+        if self.failed_attempt or _aws_environment() != environment:
+            self.forget()
+        else:
+            self.environment = environment
+
+    def forget_kept(self) -> None:
+        if self.environment is not None:
+            self.forget()
+            self.environment = None
 
     def forget(self) -> None:
         from phone_number_assignment import clients
 
         for factory in self._factories(clients):
             factory.cache_clear()
-        self.failed_attempt = False
-
-    def forget_any(self) -> None:
-        from phone_number_assignment import clients
-
-        if any(factory.cache_info().currsize for factory in self._factories(clients)):
-            self.forget()
-            self.environment = None
 
     @staticmethod
     def _factories(clients):
