@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import time
@@ -62,13 +63,20 @@ def wait_until(condition: Any, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def ownership_record(endpoint_url: str, arn: str) -> dict[str, Any] | None:
-    """The number's item in the provider's ownership table (strongly consistent), or None."""
+@functools.cache
+def _observing_dynamodb(endpoint_url: str) -> Any:
+    # One per worker and endpoint: tests read records many times, and a client costs about 10 ms of CPU to
+    # make. It only reads, in legacy retry mode (no retry quota), so it carries nothing from test to test.
     import boto3
 
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+
+
+def ownership_record(endpoint_url: str, arn: str) -> dict[str, Any] | None:
+    """The number's item in the provider's ownership table (strongly consistent), or None."""
     from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
 
-    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    dynamodb = _observing_dynamodb(endpoint_url)
     try:
         item = dynamodb.get_item(TableName=OWNERSHIP_TABLE, Key={KEY: {"S": arn}}, ConsistentRead=True)
     except dynamodb.exceptions.ResourceNotFoundException:
