@@ -427,7 +427,7 @@ def _check_continuations(world: World) -> list[str]:
     """The invariants of a request that outlives its invocation (docs/reliability.md, "Simulation")."""
     from phone_number_assignment.records import KEY, is_request_key
 
-    found: list[str] = []
+    found = [f"endless continuation: {what}" for what in world.endless]
     answered = {request.request_id for request in world.requests if request.answer() is not None}
     for request in world.requests:
         # Nothing left in Lambda's queue: the world runs every continuation as its invocation ends.
@@ -443,7 +443,7 @@ def _check_continuations(world: World) -> list[str]:
             continue
         calls = [c for c in world.calls[continuation.started_at_call :] if c.actor == continuation.actor]
         if continuation.answered_at_start:
-            connect = [c.operation for c in calls if c.service == "connect"]
+            connect = list(dict.fromkeys(c.operation for c in calls if c.service == "connect"))
             if connect:
                 found.append(
                     f"answered continuation acted: {continuation.actor} of {request.name}, already answered, "
@@ -452,7 +452,7 @@ def _check_continuations(world: World) -> list[str]:
         stamped = world.newer_stamp(request)
         if stamped is None or stamped >= continuation.started_at_call:
             continue
-        changes = [
+        changes = dict.fromkeys(
             f"{c.service}:{c.operation}"
             for c in calls
             if (c.service == "connect" and c.operation in CHANGING_CONNECT)
@@ -462,7 +462,7 @@ def _check_continuations(world: World) -> list[str]:
                 and c.ok is not False
                 and not is_request_key(c.key(KEY))
             )
-        ]
+        )
         if changes:
             found.append(
                 f"overtaken continuation acted: {continuation.actor} of {request.name} started after a newer "

@@ -362,6 +362,17 @@ def create_continued(world: World) -> None:
     create_stack(world, world.stack("S"), {"A": world.declare("N1", "B")}, fails=False)
 
 
+def create_continued_delivered_again(world: World) -> None:
+    # Lambda delivers CloudFormation's event again at any point (at-least-once), while the first delivery's
+    # continuation may still run.
+    stack = world.stack("S")
+    created = stack.create("A", world.declare("N1", "B", on_delete="Restore"))
+    _again_at_any_time(world, created)
+    stack.wait(created)
+    stack.set_status("CREATE_COMPLETE")
+    delete_stack(world, stack)
+
+
 def update_continued_rolled_back(world: World) -> None:
     # An in-place Update that hands over, cancelled by a sibling's failure at any point: its rollback Update
     # may come before, between or after its invocations.
@@ -450,6 +461,13 @@ _ALL += (
         "As create-continued, Lambda delivering the continuation twice (the second at any time)",
         create_continued,
         continuations_twice=True,
+        **_CONTINUED,
+    ),
+    Scenario(
+        "create-continued-delivered-again",
+        "As create-continued, CloudFormation's event delivered again at any point; the stack deleted "
+        "(Restore)",
+        create_continued_delivered_again,
         **_CONTINUED,
     ),
     Scenario(

@@ -51,6 +51,11 @@ CONTINUATION_WAKES = (
     CONTINUATION_AFTER_NEWER,
 )
 CONTINUATION_DELAY_SECONDS = 5.0
+# The simulation's bound on a request's continuations: every scenario's work fits in two invocations (a move
+# that outlasts the first, a put-back after it), so a request still handing over at its fifth is waiting for
+# something that does not come, and would hold its stack until CloudFormation's deadline (an hour of
+# continuations, thousands of steps): reported, and not run further.
+MAX_HOPS = 4
 # How long before CloudFormation's deadline a late continuation runs: time for a short invocation to answer.
 LATE_CONTINUATION_LEAD_SECONDS = 120.0
 # CloudFormation's wait for a custom resource without ServiceTimeout (User Guide, "Custom resources").
@@ -375,6 +380,8 @@ class World:
         # any time the schedule chooses.
         self.continuations_twice = False
         self.continuations: list[Continuation] = []
+        # Requests that handed over more than MAX_HOPS times (their further continuations are not run).
+        self.endless: list[str] = []
         self.calls: list[Call] = []
         self._open_calls: dict[str, Call] = {}
         scheduler.on_death = self._died
@@ -561,7 +568,10 @@ class World:
         invocation of its own, when the schedule chooses; twice, with ``continuations_twice``."""
         for queued in self.control.take_invocations(request.request_id):
             event = queued["payload"]
-            hop = (event.get("Continuation") or {}).get("Hop", "?")
+            hop = (event.get("Continuation") or {}).get("Hop", 0)
+            if hop > MAX_HOPS:
+                self.endless.append(f"{request.name} handed over a {hop}th time")
+                continue
             continuation = Continuation(request, "", event)
             self.continuations.append(continuation)
             self._spawn_delivery(
