@@ -369,6 +369,10 @@ def create_continued_delivered_again(world: World) -> None:
     created = stack.create("A", world.declare("N1", "B", on_delete="Restore"))
     _again_at_any_time(world, created)
     stack.wait(created)
+    if not created.ok:
+        # The first answer counts: a FAILED one rolls the creation back.
+        roll_back_create(world, stack, {"A": created})
+        return
     stack.set_status("CREATE_COMPLETE")
     delete_stack(world, stack)
 
