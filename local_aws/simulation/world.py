@@ -51,8 +51,9 @@ CONTINUATION_WAKES = (
     CONTINUATION_AFTER_NEWER,
 )
 CONTINUATION_DELAY_SECONDS = 5.0
-# The simulation's bound on a request's continuations: every scenario's work fits in two invocations (a move
-# that outlasts the first, a put-back after it), so a request still handing over at its fifth is waiting for
+# The simulation's bound on a request's continuations: every scenario's work fits in four invocations (a
+# rollback's Delete, the longest, waits out the cancelled request's move in one or two, then makes its own;
+# walks with faults were seen to need three), so a request still handing over at its fifth is waiting for
 # something that does not come, and would hold its stack until CloudFormation's deadline (an hour of
 # continuations, thousands of steps): reported, and not run further.
 MAX_HOPS = 4
