@@ -53,7 +53,7 @@ CONTINUATION_WAKES = (
 CONTINUATION_DELAY_SECONDS = 5.0
 # The simulation's bound on a request's continuations: every scenario's work fits in four invocations (a
 # rollback's Delete, the longest, waits out the cancelled request's move in one or two, then makes its own;
-# walks with faults were seen to need three), so a request still handing over at its fifth is waiting for
+# the schedules explored need three hops at most), so a request still handing over at its fifth is waiting for
 # something that does not come, and would hold its stack until CloudFormation's deadline (an hour of
 # continuations, thousands of steps): reported, and not run further.
 MAX_HOPS = 4
@@ -571,7 +571,7 @@ class World:
             event = queued["payload"]
             hop = (event.get("Continuation") or {}).get("Hop", 0)
             if hop > MAX_HOPS:
-                self.endless.append(f"{request.name} handed over a {hop}th time")
+                self.endless.append(f"{request.name} handed over {hop} times")
                 continue
             continuation = Continuation(request, "", event)
             self.continuations.append(continuation)
