@@ -59,7 +59,12 @@ from botocore.utils import ArnParser, InvalidArnException
 # the ownership table, its record's states, the tags it writes, and stacks.still_holds, "does CloudFormation
 # still hold this stack resource", replacement-not-committed rule included.
 from phone_number_assignment import pace, schema, stacks
-from phone_number_assignment.errors import OwnerNotChecked, error_code, says_stack_or_resource_missing
+from phone_number_assignment.errors import (
+    OwnerNotChecked,
+    ProviderError,
+    error_code,
+    says_stack_or_resource_missing,
+)
 from phone_number_assignment.records import OWNERSHIP_TABLE, UNSETTLED, State, is_request_key, is_resource_key
 from phone_number_assignment.tags import TAG_PREFIX, Owner
 from tools import endpoints
@@ -200,12 +205,29 @@ class CloudFormationCheck:
             return Owner("?", "?"), Holding(
                 None, None, f"unknown (DescribeStackResources: {type(error).__name__})"
             )
-        natives = [
+        resources = answer.get("StackResources") or []
+        holders = [
             r
-            for r in answer.get("StackResources") or []
-            if r.get("ResourceType") == NATIVE_RESOURCE_TYPE
-            and (r.get("PhysicalResourceId") or "").lower() in (number_arn.lower(), number_id.lower())
+            for r in resources
+            if (r.get("PhysicalResourceId") or "").lower() in (number_arn.lower(), number_id.lower())
         ]
+        if not holders and len(resources) >= stacks.DESCRIBED_RESOURCES_LIMIT:
+            # The answer stops at the first 100 resources: the rest are read as the provider reads them.
+            try:
+                holders = stacks.holders_beyond_the_first_100(
+                    NumberState(number_arn, number_id),  # type: ignore[arg-type]
+                    resources[0],
+                    lambda: self._client,
+                )
+            except ProviderError:
+                stack = resources[0].get("StackName") or resources[0].get("StackId") or "its stack"
+                return Owner("?", "?"), Holding(
+                    None,
+                    None,
+                    f"unknown ({stack} has more than 100 resources; needs cloudformation:ListStackResources "
+                    "and cloudformation:DescribeStacks)",
+                )
+        natives = [r for r in holders if r.get("ResourceType") == NATIVE_RESOURCE_TYPE]
         if not natives:
             return None
         natives.sort(key=lambda r: r.get("ResourceStatus") in RELEASED_BY_STACK)

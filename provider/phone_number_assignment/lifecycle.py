@@ -280,7 +280,14 @@ def _yield_to_newer(request: Request, services: Services, arn: str) -> None:
         if state is None:
             return
         record = records.get(arn)
-        action = rule.when_overtaken(record, request.requester, moved=arn in numbers.moves_started)
+        # An in-place Update is overtaken only by its rollback, which declares the same number.
+        in_place = (
+            request.request_type == "Update"
+            and _declared_number(request.old_properties, request.scope) == arn
+        )
+        action = rule.when_overtaken(
+            record, request.requester, moved=arn in numbers.moves_started, newer_declares_it=in_place
+        )
         if action in (rule.Action.PUT_BACK, rule.Action.HAND_BACK):
             # The newer request stamped the resource and looked at the number before this request wrote its
             # record: it found nothing to undo, so this request puts back what it did, on its behalf.

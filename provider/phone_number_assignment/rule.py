@@ -326,12 +326,23 @@ def after_failure(record: Record | None, requester: Requester, *, moved: bool) -
     return Action.HAND_BACK_RECORD if record.predecessor is not None else Action.RELEASE
 
 
-def when_overtaken(record: Record | None, requester: Requester, *, moved: bool) -> Action:
+def when_overtaken(
+    record: Record | None, requester: Requester, *, moved: bool, newer_declares_it: bool = False
+) -> Action:
     """An overtaken Create or Update. If the newer request found nothing of this one's (the record still
     carries this request's stamp), this one puts back what it did; if a move of its landed after the newer
-    one looked, the number goes where the newer one wants it; tags it wrote on a number nobody holds go."""
+    one looked, the number goes where the newer one wants it; tags it wrote on a number nobody holds go.
+
+    ``newer_declares_it``: this is an in-place Update, and the newer request of the resource (its rollback)
+    declares this same number. That one decides with ``on_take``, which always writes the record
+    conditionally: it cannot have passed this one's record by, so it takes the record over from whatever
+    this one wrote and converges from wherever this one's move lands (``WaitOutLag``). Putting back here
+    would move the number to where it was before the stack took it, and leave it ``UNDOING`` while the
+    rollback reads it (the rollback then answered FAILED: ``UPDATE_ROLLBACK_FAILED``)."""
     mine = record is not None and record.owner == requester.owner
     if mine and record.request_id == requester.request_id and not record.released:
+        if newer_declares_it:
+            return Action.NOTHING
         return Action.HAND_BACK if record.predecessor is not None else Action.PUT_BACK
     if moved and mine and record.state is not State.UNDOING:
         return Action.FOLLOW_NEWER

@@ -185,14 +185,14 @@ def _native_holder(state: PhoneNumberState, cloudformation: Callable[[], Any]) -
     resources = answer.get("StackResources") or []
     holders = [r for r in resources if _names(r.get("PhysicalResourceId", ""), state)]
     if not holders and len(resources) >= DESCRIBED_RESOURCES_LIMIT:
-        holders = _holders_beyond_the_first_100(state, resources[0], cloudformation)
+        holders = holders_beyond_the_first_100(state, resources[0], cloudformation)
     natives = [r for r in holders if r.get("ResourceType") == NATIVE_RESOURCE_TYPE]
     # A live holder before one that no longer holds the number.
     natives.sort(key=lambda r: _status(r) in RELEASED_BY_STACK)
     return natives[0] if natives else None
 
 
-def _holders_beyond_the_first_100(
+def holders_beyond_the_first_100(
     state: PhoneNumberState, shown: dict[str, Any], cloudformation: Callable[[], Any]
 ) -> list[dict[str, Any]]:
     """The resources with the number's ARN in the whole stack DescribeStackResources named (its answer

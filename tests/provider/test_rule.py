@@ -133,6 +133,12 @@ ROWS = {
         "Create / Update, overtaken",
         "its own record, still stamped by it (the newer request found nothing of this one's)",
     ): lambda: rule.when_overtaken(record(state=State.PENDING, at=NOW, request_id="this"), me(), moved=False),
+    ("In-place Update, overtaken", "its own record, still stamped by it"): lambda: rule.when_overtaken(
+        record(state=State.MOVING, at=NOW - 1, request_id="this"),
+        me("Update", at=NOW - 1),
+        moved=True,
+        newer_declares_it=True,
+    ),
     (
         "Create / Update, overtaken, after a move of its own",
         "this resource's record, stamped by the newer request, not `UNDOING`",

@@ -137,6 +137,18 @@ KNOWN = [
         # Fixed (issue 31, point 8: ordered by the properties).
         id="rollback-update-stamping-before-the-cancelled-update-in-the-same-second",
     ),
+    # Found at bound 3 (`make simulate SIMULATE_ARGS="--scenario update-rolled-back --bound 3 --walks 0"`:
+    # 220 of 1054 schedules); fixed (rule.when_overtaken, newer_declares_it): the cancelled Update meets its
+    # rollback's stamp before the rollback has read the record, and put the number back to where it was
+    # before the stack took it; the rollback found it UNDOING and answered FAILED (UPDATE_ROLLBACK_FAILED,
+    # the number on instance A, its record RELEASED).
+    pytest.param(
+        Schedule(
+            "update-rolled-back",
+            ((0, SIBLING_FAILS), (9, "Update (2) S.A#1: start"), (12, "Update S.A#1: dynamodb:GetItem")),
+        ),
+        id="cancelled-update-overtaken-before-its-rollback-reads-the-record",
+    ),
 ]
 
 

@@ -1404,3 +1404,30 @@ def test_the_answer_markers_of_continued_requests_are_not_numbers_records(estate
 
     assert key not in by_arn(report)
     assert records.is_request_key(key)
+
+
+def test_a_native_holder_beyond_the_first_100_resources_of_its_stack_is_found(estate, env):
+    # DescribeStackResources answers with a stack's first 100 resources only; the native number is the 101st.
+    big = stack_arn("big", region=REGION, account_id=ACCOUNT)
+    for i in range(100):
+        env.control.play_stack(
+            big,
+            stack_status="CREATE_COMPLETE",
+            logical_id=f"Topic{i}",
+            resource_status="CREATE_COMPLETE",
+            physical_id=f"arn:aws:sns:{REGION}:{ACCOUNT}:topic-{i}",
+            resource_type="AWS::SNS::Topic",
+        )
+    env.control.play_stack(
+        big,
+        logical_id="Native",
+        resource_status="CREATE_COMPLETE",
+        physical_id=estate.number("on_b"),
+        resource_type="AWS::Connect::PhoneNumber",
+    )
+
+    native = by_arn(status_json()[0])[estate.number("on_b")]["nativeStack"]
+
+    assert native["stackName"] == "big"
+    assert native["logicalResourceId"] == "Native"
+    assert native["cloudFormation"]["holds"] is True
