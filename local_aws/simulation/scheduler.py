@@ -317,12 +317,18 @@ class Scheduler:
         return actor
 
     def cancel(self, actor: Actor) -> None:
-        """A timer cancelled before it fired never runs (its thread ends at once)."""
-        if actor.started or actor.done:
-            return
-        actor.kill = True
-        actor.started = True
-        actor.go.set()
+        """A timer cancelled before it fired never runs (its thread ends at once).
+
+        No longer parked, under the lock: the scheduler then waits for the thread to end. Left parked, the
+        scheduler could read it as live and, a moment later, as neither parked nor ready once its thread
+        had ended, and report "nothing can run" (seen once in 280 schedules on a loaded machine)."""
+        with self._lock:
+            if actor.started or actor.done:
+                return
+            actor.kill = True
+            actor.started = True
+            actor.parked = False
+            actor.go.set()
 
     def kill_group(self, group: str) -> None:
         """Stop every actor of an invocation (the handler and its watchdog) at its next yield point."""
