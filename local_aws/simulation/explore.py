@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .scheduler import EPOCH, Option, Scheduler, SimulationStuck, Strategy
-from .world import MOVE_SECONDS, REGION, STALE_SECONDS, World, provider_environment
+from .world import DYNAMODB_WRITES, MOVE_SECONDS, REGION, STALE_SECONDS, World, provider_environment
 
 SETTLE_SECONDS = 600.0
 
@@ -343,11 +343,15 @@ def check(world: World, observer: dict[str, Any]) -> list[str]:
             continue
         if attempts[0].received_at > EPOCH + request.deadline:
             found.append(f"late answer: {request.name} answered after CloudFormation's deadline")
-        if len(attempts) > request.deliveries:
+        # A continuation is the same request, not one more delivery of it: it adds no answer.
+        events = request.deliveries - request.continued
+        if len(attempts) > events:
             found.append(
                 f"extra answer: {request.name} answered {len(attempts)} times "
-                f"in {request.deliveries} deliveries"
+                f"in {events} deliveries of CloudFormation's event"
+                + (f" and {request.continued} continuations" if request.continued else "")
             )
+    found += _check_continuations(world)
     released = [c for c in world.control.calls() if c["operation"] == "ReleasePhoneNumber"]
     if released:
         found.append(f"number released: ReleasePhoneNumber was called {len(released)} time(s)")
@@ -403,6 +407,66 @@ def check(world: World, observer: dict[str, Any]) -> list[str]:
             found.append(
                 f"unowned: {name} is held by {held[0][0].name}.{held[0][1]} but its record says "
                 f"{_owner(world, owner) if record else ''} {state}".replace("  ", " ")
+            )
+    return found
+
+
+# The Connect calls that change a number (its place, its flow, its tags).
+CHANGING_CONNECT = frozenset(
+    {
+        "UpdatePhoneNumber",
+        "AssociatePhoneNumberContactFlow",
+        "DisassociatePhoneNumberContactFlow",
+        "TagResource",
+        "UntagResource",
+    }
+)
+
+
+def _check_continuations(world: World) -> list[str]:
+    """The invariants of a request that outlives its invocation (docs/reliability.md, "Simulation")."""
+    from phone_number_assignment.records import KEY, is_request_key
+
+    found = [f"endless continuation: {what}" for what in world.endless]
+    answered = {request.request_id for request in world.requests if request.answer() is not None}
+    for request in world.requests:
+        # Nothing left in Lambda's queue: the world runs every continuation as its invocation ends.
+        for queued in world.control.take_invocations(request.request_id):
+            if request.request_id not in answered:
+                hop = queued["payload"].get("Continuation", {}).get("Hop")
+                found.append(f"lost continuation: {request.name}'s hop {hop} was queued and never run")
+    for continuation in world.continuations:
+        request = continuation.request
+        if continuation.started_at_call is None:
+            if request.request_id not in answered:
+                found.append(f"lost continuation: {continuation.actor} of {request.name} never ran")
+            continue
+        calls = [c for c in world.calls[continuation.started_at_call :] if c.actor == continuation.actor]
+        if continuation.answered_at_start:
+            connect = list(dict.fromkeys(c.operation for c in calls if c.service == "connect"))
+            if connect:
+                found.append(
+                    f"answered continuation acted: {continuation.actor} of {request.name}, already answered, "
+                    f"called Connect ({', '.join(connect)})"
+                )
+        stamped = world.newer_stamp(request)
+        if stamped is None or stamped >= continuation.started_at_call:
+            continue
+        changes = dict.fromkeys(
+            f"{c.service}:{c.operation}"
+            for c in calls
+            if (c.service == "connect" and c.operation in CHANGING_CONNECT)
+            or (
+                c.service == "dynamodb"
+                and c.operation in DYNAMODB_WRITES
+                and c.ok is not False
+                and not is_request_key(c.key(KEY))
+            )
+        )
+        if changes:
+            found.append(
+                f"overtaken continuation acted: {continuation.actor} of {request.name} started after a newer "
+                f"request of its resource stamped it, and still made {', '.join(changes)}"
             )
     return found
 

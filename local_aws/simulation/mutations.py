@@ -124,6 +124,31 @@ MUTATIONS = {
             "    return stored.follows if pair and not requester.is_delete else stored.properties\n",
             "    return stored.properties\n",
         ),
+        Mutation(
+            "continuation-fresh-stamp",
+            "app._request: a continuation is stamped when it runs (requested_at = now), not with the signing "
+            "time of the request it continues",
+            "app.py",
+            "        requested_at=signed_at if signed_at is not None else clock.time(),\n",
+            "        requested_at=(\n"
+            "            clock.time() if continuation.hop(event) or signed_at is None else signed_at\n"
+            "        ),\n",
+        ),
+        Mutation(
+            "no-answered-check",
+            "app.handler: a continuation does not look whether its request was answered before it runs",
+            "app.py",
+            "            if continuations is not None and continuations.answered():\n",
+            "            if False:\n",
+        ),
+        Mutation(
+            "claim-answer-always",
+            "continuation.Continuations.claim_answer always True: every invocation of a handed-over request "
+            "answers, whether another one has or not",
+            "continuation.py",
+            "    def claim_answer(self, status: str) -> bool:\n",
+            "    def claim_answer(self, status: str) -> bool:\n        return True\n",
+        ),
     )
 }
 

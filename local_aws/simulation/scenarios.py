@@ -30,9 +30,28 @@ class Scenario:
     description: str
     script: Callable[[World], None]
     numbers: tuple[str, ...] = ("N1",)
+    # A scenario about continuations makes a move outlast the function's timeout, so that the request must
+    # hand itself over to a later invocation (None: the simulation's defaults).
+    function_timeout: float | None = None
+    move_seconds: float | None = None
+    # Lambda delivers every continuation twice (World.continuations_twice).
+    continuations_twice: bool = False
+    # The provider's poll steps for this scenario (world.PROVIDER_TIMING's names), over the simulation's.
+    provider_timing: tuple[tuple[str, float], ...] = ()
 
     def setup(self, world: World) -> None:
         world.seed(self.numbers)
+        if self.function_timeout is not None:
+            world.function_timeout = self.function_timeout
+        if self.move_seconds is not None:
+            world.control.configure(move_seconds=self.move_seconds)
+        world.continuations_twice = self.continuations_twice
+        if self.provider_timing:
+            from phone_number_assignment import waiting
+
+            # world.provider_environment sets the simulation's timing again at the start of every run.
+            for name, value in self.provider_timing:
+                setattr(waiting, name, value)
 
 
 SIBLING_FAILS = "a sibling resource fails"
@@ -217,6 +236,15 @@ def _again_at_any_time(world: World, request: Request, *, after_deadline: bool =
 
 # ---- the scenarios -------------------------------------------------------------------------------------
 
+# A function timeout that leaves the provider 3.5 s of budget (app.RESPONSE_RESERVE_SECONDS is 18 s): enough
+# to start a move (waiting.MIN_SECONDS_TO_START_A_MOVE is 3 s), not to see a 5 s move through, so the request
+# hands over mid-wait and its continuation sees the move land. Every continuation's own wake is a choice of
+# the schedule (world.CONTINUATION_WAKES). Polled once a second (the provider's own step): a handful of looks
+# per invocation, each one more point where CloudFormation may act.
+CONTINUED_FUNCTION_TIMEOUT_SECONDS = 21.5
+CONTINUED_MOVE_SECONDS = 5.0
+CONTINUED_TIMING = (("FIRST_POLL_SECONDS", 1.0), ("POLL_SECONDS", 1.0))
+
 
 def cancelled_create(world: World) -> None:
     stack = world.stack("S")
@@ -329,6 +357,41 @@ def update_then_delete(world: World) -> None:
     delete_stack(world, stack)
 
 
+def create_continued(world: World) -> None:
+    # The Create hands over mid-wait and finishes in its continuation.
+    create_stack(world, world.stack("S"), {"A": world.declare("N1", "B")}, fails=False)
+
+
+def create_continued_delivered_again(world: World) -> None:
+    # Lambda delivers CloudFormation's event again at any point (at-least-once), while the first delivery's
+    # continuation may still run.
+    stack = world.stack("S")
+    created = stack.create("A", world.declare("N1", "B", on_delete="Restore"))
+    _again_at_any_time(world, created)
+    stack.wait(created)
+    if not created.ok:
+        # The first answer counts: a FAILED one rolls the creation back.
+        roll_back_create(world, stack, {"A": created})
+        return
+    stack.set_status("CREATE_COMPLETE")
+    delete_stack(world, stack)
+
+
+def update_continued_rolled_back(world: World) -> None:
+    # An in-place Update that hands over, cancelled by a sibling's failure at any point: its rollback Update
+    # may come before, between or after its invocations.
+    _stage(world)
+    stack = _deployed(world, "S", {"A": world.declare("N1", "B")})
+    _staged(world)
+    update_stack(world, stack, {"A": world.declare("N1", "C")}, fails=True)
+
+
+_CONTINUED: dict[str, Any] = {
+    "function_timeout": CONTINUED_FUNCTION_TIMEOUT_SECONDS,
+    "move_seconds": CONTINUED_MOVE_SECONDS,
+    "provider_timing": CONTINUED_TIMING,
+}
+
 _ALL = (
     Scenario(
         "cancelled-create",
@@ -381,6 +444,41 @@ _ALL = (
     ),
     Scenario(
         "update-then-delete", "Create, in-place Update, Delete (Restore) of one resource", update_then_delete
+    ),
+)
+_ALL += (
+    Scenario(
+        "create-continued",
+        "A Create whose move outlasts its invocation: it hands over and finishes in its continuation",
+        create_continued,
+        **_CONTINUED,
+    ),
+    Scenario(
+        "create-continued-cancelled",
+        "As create-continued, cancelled by a sibling's failure at any point: the rollback's Delete may come "
+        "before, between or after its invocations",
+        cancelled_create,
+        **_CONTINUED,
+    ),
+    Scenario(
+        "continued-delivered-twice",
+        "As create-continued, Lambda delivering the continuation twice (the second at any time)",
+        create_continued,
+        continuations_twice=True,
+        **_CONTINUED,
+    ),
+    Scenario(
+        "create-continued-delivered-again",
+        "As create-continued, CloudFormation's event delivered again at any point; the stack deleted "
+        "(Restore)",
+        create_continued_delivered_again,
+        **_CONTINUED,
+    ),
+    Scenario(
+        "update-continued-rolled-back",
+        "An in-place Update that hands over, cancelled by a sibling's failure at any point, rolled back",
+        update_continued_rolled_back,
+        **_CONTINUED,
     ),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}

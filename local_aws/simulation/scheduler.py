@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 # 2026-01-01T00:00:00Z: where every simulated run's wall clock starts, so signing times, and the seconds
 # they fall in, are the same in every replay.
@@ -121,6 +122,10 @@ class Actor:
     done: bool = False
     kill: bool = False
     fault: str | None = None
+    # Alternatives of the pending step the schedule may choose (the first is the default), and the one
+    # chosen when the step was taken (None: the default): e.g. when Lambda runs a queued continuation.
+    variants: tuple[str, ...] = ()
+    chosen: str | None = None
     error: BaseException | None = None
     go: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -217,6 +222,9 @@ class Scheduler:
         self.on_death: Callable[[Actor], None] | None = None
         self.on_time: Callable[[float], None] | None = None
         self.on_step: Callable[[], None] | None = None
+        # The provider's AWS calls as they are made and answered (world.World.called, .answered).
+        self.on_call: Callable[[str, str, dict[str, Any]], None] | None = None
+        self.on_answer: Callable[[bool], None] | None = None
 
     # ---- inside actors ----------------------------------------------------------------------------
 
@@ -271,14 +279,19 @@ class Scheduler:
         kind: str = "request",
         patient: bool = False,
         step: str = "start",
+        variants: tuple[str, ...] = (),
     ) -> Actor:
-        """A new actor, parked at its start until the scheduler lets it run (at ``wake`` or later)."""
+        """A new actor, parked at its start until the scheduler lets it run (at ``wake`` or later).
+
+        ``variants``: ways of taking the start step the schedule chooses among (the first is the default);
+        the function reads the one taken from ``chosen`` (None for the default)."""
         if any(a.name == name for a in self.actors):
             raise ValueError(f"two actors named {name!r}: a schedule could not tell them apart")
         actor = Actor(name, function, group or name, footprint, kind)
         actor.wake = self.clock.monotonic() if wake is None else wake
         actor.patient = patient
         actor.pending = step
+        actor.variants = variants
         actor.parked = True
 
         def run() -> None:
@@ -304,12 +317,18 @@ class Scheduler:
         return actor
 
     def cancel(self, actor: Actor) -> None:
-        """A timer cancelled before it fired never runs (its thread ends at once)."""
-        if actor.started or actor.done:
-            return
-        actor.kill = True
-        actor.started = True
-        actor.go.set()
+        """A timer cancelled before it fired never runs (its thread ends at once).
+
+        No longer parked, under the lock: the scheduler then waits for the thread to end. Left parked, the
+        scheduler could read it as live and, a moment later, as neither parked nor ready once its thread
+        had ended, and report "nothing can run" (seen once in 280 schedules on a loaded machine)."""
+        with self._lock:
+            if actor.started or actor.done:
+                return
+            actor.kill = True
+            actor.started = True
+            actor.parked = False
+            actor.go.set()
 
     def kill_group(self, group: str) -> None:
         """Stop every actor of an invocation (the handler and its watchdog) at its next yield point."""
@@ -370,18 +389,20 @@ class Scheduler:
             # exploring (partial-order reduction).
             urgent.sort(key=lambda a: (a is not self._last, self.actors.index(a)))
             first = urgent[0]
-            options.append(Option(first.name, first.pending))
+            options.extend(_taking(first))
             options.extend(self._faulted(first))
             for other in urgent[1:]:
                 if _dependent(first, other):
-                    options.append(Option(other.name, other.pending))
-            options.extend(Option(a.name, a.pending) for a in patient)
+                    options.extend(_taking(other))
+            for actor in patient:
+                options.extend(_taking(actor))
             return options
         sleepers = [a.wake for a in live if a.parked and not a.ready(now) and a.wake > now]
         if sleepers:
             when = min(sleepers)
             options.append(Option(None, repr(when)))
-        options.extend(Option(a.name, a.pending) for a in patient)
+        for actor in patient:
+            options.extend(_taking(actor))
         return options
 
     def _faulted(self, actor: Actor) -> list[Option]:
@@ -398,6 +419,10 @@ class Scheduler:
         ]
 
     def _release(self, actor: Actor, fault: str | None) -> None:
+        if actor.variants:
+            # A variant of the step, not a fault of a call: the actor reads it (Actor.chosen).
+            actor.chosen, fault = fault, None
+            actor.variants = ()
         if fault == "dies":
             actor.kill = True
             self.kill_group(actor.group)
@@ -442,6 +467,14 @@ MAX_DEATHS = 1
 # How long a call chosen to be slow takes: past the 5 s the provider gives Describe to show a move
 # (waiting.STALE_STATUS_GRACE_SECONDS), so a slow call can reorder what a request sees.
 SLOW_CALL_SECONDS = 6.0
+
+
+def _taking(actor: Actor) -> list[Option]:
+    """The options of taking ``actor``'s pending step: as it is, or as one of its other variants."""
+    return [
+        Option(actor.name, actor.pending),
+        *(Option(actor.name, actor.pending, v) for v in actor.variants[1:]),
+    ]
 
 
 def _dependent(a: Actor, b: Actor) -> bool:

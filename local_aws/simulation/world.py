@@ -32,8 +32,33 @@ from .scheduler import Actor, Scheduler
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 # The function's Timeout in the simulation: long enough for any scenario's work, short enough that a request
-# throttled without end reaches its budget in a few hundred steps.
+# throttled without end reaches its budget in a few hundred steps. A scenario about continuations shrinks it
+# (Scenario.function_timeout) so that its request must hand over.
 FUNCTION_TIMEOUT_SECONDS = 60.0
+# When Lambda runs a continuation the provider queued with its asynchronous Invoke: a choice of the schedule
+# (the first is the default). Lambda's queue usually hands the event on within a second, but says no more
+# than "Lambda places the event in a queue" (Developer Guide, "Asynchronous invocation"): so also a few
+# seconds later, late (yet before CloudFormation's deadline), or only once a newer request of the same
+# resource has stamped it (late, if none does): the continuation then starts overtaken.
+CONTINUATION_AT_ONCE = "at once"
+CONTINUATION_AFTER_A_WHILE = "after 5 s"
+CONTINUATION_LATE = "late"
+CONTINUATION_AFTER_NEWER = "after a newer request's stamp"
+CONTINUATION_WAKES = (
+    CONTINUATION_AT_ONCE,
+    CONTINUATION_AFTER_A_WHILE,
+    CONTINUATION_LATE,
+    CONTINUATION_AFTER_NEWER,
+)
+CONTINUATION_DELAY_SECONDS = 5.0
+# The simulation's bound on a request's continuations: every scenario's work fits in four invocations (a
+# rollback's Delete, the longest, waits out the cancelled request's move in one or two, then makes its own;
+# the schedules explored need three hops at most), so a request still handing over at its fifth is waiting for
+# something that does not come, and would hold its stack until CloudFormation's deadline (an hour of
+# continuations, thousands of steps): reported, and not run further.
+MAX_HOPS = 4
+# How long before CloudFormation's deadline a late continuation runs: time for a short invocation to answer.
+LATE_CONTINUATION_LEAD_SECONDS = 120.0
 # CloudFormation's wait for a custom resource without ServiceTimeout (User Guide, "Custom resources").
 SERVICE_TIMEOUT_SECONDS = 3600.0
 # Lambda retries an asynchronous invocation that failed (an error, a timeout) twice, the first after about a
@@ -89,6 +114,8 @@ class Request:
     sent_at: float  # the simulated monotonic clock
     rollback: bool
     deliveries: int = 0
+    # Of the deliveries, how many were continuations the provider queued (not CloudFormation's event).
+    continued: int = 0
     dead: int = 0
     # Whether CloudFormation has taken in its answer (or its deadline).
     settled: bool = False
@@ -119,6 +146,40 @@ class Request:
     def ok(self) -> bool:
         answer = self.answer()
         return answer is not None and answer["Status"] == "SUCCESS"
+
+
+@dataclass
+class Call:
+    """One AWS call the provider made, in the order the schedule let them run: who made it, what, and
+    whether it was answered without an error (None: no answer came, the connection reset or it died)."""
+
+    index: int
+    actor: str
+    service: str
+    operation: str
+    params: dict[str, Any]
+    ok: bool | None = None
+
+    def key(self, attribute: str) -> str:
+        """The DynamoDB item this call reads or writes (its key ``attribute``), if any."""
+        item = self.params.get("Item") or self.params.get("Key") or {}
+        return str((item.get(attribute) or {}).get("S", ""))
+
+
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+
+
+@dataclass
+class Continuation:
+    """A continuation the provider queued (Lambda's asynchronous Invoke), and how it ran."""
+
+    request: Request
+    actor: str
+    event: dict[str, Any]
+    # Where, in World.calls, its invocation started (None: never started), and whether its request had
+    # been answered by then.
+    started_at_call: int | None = None
+    answered_at_start: bool = False
 
 
 @dataclass
@@ -313,10 +374,23 @@ class World:
         self._salt = str(uuid.uuid4())
         self._deadlines: dict[str, float] = {}
         self._delivery: dict[str, Request] = {}
+        # Each invocation's event (CloudFormation's, or a continuation's): Lambda retries the one that died.
+        self._events: dict[str, dict[str, Any]] = {}
+        self.function_timeout = FUNCTION_TIMEOUT_SECONDS
+        # Lambda delivers each continuation twice (at least once: "Asynchronous invocation"), the second at
+        # any time the schedule chooses.
+        self.continuations_twice = False
+        self.continuations: list[Continuation] = []
+        # Requests that handed over more than MAX_HOPS times (their further continuations are not run).
+        self.endless: list[str] = []
+        self.calls: list[Call] = []
+        self._open_calls: dict[str, Call] = {}
         scheduler.on_death = self._died
         scheduler.on_time = self._time_passed
         scheduler.on_fault = self.apply_fault
         scheduler.on_step = self._take_in_answers
+        scheduler.on_call = self.called
+        scheduler.on_answer = self.answered
 
     # ---- setup -----------------------------------------------------------------------------------
 
@@ -368,6 +442,11 @@ class World:
         self.stacks.append(stack)
         return stack
 
+    @property
+    def invocations(self) -> dict[str, Request]:
+        """Every invocation so far (its actor's name) and the request it ran."""
+        return dict(self._delivery)
+
     def next_id(self) -> str:
         self._ids += 1
         return str(uuid.uuid5(NAMESPACE, f"{self._salt}/{self._ids}"))
@@ -392,24 +471,144 @@ class World:
     def deliver(self, request: Request) -> None:
         self._spawn_delivery(request)
 
-    def _spawn_delivery(self, request: Request, *, wake: float | None = None) -> Actor:
+    def _spawn_delivery(
+        self,
+        request: Request,
+        *,
+        wake: float | None = None,
+        event: dict[str, Any] | None = None,
+        continuation: Continuation | None = None,
+        patient: bool = False,
+        step: str = "start",
+        variants: tuple[str, ...] = (),
+    ) -> Actor:
+        """An invocation of the handler with ``event`` (CloudFormation's by default). A continuation's
+        invocation may first wait as the schedule chose (``variants``: CONTINUATION_WAKES)."""
         request.deliveries += 1
+        if event is not None and "Continuation" in event:
+            request.continued += 1
         name = f"{request.name}#{request.deliveries}"
         footprint = frozenset(self._numbers_of(request.event))
-        event = json.loads(json.dumps(request.event))
+        event = json.loads(json.dumps(event if event is not None else request.event))
 
         def invoke() -> None:
+            actor = self.scheduler.current()
+            assert actor is not None
+            self._await_turn(request, actor.chosen if variants else None)
             started = self.clock.monotonic()
-            self._deadlines[name] = started + FUNCTION_TIMEOUT_SECONDS
+            if continuation is not None:
+                continuation.started_at_call = len(self.calls)
+                continuation.answered_at_start = request.answer() is not None
+            self._deadlines[name] = started + self.function_timeout
             context = LambdaContext(
-                timeout_seconds=FUNCTION_TIMEOUT_SECONDS, region=REGION, clock=self.clock.monotonic
+                timeout_seconds=self.function_timeout, region=REGION, clock=self.clock.monotonic
             )
-            self.handler(event, context)
-            self._deadlines.pop(name, None)
+            try:
+                self.handler(event, context)
+            finally:
+                self._deadlines.pop(name, None)
+                # Lambda runs whatever this invocation queued, however it ended.
+                self._continue(request)
 
-        actor = self.scheduler.spawn(name, invoke, wake=wake, footprint=footprint or None)
+        actor = self.scheduler.spawn(
+            name,
+            invoke,
+            wake=wake,
+            footprint=footprint or None,
+            patient=patient,
+            step=step,
+            variants=variants,
+        )
         self._delivery[name] = request
+        self._events[name] = event
+        if continuation is not None:
+            continuation.actor = name
         return actor
+
+    def _await_turn(self, request: Request, wake: str | None) -> None:
+        """Wait as the schedule chose before a continuation's invocation starts (CONTINUATION_WAKES)."""
+        late = request.deadline - LATE_CONTINUATION_LEAD_SECONDS
+        if wake == CONTINUATION_AFTER_A_WHILE:
+            self.clock.sleep(CONTINUATION_DELAY_SECONDS)
+        elif wake == CONTINUATION_LATE:
+            self.clock.sleep(max(0.0, late - self.clock.monotonic()))
+        elif wake == CONTINUATION_AFTER_NEWER:
+            self.scheduler.yield_point(
+                f"waits for a request newer than {request.name} to stamp",
+                condition=lambda: self.newer_stamp(request) is not None,
+                deadline=late,
+            )
+
+    def newer_stamp(self, request: Request) -> int | None:
+        """Where (an index of ``calls``) a request of ``request``'s resource that CloudFormation sent after
+        it first wrote the resource's stamp (records.resource_key); None if none has."""
+        from phone_number_assignment.records import KEY, resource_key
+        from phone_number_assignment.tags import Owner
+
+        logical_id = request.event["LogicalResourceId"]
+        key = resource_key("aws", REGION, ACCOUNT, Owner(request.stack.stack_id, logical_id))
+        later = self.requests[self.requests.index(request) + 1 :]
+        newer = {
+            r.request_id
+            for r in later
+            if r.stack is request.stack and r.event["LogicalResourceId"] == logical_id
+        }
+        actors = {name for name, r in self._delivery.items() if r.request_id in newer}
+        for call in self.calls:
+            if (
+                call.actor in actors
+                and call.ok
+                and call.operation in DYNAMODB_WRITES
+                and call.key(KEY) == key
+            ):
+                return call.index
+        return None
+
+    def _continue(self, request: Request) -> None:
+        """Run each continuation the provider queued for ``request`` (Lambda's asynchronous Invoke) as an
+        invocation of its own, when the schedule chooses; twice, with ``continuations_twice``."""
+        for queued in self.control.take_invocations(request.request_id):
+            event = queued["payload"]
+            hop = (event.get("Continuation") or {}).get("Hop", 0)
+            if hop > MAX_HOPS:
+                self.endless.append(f"{request.name} handed over {hop} times")
+                continue
+            continuation = Continuation(request, "", event)
+            self.continuations.append(continuation)
+            self._spawn_delivery(
+                request,
+                event=event,
+                continuation=continuation,
+                step=f"continues (hop {hop})",
+                variants=CONTINUATION_WAKES,
+            )
+            if self.continuations_twice:
+                again = Continuation(request, "", event)
+                self.continuations.append(again)
+                # As _again_at_any_time: a patient actor, so it may come before, during or after the first.
+                self._spawn_delivery(
+                    request,
+                    event=event,
+                    continuation=again,
+                    patient=True,
+                    step=f"continues again (hop {hop})",
+                )
+
+    # ---- the calls the provider makes (for the checks) ---------------------------------------------
+
+    def called(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        actor = self.scheduler.current()
+        if actor is None:
+            return
+        call = Call(len(self.calls), actor.name, service, operation, params)
+        self.calls.append(call)
+        self._open_calls[actor.name] = call
+
+    def answered(self, ok: bool) -> None:
+        actor = self.scheduler.current()
+        call = self._open_calls.pop(actor.name, None) if actor is not None else None
+        if call is not None:
+            call.ok = ok
 
     def _numbers_of(self, event: dict[str, Any]) -> set[str]:
         found = set()
@@ -431,7 +630,18 @@ class World:
         request.dead += 1
         self.note(f"{actor.group} died")
         if request.dead <= len(LAMBDA_RETRY_DELAYS):
-            self._spawn_delivery(request, wake=self.clock.monotonic() + LAMBDA_RETRY_DELAYS[request.dead - 1])
+            # Lambda retries the event that died: CloudFormation's, or the continuation's.
+            event = self._events.get(actor.group)
+            continuation = None
+            if event is not None and "Continuation" in event:
+                continuation = Continuation(request, "", event)
+                self.continuations.append(continuation)
+            self._spawn_delivery(
+                request,
+                wake=self.clock.monotonic() + LAMBDA_RETRY_DELAYS[request.dead - 1],
+                event=event,
+                continuation=continuation,
+            )
 
     def _time_passed(self, now: float) -> None:
         for group, deadline in list(self._deadlines.items()):
@@ -506,6 +716,7 @@ def provider_environment(endpoint_url: str) -> Iterator[Any]:
         ("AWS_ENDPOINT_URL_CONNECT", endpoint_url),
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoint_url),
         ("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint_url),
+        ("AWS_ENDPOINT_URL_LAMBDA", endpoint_url),
     ):
         saved_env.setdefault(key, os.environ.get(key))
         os.environ[key] = value
@@ -517,7 +728,12 @@ def provider_environment(endpoint_url: str) -> Iterator[Any]:
     retries.random = seeds  # type: ignore[assignment]
     saved_level = provider_logger.log_level
     provider_logger.setLevel("CRITICAL")
-    factories = (clients.connect_client, clients.cloudformation_client, clients.dynamodb_client)
+    factories = (
+        clients.connect_client,
+        clients.cloudformation_client,
+        clients.dynamodb_client,
+        clients.lambda_client,
+    )
     for factory in (*factories, clients.pace_client):
         factory.cache_clear()
     hooked: dict[str, Any] = {}
@@ -529,14 +745,27 @@ def provider_environment(endpoint_url: str) -> Iterator[Any]:
             setattr(waiting, name, value)
         hooked["scheduler"] = scheduler
 
-    def before_call(model: Any, **_: Any) -> None:
+    def provide_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["simulation_params"] = json.loads(json.dumps(params, default=str))
+
+    def before_call(model: Any, context: dict[str, Any], **_: Any) -> None:
         scheduler = hooked.get("scheduler")
         if scheduler is not None:
             service = model.service_model.endpoint_prefix
             scheduler.yield_point(f"{service}:{model.name}")
+            if scheduler.on_call is not None:
+                scheduler.on_call(service, model.name, context.get("simulation_params") or {})
+
+    def after_call(http_response: Any, **_: Any) -> None:
+        scheduler = hooked.get("scheduler")
+        if scheduler is not None and scheduler.on_answer is not None:
+            scheduler.on_answer(http_response.status_code < 300)
 
     for factory in factories:
-        factory(REGION).meta.events.register("before-call.*.*", before_call)
+        events = factory(REGION).meta.events
+        events.register("provide-client-params.*.*", provide_params)
+        events.register("before-call.*.*", before_call)
+        events.register("after-call.*.*", after_call)
     try:
         with contextlib.redirect_stdout(_Discard()), warnings.catch_warnings():
             # Powertools warns of an invocation that published no metric (one killed mid-way, say).
