@@ -3,6 +3,7 @@ CloudFormation response receiver over real HTTPS, and a seeded world of instance
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -119,6 +120,14 @@ def pytest_runtest_setup(item):
 @pytest.fixture
 def aws_env(emulator, monkeypatch):
     """Point every boto3 client of this process (the provider's included) at the emulator."""
+    with emulator_environment(emulator, monkeypatch) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def emulator_environment(emulator, monkeypatch):
+    """aws_env's work, for a fixture of a wider scope too (with its own ``pytest.MonkeyPatch.context()``):
+    the environment set, the emulator emptied and configured; afterwards its faults, limits and log reset."""
     from phone_number_assignment import clients
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", emulator.endpoint_url)

@@ -4,6 +4,7 @@ DynamoDB and CloudFormation on the same endpoint); the commands it prints clear 
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -13,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from botocore.stub import Stubber
 
 from local_aws.cloudformation import stack_arn
 from local_aws.connect.native import deploy_native_number_stack
-from tests.conftest import ACCOUNT, MOVE_SECONDS, REGION, STALE_SECONDS
+from tests.conftest import ACCOUNT, MOVE_SECONDS, REGION, STALE_SECONDS, emulator_environment
 from tools import status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,6 +252,11 @@ class Estate:
 
 @pytest.fixture
 def estate(env, ddb, cfn) -> Estate:
+    """An estate of the test's own, for a test that changes it (runs a printed command, adds to it)."""
+    return build_estate(env, ddb, cfn)
+
+
+def build_estate(env, ddb, cfn) -> Estate:
     e = Estate()
     n = e.number
     control = env.control
@@ -334,6 +341,40 @@ def estate(env, ddb, cfn) -> Estate:
     return e
 
 
+@dataclass
+class Seen:
+    """What the tool read from one estate nobody changes: the JSON view, the table view and the JSON views of
+    --target on the traffic distribution group and on instance A."""
+
+    estate: Estate
+    report: dict
+    table: tuple[int, str, str]
+    on_tdg: dict
+    on_a: dict
+
+
+@pytest.fixture(scope="module")
+def _seen_once(emulator) -> Seen:
+    # Each run of the tool reads every number (about a hundred calls): it, not the estate, is most of a test's
+    # CPU. The tests that only look at what the tool says of an unchanged estate share one estate's runs. The
+    # estate itself cannot be shared instead: aws_env empties the emulator before every test, in random order.
+    with pytest.MonkeyPatch.context() as monkeypatch, emulator_environment(emulator, monkeypatch) as running:
+        estate = build_estate(running, client(running, "dynamodb"), client(running, "cloudformation"))
+        return Seen(
+            estate,
+            status_json()[0],
+            run_status(),
+            status_json("--target", estate.tdg_arn)[0],
+            status_json("--target", estate.a)[0],
+        )
+
+
+@pytest.fixture
+def seen(_seen_once) -> Seen:
+    """A copy of it per test: no test can change what the next one is shown."""
+    return copy.deepcopy(_seen_once)
+
+
 def run_status(*argv: str) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     code = status.main(list(argv), stdout=stdout, stderr=stderr)
@@ -402,8 +443,8 @@ def run_cli(env, command: str) -> dict:
 # ---- the view ---------------------------------------------------------------------------------------------
 
 
-def test_status_shows_each_owner_and_what_cloudformation_says(estate):
-    report, _ = status_json()
+def test_status_shows_each_owner_and_what_cloudformation_says(seen):
+    estate, report = seen.estate, seen.report
     numbers = by_arn(report)
 
     live = numbers[estate.number("live")]
@@ -488,8 +529,8 @@ def test_the_delete_command_deletes_nothing_once_the_record_changed(estate, env,
     assert "Item" in ddb.get_item(TableName=TABLE, Key={"PhoneNumberArn": {"S": estate.number("deleted")}})
 
 
-def test_a_pending_marker_of_a_create_in_progress_is_shown_not_flagged(estate):
-    entry = by_arn(status_json()[0])[estate.number("creating")]
+def test_a_pending_marker_of_a_create_in_progress_is_shown_not_flagged(seen):
+    entry = by_arn(seen.report)[seen.estate.number("creating")]
 
     assert entry["marker"] == "PENDING"
     assert entry["owner"]["stackName"] == "creating"
@@ -511,8 +552,9 @@ def test_a_stuck_pending_marker_is_flagged_with_the_delete_that_clears_it(estate
     assert (after["record"]["State"], after["flags"]) == ("RELEASED", [])
 
 
-def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(estate, env):
-    entry = by_arn(status_json()[0])[estate.number("stuck_moving")]
+def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(seen):
+    estate = seen.estate
+    entry = by_arn(seen.report)[estate.number("stuck_moving")]
 
     [flag] = entry["flags"]
     assert flag["code"] == "stuck-moving"
@@ -526,8 +568,8 @@ def test_a_stuck_moving_marker_says_to_wait_for_or_undo_the_move_first(estate, e
     assert "RELEASED" in release
 
 
-def test_a_marker_young_enough_to_belong_to_a_running_request_is_never_offered_for_deletion(estate):
-    entry = by_arn(status_json()[0])[estate.number("recent_moving")]
+def test_a_marker_young_enough_to_belong_to_a_running_request_is_never_offered_for_deletion(seen):
+    entry = by_arn(seen.report)[seen.estate.number("recent_moving")]
 
     [flag] = entry["flags"]
     assert flag["code"] == "moving-owner-gone"
@@ -618,9 +660,10 @@ def test_the_providers_shared_pace_items_are_not_numbers_records(estate, ddb):
     assert key not in by_arn(report)
 
 
-def test_native_stacks_get_the_same_cloudformation_check(estate):
+def test_native_stacks_get_the_same_cloudformation_check(seen):
     # Their numbers carry no aws: tags (Connect refuses them): CloudFormation is asked by the number's ARN.
-    numbers = by_arn(status_json()[0])
+    estate = seen.estate
+    numbers = by_arn(seen.report)
 
     live, gone = numbers[estate.native_live]["nativeStack"], numbers[estate.native_gone]["nativeStack"]
     assert live["stackName"] == "native-live"
@@ -635,8 +678,8 @@ def test_native_stacks_get_the_same_cloudformation_check(estate):
     assert numbers[estate.native_live]["owner"] is None
 
 
-def test_the_summary_counts_owners_stale_ones_and_markers(estate):
-    report, _ = status_json()
+def test_the_summary_counts_owners_stale_ones_and_markers(seen):
+    report = seen.report
     numbers = report["numbers"]
 
     summary = report["summary"]
@@ -651,8 +694,8 @@ def test_the_summary_counts_owners_stale_ones_and_markers(estate):
     assert summary["pending"] == 4
 
 
-def test_the_json_shape_is_the_documented_one(estate):
-    report, _ = status_json()
+def test_the_json_shape_is_the_documented_one(seen):
+    report = seen.report
 
     assert set(report) == {
         "version",
@@ -694,8 +737,8 @@ def test_the_json_shape_is_the_documented_one(estate):
             assert set(flag) == {"code", "message", "advice", "commands"}
 
 
-def test_the_table_lists_every_number_and_every_flag_with_its_command(estate):
-    code, out, err = run_status()
+def test_the_table_lists_every_number_and_every_flag_with_its_command(seen):
+    estate, (code, out, err) = seen.estate, seen.table
 
     assert code == status.EXIT_FLAGGED, err
     [header] = [line for line in out.splitlines() if line.startswith("NUMBER ")]
@@ -723,7 +766,7 @@ def test_the_table_lists_every_number_and_every_flag_with_its_command(estate):
     assert "[stale-owner]" in out
     assert "    $ aws dynamodb update-item" in out
     assert "    $ aws connect untag-resource" in out
-    summary = status_json()[0]["summary"]
+    summary = seen.report["summary"]
     assert out.splitlines()[-1] == (
         f"{summary['numbers']} numbers, {summary['owned']} owned, {summary['stale']} stale, "
         f"{summary['pending']} pending ({summary['flagged']} flagged)"
@@ -745,13 +788,13 @@ def test_status_only_reads(estate, env, ddb):
     assert sorted(map(json.dumps, after)) == sorted(map(json.dumps, before))
 
 
-def test_target_limits_the_view_to_the_numbers_listed_on_it(estate):
-    report, _ = status_json("--target", estate.tdg_arn)
+def test_target_limits_the_view_to_the_numbers_listed_on_it(seen):
+    estate, report = seen.estate, seen.on_tdg
 
     assert report["target"] == estate.tdg_arn
     assert set(by_arn(report)) == {estate.number("on_tdg")}
 
-    on_a = by_arn(status_json("--target", estate.a)[0])
+    on_a = by_arn(seen.on_a)
     assert estate.number("on_b") not in on_a
     assert estate.number("live") in on_a
     assert estate.number("on_tdg") in on_a  # Connect lists an instance's groups' numbers with it
