@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import random
 import re
 import shlex
 import subprocess
@@ -57,13 +58,15 @@ def iso(moment: datetime) -> str:
 # ---- stacks that hold numbers through the provider -----------------------------------------------------
 
 
-def owner_stack(control, name: str, resources: dict[str, dict[str, Any]]) -> str:
+def owner_stack(
+    control, name: str, resources: dict[str, dict[str, Any]], stack_uuid: str | None = None
+) -> str:
     """A stack CloudFormation knows, holding custom resources as the provider answered them; returns its
     stack ID. The emulator's CloudFormation answers for it as the local stand-in would make it
     (local_aws/connect/played_stacks.py): each resource's physical ID is the number's ARN the provider
     answered (``PhoneNumberId``, or ``AnsweredPhysicalId``), and ``CreateInProgress`` keeps it in
     CREATE_IN_PROGRESS with no physical ID yet."""
-    stack_id = stack_arn(name, region=REGION, account_id=ACCOUNT)
+    stack_id = stack_arn(name, region=REGION, account_id=ACCOUNT, stack_uuid=stack_uuid)
     creating = any(spec.get("CreateInProgress") == "true" for spec in resources.values())
     control.play_stack(stack_id, stack_status="CREATE_IN_PROGRESS" if creating else "CREATE_COMPLETE")
     for logical_id, spec in resources.items():
@@ -196,11 +199,22 @@ class Estate:
         "on_b",
     )
 
-    def __init__(self) -> None:
-        self.instance_a, self.instance_b, self.tdg, self.flow = (str(uuid.uuid4()) for _ in range(4))
-        self.ids = {case: str(uuid.uuid4()) for case in self.CASES}
+    STACKS = ("app", "creating", "gone", "kept", "moved")
+
+    def __init__(self, seed: int) -> None:
+        """Its IDs drawn from ``seed``: two estates of one seed are the same estate (but for the native
+        stacks' IDs, which CloudFormation picks)."""
+        self.id_seed = seed
+        draw = random.Random(seed)
+
+        def new_id() -> str:
+            return str(uuid.UUID(int=draw.getrandbits(128), version=4))
+
+        self.instance_a, self.instance_b, self.tdg, self.flow = (new_id() for _ in range(4))
+        self.ids = {case: new_id() for case in self.CASES}
         self.phone = {case: f"+1555555{2000 + i}" for i, case in enumerate(self.CASES)}
-        self.gone_number = arn(f"phone-number/{uuid.uuid4()}")
+        self.gone_number = arn(f"phone-number/{new_id()}")
+        self.stack_uuids = {name: new_id() for name in self.STACKS}
         self.stacks: dict[str, str] = {}
         self.native_live = self.native_gone = ""
 
@@ -251,15 +265,18 @@ class Estate:
 
 
 @pytest.fixture
-def estate(env, ddb, cfn) -> Estate:
-    """An estate of the test's own, for a test that changes it (runs a printed command, adds to it)."""
-    return build_estate(env, ddb, cfn)
+def estate(env, ddb, cfn, _seen_once) -> Estate:
+    """An estate of the test's own, for a test that changes it (runs a printed command, adds to it): the
+    shared one again, to the same IDs, so that until the test changes it the tool reads from it what it read
+    from the shared one (``seen``)."""
+    return build_estate(env, ddb, cfn, _seen_once.estate.id_seed)
 
 
-def build_estate(env, ddb, cfn) -> Estate:
-    e = Estate()
+def build_estate(env, ddb, cfn, seed: int) -> Estate:
+    e = Estate(seed)
     n = e.number
     control = env.control
+
     app = owner_stack(
         control,
         "app",
@@ -272,9 +289,13 @@ def build_estate(env, ddb, cfn) -> Estate:
             "NoTags": {"PhoneNumberId": n("record_only")},
             "Disagree": {"PhoneNumberId": n("disagree")},
         },
+        e.stack_uuids["app"],
     )
     creating = owner_stack(
-        control, "creating", {"Line": {"PhoneNumberId": n("creating"), "CreateInProgress": "true"}}
+        control,
+        "creating",
+        {"Line": {"PhoneNumberId": n("creating"), "CreateInProgress": "true"}},
+        e.stack_uuids["creating"],
     )
     gone_resources = {
         "Line": {"PhoneNumberId": n("deleted")},
@@ -285,11 +306,14 @@ def build_estate(env, ddb, cfn) -> Estate:
         "JustCancelled": {"PhoneNumberId": n("recent_tombstone")},
         "Old": {"PhoneNumberId": n("disagree")},
     }
-    gone = owner_stack(control, "gone", gone_resources)
+    gone = owner_stack(control, "gone", gone_resources, e.stack_uuids["gone"])
     kept_resources = {"Line": {"PhoneNumberId": n("retained"), "Retain": True}}
-    kept = owner_stack(control, "kept", kept_resources)
+    kept = owner_stack(control, "kept", kept_resources, e.stack_uuids["kept"])
     moved = owner_stack(
-        control, "moved", {"Line": {"PhoneNumberId": n("replaced"), "AnsweredPhysicalId": n("free")}}
+        control,
+        "moved",
+        {"Line": {"PhoneNumberId": n("replaced"), "AnsweredPhysicalId": n("free")}},
+        e.stack_uuids["moved"],
     )
     delete_owner_stack(control, gone, gone_resources)
     delete_owner_stack(control, kept, kept_resources)
@@ -359,7 +383,9 @@ def _seen_once(emulator) -> Seen:
     # CPU. The tests that only look at what the tool says of an unchanged estate share one estate's runs. The
     # estate itself cannot be shared instead: aws_env empties the emulator before every test, in random order.
     with pytest.MonkeyPatch.context() as monkeypatch, emulator_environment(emulator, monkeypatch) as running:
-        estate = build_estate(running, client(running, "dynamodb"), client(running, "cloudformation"))
+        estate = build_estate(
+            running, client(running, "dynamodb"), client(running, "cloudformation"), random.getrandbits(64)
+        )
         return Seen(
             estate,
             status_json()[0],
@@ -373,6 +399,22 @@ def _seen_once(emulator) -> Seen:
 def seen(_seen_once) -> Seen:
     """A copy of it per test: no test can change what the next one is shown."""
     return copy.deepcopy(_seen_once)
+
+
+def test_an_estate_of_the_shared_seed_shows_as_the_shared_one(estate, seen):
+    # What the tests that change their estate take for its view before the change.
+    report = status_json()[0]
+    now = {estate.number(case) for case in ("creating", "recent_moving", "recent_tombstone")}
+    native = {estate.native_live, estate.native_gone, seen.estate.native_live, seen.estate.native_gone}
+
+    assert report["summary"] == seen.report["summary"]
+    numbers, shared = by_arn(report), by_arn(seen.report)
+    assert set(numbers) - native == set(shared) - native
+    for number_arn in set(numbers) - native - now:
+        assert numbers[number_arn] == shared[number_arn]
+    for number_arn in now:  # written "now": the same but for the times
+        assert codes(numbers[number_arn]) == codes(shared[number_arn])
+        assert numbers[number_arn]["owner"] == shared[number_arn]["owner"]
 
 
 def run_status(*argv: str) -> tuple[int, str, str]:
@@ -481,9 +523,10 @@ def test_status_shows_each_owner_and_what_cloudformation_says(seen):
         ("replaced", "stale: its physical ID is "),
     ],
 )
-def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear_it(estate, env, case, why):
-    report, _ = status_json()
-    entry = by_arn(report)[estate.number(case)]
+def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear_it(
+    estate, seen, env, case, why
+):
+    entry = by_arn(seen.report)[estate.number(case)]
 
     assert entry["cloudFormation"]["holds"] is False
     assert entry["cloudFormation"]["detail"].startswith(why)
@@ -513,9 +556,8 @@ def test_an_owner_cloudformation_no_longer_holds_is_stale_and_its_commands_clear
     assert tags == {"team": "support"}
 
 
-def test_the_delete_command_deletes_nothing_once_the_record_changed(estate, env, ddb):
-    report, _ = status_json()
-    [delete, _untag] = by_arn(report)[estate.number("deleted")]["flags"][0]["commands"]
+def test_the_delete_command_deletes_nothing_once_the_record_changed(estate, seen, env, ddb):
+    [delete, _untag] = by_arn(seen.report)[estate.number("deleted")]["flags"][0]["commands"]
     ddb.update_item(
         TableName=TABLE,
         Key={"PhoneNumberArn": {"S": estate.number("deleted")}},
@@ -540,8 +582,8 @@ def test_a_pending_marker_of_a_create_in_progress_is_shown_not_flagged(seen):
     assert entry["flags"] == []
 
 
-def test_a_stuck_pending_marker_is_flagged_with_the_delete_that_clears_it(estate, env):
-    entry = by_arn(status_json()[0])[estate.number("stuck_pending")]
+def test_a_stuck_pending_marker_is_flagged_with_the_delete_that_clears_it(estate, seen, env):
+    entry = by_arn(seen.report)[estate.number("stuck_pending")]
 
     assert entry["marker"] == "PENDING"
     [flag] = entry["flags"]
@@ -577,8 +619,8 @@ def test_a_marker_young_enough_to_belong_to_a_running_request_is_never_offered_f
     assert "may still be running" in flag["message"]
 
 
-def test_cancelled_tombstones_are_shown_and_old_ones_can_be_cleared(estate, env):
-    numbers = by_arn(status_json()[0])
+def test_cancelled_tombstones_are_shown_and_old_ones_can_be_cleared(estate, seen, env):
+    numbers = by_arn(seen.report)
     recent, old = numbers[estate.number("recent_tombstone")], numbers[estate.number("old_tombstone")]
 
     assert recent["marker"] == old["marker"] == "CANCELLED"
@@ -591,8 +633,8 @@ def test_cancelled_tombstones_are_shown_and_old_ones_can_be_cleared(estate, env)
     assert by_arn(status_json()[0])[estate.number("old_tombstone")]["marker"] is None
 
 
-def test_a_rename_in_progress_shows_its_predecessor_and_a_left_over_one_is_flagged(estate, env):
-    numbers = by_arn(status_json()[0])
+def test_a_rename_in_progress_shows_its_predecessor_and_a_left_over_one_is_flagged(estate, seen, env):
+    numbers = by_arn(seen.report)
     renaming, left = numbers[estate.number("renaming")], numbers[estate.number("rename_left")]
 
     assert renaming["owner"]["logicalResourceId"] == "NewLine"
@@ -613,8 +655,8 @@ def test_a_rename_in_progress_shows_its_predecessor_and_a_left_over_one_is_flagg
     assert after["owner"]["logicalResourceId"] == "Renamed"
 
 
-def test_tags_and_record_that_disagree_are_flagged(estate, env):
-    numbers = by_arn(status_json()[0])
+def test_tags_and_record_that_disagree_are_flagged(estate, seen, env):
+    numbers = by_arn(seen.report)
 
     tags_only = numbers[estate.number("tags_only")]
     assert tags_only["owner"]["source"] == "tags"
@@ -637,8 +679,8 @@ def test_tags_and_record_that_disagree_are_flagged(estate, env):
     assert codes(after) == ["record-without-tags"]
 
 
-def test_a_record_for_a_number_not_in_the_region_is_flagged(estate, env):
-    entry = by_arn(status_json()[0])[estate.gone_number]
+def test_a_record_for_a_number_not_in_the_region_is_flagged(estate, seen, env):
+    entry = by_arn(seen.report)[estate.gone_number]
 
     assert entry["status"] == "NOT_FOUND"
     [flag] = entry["flags"]
