@@ -379,9 +379,10 @@ class Seen:
 
 @pytest.fixture(scope="module")
 def _seen_once(emulator) -> Seen:
-    # Each run of the tool reads every number (about a hundred calls): it, not the estate, is most of a test's
+    # Each run of the tool reads every number (some seventy calls): it, not the estate, is most of a test's
     # CPU. The tests that only look at what the tool says of an unchanged estate share one estate's runs. The
-    # estate itself cannot be shared instead: aws_env empties the emulator before every test, in random order.
+    # estate itself cannot be shared: aws_env empties the emulator before every test, and a worker runs tests
+    # of other modules between these (pytest-xdist's worksteal).
     with pytest.MonkeyPatch.context() as monkeypatch, emulator_environment(emulator, monkeypatch) as running:
         estate = build_estate(
             running, client(running, "dynamodb"), client(running, "cloudformation"), random.getrandbits(64)
