@@ -15,6 +15,10 @@ ENV_VARS ?= samples/env.json
 WORLD ?= samples/world.json
 HOST ?= 127.0.0.1
 TEMPLATES := template.yaml $(wildcard samples/*.yaml)
+# The templates SAM transforms (Transform: AWS::Serverless-2016-10-31), which sam validate checks beyond
+# cfn-lint. On a plain CloudFormation template sam validate --lint is cfn-lint alone, which make validate has
+# already run on every template.
+SAM_TEMPLATES := $(shell grep -l '^Transform:' $(TEMPLATES))
 # cfn-lint rules for Custom::PhoneNumberAssignment: the package in cfn-lint-rules/, enabled by module name as
 # users do (cfn-lint-rules/README.md); .cfnlintrc names it too, for cfn-lint and `sam validate --lint` run from
 # this directory. The venv has it installed (editable, requirements-dev.txt); PYTHONPATH makes sure the rules
@@ -88,10 +92,10 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 
 # The sam validate runs are independent and each mostly starts SAM CLI: they run side by side (half the time on
 # two cores), each into its own log, shown in order; any failure fails the target.
-validate: $(STAMP) ## cfn-lint (with the project's rules) and sam validate --lint on every template (offline)
+validate: $(STAMP) ## cfn-lint (with the project's rules) on every template and sam validate --lint on the SAM ones (offline)
 	$(RULES_ON_PATH) $(BIN)/cfn-lint --append-rules $(CFN_LINT_RULES) -- $(TEMPLATES)
 	@logs=$$(mktemp -d); pids=""; i=0; \
-	for t in $(TEMPLATES); do \
+	for t in $(SAM_TEMPLATES); do \
 	  i=$$((i+1)); \
 	  (echo "sam validate --lint $$t"; AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(RULES_ON_PATH) \
 	    $(BIN)/sam validate --lint --template-file $$t) > $$logs/$$i 2>&1 & pids="$$pids $$!"; \
