@@ -211,6 +211,8 @@ def _run(
     numbers = PhoneNumbers(connect_client(region), budget, pace=pace, **timing)
     # A move an earlier invocation of this request started: one this request must put right if overtaken.
     numbers.moves_started |= continuation.moves_started(event)
+    numbers.wall_clock = clock.time
+    numbers.lag_since = continuation.lag_since(event)
     services = lifecycle.Services(
         numbers=numbers,
         records=OwnershipRecords(
@@ -231,9 +233,8 @@ def _run(
         logger.info("Out of invocation time, not of CloudFormation's", extra={"waiting_for": out.why})
         metrics.add_metric(name="Continuations", unit=MetricUnit.Count, value=1)
         # ContinuationFailed (a ProviderError) if Lambda does not take it: then this invocation answers.
-        invocation.continuations.hand_over(
-            context.invoked_function_arn, continuation.next_event(event, out, numbers.moves_started)
-        )
+        handed = continuation.next_event(event, out, numbers.moves_started, lag_from=numbers.lag_since)
+        invocation.continuations.hand_over(context.invoked_function_arn, handed)
         raise
     finally:
         if pace is not None:

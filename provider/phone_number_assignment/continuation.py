@@ -81,9 +81,30 @@ def moves_started(event: dict[str, Any]) -> set[str]:
     return {move for move in moves if isinstance(move, str)} if isinstance(moves, list) else set()
 
 
-def next_event(event: dict[str, Any], out: OutOfInvocation, started: set[str]) -> dict[str, Any]:
+def lag_since(event: dict[str, Any]) -> dict[str, float]:
+    """Per number, when the request began waiting out Describe's lag in an earlier invocation."""
+    marker = event.get(CONTINUATION_KEY)
+    since = marker.get("LagSince") if isinstance(marker, dict) else None
+    if not isinstance(since, dict):
+        return {}
+    return {
+        arn: float(at)
+        for arn, at in since.items()
+        if isinstance(arn, str) and isinstance(at, int | float) and not isinstance(at, bool)
+    }
+
+
+def next_event(
+    event: dict[str, Any],
+    out: OutOfInvocation,
+    started: set[str],
+    *,
+    lag_from: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The event of the request's next invocation: CloudFormation's, unchanged, and the marker."""
     marker: dict[str, Any] = {"Hop": hop(event) + 1, "MovesStarted": sorted(started | moves_started(event))}
+    if lag_from:
+        marker["LagSince"] = dict(lag_from)
     if out.held_turn is not None:
         turn = out.held_turn
         marker["Turn"] = {"Operation": turn.operation, "At": turn.at, "Interval": turn.interval}

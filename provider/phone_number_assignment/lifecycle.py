@@ -229,7 +229,13 @@ def _assign(
         routed_flow=numbers.routed_flow,
     )
     shown_arrived = state.is_claimed_on(target_arn)
-    action = rule.before_converging(record, requester, overtaken, shown_arrived=shown_arrived)
+    action = rule.before_converging(
+        record,
+        requester,
+        overtaken,
+        shown_arrived=shown_arrived,
+        moved_it=state.arn in numbers.moves_started,
+    )
     if action is rule.Action.WAIT_OUT_LAG:
         logger.info("A move of an earlier request may not show yet; reading the number again after the lag")
         state = numbers.settle(numbers.describe_after_lag(state))

@@ -236,7 +236,12 @@ def on_take(facts: TakeFacts) -> Action | Ask:
 
 
 def before_converging(
-    record: Record, requester: Requester, overtaken: ResourceStamp | None, *, shown_arrived: bool
+    record: Record,
+    requester: Requester,
+    overtaken: ResourceStamp | None,
+    *,
+    shown_arrived: bool,
+    moved_it: bool = False,
 ) -> Action:
     """A Create or Update holding ``record`` before it converges, the number shown already on the declared
     target (``shown_arrived``). Right after UpdatePhoneNumber, Describe still shows the number where it was:
@@ -246,8 +251,14 @@ def before_converging(
     when the record is ``MOVING`` (a Create or replacement that did not finish), or when this request rolls
     back the one whose stamp it replaced (``overtaken``: an Update CloudFormation cancelled, which keeps the
     record's state and moves the number). Then the number is read again once the lag has passed, as a Delete
-    does, and the request converges from where it settles."""
-    if not shown_arrived:
+    does, and the request converges from where it settles.
+
+    ``moved_it``: this request's own move of the number was accepted (in this invocation or an earlier one
+    of the request). Connect took it only once nothing else was in flight on the number (``settle``), and a
+    lagging Describe shows the number where it was, not on the target: shown there, it has arrived. (A
+    continuation re-runs the request from the top; waiting out the lag again in each one cost a Describe
+    turn and five seconds per request in a long queue.)"""
+    if not shown_arrived or moved_it:
         return Action.CONVERGE
     if record.state is State.MOVING or (overtaken is not None and rolls_back(requester, overtaken)):
         return Action.WAIT_OUT_LAG

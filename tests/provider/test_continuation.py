@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 
 from local_aws.cloudformation import build_event, invoke_handler
-from phone_number_assignment import continuation, pace, records
+from phone_number_assignment import continuation, pace, records, waiting
 from phone_number_assignment.app import CONTINUATIONS_ENV
 from phone_number_assignment.records import KEY, OWNERSHIP_TABLE
 from tests.conftest import ACCOUNT, REGION
@@ -244,3 +244,36 @@ def test_a_put_back_longer_than_the_invocation_is_finished_by_the_continuation(
         "tags": {},
     }
     assert ownership_record(aws_env.endpoint_url, world.number_arn)["State"] == "RELEASED"
+
+
+def test_the_lag_a_request_waited_from_is_carried_to_its_continuation():
+    event = {"RequestId": "r", continuation.CONTINUATION_KEY: {"Hop": 1}}
+    out = waiting.OutOfInvocation("its DescribePhoneNumber turn")
+    arn = "arn:aws:connect:us-east-1:123456789012:phone-number/1"
+
+    handed = continuation.next_event(event, out, set(), lag_from={arn: 12.5})
+
+    assert continuation.lag_since(handed) == {arn: 12.5}
+    assert continuation.lag_since(event) == {}
+    assert continuation.lag_since({continuation.CONTINUATION_KEY: {"LagSince": {arn: "x"}}}) == {}
+
+
+def test_a_continuation_after_its_own_move_landed_converges_without_waiting_out_the_lag_again(
+    stack, world, aws_env, clock, receiver
+):
+    event, continued = hand_over_once(stack, world, aws_env, clock)
+    clock.advance(LONG_MOVE_SECONDS)  # the move this request started has landed meanwhile
+    calls_before = len(aws_env.control.calls())
+    started = clock.monotonic()
+
+    invoke_handler(
+        stack.handler, continued, timeout_seconds=SHORT_TIMEOUT_SECONDS, region=REGION, clock=clock
+    )
+
+    assert [body["Status"] for body in receiver.responses(event["RequestId"])] == ["SUCCESS"]
+    assert aws_env.control.take_invocations() == []
+    # Its own move was accepted (the marker says so): shown on the target, the number has arrived. One look,
+    # no second Describe five seconds later, which in a long queue needed a turn the invocation may not have.
+    describes = [c for c in aws_env.control.calls()[calls_before:] if c["operation"] == DESCRIBE]
+    assert len(describes) == 1
+    assert clock.monotonic() - started < waiting.STALE_STATUS_GRACE_SECONDS

@@ -273,3 +273,51 @@ def test_without_growing_pauses_the_crowd_throttles_far_more_than_it_gets_throug
     monkeypatch.setitem(globals(), "shipped_waiting", fixed)
     _, throttled, accepted = play(100, 2.0, 5)
     assert throttled > accepted
+
+
+# ---- Describe's lag, across the invocations of one request (connect.PhoneNumbers.describe_after_lag) -------
+
+
+def lagged(clock: Clock, *, since: float | None = None) -> tuple[PhoneNumbers, Scripted]:
+    client = Scripted()
+    numbers = phone_numbers(client, clock)
+    numbers.wall_clock = clock
+    if since is not None:
+        numbers.lag_since = {ARN: since}  # as a continuation's marker carries it
+    return numbers, client
+
+
+def test_the_lag_is_waited_from_the_read_that_decided_to_wait():
+    clock = Clock()
+    numbers, client = lagged(clock)
+    state = numbers.describe(ARN)
+
+    numbers.describe_after_lag(state)
+
+    assert clock.pauses == [waiting.STALE_STATUS_GRACE_SECONDS]
+    assert client.calls == 2
+    assert numbers.lag_since == {ARN: 0.0}  # what a hand-over carries to the next invocation
+
+
+def test_a_continuation_whose_first_read_came_after_the_lag_does_not_wait_it_again():
+    clock = Clock()
+    clock.now = 100.0
+    numbers, client = lagged(clock, since=100.0 - waiting.STALE_STATUS_GRACE_SECONDS - 1)
+    state = numbers.describe(ARN)
+
+    assert numbers.describe_after_lag(state) is state
+
+    assert clock.pauses == []
+    assert client.calls == 1  # no second Describe turn, which a long queue may not fit in this invocation
+
+
+def test_a_continuation_started_within_the_lag_waits_only_what_is_left():
+    clock = Clock()
+    clock.now = 100.0
+    numbers, client = lagged(clock, since=98.0)
+    state = numbers.describe(ARN)
+
+    numbers.describe_after_lag(state)
+
+    assert clock.pauses == [pytest.approx(waiting.STALE_STATUS_GRACE_SECONDS - 2.0)]
+    assert client.calls == 2

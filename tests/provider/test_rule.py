@@ -101,6 +101,13 @@ ROWS = {
         "this resource's `MOVING`, or the request whose stamp it replaced is the Update it rolls back (a "
         "cancelled Update keeps the record's state while it moves the number)",
     ): lambda: rule.before_converging(record(state=State.MOVING), me("Update"), None, shown_arrived=True),
+    (
+        "Create / Update holding the number, its own move of it accepted (in this invocation or an earlier "
+        "one of the request)",
+        "any, the number shown on the declared target",
+    ): lambda: rule.before_converging(
+        record(state=State.MOVING, request_id="this"), me("Update"), None, shown_arrived=True, moved_it=True
+    ),
     ("Create / Update holding the number", "any other, or the number shown elsewhere"): lambda: (
         rule.before_converging(record(state=State.MOVING), me("Update"), None, shown_arrived=False)
     ),
