@@ -200,15 +200,12 @@ class PhoneNumbers(retries.BudgetedClient):
         handed a long queue's requests over and over (N=60 at a 40 s timeout: 1,019 hand-overs, 7.4x the
         floor)."""
         read_at = self._read_at.get(state.arn)
-        if self.wall_clock is None or read_at is None:
-            self._pause(
-                STALE_STATUS_GRACE_SECONDS, state, waiting_for="Connect to show a move that may have started"
-            )
-            return self.describe_existing(state.arn)
-        since = self.lag_since.setdefault(state.arn, read_at)
-        if read_at - since >= STALE_STATUS_GRACE_SECONDS:
-            return state
-        left = since + STALE_STATUS_GRACE_SECONDS - self.wall_clock()
+        left = STALE_STATUS_GRACE_SECONDS
+        if self.wall_clock is not None and read_at is not None:
+            since = self.lag_since.setdefault(state.arn, read_at)
+            if read_at - since >= STALE_STATUS_GRACE_SECONDS:
+                return state
+            left = since + STALE_STATUS_GRACE_SECONDS - self.wall_clock()
         if left > 0:
             self._pause(left, state, waiting_for="Connect to show a move that may have started")
         return self.describe_existing(state.arn)
