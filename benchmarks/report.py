@@ -141,29 +141,31 @@ def beyond_invocation_rows(results: Sequence[ThroughputResult], allowance: float
                 stats.verdict(r.failed == 0 and r.makespan <= target),
             )
         )
-        rows.append(
-            Row("  FAILED", f"{r.failed} of {r.resources}", "0", "0 FAILED", stats.verdict(r.failed == 0))
-        )
-        ratio = r.throttled / r.accepted if r.accepted else float("inf")
-        rows.append(
-            Row(
-                "  throttled / accepted (all operations)",
-                f"{r.throttled} / {r.accepted} = {ratio:.2f}",
-                "0 throttled",
-                f"throttled <= {THROTTLED_SHARE_TARGET:g} x accepted",
-                stats.verdict(r.throttling_met),
-            )
-        )
+        rows.append(_failed_row(r))
+        rows.append(_throttled_row(r))
     return rows
+
+
+def _failed_row(r: ThroughputResult) -> Row:
+    return Row("  FAILED", f"{r.failed} of {r.resources}", "0", "0 FAILED", stats.verdict(r.failed == 0))
+
+
+def _throttled_row(r: ThroughputResult) -> Row:
+    ratio = r.throttled / r.accepted if r.accepted else float("inf")
+    return Row(
+        "  throttled / accepted (all operations)",
+        f"{r.throttled} / {r.accepted} = {ratio:.2f}",
+        "0 throttled",
+        f"throttled <= {THROTTLED_SHARE_TARGET:g} x accepted",
+        stats.verdict(r.throttling_met),
+    )
 
 
 def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
     rows = []
     for r in results:
         rows.append(_throughput_headline(r))
-        rows.append(
-            Row("  FAILED", f"{r.failed} of {r.resources}", "0", "0 FAILED", stats.verdict(r.failed == 0))
-        )
+        rows.append(_failed_row(r))
         describes = r.calls.get(stats.DESCRIBE, stats.CallCounts(0, 0, 0)).admitted
         rows.append(
             Row(
@@ -173,16 +175,7 @@ def throughput_rows(results: Sequence[ThroughputResult]) -> list[Row]:
                 "",
             )
         )
-        ratio = r.throttled / r.accepted if r.accepted else float("inf")
-        rows.append(
-            Row(
-                "  throttled / accepted (all operations)",
-                f"{r.throttled} / {r.accepted} = {ratio:.2f}",
-                "0 throttled",
-                f"throttled <= {THROTTLED_SHARE_TARGET:g} x accepted",
-                stats.verdict(r.throttling_met),
-            )
-        )
+        rows.append(_throttled_row(r))
         bound = r.bound
         rows.append(
             Row(
